@@ -1,0 +1,34 @@
+// Multi-head self-attention (Vaswani et al. 2017) with grouped-query / multi-query key-value heads
+// (Ainslie et al. 2023; Shazeer 2019) and rotary positions on global token positions.
+#pragma once
+
+#include <memory>
+
+#include "framework/nn/layers.h"
+
+namespace attnscale::attention {
+
+struct MultiHeadOptions {
+  int64_t d_model = 128;
+  int64_t n_heads = 4;
+  int64_t n_kv_heads = 0;  // 0 = n_heads (MHA); 1 = MQA; otherwise GQA
+  double rope_theta = 10000.0;  // 0 = no rotary embedding
+  bool causal = true;
+};
+
+class MultiHeadAttention : public nn::Module {
+ public:
+  MultiHeadAttention(const MultiHeadOptions& options, Generator& gen, DType dtype = DType::f32);
+
+  // x [B, N, d_model]; positions int64 [N] are the tokens' global positions.
+  Tensor forward(const Tensor& x, const Tensor& positions) const;
+
+  int64_t head_dim() const { return head_dim_; }
+
+ private:
+  MultiHeadOptions options_;
+  int64_t kv_heads_, head_dim_;
+  std::shared_ptr<nn::Linear> q_proj_, k_proj_, v_proj_, o_proj_;
+};
+
+}  // namespace attnscale::attention

@@ -1,0 +1,48 @@
+#include "framework/models/transformer_lm.h"
+
+#include <fmt/format.h>
+
+#include "framework/ops/ops.h"
+
+namespace attnscale::models {
+
+TransformerBlock::TransformerBlock(const TransformerLMOptions& o, Generator& gen) {
+  norm1_ = register_module("norm1", nn::make_norm(o.norm, o.d_model));
+  attn_ = register_module("attn", std::make_shared<attention::MultiHeadAttention>(
+                                      attention::MultiHeadOptions{o.d_model, o.n_heads, o.n_kv_heads, o.rope_theta, true},
+                                      gen));
+  norm2_ = register_module("norm2", nn::make_norm(o.norm, o.d_model));
+  mlp_ = register_module("mlp", std::make_shared<nn::MLP>(o.d_model, o.d_ff > 0 ? o.d_ff : 4 * o.d_model,
+                                                          nn::Activation::gelu, gen));
+  dropout_ = register_module("dropout", std::make_shared<nn::Dropout>(o.dropout));
+}
+
+Tensor TransformerBlock::forward(const Tensor& x, const Tensor& positions, Generator& dropout_gen) const {
+  const Tensor h = add(x, dropout_->forward(attn_->forward(norm1_->forward(x), positions), dropout_gen));
+  return add(h, dropout_->forward(mlp_->forward(norm2_->forward(h)), dropout_gen));
+}
+
+TransformerLM::TransformerLM(const TransformerLMOptions& options, Generator& gen) : options_(options) {
+  ATTNSCALE_CHECK(options.vocab_size > 0 && options.n_layers > 0, "transformer_lm",
+                  "vocab_size and n_layers must be positive");
+  embed_ = register_module("embed", std::make_shared<nn::Embedding>(options.vocab_size, options.d_model, gen, 0.02));
+  for (int64_t i = 0; i < options.n_layers; ++i)
+    blocks_.push_back(register_module(fmt::format("blocks.{}", i), std::make_shared<TransformerBlock>(options, gen)));
+  final_norm_ = register_module("final_norm", nn::make_norm(options.norm, options.d_model));
+  if (!options.tie_embeddings)
+    lm_head_ = register_module("lm_head", std::make_shared<nn::Linear>(options.d_model, options.vocab_size, false, gen));
+}
+
+Tensor TransformerLM::forward(const Tensor& ids, const Tensor& positions, Generator& dropout_gen) const {
+  ATTNSCALE_CHECK(ids.dim() == 2 && ids.dtype() == DType::i64, "transformer_lm", "ids must be int64 [B, N], got {} {}",
+                  dtype_name(ids.dtype()), shape_str(ids.shape()));
+  Tensor h = embed_->forward(ids);
+  for (const auto& block : blocks_) h = block->forward(h, positions, dropout_gen);
+  h = final_norm_->forward(h);
+  if (lm_head_) return lm_head_->forward(h);
+  const int64_t b = ids.shape()[0], n = ids.shape()[1];
+  const Tensor logits = matmul(reshape(h, {b * n, options_.d_model}), transpose(embed_->weight(), 0, 1));
+  return reshape(logits, {b, n, options_.vocab_size});
+}
+
+}  // namespace attnscale::models

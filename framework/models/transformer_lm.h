@@ -1,0 +1,57 @@
+// A pre-norm decoder-only Transformer language model (GPT-style): token embedding, N blocks of
+// [norm -> causal self-attention -> residual, norm -> MLP -> residual], final norm, LM head
+// (tied to the embedding by default). Positions are rotary, on global token positions, so a shard
+// of a long sequence is processed exactly like the same tokens of the whole sequence.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "framework/attention/multi_head.h"
+#include "framework/nn/layers.h"
+
+namespace attnscale::models {
+
+struct TransformerLMOptions {
+  int64_t vocab_size = 32;
+  int64_t d_model = 128;
+  int64_t n_layers = 2;
+  int64_t n_heads = 4;
+  int64_t n_kv_heads = 0;
+  int64_t d_ff = 0;  // 0 = 4 * d_model
+  double dropout = 0.0;
+  std::string norm = "layernorm";
+  double rope_theta = 10000.0;
+  bool tie_embeddings = true;
+};
+
+class TransformerBlock : public nn::Module {
+ public:
+  TransformerBlock(const TransformerLMOptions& options, Generator& gen);
+  Tensor forward(const Tensor& x, const Tensor& positions, Generator& dropout_gen) const;
+
+ private:
+  std::shared_ptr<nn::Norm> norm1_, norm2_;
+  std::shared_ptr<attention::MultiHeadAttention> attn_;
+  std::shared_ptr<nn::MLP> mlp_;
+  std::shared_ptr<nn::Dropout> dropout_;
+};
+
+class TransformerLM : public nn::Module {
+ public:
+  TransformerLM(const TransformerLMOptions& options, Generator& gen);
+
+  // ids int64 [B, N]; positions int64 [N] (global). Returns logits [B, N, vocab].
+  Tensor forward(const Tensor& ids, const Tensor& positions, Generator& dropout_gen) const;
+  const TransformerLMOptions& options() const { return options_; }
+
+ private:
+  TransformerLMOptions options_;
+  std::shared_ptr<nn::Embedding> embed_;
+  std::vector<std::shared_ptr<TransformerBlock>> blocks_;
+  std::shared_ptr<nn::Norm> final_norm_;
+  std::shared_ptr<nn::Linear> lm_head_;  // null when tied
+};
+
+}  // namespace attnscale::models

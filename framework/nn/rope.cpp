@@ -1,0 +1,68 @@
+#include "framework/nn/rope.h"
+
+#include <cmath>
+#include <vector>
+
+#include "framework/autograd/node.h"
+
+namespace attnscale::nn {
+namespace {
+
+// Rotates every row of x [rows, N, D] in place into y; sign = -1 applies the inverse rotation
+// (the backward: a rotation's transpose is the rotation by the opposite angle).
+template <typename T>
+void rotate(const T* x, T* y, int64_t rows, int64_t n, int64_t d, const std::vector<double>& cos_table,
+            const std::vector<double>& sin_table, double sign) {
+  const int64_t half = d / 2;
+#pragma omp parallel for if (rows * n * d > (1 << 15))
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t t = 0; t < n; ++t) {
+      const T* xr = x + (r * n + t) * d;
+      T* yr = y + (r * n + t) * d;
+      const double* c = cos_table.data() + t * half;
+      const double* s = sin_table.data() + t * half;
+      for (int64_t i = 0; i < half; ++i) {
+        const T a = xr[i], b = xr[i + half];
+        const T ci = static_cast<T>(c[i]), si = static_cast<T>(sign * s[i]);
+        yr[i] = a * ci - b * si;
+        yr[i + half] = b * ci + a * si;
+      }
+    }
+}
+
+Tensor rotate_tensor(const Tensor& x, const std::vector<double>& cos_table, const std::vector<double>& sin_table,
+                     double sign) {
+  const Tensor xc = x.contiguous();
+  Tensor y = Tensor::empty(x.shape(), x.dtype());
+  const int64_t d = x.shape().back(), n = x.shape()[x.dim() - 2];
+  ATTNSCALE_DISPATCH_FLOAT(x.dtype(), "rope", [&] {
+    rotate(xc.data<scalar_t>(), y.data<scalar_t>(), x.numel() / (n * d), n, d, cos_table, sin_table, sign);
+  });
+  return y;
+}
+
+}  // namespace
+
+Tensor apply_rope(const Tensor& x, const Tensor& positions, double theta) {
+  ATTNSCALE_CHECK(x.dim() >= 2 && x.shape().back() % 2 == 0, "rope", "input {} needs an even last axis",
+                  shape_str(x.shape()));
+  const int64_t n = x.shape()[x.dim() - 2], d = x.shape().back(), half = d / 2;
+  ATTNSCALE_CHECK(positions.dtype() == DType::i64 && positions.dim() == 1 && positions.numel() == n, "rope",
+                  "positions must be int64 [{}], got {} {}", n, dtype_name(positions.dtype()),
+                  shape_str(positions.shape()));
+  const std::vector<int64_t> pos = positions.to_vector<int64_t>();
+  auto cos_table = std::make_shared<std::vector<double>>(n * half);
+  auto sin_table = std::make_shared<std::vector<double>>(n * half);
+  for (int64_t t = 0; t < n; ++t)
+    for (int64_t i = 0; i < half; ++i) {
+      const double angle = static_cast<double>(pos[t]) * std::pow(theta, -2.0 * static_cast<double>(i) / d);
+      (*cos_table)[t * half + i] = std::cos(angle);
+      (*sin_table)[t * half + i] = std::sin(angle);
+    }
+  Tensor y = rotate_tensor(x, *cos_table, *sin_table, 1.0);
+  return autograd::record(y, "rope", {x}, [cos_table, sin_table](const Tensor& g) {
+    return std::vector<Tensor>{rotate_tensor(g, *cos_table, *sin_table, -1.0)};
+  });
+}
+
+}  // namespace attnscale::nn
