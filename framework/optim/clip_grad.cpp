@@ -1,0 +1,90 @@
+#include "framework/optim/clip_grad.h"
+
+#include <cmath>
+
+#include "framework/autograd/node.h"
+#include "framework/ops/ops.h"
+#include "kernels/elementwise.h"
+#include "kernels/optim.h"
+
+namespace attnscale {
+namespace {
+constexpr const char* kWhere = "clip_grad_norm";
+
+void check_cpu(const NamedTensor& p, const Tensor& grad) {
+  if (grad.device().type != DeviceType::cpu)
+    throw UsageError(fmt::format("[{}] no kernel for device {} in this build (gradient of '{}')", kWhere,
+                                 grad.device().str(), p.name));
+}
+
+[[noreturn]] void throw_non_finite(std::span<const NamedTensor> params, double norm) {
+  for (const NamedTensor& p : params) {
+    const Tensor grad = p.tensor.grad();
+    if (!grad.defined()) continue;
+    const Tensor g = grad.contiguous();
+    const auto [index, value] = ATTNSCALE_DISPATCH_FLOAT(g.dtype(), kWhere, [&] {
+      const int64_t i = kernels::first_non_finite<scalar_t>(g.numel(), g.data<scalar_t>());
+      return std::pair<int64_t, double>{i, i < 0 ? 0.0 : static_cast<double>(g.data<scalar_t>()[i])};
+    });
+    if (index >= 0)
+      throw NonFiniteGradient(fmt::format("[{}] the gradient norm is {}: parameter '{}' (shape {}) has gradient "
+                                          "element {} (flat index) = {}",
+                                          kWhere, norm, p.name, shape_str(p.tensor.shape()), index, value),
+                              p.name);
+  }
+  throw NonFiniteGradient(fmt::format("[{}] the gradient norm is {} although every gradient on this rank is finite "
+                                      "(the sum of squares overflowed, or another rank holds a non-finite value)",
+                                      kWhere, norm),
+                          "");
+}
+
+void scale_grads(std::span<const NamedTensor> params, double factor) {
+  autograd::NoGradGuard no_grad;
+  for (const NamedTensor& p : params) {
+    Tensor grad = p.tensor.grad();
+    if (!grad.defined()) continue;
+    if (!grad.is_contiguous()) {  // a view we cannot scale as a flat array: replace it by a scaled copy
+      p.tensor.set_grad(mul(grad, factor));
+      continue;
+    }
+    ATTNSCALE_DISPATCH_FLOAT(grad.dtype(), kWhere, [&] {
+      scalar_t* g = grad.data<scalar_t>();
+      kernels::binary_scalar<scalar_t>(kernels::BinaryOp::mul, grad.numel(), g, static_cast<scalar_t>(factor), g);
+    });
+  }
+}
+
+double clip(std::span<const NamedTensor> params, double max_norm, const std::function<double(double)>* reduce) {
+  ATTNSCALE_CHECK(max_norm >= 0 && std::isfinite(max_norm), kWhere, "max_norm = {} must be finite and >= 0 (0 = off)",
+                  max_norm);
+  const double local = grad_sum_of_squares(params);
+  const double norm = std::sqrt(reduce ? (*reduce)(local) : local);
+  if (!std::isfinite(norm)) throw_non_finite(params, norm);
+  // PyTorch's coefficient, including its 1e-6 guard; a coefficient >= 1 leaves the gradients as they are.
+  const double coefficient = max_norm / (norm + 1e-6);
+  if (max_norm > 0 && coefficient < 1) scale_grads(params, coefficient);
+  return norm;
+}
+}  // namespace
+
+double grad_sum_of_squares(std::span<const NamedTensor> params) {
+  double total = 0;
+  for (const NamedTensor& p : params) {
+    const Tensor grad = p.tensor.grad();
+    if (!grad.defined()) continue;
+    check_cpu(p, grad);
+    const Tensor g = grad.contiguous();
+    total += ATTNSCALE_DISPATCH_FLOAT(g.dtype(), kWhere,
+                                      [&] { return kernels::sum_of_squares<scalar_t>(g.numel(), g.data<scalar_t>()); });
+  }
+  return total;
+}
+
+double clip_grad_norm(std::span<const NamedTensor> params, double max_norm) { return clip(params, max_norm, nullptr); }
+
+double clip_grad_norm(std::span<const NamedTensor> params, double max_norm,
+                      const std::function<double(double)>& sum_across_ranks) {
+  return clip(params, max_norm, &sum_across_ranks);
+}
+
+}  // namespace attnscale

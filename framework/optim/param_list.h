@@ -1,0 +1,38 @@
+// The parameter list every optimizer, the gradient clipper and the data-parallel gradient reducer
+// take: named tensors in a fixed order (Module::named_parameters() order). The name is the key of
+// the optimizer state and of checkpoints; the order is the order every rank walks the list in, so
+// two ranks holding the same model agree on buckets and state without exchanging names.
+#pragma once
+
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "framework/tensor/tensor.h"
+
+// NamedTensor is shared with framework/nn (Module::named_parameters()). The tensor layer is
+// getting its own header for it; use that one where it exists so the two never both define it.
+#if __has_include("framework/tensor/named_tensor.h")
+#include "framework/tensor/named_tensor.h"
+#else
+namespace attnscale {
+struct NamedTensor {
+  std::string name;
+  Tensor tensor;
+};
+using NamedTensors = std::vector<NamedTensor>;
+}  // namespace attnscale
+#endif
+
+namespace attnscale {
+
+// Checks what an optimizer needs of its parameters: non-empty unique names, defined tensors that
+// are distinct (no tensor twice, under two names), contiguous, float32 or float64.
+// Throws UsageError("[where] ...") naming the offending parameter.
+void check_param_list(std::span<const NamedTensor> params, std::string_view where);
+
+// Total number of elements over the list.
+int64_t total_numel(std::span<const NamedTensor> params);
+
+}  // namespace attnscale
