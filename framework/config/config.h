@@ -1,0 +1,186 @@
+// The experiment configuration: one typed struct per YAML section, generated from the key tables
+// below. Each key is declared once, as one line of its section's table:
+//     KEY(type, name, default, range, "one-line description")
+// and that line is all the loader, `attnscale config show|defaults|docs`, the overrides and
+// configs/README.md read. Adding a key is adding a line (then regenerate the README:
+// `build/bin/attnscale config docs --update configs/README.md`).
+//
+// Typical use (train/eval):
+//   Config cfg = load_config("configs/quickstart.yaml", overrides);   // throws ConfigError
+//   validate_world_size(cfg, world_size);                             // dp * cp == ranks
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "framework/config/enum_names.h"
+#include "framework/config/range.h"
+
+namespace attnscale {
+namespace config {
+
+// Enumerated settings; the YAML spelling is the enumerator's name (enum_names.h).
+ATTNSCALE_CONFIG_ENUM(ModelType, transformer_lm, seq2seq, han, memn2n, temporal);
+// The mechanisms of DESIGN.md section 4; the names match configs/mechanisms/<name>.yaml.
+ATTNSCALE_CONFIG_ENUM(Mechanism, scaled_dot_product, self, cross, multi_head, multi_head_latent, soft,
+                      hard, additive, global, local, sparse, memory, adaptive, hierarchical, temporal);
+ATTNSCALE_CONFIG_ENUM(AttentionImpl, plain, fused);
+ATTNSCALE_CONFIG_ENUM(Mask, none, causal, window, block_sparse);
+ATTNSCALE_CONFIG_ENUM(Normalizer, softmax, sparsemax, hard);
+ATTNSCALE_CONFIG_ENUM(SparsePattern, strided, fixed, longformer, bigbird);
+ATTNSCALE_CONFIG_ENUM(Norm, layernorm, rmsnorm);
+ATTNSCALE_CONFIG_ENUM(Task, associative_recall, copy);
+ATTNSCALE_CONFIG_ENUM(Optimizer, sgd, adam, adamw);
+ATTNSCALE_CONFIG_ENUM(Schedule, constant, cosine, linear, inverse_sqrt);
+ATTNSCALE_CONFIG_ENUM(ParallelAlgo, ring, ulysses, hybrid);
+ATTNSCALE_CONFIG_ENUM(Layout, contiguous, zigzag, striped);
+ATTNSCALE_CONFIG_ENUM(LogLevel, trace, debug, info, warn, error, off);
+ATTNSCALE_CONFIG_ENUM(ProgressMode, auto_, on, off);
+
+}  // namespace config
+
+// ---- the key tables -------------------------------------------------------------------------------
+// Integers are std::int64_t, reals double. "0 = ..." marks a value that means "derive it"; the
+// derived value comes from the helpers at the end of this file, never from a second rule elsewhere.
+
+#define ATTNSCALE_RUN_KEYS(KEY)                                                                        \
+  KEY(std::string, name, "quickstart", any_value, "run name (letters, digits, . _ -); the default run.dir is runs/<name>-<timestamp>") \
+  KEY(std::string, dir, "", any_value, "run directory for config.yaml, metrics.jsonl, log.txt and checkpoints; empty = runs/<name>-<timestamp>") \
+  KEY(std::int64_t, seed, 1234, at_least(0), "seed of every random stream (initialisation, data, dropout)")
+
+#define ATTNSCALE_MODEL_KEYS(KEY)                                                                      \
+  KEY(config::ModelType, type, config::ModelType::transformer_lm, any_value, "model family")          \
+  KEY(std::int64_t, d_model, 128, at_least(1), "model width (embedding and residual stream size)")     \
+  KEY(std::int64_t, n_layers, 2, at_least(1), "number of layers (blocks)")                             \
+  KEY(std::int64_t, n_heads, 4, at_least(1), "query heads per attention layer; must divide d_model")   \
+  KEY(std::int64_t, n_kv_heads, 0, at_least(0), "key/value heads (GQA/MQA), must divide n_heads; 0 = n_heads") \
+  KEY(std::int64_t, d_ff, 0, at_least(0), "hidden width of the MLP; 0 = 4 * d_model")                 \
+  KEY(std::int64_t, max_seq_len, 512, at_least(1), "longest sequence (in tokens) the model accepts")   \
+  KEY(double, dropout, 0.0, half_open(0, 1), "dropout probability")                                    \
+  KEY(config::Norm, norm, config::Norm::layernorm, any_value, "normalisation layer")                  \
+  KEY(double, rope_theta, 10000.0, greater_than(0), "base of the rotary position embedding frequencies") \
+  KEY(bool, tie_embeddings, true, any_value, "share the input embedding with the output projection")
+
+#define ATTNSCALE_ATTENTION_KEYS(KEY)                                                                  \
+  KEY(config::Mechanism, mechanism, config::Mechanism::multi_head, any_value, "attention mechanism (DESIGN.md section 4)") \
+  KEY(config::AttentionImpl, impl, config::AttentionImpl::fused, any_value, "fused = blockwise kernel with online softmax; plain = reference built from ops") \
+  KEY(config::Mask, mask, config::Mask::causal, any_value, "which query/key pairs may meet, in global positions") \
+  KEY(std::int64_t, window, 256, at_least(0), "sliding-window width in tokens; must be > 0 with mask=window") \
+  KEY(std::int64_t, block_size, 64, at_least(1), "block size in tokens of block-sparse patterns")      \
+  KEY(config::Normalizer, normalizer, config::Normalizer::softmax, any_value, "how scores become weights") \
+  KEY(config::SparsePattern, sparse_pattern, config::SparsePattern::strided, any_value, "block-sparse pattern with mask=block_sparse") \
+  KEY(double, scale, 0.0, at_least(0), "score scale; 0 = 1/sqrt(head dimension)")
+
+#define ATTNSCALE_DATA_KEYS(KEY)                                                                       \
+  KEY(config::Task, task, config::Task::associative_recall, any_value, "synthetic task generated on the fly when data.path is empty") \
+  KEY(std::int64_t, seq_len, 128, at_least(1), "tokens per training sequence; at most model.max_seq_len") \
+  KEY(std::int64_t, batch_size, 16, at_least(1), "sequences per optimizer step over all data-parallel ranks and accumulation steps") \
+  KEY(std::int64_t, vocab_size, 32, at_least(2), "vocabulary size (tokens of the synthetic task)")      \
+  KEY(std::string, path, "", any_value, "dataset file; empty = the synthetic data.task")
+
+#define ATTNSCALE_OPTIM_KEYS(KEY)                                                                      \
+  KEY(config::Optimizer, name, config::Optimizer::adamw, any_value, "optimizer")                      \
+  KEY(double, lr, 3e-3, greater_than(0), "peak learning rate (reached after warm-up)")                 \
+  KEY(double, weight_decay, 0.01, at_least(0), "weight decay (decoupled for adamw, L2 for sgd and adam)") \
+  KEY(double, beta1, 0.9, half_open(0, 1), "Adam first-moment decay")                                  \
+  KEY(double, beta2, 0.95, half_open(0, 1), "Adam second-moment decay")                                \
+  KEY(double, eps, 1e-8, greater_than(0), "Adam denominator epsilon")                                  \
+  KEY(double, momentum, 0.9, half_open(0, 1), "SGD momentum")                                          \
+  KEY(bool, nesterov, false, any_value, "Nesterov momentum (sgd with momentum > 0 only)")              \
+  KEY(double, grad_clip, 1.0, at_least(0), "clip the global gradient norm to this value; 0 = off")     \
+  KEY(config::Schedule, schedule, config::Schedule::cosine, any_value, "learning-rate decay after the linear warm-up") \
+  KEY(std::int64_t, warmup_steps, 50, at_least(0), "steps of linear warm-up from 0 to optim.lr")       \
+  KEY(double, min_lr_ratio, 0.1, in_range(0, 1), "final learning rate of cosine and linear decay, as a fraction of optim.lr")
+
+#define ATTNSCALE_TRAIN_KEYS(KEY)                                                                      \
+  KEY(std::int64_t, steps, 500, at_least(1), "run length in optimizer steps")                          \
+  KEY(std::string, resume, "none", any_value, "auto = newest valid checkpoint in checkpoint.dir, none = fresh start, otherwise a checkpoint path") \
+  KEY(std::int64_t, log_every, 10, at_least(1), "steps between metrics records and progress lines")    \
+  KEY(std::int64_t, eval_every, 0, at_least(0), "steps between evaluations; 0 = at the end only")       \
+  KEY(std::int64_t, eval_batches, 4, at_least(1), "batches per evaluation")                            \
+  KEY(std::int64_t, threads, 0, at_least(0), "compute threads per rank; 0 = cores / ranks on the node") \
+  KEY(std::int64_t, accum_steps, 1, at_least(1), "micro-batches accumulated per optimizer step")
+
+#define ATTNSCALE_PARALLEL_KEYS(KEY)                                                                   \
+  KEY(std::int64_t, dp, 1, at_least(1), "data-parallel degree; dp * cp must equal the number of ranks") \
+  KEY(std::int64_t, cp, 1, at_least(1), "context-parallel degree: ranks that share one sequence")      \
+  KEY(std::int64_t, ulysses, 1, at_least(1), "Ulysses (all-to-all) degree inside cp; must divide cp and model.n_heads") \
+  KEY(config::ParallelAlgo, algo, config::ParallelAlgo::ring, any_value, "context-parallel attention: ring (ulysses = 1), ulysses (ulysses = cp) or hybrid") \
+  KEY(config::Layout, layout, config::Layout::zigzag, any_value, "which sequence positions each cp rank holds") \
+  KEY(double, timeout_s, 300.0, greater_than(0), "seconds a communication may wait before the run fails on every rank")
+
+#define ATTNSCALE_CHECKPOINT_KEYS(KEY)                                                                 \
+  KEY(std::int64_t, every, 0, at_least(0), "steps between checkpoints; 0 = off")                       \
+  KEY(std::int64_t, keep, 3, at_least(1), "newest checkpoints kept; older ones are deleted")           \
+  KEY(std::string, dir, "", any_value, "checkpoint directory; empty = checkpoints/ inside the run directory")
+
+#define ATTNSCALE_LOGGING_KEYS(KEY)                                                                    \
+  KEY(config::LogLevel, level, config::LogLevel::info, any_value, "lowest log level shown")           \
+  KEY(config::ProgressMode, progress, config::ProgressMode::auto_, any_value, "live progress line: auto = on a terminal, plain lines otherwise; off = none") \
+  KEY(bool, metrics, true, any_value, "write metrics.jsonl in the run directory")
+
+// The sections in file order: SECTION(struct, yaml name, key table, description).
+#define ATTNSCALE_CONFIG_SECTIONS(SECTION)                                                             \
+  SECTION(RunConfig, run, ATTNSCALE_RUN_KEYS, "name, directory and seed of the run")                        \
+  SECTION(ModelConfig, model, ATTNSCALE_MODEL_KEYS, "the network")                                     \
+  SECTION(AttentionConfig, attention, ATTNSCALE_ATTENTION_KEYS, "the attention layers")                \
+  SECTION(DataConfig, data, ATTNSCALE_DATA_KEYS, "the training data")                                  \
+  SECTION(OptimConfig, optim, ATTNSCALE_OPTIM_KEYS, "optimizer and learning-rate schedule")            \
+  SECTION(TrainConfig, train, ATTNSCALE_TRAIN_KEYS, "the training loop")                               \
+  SECTION(ParallelConfig, parallel, ATTNSCALE_PARALLEL_KEYS, "how the ranks are arranged")             \
+  SECTION(CheckpointConfig, checkpoint, ATTNSCALE_CHECKPOINT_KEYS, "checkpoints")                      \
+  SECTION(LoggingConfig, logging, ATTNSCALE_LOGGING_KEYS, "logs, progress and metrics")
+
+#define ATTNSCALE_CONFIG_MEMBER(type, name, default_value, range, description) type name = default_value;
+#define ATTNSCALE_CONFIG_SECTION_STRUCT(Struct, section, KEYS, description) \
+  struct Struct {                                                           \
+    KEYS(ATTNSCALE_CONFIG_MEMBER)                                           \
+  };
+#define ATTNSCALE_CONFIG_SECTION_MEMBER(Struct, section, KEYS, description) Struct section;
+
+ATTNSCALE_CONFIG_SECTIONS(ATTNSCALE_CONFIG_SECTION_STRUCT)
+
+// A default-constructed Config holds every default.
+struct Config {
+  ATTNSCALE_CONFIG_SECTIONS(ATTNSCALE_CONFIG_SECTION_MEMBER)
+
+  // Where each key that is not at its default was set ("configs/x.yaml:4:12", "command line
+  // 'optim.lr=3e-4'"), by dotted key; error messages quote it. Not part of the settings.
+  std::map<std::string, std::string, std::less<>> origins;
+};
+
+// ---- loading --------------------------------------------------------------------------------------
+// Reads a YAML file, its `base:` chain and `section.key=value` overrides, with the precedence
+// defaults < base (recursively) < file < overrides (in the order given), then checks every key's
+// type and range and the rank-independent consistency rules. Throws ConfigError naming the dotted
+// key and file:line:column. Relative `base:` paths are relative to the including file.
+Config load_config(const std::filesystem::path& file, std::span<const std::string> overrides = {});
+
+// Applies one "section.key=value" override to cfg (type and range checked, consistency not).
+void apply_override(Config& cfg, std::string_view assignment);
+
+// The rank-independent consistency rules (load_config calls it); for configs built in code.
+void validate(const Config& cfg);
+
+// The rules that need the world size: dp * cp == world_size. Every rank reaches the same verdict,
+// so a failing config ends every rank with the same exit code before any collective.
+void validate_world_size(const Config& cfg, int world_size);
+
+// ---- writing --------------------------------------------------------------------------------------
+enum class YamlStyle { plain, commented };
+// Every key of every section in table order; loading the text gives back the same settings, and
+// showing that gives the same text. `commented` appends each key's description and range.
+std::string to_yaml(const Config& cfg, YamlStyle style = YamlStyle::plain);
+
+// ---- derived values (the one place each "0 = ..." rule lives) ------------------------------------
+std::int64_t kv_heads(const ModelConfig& model);             // n_kv_heads, or n_heads when 0
+std::int64_t head_dim(const ModelConfig& model);             // d_model / n_heads
+std::int64_t ff_width(const ModelConfig& model);             // d_ff, or 4 * d_model when 0
+double score_scale(const AttentionConfig& attention, std::int64_t head_dim);  // scale or 1/sqrt(d)
+std::int64_t micro_batch_size(const Config& cfg);            // batch_size / (dp * accum_steps)
+
+}  // namespace attnscale

@@ -1,0 +1,120 @@
+// Rules that involve more than one key. Each message names the keys, their values and where each
+// was set, so that a user can tell which of the files or overrides to change.
+#include <initializer_list>
+#include <string>
+
+#include <fmt/format.h>
+
+#include "base/error.h"
+#include "framework/config/config.h"
+#include "framework/config/schema.h"
+
+namespace attnscale {
+namespace {
+
+std::string origin_of(const Config& cfg, std::string_view dotted) {
+  const auto it = cfg.origins.find(dotted);
+  return it == cfg.origins.end() ? "default" : it->second;
+}
+
+// "[config] <first key>: <problem> (<key>: <origin>; ...)"
+[[noreturn]] void fail_rule(const Config& cfg, std::initializer_list<std::string_view> keys,
+                            std::string_view problem) {
+  std::string origins;
+  for (const std::string_view key : keys)
+    origins += fmt::format("{}{}: {}", origins.empty() ? "" : "; ", key, origin_of(cfg, key));
+  throw ConfigError(fmt::format("[config] {}: {} ({})", *keys.begin(), problem, origins));
+}
+
+bool valid_run_name(std::string_view name) {
+  if (name.empty() || name == "." || name == "..") return false;
+  for (const char c : name) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+                    c == '_' || c == '-';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+void validate_model(const Config& cfg) {
+  const ModelConfig& m = cfg.model;
+  if (m.n_kv_heads > 0 && m.n_heads % m.n_kv_heads != 0)
+    fail_rule(cfg, {"model.n_kv_heads", "model.n_heads"},
+              fmt::format("{} does not divide model.n_heads = {}", m.n_kv_heads, m.n_heads));
+  if (m.d_model % m.n_heads != 0)
+    fail_rule(cfg, {"model.d_model", "model.n_heads"},
+              fmt::format("{} is not divisible by model.n_heads = {}", m.d_model, m.n_heads));
+  if (cfg.data.seq_len > m.max_seq_len)
+    fail_rule(cfg, {"data.seq_len", "model.max_seq_len"},
+              fmt::format("{} exceeds model.max_seq_len = {}", cfg.data.seq_len, m.max_seq_len));
+}
+
+void validate_attention(const Config& cfg) {
+  if (cfg.attention.mask == config::Mask::window && cfg.attention.window == 0)
+    fail_rule(cfg, {"attention.window", "attention.mask"}, "must be > 0 with attention.mask = window");
+}
+
+void validate_parallel(const Config& cfg) {
+  const ParallelConfig& p = cfg.parallel;
+  if (p.cp % p.ulysses != 0)
+    fail_rule(cfg, {"parallel.ulysses", "parallel.cp"},
+              fmt::format("{} does not divide parallel.cp = {}", p.ulysses, p.cp));
+  if (cfg.model.n_heads % p.ulysses != 0)
+    fail_rule(cfg, {"parallel.ulysses", "model.n_heads"},
+              fmt::format("{} does not divide model.n_heads = {}", p.ulysses, cfg.model.n_heads));
+  // A degree the chosen algorithm would ignore is an error, not a silent no-op.
+  switch (p.algo) {
+    case config::ParallelAlgo::ring:
+      if (p.ulysses != 1)
+        fail_rule(cfg, {"parallel.ulysses", "parallel.algo"},
+                  fmt::format("{} needs parallel.algo = ulysses or hybrid (ring uses ulysses = 1)", p.ulysses));
+      break;
+    case config::ParallelAlgo::ulysses:
+      if (p.ulysses != p.cp)
+        fail_rule(cfg, {"parallel.ulysses", "parallel.algo", "parallel.cp"},
+                  fmt::format("{} must equal parallel.cp = {} with parallel.algo = ulysses", p.ulysses, p.cp));
+      break;
+    case config::ParallelAlgo::hybrid:
+      if (p.ulysses == 1 || p.ulysses == p.cp)
+        fail_rule(cfg, {"parallel.ulysses", "parallel.algo", "parallel.cp"},
+                  fmt::format("{} must lie strictly between 1 and parallel.cp = {} with parallel.algo = hybrid",
+                              p.ulysses, p.cp));
+      break;
+  }
+  const std::int64_t batch_split = p.dp * cfg.train.accum_steps;
+  if (cfg.data.batch_size % batch_split != 0)
+    fail_rule(cfg, {"data.batch_size", "parallel.dp", "train.accum_steps"},
+              fmt::format("{} is not divisible by parallel.dp * train.accum_steps = {} * {}", cfg.data.batch_size,
+                          p.dp, cfg.train.accum_steps));
+}
+
+void validate_optim(const Config& cfg) {
+  const OptimConfig& o = cfg.optim;
+  if (o.nesterov && (o.name != config::Optimizer::sgd || o.momentum == 0.0))
+    fail_rule(cfg, {"optim.nesterov", "optim.name", "optim.momentum"},
+              "Nesterov momentum needs optim.name = sgd and optim.momentum > 0");
+}
+
+}  // namespace
+
+void validate(const Config& cfg) {
+  if (!valid_run_name(cfg.run.name))
+    fail_rule(cfg, {"run.name"},
+              fmt::format("'{}' is not a valid run name (letters, digits, '.', '_' and '-')", cfg.run.name));
+  if (cfg.train.resume.empty())
+    fail_rule(cfg, {"train.resume"}, "must be auto, none or a checkpoint path");
+  validate_model(cfg);
+  validate_attention(cfg);
+  validate_parallel(cfg);
+  validate_optim(cfg);
+}
+
+void validate_world_size(const Config& cfg, int world_size) {
+  if (cfg.parallel.dp * cfg.parallel.cp != world_size)
+    fail_rule(cfg, {"parallel.dp", "parallel.cp"},
+              fmt::format("parallel.dp * parallel.cp = {} * {} = {}, but the job has {} rank{}", cfg.parallel.dp,
+                          cfg.parallel.cp, cfg.parallel.dp * cfg.parallel.cp, world_size,
+                          world_size == 1 ? "" : "s"));
+}
+
+}  // namespace attnscale
