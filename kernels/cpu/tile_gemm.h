@@ -1,0 +1,17 @@
+// The one matrix-multiply shape the CPU attention kernels use on tiles:
+//   C[r*ldc + c] (= or +=) sum_k A[r*a_row + k*a_k] * B[k*ldb + c],  r < rows, c < cols.
+// A is read through two strides, so the same routine multiplies by a tile or its transpose
+// without packing; B rows are contiguous. For float on AVX-512 it runs register-blocked
+// micro-kernels (6 rows x 64 columns, masked column tails); otherwise a plain loop the compiler
+// vectorises. It was measured against OpenBLAS sgemm on the same tiles (benchmarks/bench_attention).
+#pragma once
+
+#include <cstdint>
+
+namespace attnscale::kernels::cpu {
+
+template <typename T>
+void tile_gemm(int64_t rows, int64_t cols, int64_t depth, const T* a, int64_t a_row, int64_t a_k,
+               const T* b, int64_t ldb, T* c, int64_t ldc, bool accumulate);
+
+}  // namespace attnscale::kernels::cpu

@@ -1,0 +1,52 @@
+// The online-softmax state and its one merge function. A state for one query row is the
+// normalised output `out` (Dv values) and the log-sum-exp `lse` of the scores it covers
+// (natural log). A row that saw no allowed key has lse = -inf and out = 0.
+//
+// Merging two states over disjoint key sets gives the state over their union:
+//   lse = log(exp(lse_a) + exp(lse_b)),  out = out_a * exp(lse_a - lse) + out_b * exp(lse_b - lse)
+// evaluated as max + log1p(exp(min - max)) so that it never overflows and handles -inf.
+// The fused kernel (across key tiles), ring attention (across steps) and distributed global
+// attention (across ranks) all call merge_softmax_row / merge_softmax_states.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <span>
+
+#include "base/error.h"
+
+namespace attnscale::kernels {
+
+// Merges (out_b, lse_b) into (out, lse) in place, for one row of `dv` values.
+template <typename T>
+inline void merge_softmax_row(T* out, T& lse, const T* out_b, T lse_b, int64_t dv) {
+  constexpr T neg_inf = -std::numeric_limits<T>::infinity();
+  if (lse_b == neg_inf) return;  // b covers no allowed key
+  if (lse == neg_inf) {
+    for (int64_t c = 0; c < dv; ++c) out[c] = out_b[c];
+    lse = lse_b;
+    return;
+  }
+  const T hi = lse > lse_b ? lse : lse_b;
+  const T lo = lse > lse_b ? lse_b : lse;
+  const T merged = hi + std::log1p(std::exp(lo - hi));
+  const T weight_a = std::exp(lse - merged), weight_b = std::exp(lse_b - merged);
+  for (int64_t c = 0; c < dv; ++c) out[c] = out[c] * weight_a + out_b[c] * weight_b;
+  lse = merged;
+}
+
+// Merges `rows` states laid out as out [rows, dv] and lse [rows] into (out, lse).
+template <typename T>
+inline void merge_softmax_states(std::span<T> out, std::span<T> lse, std::span<const T> out_b,
+                                 std::span<const T> lse_b, int64_t dv) {
+  const auto rows = static_cast<int64_t>(lse.size());
+  ATTNSCALE_CHECK(lse_b.size() == lse.size() && out.size() == lse.size() * dv &&
+                      out_b.size() == out.size(),
+                  "softmax_merge", "states disagree: out {} / {}, lse {} / {}, dv {}", out.size(),
+                  out_b.size(), lse.size(), lse_b.size(), dv);
+  for (int64_t r = 0; r < rows; ++r)
+    merge_softmax_row(out.data() + r * dv, lse[r], out_b.data() + r * dv, lse_b[r], dv);
+}
+
+}  // namespace attnscale::kernels
