@@ -10,7 +10,7 @@ int main(int argc, char** argv) {
   try {
     return attnscale::app::run(argc, argv);
   } catch (const attnscale::Error& e) {
-    std::fprintf(stderr, "error: %s\n", e.what());
+    if (*e.what() != '\0') std::fprintf(stderr, "error: %s\n", e.what());
     return static_cast<int>(e.exit_code());
   } catch (const std::exception& e) {
     std::fprintf(stderr, "error: %s\n", e.what());

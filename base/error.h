@@ -54,6 +54,16 @@ class RuntimeFailure : public Error {
   using Error::Error;
 };
 
+// Ends a command with a given exit code after its cause was already reported (empty message).
+class ExitStatus : public Error {
+ public:
+  explicit ExitStatus(int code) : Error(""), code_(code) {}
+  ExitCode exit_code() const override { return static_cast<ExitCode>(code_); }
+
+ private:
+  int code_;
+};
+
 // Throws UsageError("[where] message") unless cond holds.
 #define ATTNSCALE_CHECK(cond, where, ...)                                              \
   do {                                                                                 \

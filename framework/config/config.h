@@ -80,6 +80,7 @@ ATTNSCALE_CONFIG_ENUM(ProgressMode, auto_, on, off);
   KEY(std::int64_t, seq_len, 128, at_least(1), "tokens per training sequence; at most model.max_seq_len") \
   KEY(std::int64_t, batch_size, 16, at_least(1), "sequences per optimizer step over all data-parallel ranks and accumulation steps") \
   KEY(std::int64_t, vocab_size, 32, at_least(2), "vocabulary size (tokens of the synthetic task)")      \
+  KEY(std::int64_t, num_pairs, 8, at_least(1), "associative_recall: key/value pairs shown before the queries") \
   KEY(std::string, path, "", any_value, "dataset file; empty = the synthetic data.task")
 
 #define ATTNSCALE_OPTIM_KEYS(KEY)                                                                      \

@@ -11,19 +11,7 @@
 
 #include "framework/tensor/tensor.h"
 
-// NamedTensor is shared with framework/nn (Module::named_parameters()). The tensor layer is
-// getting its own header for it; use that one where it exists so the two never both define it.
-#if __has_include("framework/tensor/named_tensor.h")
 #include "framework/tensor/named_tensor.h"
-#else
-namespace attnscale {
-struct NamedTensor {
-  std::string name;
-  Tensor tensor;
-};
-using NamedTensors = std::vector<NamedTensor>;
-}  // namespace attnscale
-#endif
 
 namespace attnscale {
 

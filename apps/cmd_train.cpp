@@ -1,0 +1,78 @@
+// attnscale train CONFIG [section.key=value ...]
+//
+// Order matters for clean failures under mpirun: the config is read and checked on every rank
+// before MPI starts (every rank reaches the same verdict and exits 2 on its own), the world-size
+// rule right after MPI starts and before any collective; from then on run_job decides how a
+// failure ends the job (all ranks, with the failing rank's message).
+#include <chrono>
+#include <span>
+
+#include <CLI/CLI.hpp>
+
+#include "apps/commands.h"
+#include "base/logging.h"
+#include "base/threads.h"
+#include "distributed/comm/mpi_communicator.h"
+#include "distributed/comm/mpi_environment.h"
+#include "distributed/comm/node_info.h"
+#include "framework/config/config.h"
+#include "framework/io/run_dir.h"
+#include "framework/train/lm_task.h"
+#include "framework/train/trainer.h"
+
+namespace attnscale::app {
+namespace {
+
+int train_job(const Config& cfg, const MpiEnvironment& mpi) {
+  MpiCommunicator world;
+  set_thread_count(static_cast<int>(cfg.train.threads), node_info().local_size);
+  ATTNSCALE_CHECK(mpi.world_size() == 1, "train",
+                  "{} ranks: the distributed training path (parallel.dp/cp) is not built yet; run on 1 rank",
+                  mpi.world_size());
+
+  // Every rank names the run directory from rank 0's clock.
+  int64_t start_s = std::chrono::duration_cast<std::chrono::seconds>(
+                        std::chrono::system_clock::now().time_since_epoch()).count();
+  world.broadcast(std::span<int64_t>(&start_s, 1), 0);
+  const RunDir run_dir =
+      prepare_run_dir(cfg, mpi.world_rank(), std::chrono::system_clock::time_point(std::chrono::seconds(start_s)));
+  LOG_INFO("run directory {}", run_dir.root.string());
+  LOG_INFO("{} rank(s), {} thread(s) per rank", mpi.world_size(), thread_count());
+
+  train::LMTask task(cfg);
+  train::Trainer trainer(cfg, task, &run_dir, mpi.world_rank());
+  const train::TrainSummary s = trainer.run();
+  LOG_INFO("done: {} steps, loss {:.4f} -> {:.4f}, eval loss {:.4f}, eval accuracy {:.4f} (chance {:.4f}), {:.0f} tok/s",
+           s.steps, s.first_loss, s.last_loss, s.final_eval.loss, s.final_eval.accuracy, task.chance_accuracy(),
+           s.tokens_per_s);
+  return 0;
+}
+
+void run_train(const ConfigArguments& args) {
+  const Config cfg = load_config(args.file, args.overrides);
+  set_log_level(std::string(config::to_string(cfg.logging.level)));
+  int code = 0;
+  {
+    MpiEnvironment mpi;
+    try {
+      validate_world_size(cfg, mpi.world_size());
+      code = run_job([&] { return train_job(cfg, mpi); });
+    } catch (const ConfigError& e) {
+      // Every rank fails identically here, before any collective: each exits on its own, and MPI
+      // is finalised normally instead of aborting the job.
+      LOG_ERROR("{}", e.what());
+      code = static_cast<int>(e.exit_code());
+    }
+  }
+  if (code != 0) throw ExitStatus(code);
+}
+
+}  // namespace
+
+void add_train_command(CLI::App& app) {
+  auto* cmd = app.add_subcommand("train", "train a model from a YAML config");
+  auto args = add_config_arguments(*cmd);
+  cmd->callback([args] { run_train(*args); });
+}
+
+}  // namespace attnscale::app

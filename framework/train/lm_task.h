@@ -1,0 +1,33 @@
+// Language modelling on a synthetic task with the TransformerLM: the quickstart run.
+#pragma once
+
+#include <memory>
+
+#include "framework/config/config.h"
+#include "framework/data/synthetic.h"
+#include "framework/models/transformer_lm.h"
+#include "framework/train/task.h"
+
+namespace attnscale::train {
+
+class LMTask : public TrainTask {
+ public:
+  explicit LMTask(const Config& cfg);
+
+  nn::Module& model() override { return *model_; }
+  BatchResult train_batch(int64_t index) override;
+  BatchResult eval_batch(int64_t index) override;
+  double chance_accuracy() const override { return task_.chance_accuracy(); }
+
+ private:
+  BatchResult run(const data::TokenBatch& batch, bool training);
+
+  std::unique_ptr<models::TransformerLM> model_;
+  data::SyntheticTask task_;
+  Generator dropout_gen_;
+};
+
+models::TransformerLMOptions transformer_options(const Config& cfg);
+data::SyntheticSpec synthetic_spec(const Config& cfg);
+
+}  // namespace attnscale::train

@@ -1,0 +1,49 @@
+// The training loop: for each optimizer step, accumulate gradients over micro-batches, clip, set
+// the scheduled learning rate, update; log metrics, progress and evaluations on rank 0.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+
+#include "framework/config/config.h"
+#include "framework/io/run_dir.h"
+#include "framework/optim/lr_schedule.h"
+#include "framework/optim/optimizer.h"
+#include "framework/train/task.h"
+
+namespace attnscale::train {
+
+struct EvalResult {
+  double loss = 0;
+  double accuracy = 0;
+};
+
+struct TrainSummary {
+  int64_t steps = 0;
+  double first_loss = 0;
+  double last_loss = 0;
+  EvalResult final_eval;
+  double tokens_per_s = 0;  // over the whole run
+};
+
+std::unique_ptr<Optimizer> make_optimizer(const OptimConfig& optim, std::vector<NamedTensor> params);
+LrScheduleOptions schedule_options(const Config& cfg);
+
+class Trainer {
+ public:
+  // `run_dir` may be null (tests): nothing is written then.
+  Trainer(const Config& cfg, TrainTask& task, const RunDir* run_dir, int rank);
+
+  TrainSummary run();
+  EvalResult evaluate();
+
+ private:
+  const Config& cfg_;
+  TrainTask& task_;
+  const RunDir* run_dir_;
+  int rank_;
+  std::unique_ptr<Optimizer> optimizer_;
+  LrSchedule schedule_;
+};
+
+}  // namespace attnscale::train
