@@ -1,0 +1,222 @@
+// bench_ops: memory throughput (GB/s) of the basic tensor ops on fp32, next to std::memcpy measured
+// in the same run, printed as ratios to memcpy. These ops are bandwidth-bound, so a ratio near 1
+// (or above, for ops that read more than they write) means the loop runs at the memory's speed.
+//
+//   ninja -C build bench_ops && build/bin/bench_ops [--threads N] [--json FILE] [--rows R --cols C]
+//
+// GB/s counts the bytes an op must move at least (inputs read once, output written once). Each op
+// allocates its output as it would in a model, so the figure includes that cost.
+#include <benchmark/benchmark.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "base/threads.h"
+#include "framework/ops/indexing.h"
+#include "framework/ops/nn_functional.h"
+#include "framework/ops/ops.h"
+
+namespace attnscale {
+namespace {
+
+struct Sizes {
+  int64_t rows = 4096, cols = 2048;  // 8M floats = 32 MiB per tensor: well past the caches
+  int64_t numel() const { return rows * cols; }
+};
+Sizes g_sizes;
+
+Tensor random_tensor(const Shape& shape, uint64_t seed) {
+  Generator gen(seed);
+  return Tensor::rand(shape, gen, DType::f32, -2.0, 2.0);
+}
+
+// Runs `op` per iteration and reports the bytes it must move.
+template <typename Op>
+void run_op(benchmark::State& state, int64_t bytes_per_call, Op op) {
+  for (auto _ : state) {
+    Tensor out = op();
+    benchmark::DoNotOptimize(out.storage()->data());
+    benchmark::ClobberMemory();
+  }
+  state.SetBytesProcessed(state.iterations() * bytes_per_call);
+  state.counters["bytes_per_call"] = static_cast<double>(bytes_per_call);
+}
+
+constexpr int64_t kF = sizeof(float);
+
+void BM_memcpy(benchmark::State& state) {
+  const int64_t n = g_sizes.numel();
+  std::vector<float> src(n, 1.0f), dst(n, 0.0f);
+  for (auto _ : state) {
+    std::memcpy(dst.data(), src.data(), n * kF);
+    benchmark::DoNotOptimize(dst.data());
+    benchmark::ClobberMemory();
+  }
+  state.SetBytesProcessed(state.iterations() * 2 * n * kF);
+  state.counters["bytes_per_call"] = static_cast<double>(2 * n * kF);
+}
+
+void BM_add(benchmark::State& state) {
+  const Tensor a = random_tensor({g_sizes.rows, g_sizes.cols}, 1), b = random_tensor({g_sizes.rows, g_sizes.cols}, 2);
+  run_op(state, 3 * a.numel() * kF, [&] { return add(a, b); });
+}
+
+void BM_mul(benchmark::State& state) {
+  const Tensor a = random_tensor({g_sizes.rows, g_sizes.cols}, 1), b = random_tensor({g_sizes.rows, g_sizes.cols}, 2);
+  run_op(state, 3 * a.numel() * kF, [&] { return mul(a, b); });
+}
+
+void BM_exp(benchmark::State& state) {
+  const Tensor x = random_tensor({g_sizes.rows, g_sizes.cols}, 3);
+  run_op(state, 2 * x.numel() * kF, [&] { return exp(x); });
+}
+
+void BM_gelu(benchmark::State& state) {
+  const Tensor x = random_tensor({g_sizes.rows, g_sizes.cols}, 4);
+  run_op(state, 2 * x.numel() * kF, [&] { return gelu(x); });
+}
+
+void BM_broadcast_add(benchmark::State& state) {
+  const Tensor a = random_tensor({g_sizes.rows, g_sizes.cols}, 5), bias = random_tensor({g_sizes.cols}, 6);
+  run_op(state, (2 * a.numel() + bias.numel()) * kF, [&] { return add(a, bias); });
+}
+
+void BM_sum_last_axis(benchmark::State& state) {
+  const Tensor x = random_tensor({g_sizes.rows, g_sizes.cols}, 7);
+  run_op(state, (x.numel() + g_sizes.rows) * kF, [&] { return sum(x, {1}); });
+}
+
+void BM_sum_first_axis(benchmark::State& state) {
+  const Tensor x = random_tensor({g_sizes.rows, g_sizes.cols}, 8);
+  run_op(state, (x.numel() + g_sizes.cols) * kF, [&] { return sum(x, {0}); });
+}
+
+void BM_softmax(benchmark::State& state) {
+  const Tensor x = random_tensor({g_sizes.rows, g_sizes.cols}, 9);
+  run_op(state, 2 * x.numel() * kF, [&] { return softmax(x, -1); });
+}
+
+void BM_transpose_copy(benchmark::State& state) {
+  const Tensor x = random_tensor({g_sizes.rows, g_sizes.cols}, 10);
+  run_op(state, 2 * x.numel() * kF, [&] { return transpose(x, 0, 1).contiguous(); });
+}
+
+// The ops of issue 2 item 4 that move a lot of memory in a language model.
+void BM_embedding(benchmark::State& state) {
+  const int64_t vocab = 32768, tokens = g_sizes.rows * 2, dim = g_sizes.cols / 2;
+  const Tensor weight = random_tensor({vocab, dim}, 11);
+  Generator gen(12);
+  const Tensor ids = Tensor::rand({tokens}, gen, DType::f64, 0.0, static_cast<double>(vocab)).to(DType::i64);
+  run_op(state, (2 * tokens * dim) * kF + tokens * 8, [&] { return embedding(weight, ids); });
+}
+
+void BM_cross_entropy(benchmark::State& state) {
+  const Tensor logits = random_tensor({g_sizes.rows, g_sizes.cols}, 13);
+  Generator gen(14);
+  const Tensor targets =
+      Tensor::rand({g_sizes.rows}, gen, DType::f64, 0.0, static_cast<double>(g_sizes.cols)).to(DType::i64);
+  run_op(state, logits.numel() * kF + g_sizes.rows * 8, [&] { return cross_entropy(logits, targets); });
+}
+
+void BM_dropout(benchmark::State& state) {
+  const Tensor x = random_tensor({g_sizes.rows, g_sizes.cols}, 15);
+  Generator gen(16);
+  run_op(state, 2 * x.numel() * kF, [&] { return dropout(x, 0.1, gen, true); });
+}
+
+// Collects every run for the ratio table, and passes it on to the console.
+class CollectingReporter : public benchmark::ConsoleReporter {
+ public:
+  struct Entry {
+    double gb_per_s = 0, ms_per_call = 0, bytes_per_call = 0;
+  };
+  void ReportRuns(const std::vector<Run>& runs) override {
+    for (const Run& run : runs) {
+      if (run.error_occurred || run.iterations == 0) continue;
+      const double seconds = run.real_accumulated_time / static_cast<double>(run.iterations);
+      const double bytes = run.counters.at("bytes_per_call").value;
+      std::string name = run.benchmark_name();
+      name = name.substr(3, name.find('/') - 3);  // "BM_add/real_time" -> "add"
+      entries[name] = Entry{bytes / seconds / 1e9, seconds * 1e3, bytes};
+      order.push_back(name);
+    }
+    ConsoleReporter::ReportRuns(runs);
+  }
+  std::map<std::string, Entry> entries;
+  std::vector<std::string> order;
+};
+
+}  // namespace
+}  // namespace attnscale
+
+int main(int argc, char** argv) {
+  using namespace attnscale;
+  std::string json_path;
+  int threads = 0;
+  std::vector<char*> rest{argv[0]};
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    const bool has_value = i + 1 < argc;
+    if (arg == "--json" && has_value) json_path = argv[++i];
+    else if (arg == "--threads" && has_value) threads = std::atoi(argv[++i]);
+    else if (arg == "--rows" && has_value) g_sizes.rows = std::atoll(argv[++i]);
+    else if (arg == "--cols" && has_value) g_sizes.cols = std::atoll(argv[++i]);
+    else rest.push_back(argv[i]);
+  }
+  set_thread_count(threads);
+
+  for (auto [name, fn] : std::initializer_list<std::pair<const char*, void (*)(benchmark::State&)>>{
+           {"BM_memcpy", BM_memcpy}, {"BM_add", BM_add}, {"BM_mul", BM_mul}, {"BM_exp", BM_exp},
+           {"BM_gelu", BM_gelu}, {"BM_broadcast_add", BM_broadcast_add}, {"BM_sum_last_axis", BM_sum_last_axis},
+           {"BM_sum_first_axis", BM_sum_first_axis}, {"BM_softmax", BM_softmax},
+           {"BM_transpose_copy", BM_transpose_copy}, {"BM_embedding", BM_embedding},
+           {"BM_cross_entropy", BM_cross_entropy}, {"BM_dropout", BM_dropout}})
+    benchmark::RegisterBenchmark(name, fn)->UseRealTime()->MinTime(0.2)->Unit(benchmark::kMillisecond);
+
+  int bench_argc = static_cast<int>(rest.size());
+  benchmark::Initialize(&bench_argc, rest.data());
+  CollectingReporter reporter;
+  benchmark::RunSpecifiedBenchmarks(&reporter);
+  benchmark::Shutdown();
+
+  const auto reference = reporter.entries.find("memcpy");
+  if (reference == reporter.entries.end()) {
+    std::fprintf(stderr, "bench_ops: memcpy did not run (filtered out?), so no ratios\n");
+    return 1;
+  }
+  const double memcpy_gbs = reference->second.gb_per_s;
+  std::printf("\n%d threads, fp32 [%lld, %lld]; ratio = op GB/s / memcpy GB/s (%.2f GB/s)\n", thread_count(),
+              static_cast<long long>(g_sizes.rows), static_cast<long long>(g_sizes.cols), memcpy_gbs);
+  std::printf("%-18s %10s %10s %8s\n", "op", "ms/call", "GB/s", "ratio");
+  nlohmann::json results = nlohmann::json::array();
+  for (const std::string& name : reporter.order) {
+    const auto& e = reporter.entries.at(name);
+    const double ratio = e.gb_per_s / memcpy_gbs;
+    std::printf("%-18s %10.3f %10.2f %8.2f\n", name.c_str(), e.ms_per_call, e.gb_per_s, ratio);
+    results.push_back({{"op", name}, {"ms_per_call", e.ms_per_call}, {"gb_per_s", e.gb_per_s},
+                       {"bytes_per_call", e.bytes_per_call}, {"ratio_to_memcpy", ratio}});
+  }
+  if (!json_path.empty()) {
+    const nlohmann::json doc = {{"benchmark", "bench_ops"},
+                                {"threads", thread_count()},
+                                {"dtype", "float32"},
+                                {"rows", g_sizes.rows},
+                                {"cols", g_sizes.cols},
+                                {"memcpy_gb_per_s", memcpy_gbs},
+                                {"results", results}};
+    std::ofstream out(json_path);
+    if (!out) {
+      std::fprintf(stderr, "bench_ops: cannot write %s\n", json_path.c_str());
+      return 1;
+    }
+    out << doc.dump(2) << "\n";
+  }
+  return 0;
+}
