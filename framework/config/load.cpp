@@ -58,12 +58,16 @@ std::string suggest_key(std::string_view section, std::string_view name) {
   return {};
 }
 
-std::string source_line(const std::string& text, int line) {
+// The lines before and at a syntax error, numbered, with a caret under its column: the culprit is
+// often a line or two above where the parser noticed (an unclosed bracket).
+std::string source_excerpt(const std::string& text, const YAML::Mark& mark) {
   std::istringstream in(text);
-  std::string current;
-  for (int i = 0; i <= line && std::getline(in, current); ++i) {
+  std::string excerpt, line;
+  for (int number = 0; std::getline(in, line) && number <= mark.line; ++number) {
+    if (number < mark.line - 2) continue;
+    excerpt += fmt::format("\n  {:>4} | {}", number + 1, line);
   }
-  return current;
+  return excerpt + fmt::format("\n       | {:>{}}", "^", mark.column + 1);
 }
 
 config::ScalarText scalar_text(const YAML::Node& key_node, const YAML::Node& value, const fs::path& file) {
@@ -120,11 +124,13 @@ class Loader {
     try {
       documents = YAML::LoadAll(text);
     } catch (const YAML::Exception& e) {
-      const std::string line = source_line(text, e.mark.line);
+      const std::string excerpt = source_excerpt(text, e.mark);
       const std::string tab_hint =
-          line.find('\t') != std::string::npos ? "; YAML does not allow tabs for indentation" : "";
-      throw ConfigError(fmt::format("[config] YAML syntax error: {}{} ({})\n    {}", e.msg, tab_hint,
-                                    location(file, e.mark), line));
+          excerpt.find('\t') != std::string::npos && e.msg.find("tab") == std::string::npos
+              ? "; YAML does not allow tabs for indentation"
+              : "";
+      throw ConfigError(fmt::format("[config] YAML syntax error: {}{} ({}){}", e.msg, tab_hint,
+                                    location(file, e.mark), excerpt));
     }
     if (documents.size() > 1)
       throw ConfigError(fmt::format("[config] '{}' holds {} YAML documents; a config is one document",
