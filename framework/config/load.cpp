@@ -88,7 +88,9 @@ class Loader {
 
   // display: the path as the user sees it (relative to the current directory or absolute).
   void load_file(const fs::path& display, const std::string& included_at) {
-    const fs::path identity = fs::weakly_canonical(display);
+    std::error_code ec;
+    fs::path identity = fs::weakly_canonical(display, ec);  // the same file however it is reached
+    if (ec) identity = fs::absolute(display).lexically_normal();
     for (std::size_t i = 0; i < chain_.size(); ++i) {
       if (chain_[i] != identity) continue;
       std::string cycle;
