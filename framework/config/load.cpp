@@ -34,10 +34,15 @@ std::string node_kind(const YAML::Node& node) {
   return fmt::format("'{}'", node.Scalar());
 }
 
-std::vector<std::string_view> section_names() {
+// A top-level name that is no section: a key written outside its section, or a misspelled section.
+std::string suggest_section(std::string_view name) {
+  for (const auto& key : config::config_keys())
+    if (key.name == name) return fmt::format("; did you mean '{}'? (keys go inside their section)", key.dotted);
   std::vector<std::string_view> names{base_key};
   for (const auto& section : config::config_sections()) names.push_back(section.name);
-  return names;
+  if (const auto guess = config::closest_match(name, names); !guess.empty())
+    return fmt::format("; did you mean '{}'?", guess);
+  return {};
 }
 
 // "did you mean" for a key written in the wrong place or misspelled: first the section's own keys,
@@ -174,25 +179,13 @@ class Loader {
       const std::string name = entry.first.Scalar();
       if (name == base_key) continue;
       const auto* section = config::find_section(name);
-      if (section == nullptr) {
-        std::string problem = "unknown section";
-        bool suggested = false;
-        for (const auto& key : config::config_keys())
-          if (key.name == name && !suggested) {
-            problem += fmt::format("; did you mean '{}'? (keys go inside their section)", key.dotted);
-            suggested = true;
-          }
-        const auto names = section_names();
-        if (const auto guess = config::closest_match(name, names); !suggested && !guess.empty())
-          problem += fmt::format("; did you mean '{}'?", guess);
-        fail(name, problem, location(file, entry.first.Mark()));
-      }
-      apply_section(*section, entry.first, entry.second, file);
+      if (section == nullptr)
+        fail(name, "unknown section" + suggest_section(name), location(file, entry.first.Mark()));
+      apply_section(*section, entry.second, file);
     }
   }
 
-  void apply_section(const config::SectionInfo& section, const YAML::Node& name_node, const YAML::Node& body,
-                     const fs::path& file) {
+  void apply_section(const config::SectionInfo& section, const YAML::Node& body, const fs::path& file) {
     if (body.IsNull()) return;
     if (!body.IsMap())
       fail(section.name, fmt::format("expected a mapping of keys, got {}", node_kind(body)),
