@@ -2,7 +2,8 @@
 //   ATTNSCALE_CONFIG_ENUM(Mask, none, causal, window, block_sparse);
 // defines `enum class Mask` and its names, so a value added to the list is at once accepted by the
 // loader, printed by `config show` and listed in configs/README.md. A trailing underscore is dropped
-// from the YAML name, for values that are C++ keywords (`auto_` is written `auto`).
+// from the YAML name, for values that are C++ keywords (`auto_` is written `auto`). Enumerators take
+// no explicit values: the names are looked up by position.
 #pragma once
 
 #include <array>

@@ -34,10 +34,15 @@ std::string node_kind(const YAML::Node& node) {
   return fmt::format("'{}'", node.Scalar());
 }
 
-std::vector<std::string_view> section_names() {
+// A top-level name that is no section: a key written outside its section, or a misspelled section.
+std::string suggest_section(std::string_view name) {
+  for (const auto& key : config::config_keys())
+    if (key.name == name) return fmt::format("; did you mean '{}'? (keys go inside their section)", key.dotted);
   std::vector<std::string_view> names{base_key};
   for (const auto& section : config::config_sections()) names.push_back(section.name);
-  return names;
+  if (const auto guess = config::closest_match(name, names); !guess.empty())
+    return fmt::format("; did you mean '{}'?", guess);
+  return {};
 }
 
 // "did you mean" for a key written in the wrong place or misspelled: first the section's own keys,
@@ -58,12 +63,16 @@ std::string suggest_key(std::string_view section, std::string_view name) {
   return {};
 }
 
-std::string source_line(const std::string& text, int line) {
+// The lines before and at a syntax error, numbered, with a caret under its column: the culprit is
+// often a line or two above where the parser noticed (an unclosed bracket).
+std::string source_excerpt(const std::string& text, const YAML::Mark& mark) {
   std::istringstream in(text);
-  std::string current;
-  for (int i = 0; i <= line && std::getline(in, current); ++i) {
+  std::string excerpt, line;
+  for (int number = 0; std::getline(in, line) && number <= mark.line; ++number) {
+    if (number < mark.line - 2) continue;
+    excerpt += fmt::format("\n  {:>4} | {}", number + 1, line);
   }
-  return current;
+  return excerpt + fmt::format("\n       | {:>{}}", "^", mark.column + 1);
 }
 
 config::ScalarText scalar_text(const YAML::Node& key_node, const YAML::Node& value, const fs::path& file) {
@@ -84,7 +93,9 @@ class Loader {
 
   // display: the path as the user sees it (relative to the current directory or absolute).
   void load_file(const fs::path& display, const std::string& included_at) {
-    const fs::path identity = fs::weakly_canonical(display);
+    std::error_code ec;
+    fs::path identity = fs::weakly_canonical(display, ec);  // the same file however it is reached
+    if (ec) identity = fs::absolute(display).lexically_normal();
     for (std::size_t i = 0; i < chain_.size(); ++i) {
       if (chain_[i] != identity) continue;
       std::string cycle;
@@ -120,11 +131,13 @@ class Loader {
     try {
       documents = YAML::LoadAll(text);
     } catch (const YAML::Exception& e) {
-      const std::string line = source_line(text, e.mark.line);
+      const std::string excerpt = source_excerpt(text, e.mark);
       const std::string tab_hint =
-          line.find('\t') != std::string::npos ? "; YAML does not allow tabs for indentation" : "";
-      throw ConfigError(fmt::format("[config] YAML syntax error: {}{} ({})\n    {}", e.msg, tab_hint,
-                                    location(file, e.mark), line));
+          excerpt.find('\t') != std::string::npos && e.msg.find("tab") == std::string::npos
+              ? "; YAML does not allow tabs for indentation"
+              : "";
+      throw ConfigError(fmt::format("[config] YAML syntax error: {}{} ({}){}", e.msg, tab_hint,
+                                    location(file, e.mark), excerpt));
     }
     if (documents.size() > 1)
       throw ConfigError(fmt::format("[config] '{}' holds {} YAML documents; a config is one document",
@@ -166,25 +179,13 @@ class Loader {
       const std::string name = entry.first.Scalar();
       if (name == base_key) continue;
       const auto* section = config::find_section(name);
-      if (section == nullptr) {
-        std::string problem = "unknown section";
-        bool suggested = false;
-        for (const auto& key : config::config_keys())
-          if (key.name == name && !suggested) {
-            problem += fmt::format("; did you mean '{}'? (keys go inside their section)", key.dotted);
-            suggested = true;
-          }
-        const auto names = section_names();
-        if (const auto guess = config::closest_match(name, names); !suggested && !guess.empty())
-          problem += fmt::format("; did you mean '{}'?", guess);
-        fail(name, problem, location(file, entry.first.Mark()));
-      }
-      apply_section(*section, entry.first, entry.second, file);
+      if (section == nullptr)
+        fail(name, "unknown section" + suggest_section(name), location(file, entry.first.Mark()));
+      apply_section(*section, entry.second, file);
     }
   }
 
-  void apply_section(const config::SectionInfo& section, const YAML::Node& name_node, const YAML::Node& body,
-                     const fs::path& file) {
+  void apply_section(const config::SectionInfo& section, const YAML::Node& body, const fs::path& file) {
     if (body.IsNull()) return;
     if (!body.IsMap())
       fail(section.name, fmt::format("expected a mapping of keys, got {}", node_kind(body)),

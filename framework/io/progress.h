@@ -3,6 +3,7 @@
 // plain periodic lines. On a terminal a live copy of it is also redrawn in place at the bottom;
 // while it is shown, log lines clear it first and redraw it after, so the two never interleave.
 //   logging.progress = auto: live on a terminal; on: live always; off: no progress output at all.
+// Create and destroy it while no other thread logs: it adds hooks to the logger's sink list.
 #pragma once
 
 #include <chrono>

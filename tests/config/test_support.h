@@ -1,0 +1,96 @@
+// Helpers for the config and io tests: scratch directories and running the attnscale program.
+#pragma once
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <sys/wait.h>
+
+namespace attnscale::testing {
+
+inline const std::filesystem::path source_dir{ATTNSCALE_SOURCE_DIR};
+inline const std::filesystem::path program{std::filesystem::path(ATTNSCALE_BINARY_DIR) / "bin" / "attnscale"};
+
+// A fresh directory under the system temp directory, removed with everything in it.
+class TempDir {
+ public:
+  TempDir() {
+    std::random_device entropy;
+    path_ = std::filesystem::temp_directory_path() / ("attnscale-test-" + std::to_string(entropy()));
+    std::filesystem::create_directories(path_);
+  }
+  ~TempDir() {
+    std::error_code ignored;
+    std::filesystem::remove_all(path_, ignored);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+
+  const std::filesystem::path& path() const { return path_; }
+  std::filesystem::path operator/(const std::string& name) const { return path_ / name; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+inline void write_file(const std::filesystem::path& file, const std::string& text) {
+  std::filesystem::create_directories(file.parent_path());
+  std::ofstream(file, std::ios::binary) << text;
+}
+
+inline std::string read_file(const std::filesystem::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+struct ProgramResult {
+  int exit_code = -1;
+  std::string out;  // stdout
+  std::string err;  // stderr
+};
+
+inline std::string shell_quote(const std::string& word) {
+  std::string quoted = "'";
+  for (const char c : word) {
+    if (c == '\'') quoted += "'\\''";
+    else quoted += c;
+  }
+  quoted += '\'';
+  return quoted;
+}
+
+// Runs build/bin/attnscale with the arguments, in `cwd` when given.
+inline ProgramResult run_attnscale(const std::vector<std::string>& args, const std::filesystem::path& cwd = {}) {
+  TempDir scratch;
+  // GCC 12 warns (-Wrestrict, falsely) about "literal" + std::string here; build with appends.
+  std::string command;
+  if (!cwd.empty()) {
+    command += "cd ";
+    command += shell_quote(cwd.string());
+    command += " && ";
+  }
+  command += shell_quote(program.string());
+  for (const auto& arg : args) {
+    command += ' ';
+    command += shell_quote(arg);
+  }
+  command += " >";
+  command += shell_quote((scratch / "out").string());
+  command += " 2>";
+  command += shell_quote((scratch / "err").string());
+  const int status = std::system(command.c_str());
+  ProgramResult result;
+  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  result.out = read_file(scratch / "out");
+  result.err = read_file(scratch / "err");
+  return result;
+}
+
+}  // namespace attnscale::testing
