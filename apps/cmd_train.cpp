@@ -17,7 +17,7 @@
 #include "distributed/comm/node_info.h"
 #include "framework/config/config.h"
 #include "framework/io/run_dir.h"
-#include "framework/train/lm_task.h"
+#include "framework/train/make_task.h"
 #include "framework/train/trainer.h"
 
 namespace attnscale::app {
@@ -39,11 +39,11 @@ int train_job(const Config& cfg, const MpiEnvironment& mpi) {
   LOG_INFO("run directory {}", run_dir.root.string());
   LOG_INFO("{} rank(s), {} thread(s) per rank", mpi.world_size(), thread_count());
 
-  train::LMTask task(cfg);
-  train::Trainer trainer(cfg, task, &run_dir, mpi.world_rank());
+  const auto task = train::make_task(cfg);
+  train::Trainer trainer(cfg, *task, &run_dir, mpi.world_rank());
   const train::TrainSummary s = trainer.run();
   LOG_INFO("done: {} steps, loss {:.4f} -> {:.4f}, eval loss {:.4f}, eval accuracy {:.4f} (chance {:.4f}), {:.0f} tok/s",
-           s.steps, s.first_loss, s.last_loss, s.final_eval.loss, s.final_eval.accuracy, task.chance_accuracy(),
+           s.steps, s.first_loss, s.last_loss, s.final_eval.loss, s.final_eval.accuracy, task->chance_accuracy(),
            s.tokens_per_s);
   return 0;
 }

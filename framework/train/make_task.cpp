@@ -1,0 +1,17 @@
+#include "framework/train/make_task.h"
+
+#include "framework/train/lm_task.h"
+
+namespace attnscale::train {
+
+std::unique_ptr<TrainTask> make_task(const Config& cfg) {
+  switch (cfg.model.type) {
+    case config::ModelType::transformer_lm:
+      return std::make_unique<LMTask>(cfg);
+    default:
+      throw ConfigError(fmt::format("[config] model.type: '{}' has no trainer yet",
+                                    config::to_string(cfg.model.type)));
+  }
+}
+
+}  // namespace attnscale::train
