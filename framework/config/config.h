@@ -70,10 +70,14 @@ ATTNSCALE_CONFIG_ENUM(ProgressMode, auto_, on, off);
   KEY(config::Mechanism, mechanism, config::Mechanism::multi_head, any_value, "attention mechanism (DESIGN.md section 4)") \
   KEY(config::AttentionImpl, impl, config::AttentionImpl::fused, any_value, "fused = blockwise kernel with online softmax; plain = reference built from ops") \
   KEY(config::Mask, mask, config::Mask::causal, any_value, "which query/key pairs may meet, in global positions") \
-  KEY(std::int64_t, window, 256, at_least(0), "sliding-window width in tokens; must be > 0 with mask=window") \
+  KEY(std::int64_t, window, 256, at_least(0), "sliding window in keys per query (the query and window-1 before it); must be > 0 with mask=window") \
   KEY(std::int64_t, block_size, 64, at_least(1), "block size in tokens of block-sparse patterns")      \
   KEY(config::Normalizer, normalizer, config::Normalizer::softmax, any_value, "how scores become weights") \
   KEY(config::SparsePattern, sparse_pattern, config::SparsePattern::strided, any_value, "block-sparse pattern with mask=block_sparse") \
+  KEY(std::int64_t, sparse_stride, 4, at_least(1), "strided/fixed patterns: the stride in blocks")       \
+  KEY(std::int64_t, sparse_window, 1, at_least(0), "longformer/bigbird patterns: neighbour blocks on each side") \
+  KEY(std::int64_t, sparse_global, 1, at_least(0), "longformer/bigbird patterns: leading global blocks (fixed: summary blocks per stride)") \
+  KEY(std::int64_t, sparse_random, 1, at_least(0), "bigbird pattern: random key blocks per query block (seeded by run.seed)") \
   KEY(double, scale, 0.0, at_least(0), "score scale; 0 = 1/sqrt(head dimension)")
 
 #define ATTNSCALE_DATA_KEYS(KEY)                                                                       \

@@ -1,5 +1,6 @@
 #include "framework/train/lm_task.h"
 
+#include "framework/attention/mask_builder.h"
 #include "framework/autograd/node.h"
 #include "framework/config/enum_names.h"
 #include "framework/ops/nn_functional.h"
@@ -24,6 +25,9 @@ models::TransformerLMOptions transformer_options(const Config& cfg) {
   o.norm = std::string(config::to_string(cfg.model.norm));
   o.rope_theta = cfg.model.rope_theta;
   o.tie_embeddings = cfg.model.tie_embeddings;
+  o.mask = attention::causal_lm_mask(cfg.attention, cfg.data.seq_len, static_cast<uint64_t>(cfg.run.seed));
+  o.fused_attention = cfg.attention.impl == config::AttentionImpl::fused;
+  o.attention_scale = cfg.attention.scale;
   return o;
 }
 
