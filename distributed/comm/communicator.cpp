@@ -128,6 +128,8 @@ void Communicator::sendrecv(const void* send_data, std::size_t send_count, int d
 
 Request Communicator::iall_reduce(void* data, std::size_t count, CommDType dtype, ReduceOp op) {
   check_buffer(data, count, "all_reduce");
+  ATTNSCALE_CHECK(can_reduce(dtype), "comm", "all_reduce: the {} backend cannot reduce {}; reduce in f32",
+                  backend(), dtype_name(dtype));
   const OpInfo info{.kind = CommOp::all_reduce, .dtype = dtype, .count = count, .reduce = op};
   begin(info, bytes_of(count, dtype), bytes_of(count, dtype));
   return track(start_all_reduce(data, count, dtype, op), info);

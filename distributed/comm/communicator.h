@@ -150,6 +150,7 @@ class Communicator {
   // The transport. Arguments are validated and counted before these are called.
   virtual std::size_t max_count() const = 0;  // elements per call (and per -v block)
   virtual int max_tag() const = 0;
+  virtual bool can_reduce(CommDType dtype) const = 0;
   virtual std::unique_ptr<Communicator> do_split(int color, int key, std::string name) = 0;
   virtual std::unique_ptr<PendingOp> start_send(const void* data, std::size_t count, CommDType dtype,
                                                 int peer, int tag) = 0;

@@ -158,9 +158,6 @@ std::unique_ptr<PendingOp> MpiCommunicator::start_recv(void* data, std::size_t c
 
 std::unique_ptr<PendingOp> MpiCommunicator::start_all_reduce(void* data, std::size_t count, CommDType dtype,
                                                              ReduceOp reduce) {
-  ATTNSCALE_CHECK(dtype != CommDType::f16 && dtype != CommDType::bf16, "comm",
-                  "all_reduce: the mpi backend cannot reduce {} (MPI has no 16-bit float); reduce in f32",
-                  dtype_name(dtype));
   auto op = std::make_unique<MpiPendingOp>(Kind::collective);
   ATTNSCALE_MPI_CHECK(MPI_Iallreduce(MPI_IN_PLACE, data, static_cast<int>(count), to_mpi(dtype),
                                      to_mpi(reduce), comm_.get(), op->handle()));

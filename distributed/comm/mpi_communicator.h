@@ -61,6 +61,10 @@ class MpiCommunicator final : public Communicator {
 
   std::size_t max_count() const override;
   int max_tag() const override { return max_tag_; }
+  // MPI has no 16-bit float type: f16/bf16 travel as words but cannot be reduced.
+  bool can_reduce(CommDType dtype) const override {
+    return dtype != CommDType::f16 && dtype != CommDType::bf16;
+  }
   std::unique_ptr<Communicator> do_split(int color, int key, std::string name) override;
   std::unique_ptr<PendingOp> start_send(const void* data, std::size_t count, CommDType dtype, int peer,
                                         int tag) override;
