@@ -78,6 +78,10 @@ void Communicator::check_rank(int peer, std::string_view op, std::string_view ro
                   peer, name(), size());
 }
 
+void Communicator::check_tag(int tag, std::string_view op) const {
+  ATTNSCALE_CHECK(tag >= 0 && tag <= max_tag(), "comm", "{}: tag {} is outside [0, {}]", op, tag, max_tag());
+}
+
 void Communicator::check_count(std::size_t count, std::string_view op) const {
   ATTNSCALE_CHECK(count <= max_count(), "comm",
                   "{}: {} elements exceed the {} backend's limit of {} per call; split the buffer", op,
@@ -99,7 +103,7 @@ void Communicator::check_rank_vector(std::span<const std::size_t> v, std::string
 
 Request Communicator::isend(const void* data, std::size_t count, CommDType dtype, int peer, int tag) {
   check_rank(peer, "send", "destination");
-  ATTNSCALE_CHECK(tag >= 0 && tag <= max_tag(), "comm", "send: tag {} is outside [0, {}]", tag, max_tag());
+  check_tag(tag, "send");
   check_buffer(data, count, "send");
   const OpInfo info{.kind = CommOp::send, .dtype = dtype, .count = count, .peer = peer, .tag = tag};
   begin(info, bytes_of(count, dtype), 0);
@@ -108,20 +112,29 @@ Request Communicator::isend(const void* data, std::size_t count, CommDType dtype
 
 Request Communicator::irecv(void* data, std::size_t count, CommDType dtype, int peer, int tag) {
   check_rank(peer, "recv", "source");
-  ATTNSCALE_CHECK(tag >= 0 && tag <= max_tag(), "comm", "recv: tag {} is outside [0, {}]", tag, max_tag());
+  check_tag(tag, "recv");
   check_buffer(data, count, "recv");
   const OpInfo info{.kind = CommOp::recv, .dtype = dtype, .count = count, .peer = peer, .tag = tag};
   begin(info, 0, bytes_of(count, dtype));
   return track(start_recv(data, count, dtype, peer, tag), info);
 }
 
+Request Communicator::isendrecv(const void* send_data, std::size_t send_count, int dest, void* recv_data,
+                                std::size_t recv_count, int source, CommDType dtype, int tag) {
+  check_rank(dest, "sendrecv", "destination");
+  check_rank(source, "sendrecv", "source");
+  check_tag(tag, "sendrecv");
+  check_buffer(send_data, send_count, "sendrecv");
+  check_buffer(recv_data, recv_count, "sendrecv");
+  const OpInfo info{.kind = CommOp::sendrecv, .dtype = dtype, .count = send_count, .peer = dest, .tag = tag,
+                    .source = source, .recv_count = recv_count};
+  begin(info, bytes_of(send_count, dtype), bytes_of(recv_count, dtype));
+  return track(start_sendrecv(send_data, send_count, dest, recv_data, recv_count, source, dtype, tag), info);
+}
+
 void Communicator::sendrecv(const void* send_data, std::size_t send_count, int dest, void* recv_data,
                             std::size_t recv_count, int source, CommDType dtype, int tag) {
-  // Receive first so that a message to self (or a fast peer) finds its receive posted.
-  Request recv = irecv(recv_data, recv_count, dtype, source, tag);
-  Request send = isend(send_data, send_count, dtype, dest, tag);
-  recv.wait();
-  send.wait();
+  isendrecv(send_data, send_count, dest, recv_data, recv_count, source, dtype, tag).wait();
 }
 
 // ---- collectives -------------------------------------------------------------------------------------

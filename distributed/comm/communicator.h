@@ -75,7 +75,11 @@ class Communicator {
   // ---- point to point (tags >= 0; NCCL ignores tags and matches in order) ----------------------
   Request isend(const void* data, std::size_t count, CommDType dtype, int peer, int tag = 0);
   Request irecv(void* data, std::size_t count, CommDType dtype, int peer, int tag = 0);
-  // Sends to dest and receives from source at once (a ring step); either may be this rank.
+  // Sends to dest and receives from source as one operation (a ring step); either may be this
+  // rank. Use it rather than an irecv + isend pair: NCCL serialises a communicator's operations,
+  // so a lone recv ahead of its send deadlocks a ring there; isendrecv groups the two.
+  Request isendrecv(const void* send_data, std::size_t send_count, int dest, void* recv_data,
+                    std::size_t recv_count, int source, CommDType dtype, int tag = 0);
   void sendrecv(const void* send_data, std::size_t send_count, int dest, void* recv_data,
                 std::size_t recv_count, int source, CommDType dtype, int tag = 0);
 
@@ -115,6 +119,11 @@ class Communicator {
   template <class R>
     requires CommOutRange<R> && std::ranges::borrowed_range<R>
   Request iall_reduce(R&& data, ReduceOp op);
+
+  template <class S, class R>
+    requires CommRange<S> && std::ranges::borrowed_range<S> && CommOutRange<R> &&
+             std::ranges::borrowed_range<R>
+  Request isendrecv(S&& send, int dest, R&& recv, int source, int tag = 0);
 
   template <CommRange S, CommOutRange R>
   void sendrecv(const S& send, int dest, R&& recv, int source, int tag = 0);
@@ -156,6 +165,9 @@ class Communicator {
                                                 int peer, int tag) = 0;
   virtual std::unique_ptr<PendingOp> start_recv(void* data, std::size_t count, CommDType dtype,
                                                 int peer, int tag) = 0;
+  virtual std::unique_ptr<PendingOp> start_sendrecv(const void* send_data, std::size_t send_count, int dest,
+                                                    void* recv_data, std::size_t recv_count, int source,
+                                                    CommDType dtype, int tag) = 0;
   virtual std::unique_ptr<PendingOp> start_all_reduce(void* data, std::size_t count, CommDType dtype,
                                                       ReduceOp op) = 0;
   virtual std::unique_ptr<PendingOp> start_all_reduce_loc(ValueIndex* data, std::size_t count,
@@ -183,6 +195,7 @@ class Communicator {
   void begin(const OpInfo& info, std::uint64_t bytes_sent, std::uint64_t bytes_received);
   Request track(std::unique_ptr<PendingOp> op, const OpInfo& info);
   void check_rank(int peer, std::string_view op, std::string_view role) const;
+  void check_tag(int tag, std::string_view op) const;
   void check_count(std::size_t count, std::string_view op) const;
   void check_buffer(const void* data, std::size_t count, std::string_view op) const;
   void check_rank_vector(std::span<const std::size_t> v, std::string_view op, std::string_view what) const;
@@ -227,6 +240,15 @@ template <class R>
 Request Communicator::iall_reduce(R&& data, ReduceOp op) {
   return iall_reduce(std::ranges::data(data), std::ranges::size(data),
                      comm_dtype_v<comm_detail::Element<R>>, op);
+}
+
+template <class S, class R>
+  requires CommRange<S> && std::ranges::borrowed_range<S> && CommOutRange<R> &&
+           std::ranges::borrowed_range<R>
+Request Communicator::isendrecv(S&& send, int dest, R&& recv, int source, int tag) {
+  comm_detail::require_same_element<S, R>();
+  return isendrecv(std::ranges::data(send), std::ranges::size(send), dest, std::ranges::data(recv),
+                   std::ranges::size(recv), source, comm_dtype_v<comm_detail::Element<R>>, tag);
 }
 
 template <CommRange S, CommOutRange R>

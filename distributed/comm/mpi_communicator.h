@@ -70,6 +70,9 @@ class MpiCommunicator final : public Communicator {
                                         int tag) override;
   std::unique_ptr<PendingOp> start_recv(void* data, std::size_t count, CommDType dtype, int peer,
                                         int tag) override;
+  std::unique_ptr<PendingOp> start_sendrecv(const void* send_data, std::size_t send_count, int dest,
+                                            void* recv_data, std::size_t recv_count, int source,
+                                            CommDType dtype, int tag) override;
   std::unique_ptr<PendingOp> start_all_reduce(void* data, std::size_t count, CommDType dtype,
                                               ReduceOp op) override;
   std::unique_ptr<PendingOp> start_all_reduce_loc(ValueIndex* data, std::size_t count, LocOp op) override;

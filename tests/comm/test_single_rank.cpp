@@ -188,10 +188,10 @@ TEST_F(SingleRank, CountersFollowTheDocumentedRules) {
   EXPECT_EQ(s[CommOp::all_reduce].bytes_received, 40u);
   EXPECT_EQ(s[CommOp::all_gather].bytes_sent, 40u);
   EXPECT_EQ(s[CommOp::all_gather].bytes_received, 0u);  // one rank: nothing from others
-  EXPECT_EQ(s[CommOp::send].bytes_sent, 40u);
-  EXPECT_EQ(s[CommOp::recv].bytes_received, 40u);
+  EXPECT_EQ(s[CommOp::sendrecv].bytes_sent, 40u);
+  EXPECT_EQ(s[CommOp::sendrecv].bytes_received, 40u);
   EXPECT_EQ(s[CommOp::barrier].calls, 1u);
-  EXPECT_EQ(s.total().calls, 5u);
+  EXPECT_EQ(s.total().calls, 4u);
   world.reset_stats();
   EXPECT_EQ(world.stats().total().calls, 0u);
 }

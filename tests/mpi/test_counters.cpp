@@ -50,17 +50,24 @@ TEST(Counters, EveryOperationKind) {
   EXPECT_EQ(s[CommOp::broadcast].bytes_sent, r == 0 ? 5u : 0u);
   EXPECT_EQ(s[CommOp::broadcast].bytes_received, r == 0 ? 0u : 5u);
   EXPECT_EQ(s[CommOp::all_reduce_loc].bytes_sent, 2 * sizeof(ValueIndex));
-  EXPECT_EQ(s[CommOp::send].calls, 1u);
-  EXPECT_EQ(s[CommOp::send].bytes_sent, 40u);
-  EXPECT_EQ(s[CommOp::recv].bytes_received, 40u);
+  EXPECT_EQ(s[CommOp::sendrecv].calls, 1u);
+  EXPECT_EQ(s[CommOp::sendrecv].bytes_sent, 40u);
+  EXPECT_EQ(s[CommOp::sendrecv].bytes_received, 40u);
   EXPECT_EQ(s[CommOp::barrier].calls, 1u);
-  EXPECT_EQ(s.total().calls, 9u);
+  EXPECT_EQ(s.total().calls, 8u);
 
-  // Every rank sent as much as the ranks received, in total.
-  const auto sent = comm->all_reduce_value(s[CommOp::send].bytes_sent + s[CommOp::all_to_all].bytes_sent,
-                                           ReduceOp::sum);
-  const auto received = comm->all_reduce_value(
-      s[CommOp::recv].bytes_received + s[CommOp::all_to_all].bytes_received, ReduceOp::sum);
+  // Point to point: what the ranks sent in total, the ranks received in total.
+  comm->reset_stats();
+  std::vector<std::uint8_t> msg(static_cast<std::size_t>(r) * 3 + 1);
+  const int next = (r + 1) % comm->size();
+  Request send = comm->isend(msg, next, 4);
+  std::vector<std::uint8_t> from_prev(static_cast<std::size_t>((r + comm->size() - 1) % comm->size()) * 3 + 1);
+  comm->irecv(from_prev, (r + comm->size() - 1) % comm->size(), 4).wait();
+  send.wait();
+  EXPECT_EQ(comm->stats()[CommOp::send].bytes_sent, msg.size());
+  EXPECT_EQ(comm->stats()[CommOp::recv].bytes_received, from_prev.size());
+  const auto sent = comm->all_reduce_value(comm->stats()[CommOp::send].bytes_sent, ReduceOp::sum);
+  const auto received = comm->all_reduce_value(comm->stats()[CommOp::recv].bytes_received, ReduceOp::sum);
   EXPECT_EQ(sent, received);
   comm->reset_stats();
   EXPECT_EQ(comm->stats().total().calls, 0u);

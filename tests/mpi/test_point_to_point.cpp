@@ -28,6 +28,27 @@ TEST(PointToPoint, RingSendRecvWithUnevenSizes) {
   EXPECT_EQ(got, message_from(prev));
 }
 
+TEST(PointToPoint, RingRotationOverlapsWithProgressCalls) {
+  // Ring attention's pattern: rotate a block round the ring P - 1 times with isendrecv, driving
+  // the transfer with progress() between "tiles" and waiting only at the end of each step.
+  auto comm = test::fresh_comm();
+  const int p = comm->size();
+  const int r = comm->rank();
+  std::vector<float> current = message_from(r), incoming;
+  for (int step = 1; step < p; ++step) {
+    const int origin = (r - step + p) % p;  // whose block arrives in this step
+    incoming.assign(message_length(origin), 0.0f);
+    Request rotation = comm->isendrecv(current, (r + 1) % p, incoming, (r + p - 1) % p, step);
+    for (int tile = 0; tile < 8 && rotation.pending(); ++tile) {
+      comm->progress();
+      rotation.test();
+    }
+    rotation.wait();
+    ASSERT_EQ(incoming, message_from(origin)) << "step " << step;
+    current.swap(incoming);
+  }
+}
+
 TEST(PointToPoint, AllPairsDrivenOnlyByProgress) {
   auto comm = test::fresh_comm();
   const int p = comm->size();
