@@ -67,6 +67,9 @@ class Communicator {
   // Shared with every communicator of the same root (the label of what the job is doing now).
   std::string step() const { return state_->context->step(); }
   void set_step(std::string step) { state_->context->set_step(std::move(step)); }
+  // What this communicator shares with its family (step label, fault plan, operation count); a
+  // communicator of another backend bootstrapped from this one joins the family through it.
+  const std::shared_ptr<CommContext>& context() const { return state_->context; }
 
   // Collective: ranks with the same colour form a new communicator named `name`, ordered by key
   // (ties by rank). Returns nullptr on ranks that pass no_color.
@@ -151,7 +154,6 @@ class Communicator {
   Communicator(std::shared_ptr<CommContext> context, std::string name, int rank, int size,
                std::chrono::milliseconds timeout);
 
-  const std::shared_ptr<CommContext>& context() const { return state_->context; }
   // Waits (up to `bound`) for abandoned operations a backend could not cancel; returns how many
   // are still pending. For backend destructors.
   std::size_t settle_orphans(std::chrono::milliseconds bound) noexcept;
