@@ -6,7 +6,9 @@
 #include <nccl.h>
 
 #include <cstddef>
+#include <span>
 #include <utility>
+#include <vector>
 
 #include "distributed/comm/nccl_check.h"
 
@@ -81,6 +83,21 @@ class DeviceBuffer {
   void* data_ = nullptr;
   std::size_t bytes_ = 0;
 };
+
+// Host <-> device copies of whole buffers (synchronous), for tests and set-up code.
+template <class T>
+DeviceBuffer to_device(std::span<const T> host, int device) {
+  DeviceBuffer buffer(host.size_bytes(), device);
+  ATTNSCALE_COMM_CUDA_CHECK(cudaMemcpy(buffer.get(), host.data(), buffer.bytes(), cudaMemcpyHostToDevice));
+  return buffer;
+}
+
+template <class T>
+std::vector<T> to_host(const DeviceBuffer& buffer) {
+  std::vector<T> host(buffer.bytes() / sizeof(T));
+  ATTNSCALE_COMM_CUDA_CHECK(cudaMemcpy(host.data(), buffer.get(), host.size() * sizeof(T), cudaMemcpyDeviceToHost));
+  return host;
+}
 
 // Owns an ncclComm_t: destroyed normally, aborted when an operation on it was abandoned (a
 // destroy would wait for the stuck kernel forever).

@@ -19,16 +19,7 @@ bool have_device() {
 
 template <class T>
 DeviceBuffer upload(const std::vector<T>& host, int device) {
-  DeviceBuffer buffer(host.size() * sizeof(T), device);
-  ATTNSCALE_COMM_CUDA_CHECK(cudaMemcpy(buffer.get(), host.data(), buffer.bytes(), cudaMemcpyHostToDevice));
-  return buffer;
-}
-
-template <class T>
-std::vector<T> download(const DeviceBuffer& buffer) {
-  std::vector<T> host(buffer.bytes() / sizeof(T));
-  ATTNSCALE_COMM_CUDA_CHECK(cudaMemcpy(host.data(), buffer.get(), buffer.bytes(), cudaMemcpyDeviceToHost));
-  return host;
+  return to_device(std::span<const T>(host), device);
 }
 
 TEST(NcclCommunicator, EveryOperationOnOneRank) {
@@ -43,23 +34,23 @@ TEST(NcclCommunicator, EveryOperationOnOneRank) {
   const std::vector<float> values{1, -2, 3.5f, 4};
   DeviceBuffer data = upload(values, dev);
   nccl.all_reduce(data.get(), values.size(), CommDType::f32, ReduceOp::sum);
-  EXPECT_EQ(download<float>(data), values);
+  EXPECT_EQ(to_host<float>(data), values);
 
   DeviceBuffer gathered(values.size() * sizeof(float), dev);
   const std::vector<std::size_t> counts{values.size()}, displs{0};
   nccl.all_gather_v(data.get(), values.size(), gathered.get(), counts, displs, CommDType::f32);
-  EXPECT_EQ(download<float>(gathered), values);
+  EXPECT_EQ(to_host<float>(gathered), values);
   nccl.all_to_all_v(data.get(), counts, displs, gathered.get(), counts, displs, CommDType::f32);
-  EXPECT_EQ(download<float>(gathered), values);
+  EXPECT_EQ(to_host<float>(gathered), values);
 
   DeviceBuffer echoed(values.size() * sizeof(float), dev);
   nccl.sendrecv(data.get(), values.size(), 0, echoed.get(), values.size(), 0, CommDType::f32);
-  EXPECT_EQ(download<float>(echoed), values);
+  EXPECT_EQ(to_host<float>(echoed), values);
 
   const std::vector<ValueIndex> pairs{{2.0, 5}, {-1.0, 3}};
   DeviceBuffer loc = upload(pairs, dev);
   nccl.all_reduce_loc(std::span(static_cast<ValueIndex*>(loc.get()), pairs.size()), LocOp::maxloc);
-  EXPECT_EQ(download<ValueIndex>(loc), pairs);
+  EXPECT_EQ(to_host<ValueIndex>(loc), pairs);
 
   nccl.broadcast(data.get(), values.size(), CommDType::f32, 0);
   nccl.barrier();

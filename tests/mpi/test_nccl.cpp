@@ -15,16 +15,7 @@ namespace {
 
 template <class T>
 DeviceBuffer upload(const std::vector<T>& host, int device) {
-  DeviceBuffer buffer(host.size() * sizeof(T), device);
-  ATTNSCALE_COMM_CUDA_CHECK(cudaMemcpy(buffer.get(), host.data(), buffer.bytes(), cudaMemcpyHostToDevice));
-  return buffer;
-}
-
-template <class T>
-std::vector<T> download(const DeviceBuffer& buffer) {
-  std::vector<T> host(buffer.bytes() / sizeof(T));
-  ATTNSCALE_COMM_CUDA_CHECK(cudaMemcpy(host.data(), buffer.get(), buffer.bytes(), cudaMemcpyDeviceToHost));
-  return host;
+  return to_device(std::span<const T>(host), device);
 }
 
 TEST(Nccl, RingAllReduceAndAllToAllVOnDevices) {
@@ -43,11 +34,11 @@ TEST(Nccl, RingAllReduceAndAllToAllVOnDevices) {
   DeviceBuffer in(std::size_t(1000 + 10 * prev) * sizeof(float), dev);
   nccl.sendrecv(out.get(), mine.size(), (r + 1) % p, in.get(), 1000 + 10 * static_cast<std::size_t>(prev), prev,
                 CommDType::f32);
-  EXPECT_EQ(download<float>(in), std::vector<float>(1000 + 10 * static_cast<std::size_t>(prev), float(prev)));
+  EXPECT_EQ(to_host<float>(in), std::vector<float>(1000 + 10 * static_cast<std::size_t>(prev), float(prev)));
 
   DeviceBuffer sum = upload(std::vector<double>(64, r + 1.0), dev);
   nccl.all_reduce(sum.get(), 64, CommDType::f64, ReduceOp::sum);
-  EXPECT_EQ(download<double>(sum), std::vector<double>(64, p * (p + 1) / 2.0));
+  EXPECT_EQ(to_host<double>(sum), std::vector<double>(64, p * (p + 1) / 2.0));
 
   auto count = [](int from, int to) { return static_cast<std::size_t>((from + 2 * to) % 3); };
   std::vector<std::size_t> send_counts(p), recv_counts(p);
@@ -62,7 +53,7 @@ TEST(Nccl, RingAllReduceAndAllToAllVOnDevices) {
   DeviceBuffer recv_dev(std::max<std::size_t>(total, 1) * sizeof(std::int64_t), dev);
   nccl.all_to_all_v(send_dev.get(), send_counts, packed_displacements(send_counts), recv_dev.get(), recv_counts,
                     packed_displacements(recv_counts), CommDType::i64);
-  const std::vector<std::int64_t> got = download<std::int64_t>(recv_dev);
+  const std::vector<std::int64_t> got = to_host<std::int64_t>(recv_dev);
   std::size_t at = 0;
   for (int s = 0; s < p; ++s)
     for (std::size_t i = 0; i < recv_counts[s]; ++i) EXPECT_EQ(got[at++], s * 1000 + r * 10 + std::int64_t(i));
