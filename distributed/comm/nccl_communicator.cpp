@@ -64,8 +64,8 @@ class NcclGroup {
 // fires. NCCL cannot cancel one operation, so abandon() refuses and the communicator is aborted.
 class NcclPendingOp final : public PendingOp {
  public:
-  NcclPendingOp(ncclComm_t comm, cudaStream_t stream, std::function<void()> on_complete)
-      : comm_(comm), on_complete_(std::move(on_complete)) {
+  NcclPendingOp(std::shared_ptr<NcclCommHandle> comm, cudaStream_t stream, std::function<void()> on_complete)
+      : comm_(std::move(comm)), on_complete_(std::move(on_complete)) {
     ATTNSCALE_COMM_CUDA_CHECK(cudaEventRecord(event_.get(), stream));
   }
 
@@ -74,7 +74,7 @@ class NcclPendingOp final : public PendingOp {
     const cudaError_t state = cudaEventQuery(event_.get());
     if (state == cudaErrorNotReady) {
       ncclResult_t async = ncclSuccess;
-      ATTNSCALE_NCCL_CHECK(ncclCommGetAsyncError(comm_, &async));
+      ATTNSCALE_NCCL_CHECK(ncclCommGetAsyncError(comm_->get(), &async));
       if (async != ncclSuccess && async != ncclInProgress)
         throw_nccl_error("asynchronous NCCL operation", __FILE__, __LINE__, async);
       return false;
@@ -88,7 +88,7 @@ class NcclPendingOp final : public PendingOp {
   bool abandon() noexcept override { return done_; }
 
  private:
-  ncclComm_t comm_;
+  std::shared_ptr<NcclCommHandle> comm_;
   CudaEvent event_;
   std::function<void()> on_complete_;
   bool done_ = false;
@@ -141,20 +141,20 @@ NcclCommunicator::NcclCommunicator(Adopt, DeviceComm comm, std::shared_ptr<CommC
     : Communicator(std::move(context), std::move(name), user_rank(comm.comm.get()), rank_count(comm.comm.get()),
                    timeout),
       device_(comm.device),
-      comm_(std::move(comm.comm)),
+      comm_(std::make_shared<NcclCommHandle>(std::move(comm.comm))),
       stream_(comm.device),
       barrier_word_(sizeof(float), comm.device) {}
 
 NcclCommunicator::~NcclCommunicator() {
   // An abandoned NCCL kernel never finishes on its own: abort instead of waiting for it.
-  if (settle_orphans(std::chrono::milliseconds(0)) > 0) comm_.abort_on_destruction();
+  if (settle_orphans(std::chrono::milliseconds(0)) > 0) comm_->abort_now();
 }
 
 std::size_t NcclCommunicator::max_count() const { return std::numeric_limits<std::size_t>::max() / 16; }
 int NcclCommunicator::max_tag() const { return INT_MAX; }
 
 std::unique_ptr<PendingOp> NcclCommunicator::enqueued(std::function<void()> on_complete) {
-  return std::make_unique<NcclPendingOp>(comm_.get(), stream_.get(), std::move(on_complete));
+  return std::make_unique<NcclPendingOp>(comm_, stream_.get(), std::move(on_complete));
 }
 
 std::unique_ptr<Communicator> NcclCommunicator::do_split(int color, int key, std::string name) {
@@ -162,7 +162,7 @@ std::unique_ptr<Communicator> NcclCommunicator::do_split(int color, int key, std
   CudaDeviceGuard guard(device_);
   ncclConfig_t config = blocking_config();
   ncclComm_t out = nullptr;
-  ATTNSCALE_NCCL_CHECK(ncclCommSplit(comm_.get(), color == no_color ? NCCL_SPLIT_NOCOLOR : color, key, &out, &config));
+  ATTNSCALE_NCCL_CHECK(ncclCommSplit(comm_->get(), color == no_color ? NCCL_SPLIT_NOCOLOR : color, key, &out, &config));
   if (out == nullptr) return nullptr;
   return std::make_unique<NcclCommunicator>(Adopt{}, DeviceComm{NcclCommHandle(out), device_}, context(),
                                             std::move(name), timeout());
@@ -171,14 +171,14 @@ std::unique_ptr<Communicator> NcclCommunicator::do_split(int color, int key, std
 std::unique_ptr<PendingOp> NcclCommunicator::start_send(const void* data, std::size_t count, CommDType dtype,
                                                         int peer, int /*tag*/) {
   CudaDeviceGuard guard(device_);
-  ATTNSCALE_NCCL_CHECK(ncclSend(data, count, to_nccl(dtype), peer, comm_.get(), stream_.get()));
+  ATTNSCALE_NCCL_CHECK(ncclSend(data, count, to_nccl(dtype), peer, comm_->get(), stream_.get()));
   return enqueued();
 }
 
 std::unique_ptr<PendingOp> NcclCommunicator::start_recv(void* data, std::size_t count, CommDType dtype, int peer,
                                                         int /*tag*/) {
   CudaDeviceGuard guard(device_);
-  ATTNSCALE_NCCL_CHECK(ncclRecv(data, count, to_nccl(dtype), peer, comm_.get(), stream_.get()));
+  ATTNSCALE_NCCL_CHECK(ncclRecv(data, count, to_nccl(dtype), peer, comm_->get(), stream_.get()));
   return enqueued();
 }
 
@@ -188,9 +188,9 @@ std::unique_ptr<PendingOp> NcclCommunicator::start_sendrecv(const void* send_dat
   CudaDeviceGuard guard(device_);
   NcclGroup group;
   if (send_count > 0)
-    ATTNSCALE_NCCL_CHECK(ncclSend(send_data, send_count, to_nccl(dtype), dest, comm_.get(), stream_.get()));
+    ATTNSCALE_NCCL_CHECK(ncclSend(send_data, send_count, to_nccl(dtype), dest, comm_->get(), stream_.get()));
   if (recv_count > 0)
-    ATTNSCALE_NCCL_CHECK(ncclRecv(recv_data, recv_count, to_nccl(dtype), source, comm_.get(), stream_.get()));
+    ATTNSCALE_NCCL_CHECK(ncclRecv(recv_data, recv_count, to_nccl(dtype), source, comm_->get(), stream_.get()));
   group.end();
   return enqueued();
 }
@@ -199,7 +199,7 @@ std::unique_ptr<PendingOp> NcclCommunicator::start_all_reduce(void* data, std::s
                                                               ReduceOp op) {
   CudaDeviceGuard guard(device_);
   ATTNSCALE_NCCL_CHECK(
-      ncclAllReduce(data, data, count, to_nccl(dtype), to_nccl(op), comm_.get(), stream_.get()));
+      ncclAllReduce(data, data, count, to_nccl(dtype), to_nccl(op), comm_->get(), stream_.get()));
   return enqueued();
 }
 
@@ -209,7 +209,7 @@ std::unique_ptr<PendingOp> NcclCommunicator::start_all_reduce_loc(ValueIndex* da
   CudaDeviceGuard guard(device_);
   const std::size_t ranks = static_cast<std::size_t>(size());
   auto gathered = std::make_shared<DeviceBuffer>(count * ranks * sizeof(ValueIndex), device_);
-  ATTNSCALE_NCCL_CHECK(ncclAllGather(data, gathered->get(), count * sizeof(ValueIndex), ncclUint8, comm_.get(),
+  ATTNSCALE_NCCL_CHECK(ncclAllGather(data, gathered->get(), count * sizeof(ValueIndex), ncclUint8, comm_->get(),
                                      stream_.get()));
   const int device = device_;
   return enqueued([gathered, data, count, ranks, op, device] {
@@ -225,7 +225,7 @@ std::unique_ptr<PendingOp> NcclCommunicator::start_all_reduce_loc(ValueIndex* da
 std::unique_ptr<PendingOp> NcclCommunicator::start_all_gather(const void* send_data, std::size_t count,
                                                               void* recv_data, CommDType dtype) {
   CudaDeviceGuard guard(device_);
-  ATTNSCALE_NCCL_CHECK(ncclAllGather(send_data, recv_data, count, to_nccl(dtype), comm_.get(), stream_.get()));
+  ATTNSCALE_NCCL_CHECK(ncclAllGather(send_data, recv_data, count, to_nccl(dtype), comm_->get(), stream_.get()));
   return enqueued();
 }
 
@@ -241,7 +241,7 @@ std::unique_ptr<PendingOp> NcclCommunicator::start_all_gather_v(const void* send
     const auto i = static_cast<std::size_t>(r);
     if (recv_counts[i] == 0) continue;
     ATTNSCALE_NCCL_CHECK(ncclBroadcast(send_data, at(recv_data, recv_displs[i], dtype), recv_counts[i],
-                                       to_nccl(dtype), r, comm_.get(), stream_.get()));
+                                       to_nccl(dtype), r, comm_->get(), stream_.get()));
   }
   group.end();
   return enqueued();
@@ -264,10 +264,10 @@ std::unique_ptr<PendingOp> NcclCommunicator::start_all_to_all_v(
     const auto i = static_cast<std::size_t>(r);
     if (send_counts[i] > 0)
       ATTNSCALE_NCCL_CHECK(ncclSend(at(send_data, send_displs[i], dtype), send_counts[i], to_nccl(dtype), r,
-                                    comm_.get(), stream_.get()));
+                                    comm_->get(), stream_.get()));
     if (recv_counts[i] > 0)
       ATTNSCALE_NCCL_CHECK(ncclRecv(at(recv_data, recv_displs[i], dtype), recv_counts[i], to_nccl(dtype), r,
-                                    comm_.get(), stream_.get()));
+                                    comm_->get(), stream_.get()));
   }
   group.end();
   return enqueued();
@@ -276,14 +276,14 @@ std::unique_ptr<PendingOp> NcclCommunicator::start_all_to_all_v(
 std::unique_ptr<PendingOp> NcclCommunicator::start_broadcast(void* data, std::size_t count, CommDType dtype,
                                                              int root) {
   CudaDeviceGuard guard(device_);
-  ATTNSCALE_NCCL_CHECK(ncclBroadcast(data, data, count, to_nccl(dtype), root, comm_.get(), stream_.get()));
+  ATTNSCALE_NCCL_CHECK(ncclBroadcast(data, data, count, to_nccl(dtype), root, comm_->get(), stream_.get()));
   return enqueued();
 }
 
 std::unique_ptr<PendingOp> NcclCommunicator::start_barrier() {
   CudaDeviceGuard guard(device_);
   ATTNSCALE_NCCL_CHECK(ncclAllReduce(barrier_word_.get(), barrier_word_.get(), 1, ncclFloat32, ncclSum,
-                                     comm_.get(), stream_.get()));
+                                     comm_->get(), stream_.get()));
   return enqueued();
 }
 

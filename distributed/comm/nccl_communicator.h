@@ -32,7 +32,7 @@ class NcclCommunicator final : public Communicator {
 
   int device() const { return device_; }
   cudaStream_t stream() const { return stream_.get(); }
-  ncclComm_t handle() const { return comm_.get(); }
+  ncclComm_t handle() const { return comm_->get(); }
   std::string_view backend() const override { return "nccl"; }
   bool uses_device_memory() const override { return true; }
 
@@ -84,7 +84,9 @@ class NcclCommunicator final : public Communicator {
   std::unique_ptr<PendingOp> enqueued(std::function<void()> on_complete = {});
 
   int device_ = 0;
-  NcclCommHandle comm_;
+  // Shared with the operations in flight, so that a request outliving its communicator still
+  // polls a live NCCL communicator.
+  std::shared_ptr<NcclCommHandle> comm_;
   CudaStream stream_;
   DeviceBuffer barrier_word_;
 };

@@ -99,8 +99,8 @@ std::vector<T> to_host(const DeviceBuffer& buffer) {
   return host;
 }
 
-// Owns an ncclComm_t: destroyed normally, aborted when an operation on it was abandoned (a
-// destroy would wait for the stuck kernel forever).
+// Owns an ncclComm_t: finalised and destroyed normally; aborted at once when an operation on it
+// was abandoned (a destroy would wait for the stuck kernel forever).
 class NcclCommHandle {
  public:
   NcclCommHandle() = default;
@@ -110,20 +110,18 @@ class NcclCommHandle {
   NcclCommHandle(const NcclCommHandle&) = delete;
   ~NcclCommHandle() {
     if (!comm_) return;
-    if (abort_) {
-      ncclCommAbort(comm_);
-    } else if (ncclCommFinalize(comm_) == ncclSuccess) {
+    if (ncclCommFinalize(comm_) == ncclSuccess)
       ncclCommDestroy(comm_);
-    } else {
+    else
       ncclCommAbort(comm_);
-    }
   }
   ncclComm_t get() const { return comm_; }
-  void abort_on_destruction() { abort_ = true; }
+  void abort_now() noexcept {
+    if (comm_) ncclCommAbort(std::exchange(comm_, nullptr));
+  }
 
  private:
   ncclComm_t comm_ = nullptr;
-  bool abort_ = false;
 };
 
 }  // namespace attnscale
