@@ -7,7 +7,8 @@
 //  - every wait is bounded by timeout(); on expiry RuntimeFailure("[comm] rank R (NAME rank r of
 //    n): OPERATION timed out after T s at step 'STEP' ..."). Ending the job on every rank after
 //    such an error is decided in one place: run_job() (distributed/comm/mpi_environment.h);
-//  - collectives block (with that timeout); isend/irecv/iall_reduce return a Request;
+//  - collectives block (with that timeout); isend, irecv, isendrecv and iall_reduce return a
+//    Request (request.h) that waits, tests, or cancels on destruction;
 //  - progress() drives every request in flight without blocking: call it between compute tiles;
 //  - byte and call counters per operation kind (comm_stats.h);
 //  - fault injection (fault_injection.h) counts every operation started.

@@ -8,6 +8,7 @@
 
 #include "base/error.h"
 #include "distributed/comm/mpi_communicator.h"
+#include "distributed/comm/mpi_environment.h"
 #include "distributed/comm/process_grid.h"
 #include "distributed/comm/node_info.h"
 #include "tests/comm/mpi_singleton.h"
@@ -195,6 +196,48 @@ TEST_F(SingleRank, CountersFollowTheDocumentedRules) {
   world.reset_stats();
   EXPECT_EQ(world.stats().total().calls, 0u);
 }
+
+}  // namespace
+}  // namespace attnscale
+
+namespace attnscale {
+namespace {
+
+TEST_F(SingleRank, RunJobMapsErrorsToExitCodesOnOneRank) {
+  // One rank: run_job logs and returns the code; there is no job to abort.
+  EXPECT_EQ(run_job([]() -> int { throw ConfigError("[config] bad key"); }), 2);
+  EXPECT_EQ(run_job([]() -> int { throw RuntimeFailure("[comm] timed out"); }), 1);
+  EXPECT_EQ(run_job([]() -> int { throw std::runtime_error("boom"); }), 1);
+  EXPECT_EQ(run_job([] { return 0; }), 0);
+}
+
+TEST_F(SingleRank, SecondEnvironmentAdoptsRunningMpi) {
+  MpiEnvironment again;
+  EXPECT_FALSE(again.owns_mpi());
+  EXPECT_EQ(again.provided(), mpi.provided());
+  EXPECT_EQ(again.world_size(), 1);
+}  // `again` must not finalise MPI: the next line still works
+TEST_F(SingleRank, MpiStillRunsAfterAnAdoptingEnvironmentEnded) {
+  {
+    MpiEnvironment again;
+  }
+  EXPECT_EQ(world.all_reduce_value(3, ReduceOp::sum), 3);
+}
+
+// Async operations keep a pointer into their range: a temporary container is refused at compile
+// time, lvalues and views are accepted.
+template <class R>
+concept CanIsend = requires(Communicator& c, R&& r) { c.isend(std::forward<R>(r), 0); };
+template <class R>
+concept CanIrecv = requires(Communicator& c, R&& r) { c.irecv(std::forward<R>(r), 0); };
+static_assert(!CanIsend<std::vector<float>>);
+static_assert(CanIsend<std::vector<float>&>);
+static_assert(CanIsend<const std::vector<float>&>);
+static_assert(CanIsend<std::span<const float>>);
+static_assert(!CanIrecv<std::vector<float>>);
+static_assert(!CanIrecv<const std::vector<float>&>);  // cannot receive into const data
+static_assert(CanIrecv<std::span<double>>);
+static_assert(!CanIsend<std::vector<std::string>&>);  // not a type a communicator moves
 
 }  // namespace
 }  // namespace attnscale
