@@ -90,6 +90,10 @@ void Communicator::check_count(std::size_t count, std::string_view op) const {
 
 void Communicator::check_buffer(const void* data, std::size_t count, std::string_view op) const {
   check_count(count, op);
+  check_pointer(data, count, op);
+}
+
+void Communicator::check_pointer(const void* data, std::size_t count, std::string_view op) const {
   ATTNSCALE_CHECK(data != nullptr || count == 0, "comm", "{}: null buffer for {} elements", op, count);
 }
 
@@ -161,7 +165,7 @@ void Communicator::all_reduce_loc(std::span<ValueIndex> data, LocOp op) {
 
 void Communicator::all_gather(const void* send_data, std::size_t count, void* recv_data, CommDType dtype) {
   check_buffer(send_data, count, "all_gather");
-  check_buffer(recv_data, count * static_cast<std::size_t>(size()), "all_gather");
+  check_pointer(recv_data, count * static_cast<std::size_t>(size()), "all_gather");
   const OpInfo info{.kind = CommOp::all_gather, .dtype = dtype, .count = count};
   begin(info, bytes_of(count, dtype), bytes_of(count * static_cast<std::size_t>(size() - 1), dtype));
   track(start_all_gather(send_data, count, recv_data, dtype), info).wait();
@@ -175,7 +179,7 @@ void Communicator::all_gather_v(const void* send_data, std::size_t send_count, v
   comm_detail::check_size(send_count, recv_counts[static_cast<std::size_t>(rank())], "all_gather_v",
                           "send buffer (recv_counts[rank])");
   check_buffer(send_data, send_count, "all_gather_v");
-  check_buffer(recv_data, comm_detail::sum(recv_counts), "all_gather_v");
+  check_pointer(recv_data, comm_detail::sum(recv_counts), "all_gather_v");
   const OpInfo info{.kind = CommOp::all_gather_v, .dtype = dtype, .count = send_count};
   begin(info, bytes_of(send_count, dtype), bytes_of(others(recv_counts, rank()), dtype));
   track(start_all_gather_v(send_data, send_count, recv_data, recv_counts, recv_displs, dtype), info).wait();
@@ -185,8 +189,8 @@ void Communicator::all_to_all(const void* send_data, void* recv_data, std::size_
                               CommDType dtype) {
   const std::size_t total = count_per_rank * static_cast<std::size_t>(size());
   check_count(count_per_rank, "all_to_all");
-  check_buffer(send_data, total, "all_to_all");
-  check_buffer(recv_data, total, "all_to_all");
+  check_pointer(send_data, total, "all_to_all");
+  check_pointer(recv_data, total, "all_to_all");
   const std::uint64_t moved = bytes_of(total - count_per_rank, dtype);
   const OpInfo info{.kind = CommOp::all_to_all, .dtype = dtype, .count = total};
   begin(info, moved, moved);
@@ -201,8 +205,8 @@ void Communicator::all_to_all_v(const void* send_data, std::span<const std::size
   check_rank_vector(send_displs, "all_to_all_v", "send_displs");
   check_rank_vector(recv_counts, "all_to_all_v", "recv_counts");
   check_rank_vector(recv_displs, "all_to_all_v", "recv_displs");
-  check_buffer(send_data, comm_detail::sum(send_counts), "all_to_all_v");
-  check_buffer(recv_data, comm_detail::sum(recv_counts), "all_to_all_v");
+  check_pointer(send_data, comm_detail::sum(send_counts), "all_to_all_v");
+  check_pointer(recv_data, comm_detail::sum(recv_counts), "all_to_all_v");
   const OpInfo info{.kind = CommOp::all_to_all_v, .dtype = dtype, .count = comm_detail::sum(send_counts)};
   begin(info, bytes_of(others(send_counts, rank()), dtype), bytes_of(others(recv_counts, rank()), dtype));
   track(start_all_to_all_v(send_data, send_counts, send_displs, recv_data, recv_counts, recv_displs, dtype),

@@ -200,7 +200,8 @@ class Communicator {
   void check_rank(int peer, std::string_view op, std::string_view role) const;
   void check_tag(int tag, std::string_view op) const;
   void check_count(std::size_t count, std::string_view op) const;
-  void check_buffer(const void* data, std::size_t count, std::string_view op) const;
+  void check_buffer(const void* data, std::size_t count, std::string_view op) const;  // count and pointer
+  void check_pointer(const void* data, std::size_t count, std::string_view op) const;
   void check_rank_vector(std::span<const std::size_t> v, std::string_view op, std::string_view what) const;
 
   std::shared_ptr<CommState> state_;
