@@ -6,6 +6,10 @@
 
 namespace attnscale::kernels::cpu {
 
+// Shape, positions, tiles and mask checks shared by the entry points (UsageError "[attention]").
+void check_attention_params(const AttentionParams& params, bool check_scale);
+void check_buffer_size(const char* name, size_t got, int64_t expected);
+
 template <typename T>
 void attention_forward(const AttentionParams& params, const AttentionForwardBuffers<T>& io);
 
