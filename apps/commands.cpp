@@ -10,6 +10,7 @@ int run(int argc, char** argv) {
   app.require_subcommand(1);
   auto* version = app.add_subcommand("version", "print the program version");
   version->callback([] { fmt::print("attnscale {}\n", ATTNSCALE_VERSION); });
+  add_op_check_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
