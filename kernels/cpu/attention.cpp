@@ -42,8 +42,6 @@ void check_buffer_size(const char* name, size_t got, int64_t expected) {
 
 namespace {
 
-using cpu::check_buffer_size;
-
 [[noreturn]] void no_kernel(const char* op) {
   throw UsageError(fmt::format(
       "[attention] {} has no CUDA kernel in this build; run it on the CPU backend", op));
@@ -63,12 +61,7 @@ AttentionParams default_attention_params(const AttentionShape& shape, int64_t q_
 template <typename T>
 void attention_forward(const AttentionParams& params, const AttentionForwardBuffers<T>& io) {
   cpu::check_attention_params(params, /*check_scale=*/true);
-  const AttentionShape& s = params.shape;
-  check_buffer_size("q", io.q.size(), s.q_size());
-  check_buffer_size("k", io.k.size(), s.k_size());
-  check_buffer_size("v", io.v.size(), s.v_size());
-  check_buffer_size("out", io.out.size(), s.out_size());
-  check_buffer_size("lse", io.lse.size(), s.rows());
+  cpu::check_forward_buffers(params.shape, io, /*with_lse=*/true);
   if (params.backend == Backend::cuda) no_kernel("attention_forward");
   cpu::attention_forward(params, io);
 }
@@ -76,16 +69,7 @@ void attention_forward(const AttentionParams& params, const AttentionForwardBuff
 template <typename T>
 void attention_backward(const AttentionParams& params, const AttentionBackwardBuffers<T>& io) {
   cpu::check_attention_params(params, /*check_scale=*/true);
-  const AttentionShape& s = params.shape;
-  check_buffer_size("q", io.q.size(), s.q_size());
-  check_buffer_size("k", io.k.size(), s.k_size());
-  check_buffer_size("v", io.v.size(), s.v_size());
-  check_buffer_size("dout", io.dout.size(), s.out_size());
-  check_buffer_size("lse", io.lse.size(), s.rows());
-  check_buffer_size("delta", io.delta.size(), s.rows());
-  check_buffer_size("dq", io.dq.size(), s.q_size());
-  check_buffer_size("dk", io.dk.size(), s.k_size());
-  check_buffer_size("dv", io.dv.size(), s.v_size());
+  cpu::check_backward_buffers(params.shape, io, /*with_lse=*/true);
   if (params.backend == Backend::cuda) no_kernel("attention_backward");
   cpu::attention_backward(params, io);
 }

@@ -29,8 +29,6 @@ Normalizer parse_normalizer(const char* name) {
 
 namespace {
 
-using cpu::check_buffer_size;
-
 template <typename T>
 constexpr T neg_inf = -std::numeric_limits<T>::infinity();
 
@@ -88,14 +86,9 @@ void general_attention_forward(const AttentionParams& params, const ScoreFunctio
                                Normalizer normalizer, const AttentionForwardBuffers<T>& io) {
   check_general(params, score.dim());
   const AttentionShape& s = params.shape;
-  check_buffer_size("q", io.q.size(), s.q_size());
-  check_buffer_size("k", io.k.size(), s.k_size());
-  check_buffer_size("v", io.v.size(), s.v_size());
-  check_buffer_size("out", io.out.size(), s.out_size());
   const bool softmax = normalizer == Normalizer::softmax;
-  if (softmax) {
-    check_buffer_size("lse", io.lse.size(), s.rows());
-  } else {
+  cpu::check_forward_buffers(s, io, /*with_lse=*/softmax);
+  if (!softmax) {
     ATTNSCALE_CHECK(io.lse.empty() && !io.merge_into_output, "attention",
                     "sparsemax has no log-sum-exp: pass no lse and merge_into_output = false");
   }
@@ -167,19 +160,10 @@ void general_attention_backward(const AttentionParams& params, const ScoreFuncti
                                 std::span<T> dparams) {
   check_general(params, score.dim());
   const AttentionShape& s = params.shape;
-  check_buffer_size("q", io.q.size(), s.q_size());
-  check_buffer_size("k", io.k.size(), s.k_size());
-  check_buffer_size("v", io.v.size(), s.v_size());
-  check_buffer_size("dout", io.dout.size(), s.out_size());
-  check_buffer_size("dq", io.dq.size(), s.q_size());
-  check_buffer_size("dk", io.dk.size(), s.k_size());
-  check_buffer_size("dv", io.dv.size(), s.v_size());
-  check_buffer_size("dparams", dparams.size(), score.param_count());
   const bool softmax = normalizer == Normalizer::softmax;
-  if (softmax) {
-    check_buffer_size("lse", io.lse.size(), s.rows());
-    check_buffer_size("delta", io.delta.size(), s.rows());
-  } else {
+  cpu::check_backward_buffers(s, io, /*with_lse=*/softmax);
+  cpu::check_buffer_size("dparams", dparams.size(), score.param_count());
+  if (!softmax) {
     ATTNSCALE_CHECK(io.lse.empty() && io.delta.empty(), "attention",
                     "sparsemax backward recomputes its weights: pass no lse and no delta");
   }

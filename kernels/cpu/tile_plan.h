@@ -13,6 +13,11 @@
 
 namespace attnscale::kernels::cpu {
 
+// Row strides of scratch tiles are rounded up to whole 16-float vectors.
+inline int64_t round_up(int64_t x, int64_t multiple) {
+  return (x + multiple - 1) / multiple * multiple;
+}
+
 class TilePlan {
  public:
   TilePlan(const Mask& mask, const Positions& q_positions, const Positions& k_positions,
