@@ -3,6 +3,7 @@
 // their own reference. The file format is documented in kernels/README.md ("op-check").
 // Bad input files are DataErrors (exit code 3) with a message naming the file and the problem.
 #include <CLI/CLI.hpp>
+#include <fmt/ranges.h>
 
 #include <cmath>
 #include <memory>

@@ -68,17 +68,6 @@ void sparsemax_rows(const ScoreFunction<T>& score, const cpu::TilePlan& plan, in
   }
 }
 
-// c[i * ldc + j] = sum_x a[i * n + x] * b[j * n + x]: rows of a against rows of b.
-template <typename T>
-void rows_dot_rows(const T* a, int64_t na, const T* b, int64_t nb, int64_t n, T* c, int64_t ldc) {
-  for (int64_t i = 0; i < na; ++i)
-    for (int64_t j = 0; j < nb; ++j) {
-      T sum = 0;
-      for (int64_t x = 0; x < n; ++x) sum += a[i * n + x] * b[j * n + x];
-      c[i * ldc + j] = sum;
-    }
-}
-
 }  // namespace
 
 template <typename T>
@@ -203,7 +192,7 @@ void general_attention_backward(const AttentionParams& params, const ScoreFuncti
           const T* dout = io.dout.data() + (bh * n + q0) * dv;
           if (!softmax) {
             sparsemax_rows(score, plan, b, qt, q, k, prob.data(), scratch.data());
-            rows_dot_rows(dout, nq, v, m, dv, dprob.data(), m);
+            cpu::rows_times_rows(dout, nq, v, m, dv, dprob.data(), m);
             for (int64_t i = 0; i < nq; ++i) {
               const auto row = static_cast<size_t>(i * m);
               sparsemax_backward<T>(std::span<const T>(prob.data() + row, m),
@@ -231,7 +220,7 @@ void general_attention_backward(const AttentionParams& params, const ScoreFuncti
               if (lse[i] == neg_inf<T>) std::fill(row, row + nk, T{0});
               else cpu::exp_scale_shift(row, T{1}, lse[i], nk);
             }
-            rows_dot_rows(dout, nq, v + k0 * dv, nk, dv, dprob.data(), k_tile);
+            cpu::rows_times_rows(dout, nq, v + k0 * dv, nk, dv, dprob.data(), k_tile);
             for (int64_t i = 0; i < nq; ++i)
               for (int64_t j = 0; j < nk; ++j) {
                 const int64_t x = i * k_tile + j;

@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "base/error.h"
+#include "kernels/cpu/tile_gemm.h"
 
 namespace attnscale::kernels {
 
@@ -14,27 +15,20 @@ DotScore<T>::DotScore(int64_t dim, double scale) : dim_(dim), scale_(static_cast
 template <typename T>
 void DotScore<T>::score_tile(const T* q, int64_t nq, const T* k, int64_t nk, T* scores,
                              int64_t ld) const {
+  cpu::rows_times_rows(q, nq, k, nk, dim_, scores, ld);
   for (int64_t i = 0; i < nq; ++i)
-    for (int64_t j = 0; j < nk; ++j) {
-      T dot = 0;
-      for (int64_t c = 0; c < dim_; ++c) dot += q[i * dim_ + c] * k[j * dim_ + c];
-      scores[i * ld + j] = scale_ * dot;
-    }
+    for (int64_t j = 0; j < nk; ++j) scores[i * ld + j] *= scale_;
 }
 
 template <typename T>
 void DotScore<T>::backward_tile(const T* q, int64_t nq, const T* k, int64_t nk,
                                 const T* dscores, int64_t ld, T* dq, T* dk,
                                 std::span<T> /*dparams*/) const {
+  std::vector<T> scaled(static_cast<size_t>(nq * nk));  // scale * dscores, packed
   for (int64_t i = 0; i < nq; ++i)
-    for (int64_t j = 0; j < nk; ++j) {
-      const T g = scale_ * dscores[i * ld + j];
-      if (g == T{0}) continue;
-      for (int64_t c = 0; c < dim_; ++c) {
-        dq[i * dim_ + c] += g * k[j * dim_ + c];
-        dk[j * dim_ + c] += g * q[i * dim_ + c];
-      }
-    }
+    for (int64_t j = 0; j < nk; ++j) scaled[i * nk + j] = scale_ * dscores[i * ld + j];
+  cpu::tile_gemm<T>(nq, dim_, nk, scaled.data(), nk, 1, k, dim_, dq, dim_, true);   // dq += G K
+  cpu::tile_gemm<T>(nk, dim_, nq, scaled.data(), 1, nk, q, dim_, dk, dim_, true);   // dk += G^T Q
 }
 
 template <typename T>
