@@ -166,10 +166,15 @@ void op_check_attention(const std::string& input, const std::string& output) {
   if (!in.has_dataset("q")) bad_file(in, "missing dataset 'q'");
   if (in.dataset_class("q") != H5Class::floating)
     bad_file(in, "dataset 'q' must hold float32 or float64 values");
-  switch (in.dataset_element_size("q")) {
-    case 4: run_attention<float>(in, output); break;
-    case 8: run_attention<double>(in, output); break;
-    default: bad_file(in, "dataset 'q' must hold float32 or float64 values");
+  try {
+    switch (in.dataset_element_size("q")) {
+      case 4: run_attention<float>(in, output); break;
+      case 8: run_attention<double>(in, output); break;
+      default: bad_file(in, "dataset 'q' must hold float32 or float64 values");
+    }
+  } catch (const UsageError& e) {
+    // Every kernel argument comes from the file, so a rejected argument is a bad file.
+    bad_file(in, e.what());
   }
 }
 

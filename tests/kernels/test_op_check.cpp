@@ -279,6 +279,13 @@ TEST_F(OpCheckTest, BadFilesExitWithCode3AndSayWhy) {
                     "missing attribute 'window_left'");
   expect_data_error(op_check(broken_input(dir_, [](H5File& f, const AttentionCase& c, const CaseData& d) {
                       write_case<float>(f, c, d, false);
+                      f.attribute("mask", std::string("window"));
+                      f.attribute("window_left", int64_t{1} << 62);
+                      f.attribute("window_right", int64_t{0});
+                    })),
+                    "[mask] window (4611686018427387904, 0) must lie in [0, 2^60]");
+  expect_data_error(op_check(broken_input(dir_, [](H5File& f, const AttentionCase& c, const CaseData& d) {
+                      write_case<float>(f, c, d, false);
                       f.write("q_segment", {1, 6}, std::vector<int32_t>(6));
                     })),
                     "give both 'q_segment' and 'k_segment'");
