@@ -8,6 +8,7 @@
 #include "framework/autograd/node.h"
 #include "framework/ops/nn_functional.h"
 #include "framework/ops/ops.h"
+#include "kernels/philox.h"
 #include "tests/ops/ops_test_util.h"
 
 namespace attnscale {
@@ -117,6 +118,21 @@ TEST(Dropout, KeepsAboutOneMinusPAndScalesThem) {
   }
   const double sigma = std::sqrt(n * p * (1 - p));
   EXPECT_NEAR(static_cast<double>(kept), n * (1 - p), 5 * sigma);
+}
+
+TEST(Dropout, MaskIsPhiloxWordOfElementIndex) {
+  // The documented mapping: element i is kept iff word i % 4 of the block for counter
+  // offset + i / 4 is at least p * 2^32.
+  const int64_t n = 1000 + 3;
+  Generator gen(77);
+  gen.reserve(12);  // start at a nonzero offset
+  const uint64_t first = gen.offset();
+  const auto out = dropout(Tensor::ones({n}), 0.5, gen, true).to_vector<float>();
+  EXPECT_EQ(gen.offset(), first + (n + 3) / 4);
+  for (int64_t i = 0; i < n; ++i) {
+    const bool kept = kernels::philox_block(77, first + i / 4)[i % 4] >= (uint64_t{1} << 31);
+    ASSERT_EQ(out[i], kept ? 2.0f : 0.0f) << "element " << i;
+  }
 }
 
 TEST(Dropout, ProbabilityOneDropsEverything) {
