@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "kernels/cpu/strided_rows.h"
+#include "kernels/cpu/transpose_copy.h"
 #include "kernels/cpu/vec_math.h"
 
 namespace attnscale::kernels {
@@ -101,36 +102,6 @@ template <typename T, UnaryOp Op>
 void unary_backward_loop(int64_t n, const T* in, const T* out, const T* grad_out, T* grad_in) {
 #pragma omp parallel for simd if (n > (1 << 16)) schedule(static)
   for (int64_t i = 0; i < n; ++i) grad_in[i] = grad_out[i] * unary_derivative<T>(Op, in[i], out[i]);
-}
-
-// A transpose-like copy: in the (merged) plan the source's unit-stride axis is the second to last,
-// so row-by-row copying would read one element per cache line. Copies 32 x 32 tiles instead, which
-// keeps both the source lines and the destination lines of a tile in L1.
-template <typename T>
-void transpose_copy(const RowPlan<1>& plan, const T* src, T* dst) {
-  constexpr int64_t kTile = 32;
-  const int nd = static_cast<int>(plan.shape.size());
-  const int64_t rows = plan.shape[nd - 2], cols = plan.shape[nd - 1], col_stride = plan.strides[0][nd - 1];
-  int64_t batches = 1;
-  for (int d = 0; d < nd - 2; ++d) batches *= plan.shape[d];
-  const int64_t row_tiles = (rows + kTile - 1) / kTile;
-#pragma omp parallel for collapse(2) if (batches * rows * cols >= kParallelElements) schedule(static)
-  for (int64_t b = 0; b < batches; ++b)
-    for (int64_t rt = 0; rt < row_tiles; ++rt) {
-      int64_t src_base = 0;
-      for (int64_t d = nd - 3, rest = b; d >= 0; --d) {
-        src_base += (rest % plan.shape[d]) * plan.strides[0][d];
-        rest /= plan.shape[d];
-      }
-      const T* s = src + src_base;
-      T* o = dst + b * rows * cols;
-      const int64_t i0 = rt * kTile, i1 = std::min(rows, i0 + kTile);
-      for (int64_t j0 = 0; j0 < cols; j0 += kTile) {
-        const int64_t j1 = std::min(cols, j0 + kTile);
-        for (int64_t i = i0; i < i1; ++i)
-          for (int64_t j = j0; j < j1; ++j) o[i * cols + j] = s[i + j * col_stride];
-      }
-    }
 }
 
 }  // namespace
