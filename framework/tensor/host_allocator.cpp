@@ -80,10 +80,13 @@ void release(std::byte* block) {
   }
   const size_t size = it->second;
   c.live_large.erase(it);
-  if (c.cached_bytes + size > c.limit_bytes) {
+  if (size > c.limit_bytes) {
     std::free(block);
     return;
   }
+  // The block just released is the likeliest to be asked for again (the next step's same tensor),
+  // so older blocks make room for it.
+  c.shrink_to(c.limit_bytes - size);
   c.free_blocks.emplace(size, block);
   c.cached_bytes += size;
 }

@@ -16,7 +16,8 @@ inline constexpr size_t kCachedBlockBytes = size_t{256} << 10;
 
 // A block of at least `bytes` (64-byte aligned); throws RuntimeFailure when out of memory.
 std::byte* allocate(size_t bytes);
-// Returns a block from allocate(): cached for reuse while the cache is under its limit, else freed.
+// Returns a block from allocate(). A large block is cached for reuse, evicting older cached blocks
+// if the cache would exceed its limit (a block larger than the limit itself is freed).
 void release(std::byte* block);
 
 struct CacheStats {

@@ -40,6 +40,20 @@ TEST(HostAllocator, RespectsTheCacheLimit) {
   host_memory::set_cache_limit(saved_limit);
 }
 
+TEST(HostAllocator, ANewlyReleasedBlockEvictsOlderOnesWhenFull) {
+  host_memory::empty_cache();
+  const size_t saved_limit = host_memory::cache_stats().limit_bytes;
+  host_memory::set_cache_limit(kOddLargeSize + (size_t{512} << 10));
+  host_memory::release(host_memory::allocate(size_t{1} << 20));  // 1 MiB cached
+  std::byte* newer = host_memory::allocate(kOddLargeSize);
+  host_memory::release(newer);  // does not fit next to the 1 MiB block ...
+  EXPECT_EQ(host_memory::cache_stats().cached_bytes, kOddLargeSize);
+  EXPECT_EQ(host_memory::allocate(kOddLargeSize), newer) << "... so the older block made room for it";
+  host_memory::release(newer);
+  host_memory::set_cache_limit(saved_limit);
+  host_memory::empty_cache();
+}
+
 TEST(HostAllocator, SmallAndEmptyBlocksAreAlignedAndNotCached) {
   for (size_t bytes : {size_t{0}, size_t{1}, size_t{100}, size_t{4096}}) {
     std::byte* p = host_memory::allocate(bytes);
