@@ -35,6 +35,8 @@ void Optimizer::set_lr(double lr) {
 
 void Optimizer::step() {
   autograd::NoGradGuard no_grad;
+  // Check every gradient before touching any parameter, so a bad one cannot leave a half-applied step.
+  std::vector<Tensor> grads(params_.size());
   for (size_t i = 0; i < params_.size(); ++i) {
     const NamedTensor& p = params_[i];
     const Tensor grad = p.tensor.grad();
@@ -45,10 +47,14 @@ void Optimizer::step() {
     if (p.tensor.device().type != DeviceType::cpu || grad.device().type != DeviceType::cpu)
       throw UsageError(fmt::format("[{}] no update kernel for device {} in this build (parameter '{}')", name_,
                                    p.tensor.device().str(), p.name));
+    grads[i] = grad.contiguous();
+  }
+  for (size_t i = 0; i < params_.size(); ++i) {
+    if (!grads[i].defined()) continue;
     ParamState& state = states_[i];
     int64_t& count = *state.step.data<int64_t>();
     ++count;
-    update(i, grad.contiguous(), count, state.buffers);
+    update(i, grads[i], count, state.buffers);
   }
 }
 

@@ -214,14 +214,34 @@ TEST(Hyperparameters, OutOfRangeValuesAreUsageErrors) {
   EXPECT_EQ(AdamW(p, {}).weight_decay(), 1e-2);
 }
 
-TEST(OptimizerStep, GradientMustMatchTheParameter) {
+TEST(OptimizerStep, BadGradientIsReportedBeforeAnyParameterChanges) {
+  const Tensor first = Tensor::zeros({2}, DType::f32).set_requires_grad();
   const Tensor w = Tensor::zeros({2, 3}, DType::f32).set_requires_grad();
-  Sgd sgd({{"w", w}}, SgdOptions{});
+  Sgd sgd({{"first", first}, {"w", w}}, SgdOptions{});
+  first.set_grad(Tensor::ones({2}, DType::f32));
   w.set_grad(Tensor::zeros({2, 3}, DType::f64));
   const std::string msg = error_of([&] { sgd.step(); });
   EXPECT_NE(msg.find("[sgd] gradient of 'w' is float64 [2, 3] but the parameter is float32 [2, 3]"),
             std::string::npos)
       << msg;
+  EXPECT_EQ(first.to_vector<float>(), (std::vector<float>{0, 0}));
+  EXPECT_EQ(sgd.state()[0].tensor.item(), 0.0);  // sgd.step/first
+}
+
+TEST(ParamList, FingerprintCoversNamesShapesDtypesAndOrder) {
+  const auto list = [](const std::string& name, Shape shape, DType dtype, double value) {
+    return std::vector<NamedTensor>{{"embed", Tensor::full({8, 4}, value)}, {name, Tensor::full(shape, value, dtype)}};
+  };
+  const uint64_t base = param_list_fingerprint(list("head.weight", {4, 2}, DType::f32, 0.0));
+  EXPECT_EQ(base, param_list_fingerprint(list("head.weight", {4, 2}, DType::f32, 1.0)));  // values do not count
+  EXPECT_NE(base, param_list_fingerprint(list("head.bias", {4, 2}, DType::f32, 0.0)));
+  EXPECT_NE(base, param_list_fingerprint(list("head.weight", {2, 4}, DType::f32, 0.0)));
+  EXPECT_NE(base, param_list_fingerprint(list("head.weight", {8}, DType::f32, 0.0)));
+  EXPECT_NE(base, param_list_fingerprint(list("head.weight", {4, 2}, DType::f64, 0.0)));
+  auto swapped = list("head.weight", {4, 2}, DType::f32, 0.0);
+  std::swap(swapped[0], swapped[1]);
+  EXPECT_NE(base, param_list_fingerprint(swapped));
+  EXPECT_EQ(total_numel(swapped), 40);
 }
 
 TEST(OptimizerStep, StridedGradientGivesTheSameUpdate) {
