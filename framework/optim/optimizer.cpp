@@ -11,6 +11,8 @@ namespace attnscale {
 void check_hyperparameter(std::string_view where, std::string_view name, double value, double low, double high,
                           bool high_inclusive) {
   const bool ok = low <= value && (high_inclusive ? value <= high : value < high);  // false for NaN
+  if (high == std::numeric_limits<double>::max())
+    ATTNSCALE_CHECK(ok, where, "{} = {} must be finite and >= {}", name, value, low);
   ATTNSCALE_CHECK(ok, where, "{} = {} must be in [{}, {}{}", name, value, low, high, high_inclusive ? "]" : ")");
 }
 

@@ -15,10 +15,11 @@
 #include <utility>
 #include <vector>
 
-// GCC 12 flags the _mm512_undefined_ps() inside its own AVX-512 sqrt intrinsic as maybe-uninitialized
-// once inlined here (a false positive in a system header).
+// GCC 12 flags the _mm512_undefined_ps() inside its own AVX-512 sqrt intrinsic as (maybe-)uninitialized
+// once inlined here: a false positive in a system header (GCC bug 105593).
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <experimental/simd>
 #pragma GCC diagnostic pop
