@@ -202,6 +202,14 @@ TYPED_TEST(AttentionTest, ExplicitScale) {
   check_case<TypeParam>(c);
 }
 
+TYPED_TEST(AttentionTest, EmptyKeySetGivesZeroRowsAndEmptyQuerySetIsANoOp) {
+  AttentionCase c;
+  c.shape = shape(1, 2, 1, 5, 0, 8, 4);
+  check_case<TypeParam>(c);  // every row: out 0, lse -inf, dq 0
+  c.shape = shape(1, 2, 1, 0, 6, 8, 4);
+  check_case<TypeParam>(c);  // dk and dv are 0
+}
+
 TEST(AttentionArguments, RejectsBadShapesAndBackend) {
   AttentionCase c;
   c.shape = shape(1, 3, 2, 4, 4, 8, 8);  // 3 query heads, 2 kv heads
