@@ -2,7 +2,7 @@
 // run, at the same thread count.
 //
 // Build and run:  ninja -C build bench_attention && build/bin/bench_attention [--threads 1]
-//                 [--json results.json] [--quick] [--no-rss]
+//                 [--json results.json] [--quick] [--no-rss] [--n 4096 --d 128 --mask causal]
 // It reports:
 //   1. OpenBLAS sgemm GFLOP/s, the reference: 2048^3 once, and 1024^3 interleaved with every
 //      attention measurement (best of the repeats of each), which is what the ratios divide by,
@@ -184,15 +184,21 @@ int main(int argc, char** argv) {
   int threads = 1;
   std::string json_path;
   bool quick = false, rss = true;
+  int64_t only_n = 0, only_d = 0;  // 0: all
+  std::string only_mask;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     if (arg == "--threads" && i + 1 < argc) threads = std::atoi(argv[++i]);
     else if (arg == "--json" && i + 1 < argc) json_path = argv[++i];
     else if (arg == "--quick") quick = true;
     else if (arg == "--no-rss") rss = false;
+    else if (arg == "--n" && i + 1 < argc) only_n = std::atoll(argv[++i]);
+    else if (arg == "--d" && i + 1 < argc) only_d = std::atoll(argv[++i]);
+    else if (arg == "--mask" && i + 1 < argc) only_mask = argv[++i];
     else {
       std::fprintf(stderr,
-                   "usage: bench_attention [--threads N] [--json FILE] [--quick] [--no-rss]\n");
+                   "usage: bench_attention [--threads N] [--json FILE] [--quick] [--no-rss] "
+                   "[--n N] [--d D] [--mask none|causal|window512]\n");
       return 2;
     }
   }
@@ -235,11 +241,14 @@ int main(int argc, char** argv) {
               "fwd+bwd GF/s", "/sgemm", "sgemm GF/s");
   nlohmann::json rows = nlohmann::json::array();
   std::vector<int64_t> sizes = {1024, 4096};
-  if (!quick) sizes.push_back(16384);
+  if (!quick || only_n == 16384) sizes.push_back(16384);
   for (const int64_t n : sizes)
     for (const int64_t d : {64, 128})
       for (const MaskChoice& mask : {MaskChoice{"none", false, -1}, MaskChoice{"causal", true, -1},
                                      MaskChoice{"window512", true, 511}}) {
+        if ((only_n && n != only_n) || (only_d && d != only_d) ||
+            (!only_mask.empty() && only_mask != mask.name))
+          continue;
         const AttentionParams p = make_params(n, d, mask);
         Buffers b(p.shape);
         const double pairs = allowed_pairs(n, mask);
