@@ -65,6 +65,21 @@ std::vector<std::string> remove_unfinished(const fs::path& root) {
   return removed;
 }
 
+std::vector<fs::path> set_aside_after(const fs::path& root, std::int64_t step) {
+  std::vector<fs::path> moved;
+  for (const CheckpointEntry& entry : list_checkpoints(root)) {
+    if (entry.step <= step) continue;
+    const fs::path aside_dir = root / "abandoned";
+    fs::create_directories(aside_dir);
+    fs::path target = aside_dir / entry.dir.filename();
+    for (int copy = 1; fs::exists(target); ++copy)
+      target = aside_dir / fmt::format("{}.{}", entry.dir.filename().string(), copy);
+    rename_durably(entry.dir, target);
+    moved.push_back(target);
+  }
+  return moved;
+}
+
 std::vector<fs::path> prune_checkpoints(const fs::path& root, std::int64_t keep, std::int64_t newest_step) {
   std::vector<CheckpointEntry> entries = list_checkpoints(root);
   std::erase_if(entries, [&](const CheckpointEntry& e) { return e.step > newest_step; });

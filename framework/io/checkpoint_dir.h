@@ -29,10 +29,15 @@ void write_latest(const std::filesystem::path& root, std::string_view dir_name);
 // Removes every *.tmp entry of `root` (saves that died, interrupted deletions); returns their names.
 std::vector<std::string> remove_unfinished(const std::filesystem::path& root);
 
-// Deletes committed checkpoints older than the newest `keep` among those with step <= newest_step
-// (later ones belong to a trajectory this run abandoned by resuming from an earlier step, and are
-// left alone). A deletion first renames the directory to *.tmp, so a crash mid-way never leaves a
-// half-deleted checkpoint under a committed name. Returns the deleted directories.
+// A run that starts at `step` (0 when fresh) moves the committed checkpoints ahead of it into
+// <root>/abandoned/: they belong to a trajectory it no longer follows. Afterwards the directory holds
+// one trajectory only, so "the newest checkpoint" is simply the highest step. Returns where each
+// one went.
+std::vector<std::filesystem::path> set_aside_after(const std::filesystem::path& root, std::int64_t step);
+
+// Deletes committed checkpoints older than the newest `keep` among those with step <= newest_step.
+// A deletion first renames the directory to *.tmp, so a crash mid-way never leaves a half-deleted
+// checkpoint under a committed name. Returns the deleted directories.
 std::vector<std::filesystem::path> prune_checkpoints(const std::filesystem::path& root, std::int64_t keep,
                                                      std::int64_t newest_step);
 

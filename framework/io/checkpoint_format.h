@@ -1,8 +1,9 @@
 // The on-disk layout of attnscale checkpoints (DESIGN.md 6). One directory per saved step:
 //
 //   <checkpoint.dir>/
-//     latest                 "step_00000200": the newest committed checkpoint (a hint for tools;
-//                            resume=auto falls back to scanning when it is stale or broken)
+//     latest                 "step_00000200": the newest committed checkpoint, for people and tools
+//                            (resume=auto takes the highest valid step: a crash between the commit
+//                            and this update leaves it one behind)
 //     step_00000100/         committed: renamed from step_00000100.tmp after everything was fsync'ed
 //       manifest.json        format and program version, step, world layout, resolved config, and
 //                            the size and SHA-256 of every other file; its own checksum inside
@@ -14,6 +15,8 @@
 //                            world_size, dp, cp, ulysses
 //       metrics.jsonl        the run's metrics records up to this step (when metrics were written)
 //     step_00000200.tmp/     a save in progress or one that died: never read, removed at start
+//     abandoned/step_N/      checkpoints ahead of the step a later run started from (another
+//                            trajectory), moved aside by that run; never read
 //
 // Parameters and optimizer state are replicated over dp x cp in this design, so rank 0 writes them
 // once; per-rank state (random streams, data cursor) is gathered to rank 0 and written per rank.

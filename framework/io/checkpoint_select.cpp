@@ -1,7 +1,5 @@
 #include "framework/io/checkpoint_select.h"
 
-#include <algorithm>
-
 #include <fmt/format.h>
 
 #include "base/error.h"
@@ -28,12 +26,8 @@ std::optional<CheckpointReader> newest_valid_checkpoint(const fs::path& root, st
   std::vector<CheckpointEntry> entries = list_checkpoints(root);
   if (entries.empty()) return std::nullopt;
   const std::size_t skipped_before = skipped.size();
-  std::vector<fs::path> candidates;
-  if (const auto latest = read_latest(root); latest && fs::is_directory(*latest)) candidates.push_back(*latest);
   for (auto it = entries.rbegin(); it != entries.rend(); ++it)
-    if (std::find(candidates.begin(), candidates.end(), it->dir) == candidates.end()) candidates.push_back(it->dir);
-  for (const fs::path& dir : candidates)
-    if (auto reader = try_open(dir, skipped)) return reader;
+    if (auto reader = try_open(it->dir, skipped)) return reader;
   std::string reasons;
   for (std::size_t i = skipped_before; i < skipped.size(); ++i) reasons += "\n  " + skipped[i];
   throw CheckpointError(fmt::format("[checkpoint] {}: none of its {} checkpoints is valid:{}", root.string(),

@@ -11,9 +11,10 @@
 
 namespace attnscale::checkpoint {
 
-// The newest valid checkpoint under `root`: the one `latest` names when it is valid (it is the
-// newest of this run's trajectory even when an abandoned one left higher steps), otherwise the
-// highest valid step. Invalid checkpoints are skipped and their reasons appended to `skipped`.
+// The newest valid checkpoint under `root`: the highest valid step (a run moves checkpoints ahead
+// of its start aside, so the directory holds one trajectory; `latest` is not trusted, since a crash
+// between the commit and its update leaves it one behind). Invalid checkpoints are skipped and
+// their reasons appended to `skipped`.
 // Nothing when `root` holds no committed checkpoint; CheckpointError listing every reason when it
 // holds some and none is valid (a fresh start would silently throw the run away).
 std::optional<CheckpointReader> newest_valid_checkpoint(const std::filesystem::path& root,

@@ -4,6 +4,7 @@
 
 #include "base/logging.h"
 #include "framework/io/checkpoint_config.h"
+#include "framework/io/checkpoint_dir.h"
 #include "framework/io/checkpoint_format.h"
 #include "framework/io/checkpoint_reshard.h"
 #include "framework/io/checkpoint_select.h"
@@ -47,24 +48,30 @@ bool TrainCheckpoints::due(std::int64_t step) const {
 }
 
 std::optional<TrainPosition> TrainCheckpoints::resume(TrainTask& task, Optimizer& optimizer) {
-  if (cfg_.train.resume == "none") return std::nullopt;
-  // Rank 0 chooses the checkpoint and verifies every hash and the config; then every rank reads it.
+  // Rank 0 chooses the checkpoint, verifies every hash and the config, and moves checkpoints ahead
+  // of the start aside; then every rank reads what it chose.
   std::string chosen;
   group_.run_agreed(
       [&] {
-        if (cfg_.train.resume == "auto" && cfg_.run.dir.empty() && cfg_.checkpoint.dir.empty())
-          LOG_WARN("[checkpoint] train.resume=auto with an empty run.dir: this run has a new directory, so there is "
-                   "nothing to resume; set run.dir to continue a run");
-        std::vector<std::string> skipped;
-        const auto reader = select_checkpoint(cfg_.train.resume, run_dir_.checkpoint_dir, skipped);
-        for (const std::string& reason : skipped) LOG_WARN("[checkpoint] skipped an invalid checkpoint: {}", reason);
-        if (!reader) {
-          LOG_INFO("[checkpoint] no checkpoint in {}: starting from step 0", run_dir_.checkpoint_dir.string());
-          return;
+        std::optional<CheckpointReader> reader;
+        if (cfg_.train.resume != "none") {
+          if (cfg_.train.resume == "auto" && cfg_.run.dir.empty() && cfg_.checkpoint.dir.empty())
+            LOG_WARN("[checkpoint] train.resume=auto with an empty run.dir: this run has a new directory, so there "
+                     "is nothing to resume; set run.dir to continue a run");
+          std::vector<std::string> skipped;
+          reader = select_checkpoint(cfg_.train.resume, run_dir_.checkpoint_dir, skipped);
+          for (const std::string& reason : skipped) LOG_WARN("[checkpoint] skipped an invalid checkpoint: {}", reason);
+          if (!reader) LOG_INFO("[checkpoint] no checkpoint in {}: starting from step 0", run_dir_.checkpoint_dir.string());
         }
-        for (const std::string& warning : check_resumable(reader->manifest().config_yaml, cfg_, reader->dir() / kManifestFile))
-          LOG_WARN("[checkpoint] config changed since the checkpoint: {}", warning);
-        chosen = reader->dir().string();
+        if (reader)
+          for (const std::string& warning :
+               check_resumable(reader->manifest().config_yaml, cfg_, reader->dir() / kManifestFile))
+            LOG_WARN("[checkpoint] config changed since the checkpoint: {}", warning);
+        const std::int64_t start = reader ? reader->manifest().step : 0;
+        for (const fs::path& moved : set_aside_after(run_dir_.checkpoint_dir, start))
+          LOG_WARN("[checkpoint] moved {} aside: it is ahead of step {}, where this run starts (another trajectory)",
+                   moved.string(), start);
+        if (reader) chosen = reader->dir().string();
       },
       /*rank0_only=*/true);
   chosen = group_.broadcast(chosen);
