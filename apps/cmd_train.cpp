@@ -40,7 +40,7 @@ int train_job(const Config& cfg, const MpiEnvironment& mpi) {
   LOG_INFO("{} rank(s), {} thread(s) per rank", mpi.world_size(), thread_count());
 
   const auto task = train::make_task(cfg);
-  train::Trainer trainer(cfg, *task, &run_dir, mpi.world_rank());
+  train::Trainer trainer(cfg, *task, &run_dir, mpi.world_rank(), &world);
   const train::TrainSummary s = trainer.run();
   LOG_INFO("done: {} steps, loss {:.4f} -> {:.4f}, eval loss {:.4f}, eval accuracy {:.4f} (chance {:.4f}), {:.0f} tok/s",
            s.steps, s.first_loss, s.last_loss, s.final_eval.loss, s.final_eval.accuracy, task->chance_accuracy(),

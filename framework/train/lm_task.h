@@ -18,6 +18,7 @@ class LMTask : public TrainTask {
   BatchResult train_batch(int64_t index) override;
   BatchResult eval_batch(int64_t index) override;
   double chance_accuracy() const override { return task_.chance_accuracy(); }
+  std::vector<NamedGenerator> generators() override { return {{"dropout", &dropout_gen_}}; }
 
  private:
   BatchResult run(const data::TokenBatch& batch, bool training);

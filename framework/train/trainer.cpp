@@ -35,13 +35,15 @@ LrScheduleOptions schedule_options(const Config& cfg) {
   return s;
 }
 
-Trainer::Trainer(const Config& cfg, TrainTask& task, const RunDir* run_dir, int rank)
+Trainer::Trainer(const Config& cfg, TrainTask& task, const RunDir* run_dir, int rank, Communicator* world)
     : cfg_(cfg),
       task_(task),
       run_dir_(run_dir),
       rank_(rank),
       optimizer_(make_optimizer(cfg.optim, task.model().named_parameters())),
-      schedule_(schedule_options(cfg)) {}
+      schedule_(schedule_options(cfg)) {
+  if (run_dir_) checkpoints_.emplace(cfg_, *run_dir_, world);
+}
 
 EvalResult Trainer::evaluate() {
   double loss = 0;
@@ -58,22 +60,28 @@ EvalResult Trainer::evaluate() {
 
 TrainSummary Trainer::run() {
   using Clock = std::chrono::steady_clock;
+  TrainPosition position;  // after `step` steps; the cursor is the next training batch
+  if (checkpoints_)
+    if (const auto resumed = checkpoints_->resume(task_, *optimizer_)) position = *resumed;
   std::optional<MetricsWriter> metrics;
-  if (run_dir_ && rank_ == 0 && cfg_.logging.metrics) metrics.emplace(run_dir_->metrics_file, 0);
+  if (run_dir_ && rank_ == 0 && cfg_.logging.metrics)
+    metrics.emplace(run_dir_->metrics_file, position.step > 0 ? position.step + 1 : 0);
   ProgressLine progress(cfg_.train.steps, cfg_.train.log_every, cfg_.logging.progress, rank_);
   LOG_INFO("training {} parameters for {} steps; chance accuracy {:.3f}", task_.model().parameter_count(),
            cfg_.train.steps, task_.chance_accuracy());
 
   TrainSummary summary;
+  summary.resumed_from_step = position.step;
+  summary.steps = position.step;
   const auto run_start = Clock::now();
   int64_t run_tokens = 0;
   const int64_t accum = cfg_.train.accum_steps;
-  for (int64_t step = 1; step <= cfg_.train.steps; ++step) {
+  for (int64_t step = position.step + 1; step <= cfg_.train.steps; ++step) {
     const auto step_start = Clock::now();
     double loss = 0;
     int64_t correct = 0, scored = 0, tokens = 0;
     for (int64_t micro = 0; micro < accum; ++micro) {
-      const BatchResult r = task_.train_batch((step - 1) * accum + micro);
+      const BatchResult r = task_.train_batch(position.data_cursor++);
       mul(r.loss, 1.0 / static_cast<double>(accum)).backward();
       loss += r.loss.item() / static_cast<double>(accum);
       correct += r.correct, scored += r.scored, tokens += r.tokens;
@@ -87,7 +95,8 @@ TrainSummary Trainer::run() {
     const double step_time = std::chrono::duration<double>(Clock::now() - step_start).count();
     const double tokens_per_s = static_cast<double>(tokens) / step_time;
     run_tokens += tokens;
-    if (step == 1) summary.first_loss = loss;
+    if (summary.losses.empty()) summary.first_loss = loss;
+    summary.losses.push_back(loss);
     summary.last_loss = loss;
     summary.steps = step;
     progress.update(step, loss, tokens_per_s);
@@ -115,7 +124,11 @@ TrainSummary Trainer::run() {
       metrics->write(m);
     }
     if (eval) summary.final_eval = *eval;
+    position.step = step;
+    if (checkpoints_ && checkpoints_->due(step)) checkpoints_->save(position, task_, *optimizer_);
   }
+  if (position.step >= cfg_.train.steps && summary.losses.empty())
+    LOG_INFO("nothing to train: the checkpoint is at step {} and train.steps is {}", position.step, cfg_.train.steps);
   summary.tokens_per_s =
       static_cast<double>(run_tokens) / std::chrono::duration<double>(Clock::now() - run_start).count();
   return summary;
