@@ -4,10 +4,10 @@
 
 namespace attnscale::train {
 
-std::unique_ptr<TrainTask> make_task(const Config& cfg) {
+std::unique_ptr<TrainTask> make_task(const Config& cfg, const ParallelContext& parallel) {
   switch (cfg.model.type) {
     case config::ModelType::transformer_lm:
-      return std::make_unique<LMTask>(cfg);
+      return std::make_unique<LMTask>(cfg, parallel);
     default:
       throw ConfigError(fmt::format("[config] model.type: '{}' has no trainer yet",
                                     config::to_string(cfg.model.type)));
