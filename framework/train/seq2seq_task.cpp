@@ -17,8 +17,6 @@ constexpr int64_t kEvalBatchBase = int64_t{1} << 40;
 
 using attention::SourceMechanism;
 
-bool is_set(const Config& cfg, std::string_view key) { return cfg.origins.find(key) != cfg.origins.end(); }
-
 std::string origin(const Config& cfg, std::string_view key) {
   const auto it = cfg.origins.find(key);
   return it == cfg.origins.end() ? "default" : it->second;
@@ -53,52 +51,71 @@ attention::ScoreKind score_kind(config::AttentionScore score) {
   return attention::ScoreKind::general;
 }
 
-// A key the chosen mechanism would ignore is an error when it was set, not a silent no-op.
-void reject_unused(const Config& cfg, SourceMechanism mechanism, std::initializer_list<std::string_view> keys,
-                   std::string_view used_by) {
-  for (const std::string_view key : keys)
-    if (is_set(cfg, key))
-      fail(cfg, key,
-           fmt::format("is used by {} attention only, but attention.mechanism = {}", used_by,
-                       attention::mechanism_name(mechanism)));
+// A key the chosen mechanism would ignore is an error when it differs from its default (as in
+// config/validate.cpp), not a silent no-op.
+template <typename T>
+void reject_unused(const Config& cfg, std::string_view key, const T& value, const T& default_value,
+                   std::string_view problem) {
+  if (value != default_value) fail(cfg, key, std::string(problem));
 }
 
 void check_seq2seq_keys(const Config& cfg, SourceMechanism mechanism) {
   const Seq2SeqConfig& s = cfg.seq2seq;
+  const Seq2SeqConfig defaults;
   if (s.min_len > s.max_len)
     fail(cfg, "seq2seq.min_len", fmt::format("{} exceeds seq2seq.max_len = {}", s.min_len, s.max_len));
   if (cfg.data.vocab_size < data::kFirstSymbol + 2)
     fail(cfg, "data.vocab_size",
          fmt::format("{} leaves fewer than 2 symbols besides pad, bos and eos", cfg.data.vocab_size));
-  if (mechanism == SourceMechanism::additive && is_set(cfg, "seq2seq.score") &&
-      s.score != config::AttentionScore::additive)
-    fail(cfg, "seq2seq.score",
-         fmt::format("'{}' does not apply: attention.mechanism = additive always uses the additive score",
-                     config::to_string(s.score)));
-  if (mechanism == SourceMechanism::additive && is_set(cfg, "seq2seq.input_feeding"))
-    fail(cfg, "seq2seq.input_feeding", "does not apply to additive attention (the context is already a decoder input)");
-  if (mechanism == SourceMechanism::global && s.score == config::AttentionScore::additive)
-    fail(cfg, "seq2seq.score",
-         "'additive' is Bahdanau's score; Luong global attention takes dot, general or concat (the same function), "
-         "or set attention.mechanism = additive");
+  const std::string only_local = fmt::format("is used by local attention only, but attention.mechanism = {}",
+                                             attention::mechanism_name(mechanism));
+  const std::string only_hard = fmt::format("is used by hard attention only, but attention.mechanism = {}",
+                                            attention::mechanism_name(mechanism));
+  switch (mechanism) {
+    case SourceMechanism::additive:
+      if (s.score != defaults.score && s.score != config::AttentionScore::additive)
+        fail(cfg, "seq2seq.score",
+             fmt::format("'{}' does not apply: attention.mechanism = additive always uses the additive score",
+                         config::to_string(s.score)));
+      reject_unused(cfg, "seq2seq.input_feeding", s.input_feeding, defaults.input_feeding,
+                    "does not apply to additive attention (the context is already a decoder input)");
+      break;
+    case SourceMechanism::global:
+      if (s.score == config::AttentionScore::additive)
+        fail(cfg, "seq2seq.score",
+             "'additive' is Bahdanau's score; Luong global attention takes dot, general or concat (the same "
+             "function), or set attention.mechanism = additive");
+      break;
+    case SourceMechanism::local:
+      if (s.local_mode == config::LocalMode::m)
+        reject_unused(cfg, "seq2seq.local_sigma", s.local_sigma, defaults.local_sigma,
+                      "applies to local_mode = p only (local-m has no Gaussian)");
+      break;
+    case SourceMechanism::hard:
+      if (s.hard_estimator == config::HardEstimator::straight_through)
+        reject_unused(cfg, "seq2seq.baseline_decay", s.baseline_decay, defaults.baseline_decay,
+                      "applies to hard_estimator = reinforce only");
+      else
+        reject_unused(cfg, "seq2seq.gumbel_temperature", s.gumbel_temperature, defaults.gumbel_temperature,
+                      "applies to hard_estimator = straight_through only");
+      break;
+    case SourceMechanism::soft:
+      break;
+  }
+  if (mechanism != SourceMechanism::local) {
+    reject_unused(cfg, "seq2seq.local_mode", s.local_mode, defaults.local_mode, only_local);
+    reject_unused(cfg, "seq2seq.local_window", s.local_window, defaults.local_window, only_local);
+    reject_unused(cfg, "seq2seq.local_sigma", s.local_sigma, defaults.local_sigma, only_local);
+  }
+  if (mechanism != SourceMechanism::hard) {
+    reject_unused(cfg, "seq2seq.hard_estimator", s.hard_estimator, defaults.hard_estimator, only_hard);
+    reject_unused(cfg, "seq2seq.entropy_bonus", s.entropy_bonus, defaults.entropy_bonus, only_hard);
+    reject_unused(cfg, "seq2seq.baseline_decay", s.baseline_decay, defaults.baseline_decay, only_hard);
+    reject_unused(cfg, "seq2seq.gumbel_temperature", s.gumbel_temperature, defaults.gumbel_temperature, only_hard);
+  }
   if (s.score == config::AttentionScore::dot && mechanism != SourceMechanism::additive && s.bidirectional)
     fail(cfg, "seq2seq.score",
          "'dot' needs encoder and decoder states of one size; set seq2seq.bidirectional = false or use general");
-  if (mechanism != SourceMechanism::local)
-    reject_unused(cfg, mechanism, {"seq2seq.local_mode", "seq2seq.local_window", "seq2seq.local_sigma"}, "local");
-  if (mechanism == SourceMechanism::local && s.local_mode == config::LocalMode::m && is_set(cfg, "seq2seq.local_sigma"))
-    fail(cfg, "seq2seq.local_sigma", "applies to local_mode = p only (local-m has no Gaussian)");
-  if (mechanism != SourceMechanism::hard)
-    reject_unused(cfg, mechanism,
-                  {"seq2seq.hard_estimator", "seq2seq.entropy_bonus", "seq2seq.baseline_decay",
-                   "seq2seq.gumbel_temperature"},
-                  "hard");
-  if (mechanism == SourceMechanism::hard && s.hard_estimator == config::HardEstimator::straight_through &&
-      is_set(cfg, "seq2seq.baseline_decay"))
-    fail(cfg, "seq2seq.baseline_decay", "applies to hard_estimator = reinforce only");
-  if (mechanism == SourceMechanism::hard && s.hard_estimator == config::HardEstimator::reinforce &&
-      is_set(cfg, "seq2seq.gumbel_temperature"))
-    fail(cfg, "seq2seq.gumbel_temperature", "applies to hard_estimator = straight_through only");
 }
 
 }  // namespace
@@ -134,6 +151,7 @@ models::Seq2SeqOptions seq2seq_options(const Config& cfg) {
 }
 
 data::TransductionSpec transduction_spec(const Config& cfg) {
+  check_seq2seq_keys(cfg, source_mechanism(cfg));  // config errors before the data's own checks
   data::TransductionSpec spec;
   switch (cfg.seq2seq.task) {
     case config::Transduction::copy: spec.task = data::Transduction::copy; break;
