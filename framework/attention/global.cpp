@@ -3,8 +3,8 @@
 namespace attnscale::attention {
 namespace {
 
-std::shared_ptr<Score> luong_score(ScoreKind kind, int64_t query_dim, int64_t key_dim, int64_t attn_dim,
-                                   Generator& gen, DType dtype) {
+std::shared_ptr<Score> luong_score(ScoreKind kind, int64_t query_dim, int64_t key_dim, int64_t attn_dim, Generator& gen,
+                                   DType dtype) {
   ATTNSCALE_CHECK(kind != ScoreKind::additive, "global",
                   "score 'additive' is Bahdanau's; Luong global attention uses dot, general or concat "
                   "(concat is the same function), or use mechanism 'additive'");

@@ -83,8 +83,7 @@ Tensor HardAttention::auxiliary_loss(const std::vector<AttentionRead>& reads, co
     baseline_.fill_(decay * baseline_.item() + (1 - decay) * mean_reward);
     baseline_updates_.fill_(baseline_updates_.item() + 1);
   }
-  const Tensor surrogate =
-      reinforce_surrogate(log_probs, entropies, advantages, target_mask, options_.entropy_bonus);
+  const Tensor surrogate = reinforce_surrogate(log_probs, entropies, advantages, target_mask, options_.entropy_bonus);
   return sub(surrogate, surrogate.detach());
 }
 

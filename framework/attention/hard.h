@@ -21,9 +21,9 @@ enum class HardEstimator { reinforce, straight_through };
 
 struct HardOptions {
   HardEstimator estimator = HardEstimator::reinforce;
-  double entropy_bonus = 0.01;   // weight of the mean entropy subtracted from the loss
-  double baseline_decay = 0.9;   // b <- decay b + (1 - decay) mean reward
-  double temperature = 1.0;      // straight_through: temperature of the relaxed weights
+  double entropy_bonus = 0.01;  // weight of the mean entropy subtracted from the loss
+  double baseline_decay = 0.9;  // b <- decay b + (1 - decay) mean reward
+  double temperature = 1.0;     // straight_through: temperature of the relaxed weights
 };
 
 class HardAttention : public SourceAttention {

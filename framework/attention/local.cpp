@@ -8,8 +8,7 @@ namespace attnscale::attention {
 
 LocalAttention::LocalAttention(ScoreKind kind, int64_t query_dim, int64_t key_dim, int64_t attn_dim,
                                const LocalOptions& options, Generator& gen, DType dtype)
-    : SourceAttention("local", make_score(kind, query_dim, key_dim, attn_dim, gen, dtype, "local")),
-      options_(options) {
+    : SourceAttention("local", make_score(kind, query_dim, key_dim, attn_dim, gen, dtype, "local")), options_(options) {
   ATTNSCALE_CHECK(options.window >= 1, "local", "window half-width D must be >= 1, got {}", options.window);
   ATTNSCALE_CHECK(options.sigma >= 0, "local", "sigma must be >= 0 (0 = D/2), got {}", options.sigma);
   if (options_.sigma == 0) options_.sigma = static_cast<double>(options.window) / 2.0;
@@ -37,11 +36,10 @@ Tensor LocalAttention::centres(const Tensor& query, const SourceMemory& memory, 
 AttentionRead LocalAttention::forward(const Tensor& query, const SourceMemory& memory, int64_t step, Generator&) const {
   const int64_t length = memory.states.shape()[1];
   const DType dtype = memory.states.dtype();
-  const Tensor centre = centres(query, memory, step);                                   // [B, 1]
+  const Tensor centre = centres(query, memory, step);                                        // [B, 1]
   const Tensor distance = sub(reshape(Tensor::arange(length, dtype), {1, length}), centre);  // [B, S]
   // The window edge is a hard cut: no gradient flows through which positions are inside.
-  const Tensor outside =
-      greater(abs(distance.detach()), Tensor::scalar(static_cast<double>(options_.window), dtype));
+  const Tensor outside = greater(abs(distance.detach()), Tensor::scalar(static_cast<double>(options_.window), dtype));
   const Tensor excluded = maximum(outside, memory.padding);
   AttentionRead read;
   read.weights = masked_softmax(score_->forward(query, memory.keys), excluded);

@@ -18,8 +18,8 @@ enum class LocalMode { monotonic, predictive };
 
 struct LocalOptions {
   LocalMode mode = LocalMode::predictive;
-  int64_t window = 2;   // D: the half-width, >= 1
-  double sigma = 0.0;   // local-p Gaussian width; 0 = D / 2
+  int64_t window = 2;  // D: the half-width, >= 1
+  double sigma = 0.0;  // local-p Gaussian width; 0 = D / 2
 };
 
 class LocalAttention : public SourceAttention {

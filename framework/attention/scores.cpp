@@ -13,10 +13,10 @@ void check_keys(const Tensor& keys, int64_t key_dim, std::string_view score) {
 
 // query [B, D] . keys [B, S, D] -> [B, S], as one batched GEMM.
 Tensor batched_dot(const Tensor& query, const Tensor& keys, std::string_view score) {
-  ATTNSCALE_CHECK(query.dim() == 2 && keys.dim() == 3 && query.shape()[0] == keys.shape()[0] &&
-                      query.shape()[1] == keys.shape()[2],
-                  fmt::format("{} score", score), "query {} does not match keys {} (want [B, D] and [B, S, D])",
-                  shape_str(query.shape()), shape_str(keys.shape()));
+  ATTNSCALE_CHECK(
+      query.dim() == 2 && keys.dim() == 3 && query.shape()[0] == keys.shape()[0] && query.shape()[1] == keys.shape()[2],
+      fmt::format("{} score", score), "query {} does not match keys {} (want [B, D] and [B, S, D])",
+      shape_str(query.shape()), shape_str(keys.shape()));
   return squeeze(matmul(keys, unsqueeze(query, 2)), 2);
 }
 
@@ -75,8 +75,8 @@ Tensor AdditiveScore::forward(const Tensor& query, const Tensor& prepared_keys) 
   return squeeze(v_->forward(hidden), 2);
 }
 
-std::shared_ptr<Score> make_score(ScoreKind kind, int64_t query_dim, int64_t key_dim, int64_t attn_dim,
-                                  Generator& gen, DType dtype, std::string_view mechanism) {
+std::shared_ptr<Score> make_score(ScoreKind kind, int64_t query_dim, int64_t key_dim, int64_t attn_dim, Generator& gen,
+                                  DType dtype, std::string_view mechanism) {
   ATTNSCALE_CHECK(query_dim > 0 && key_dim > 0, mechanism, "query size ({}) and key size ({}) must be positive",
                   query_dim, key_dim);
   switch (kind) {
@@ -86,8 +86,7 @@ std::shared_ptr<Score> make_score(ScoreKind kind, int64_t query_dim, int64_t key
                       "use score 'general' (or a unidirectional encoder of the same size)",
                       query_dim, key_dim);
       return std::make_shared<DotScore>();
-    case ScoreKind::general:
-      return std::make_shared<GeneralScore>(query_dim, key_dim, gen, dtype);
+    case ScoreKind::general: return std::make_shared<GeneralScore>(query_dim, key_dim, gen, dtype);
     case ScoreKind::concat:
     case ScoreKind::additive:
       ATTNSCALE_CHECK(attn_dim > 0, mechanism, "score '{}' needs a positive attention size, got {}", score_name(kind),

@@ -59,7 +59,7 @@ class AdditiveScore : public Score {
 };
 
 // Builds a score; `mechanism` names the caller in errors (dot with Dq != Dk is one).
-std::shared_ptr<Score> make_score(ScoreKind kind, int64_t query_dim, int64_t key_dim, int64_t attn_dim,
-                                  Generator& gen, DType dtype, std::string_view mechanism);
+std::shared_ptr<Score> make_score(ScoreKind kind, int64_t query_dim, int64_t key_dim, int64_t attn_dim, Generator& gen,
+                                  DType dtype, std::string_view mechanism);
 
 }  // namespace attnscale::attention

@@ -41,7 +41,9 @@ Tensor mask_scores(const Tensor& scores, const Tensor& excluded) {
   return masked_fill(scores, excluded, -std::numeric_limits<double>::infinity());
 }
 
-Tensor masked_softmax(const Tensor& scores, const Tensor& excluded) { return softmax(mask_scores(scores, excluded), -1); }
+Tensor masked_softmax(const Tensor& scores, const Tensor& excluded) {
+  return softmax(mask_scores(scores, excluded), -1);
+}
 
 Tensor read_out(const Tensor& weights, const Tensor& states) {
   ATTNSCALE_CHECK(weights.dim() == 2 && states.dim() == 3 && weights.shape()[0] == states.shape()[0] &&

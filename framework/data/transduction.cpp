@@ -61,8 +61,6 @@ TransductionBatch TransductionTask::batch(int64_t index) const {
           Tensor::from(outputs, {batch, steps})};
 }
 
-double TransductionTask::chance_accuracy() const {
-  return 1.0 / static_cast<double>(spec_.vocab_size - kFirstSymbol);
-}
+double TransductionTask::chance_accuracy() const { return 1.0 / static_cast<double>(spec_.vocab_size - kFirstSymbol); }
 
 }  // namespace attnscale::data

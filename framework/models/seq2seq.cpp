@@ -15,14 +15,16 @@ Seq2Seq::Seq2Seq(const Seq2SeqOptions& options, Generator& gen, DType dtype) : o
                   "vocab_size {} must exceed the special ids (pad {}, bos {}, eos {})", o.vocab_size, o.pad_id,
                   o.bos_id, o.eos_id);
   ATTNSCALE_CHECK(o.embed_dim > 0 && o.hidden_size > 0 && o.num_layers >= 1, "seq2seq",
-                  "embed_dim ({}), hidden_size ({}) and num_layers ({}) must be positive", o.embed_dim,
-                  o.hidden_size, o.num_layers);
+                  "embed_dim ({}), hidden_size ({}) and num_layers ({}) must be positive", o.embed_dim, o.hidden_size,
+                  o.num_layers);
   ATTNSCALE_CHECK(o.dropout >= 0 && o.dropout < 1, "seq2seq", "dropout must lie in [0, 1), got {}", o.dropout);
-  source_embed_ = register_module("source_embed", std::make_shared<nn::Embedding>(o.vocab_size, o.embed_dim, gen, 1.0, dtype));
-  target_embed_ = register_module("target_embed", std::make_shared<nn::Embedding>(o.vocab_size, o.embed_dim, gen, 1.0, dtype));
+  source_embed_ =
+      register_module("source_embed", std::make_shared<nn::Embedding>(o.vocab_size, o.embed_dim, gen, 1.0, dtype));
+  target_embed_ =
+      register_module("target_embed", std::make_shared<nn::Embedding>(o.vocab_size, o.embed_dim, gen, 1.0, dtype));
   encoder_ = register_module(
-      "encoder", std::make_shared<nn::GRU>(nn::GRUOptions{o.embed_dim, o.hidden_size, o.num_layers, o.bidirectional},
-                                           gen, dtype));
+      "encoder",
+      std::make_shared<nn::GRU>(nn::GRUOptions{o.embed_dim, o.hidden_size, o.num_layers, o.bidirectional}, gen, dtype));
   const int64_t key_dim = encoder_->output_size();
   bridge_ = register_module("bridge", std::make_shared<nn::Linear>(key_dim, o.hidden_size, true, gen, dtype));
   const int64_t fed = bahdanau_wiring() ? key_dim : (o.input_feeding ? o.hidden_size : 0);
@@ -31,8 +33,8 @@ Seq2Seq::Seq2Seq(const Seq2SeqOptions& options, Generator& gen, DType dtype) : o
     decoder_cells_.push_back(register_module("decoder." + std::to_string(layer),
                                              std::make_shared<nn::GRUCell>(in, o.hidden_size, gen, dtype)));
   }
-  attention_ = register_module("attention",
-                               attention::make_source_attention(o.attention, o.hidden_size, key_dim, gen, dtype));
+  attention_ =
+      register_module("attention", attention::make_source_attention(o.attention, o.hidden_size, key_dim, gen, dtype));
   const int64_t combined = bahdanau_wiring() ? o.hidden_size + key_dim + o.embed_dim : key_dim + o.hidden_size;
   combine_ = register_module("combine", std::make_shared<nn::Linear>(combined, o.hidden_size, false, gen, dtype));
   output_ = register_module("output", std::make_shared<nn::Linear>(o.hidden_size, o.vocab_size, true, gen, dtype));
@@ -40,22 +42,24 @@ Seq2Seq::Seq2Seq(const Seq2SeqOptions& options, Generator& gen, DType dtype) : o
 }
 
 std::pair<attention::SourceMemory, Seq2Seq::DecoderState> Seq2Seq::encode(const Tensor& source,
-                                                                         const Tensor& source_lengths,
-                                                                         Generator& gen) const {
-  ATTNSCALE_CHECK(source.dtype() == DType::i64 && source.dim() == 2, "seq2seq", "source must be int64 [B, S], got {} {}",
-                  dtype_name(source.dtype()), shape_str(source.shape()));
+                                                                          const Tensor& source_lengths,
+                                                                          Generator& gen) const {
+  ATTNSCALE_CHECK(source.dtype() == DType::i64 && source.dim() == 2, "seq2seq",
+                  "source must be int64 [B, S], got {} {}", dtype_name(source.dtype()), shape_str(source.shape()));
   const int64_t batch = source.shape()[0], layers = options_.num_layers, hs = options_.hidden_size;
-  const nn::GRUOutput encoded = encoder_->forward(dropout_->forward(source_embed_->forward(source), gen), source_lengths);
+  const nn::GRUOutput encoded =
+      encoder_->forward(dropout_->forward(source_embed_->forward(source), gen), source_lengths);
   attention::SourceMemory memory = attention_->prepare(encoded.outputs, source_lengths);
   // final_states [layers * dirs, B, H] -> [layers, B, dirs * H]: each decoder layer starts from its
   // encoder layer's final states of both directions.
   const int64_t dirs = encoder_->directions();
-  const Tensor finals =
-      reshape(permute(reshape(encoded.final_states, {layers, dirs, batch, hs}), {0, 2, 1, 3}), {layers, batch, dirs * hs});
+  const Tensor finals = reshape(permute(reshape(encoded.final_states, {layers, dirs, batch, hs}), {0, 2, 1, 3}),
+                                {layers, batch, dirs * hs});
   const Tensor initial = tanh(bridge_->forward(finals));
   DecoderState state;
   for (int64_t layer = 0; layer < layers; ++layer) state.hidden.push_back(squeeze(narrow(initial, 0, layer, 1), 0));
-  if (!bahdanau_wiring() && options_.input_feeding) state.attentional = Tensor::zeros({batch, hs}, encoded.outputs.dtype());
+  if (!bahdanau_wiring() && options_.input_feeding)
+    state.attentional = Tensor::zeros({batch, hs}, encoded.outputs.dtype());
   return {std::move(memory), std::move(state)};
 }
 
@@ -87,10 +91,10 @@ std::pair<Tensor, attention::AttentionRead> Seq2Seq::decode_step(const Tensor& e
 
 Seq2SeqOutput Seq2Seq::forward(const Tensor& source, const Tensor& source_lengths, const Tensor& target_inputs,
                                Generator& gen) const {
-  ATTNSCALE_CHECK(target_inputs.dtype() == DType::i64 && target_inputs.dim() == 2 &&
-                      target_inputs.shape()[0] == source.shape()[0],
-                  "seq2seq", "target inputs must be int64 [B, T] with the source's batch {}, got {} {}",
-                  source.shape()[0], dtype_name(target_inputs.dtype()), shape_str(target_inputs.shape()));
+  ATTNSCALE_CHECK(
+      target_inputs.dtype() == DType::i64 && target_inputs.dim() == 2 && target_inputs.shape()[0] == source.shape()[0],
+      "seq2seq", "target inputs must be int64 [B, T] with the source's batch {}, got {} {}", source.shape()[0],
+      dtype_name(target_inputs.dtype()), shape_str(target_inputs.shape()));
   auto [memory, state] = encode(source, source_lengths, gen);
   const Tensor embedded = dropout_->forward(target_embed_->forward(target_inputs), gen);  // [B, T, E]
   const int64_t steps = target_inputs.shape()[1];

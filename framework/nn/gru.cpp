@@ -72,7 +72,8 @@ GRU::GRU(const GRUOptions& options, Generator& gen, DType dtype) : options_(opti
     for (int64_t dir = 0; dir < directions(); ++dir) {
       auto cell = std::make_shared<GRUCell>(in, options.hidden_size, gen, dtype);
       // A dotted child name gives the hierarchy layers.<l>.<direction> without a container module.
-      cells_.push_back(register_module("layers." + std::to_string(layer) + (dir == 0 ? ".forward" : ".backward"), cell));
+      cells_.push_back(
+          register_module("layers." + std::to_string(layer) + (dir == 0 ? ".forward" : ".backward"), cell));
     }
   }
 }

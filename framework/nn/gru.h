@@ -67,8 +67,9 @@ class GRU : public Module {
  private:
   // Runs one direction of one layer: inputs [B, T, in], step masks [T] of [B, 1] (undefined = no
   // padding). Returns the states [B, T, H] and the final state [B, H].
-  std::pair<Tensor, Tensor> run_direction(const GRUCell& cell, const Tensor& inputs, const std::vector<Tensor>& step_masks,
-                                          const Tensor& initial, bool reverse) const;
+  std::pair<Tensor, Tensor> run_direction(const GRUCell& cell, const Tensor& inputs,
+                                          const std::vector<Tensor>& step_masks, const Tensor& initial,
+                                          bool reverse) const;
 
   GRUOptions options_;
   std::vector<std::shared_ptr<GRUCell>> cells_;  // layer-major, forward then backward

@@ -69,8 +69,8 @@ void check_seq2seq_keys(const Config& cfg, SourceMechanism mechanism) {
          fmt::format("{} leaves fewer than 2 symbols besides pad, bos and eos", cfg.data.vocab_size));
   const std::string only_local = fmt::format("is used by local attention only, but attention.mechanism = {}",
                                              attention::mechanism_name(mechanism));
-  const std::string only_hard = fmt::format("is used by hard attention only, but attention.mechanism = {}",
-                                            attention::mechanism_name(mechanism));
+  const std::string only_hard =
+      fmt::format("is used by hard attention only, but attention.mechanism = {}", attention::mechanism_name(mechanism));
   switch (mechanism) {
     case SourceMechanism::additive:
       if (s.score != defaults.score && s.score != config::AttentionScore::additive)
@@ -99,8 +99,7 @@ void check_seq2seq_keys(const Config& cfg, SourceMechanism mechanism) {
         reject_unused(cfg, "seq2seq.gumbel_temperature", s.gumbel_temperature, defaults.gumbel_temperature,
                       "applies to hard_estimator = straight_through only");
       break;
-    case SourceMechanism::soft:
-      break;
+    case SourceMechanism::soft: break;
   }
   if (mechanism != SourceMechanism::local) {
     reject_unused(cfg, "seq2seq.local_mode", s.local_mode, defaults.local_mode, only_local);
@@ -139,7 +138,8 @@ models::Seq2SeqOptions seq2seq_options(const Config& cfg) {
   a.mechanism = mechanism;
   a.score = mechanism == SourceMechanism::additive ? attention::ScoreKind::additive : score_kind(s.score);
   a.attn_dim = s.attn_dim > 0 ? s.attn_dim : cfg.model.d_model;
-  a.local.mode = s.local_mode == config::LocalMode::m ? attention::LocalMode::monotonic : attention::LocalMode::predictive;
+  a.local.mode =
+      s.local_mode == config::LocalMode::m ? attention::LocalMode::monotonic : attention::LocalMode::predictive;
   a.local.window = s.local_window;
   a.local.sigma = s.local_sigma;
   a.hard.estimator = s.hard_estimator == config::HardEstimator::reinforce ? attention::HardEstimator::reinforce
@@ -166,21 +166,21 @@ data::TransductionSpec transduction_spec(const Config& cfg) {
   return spec;
 }
 
-double GreedyScore::token_accuracy() const {
+double PredictionScore::token_accuracy() const {
   return scored_tokens ? static_cast<double>(correct_tokens) / static_cast<double>(scored_tokens) : 0.0;
 }
 
-double GreedyScore::exact_accuracy() const {
+double PredictionScore::exact_accuracy() const {
   return sequences ? static_cast<double>(exact_sequences) / static_cast<double>(sequences) : 0.0;
 }
 
-GreedyScore& GreedyScore::operator+=(const GreedyScore& other) {
+PredictionScore& PredictionScore::operator+=(const PredictionScore& other) {
   correct_tokens += other.correct_tokens, scored_tokens += other.scored_tokens;
   exact_sequences += other.exact_sequences, sequences += other.sequences;
   return *this;
 }
 
-GreedyScore score_greedy(const Tensor& predicted, const Tensor& target_outputs) {
+PredictionScore score_predictions(const Tensor& predicted, const Tensor& target_outputs) {
   ATTNSCALE_CHECK(predicted.dim() == 2 && target_outputs.dim() == 2 &&
                       predicted.shape()[0] == target_outputs.shape()[0] &&
                       predicted.shape()[1] >= target_outputs.shape()[1],
@@ -189,7 +189,7 @@ GreedyScore score_greedy(const Tensor& predicted, const Tensor& target_outputs) 
   const auto pred = predicted.contiguous().to_vector<int64_t>();
   const auto tgt = target_outputs.contiguous().to_vector<int64_t>();
   const int64_t batch = target_outputs.shape()[0], steps = target_outputs.shape()[1], width = predicted.shape()[1];
-  GreedyScore score;
+  PredictionScore score;
   for (int64_t b = 0; b < batch; ++b) {
     bool exact = true;
     for (int64_t t = 0; t < steps; ++t) {
@@ -225,14 +225,10 @@ BatchResult Seq2SeqTask::teacher_forced(const data::TransductionBatch& batch, bo
   const Tensor scored_mask = reshape(
       greater(flat_targets, Tensor::scalar(static_cast<double>(data::kIgnoreIndex), DType::i64)).to(out.logits.dtype()),
       batch.target_outputs.shape());
+  const PredictionScore teacher_forced_score = score_predictions(argmax(out.logits, -1), batch.target_outputs);
   BatchResult r;
-  const auto predicted = argmax(flat_logits, -1).to_vector<int64_t>();
-  const auto targets = flat_targets.to_vector<int64_t>();
-  for (size_t i = 0; i < targets.size(); ++i) {
-    if (targets[i] == data::kIgnoreIndex) continue;
-    ++r.scored;
-    r.correct += predicted[i] == targets[i];
-  }
+  r.correct = teacher_forced_score.correct_tokens;
+  r.scored = teacher_forced_score.scored_tokens;
   r.loss = mul(sum(token_losses), 1.0 / static_cast<double>(r.scored));
   if (training) {
     // The reward of a hard-attention sample at step t is log p(y_t) (see attention/hard.h).
@@ -246,18 +242,18 @@ BatchResult Seq2SeqTask::teacher_forced(const data::TransductionBatch& batch, bo
 
 BatchResult Seq2SeqTask::train_batch(int64_t index) { return teacher_forced(task_.batch(index), true); }
 
-GreedyScore Seq2SeqTask::greedy_score(int64_t index) {
+PredictionScore Seq2SeqTask::greedy_score(int64_t index) {
   const data::TransductionBatch batch = task_.batch(kEvalBatchBase + index);
   model_->eval();
-  const Tensor predicted = model_->greedy_decode(batch.source, batch.source_lengths,
-                                                 batch.target_outputs.shape()[1], sample_gen_);
-  return score_greedy(predicted, batch.target_outputs);
+  const Tensor predicted =
+      model_->greedy_decode(batch.source, batch.source_lengths, batch.target_outputs.shape()[1], sample_gen_);
+  return score_predictions(predicted, batch.target_outputs);
 }
 
 BatchResult Seq2SeqTask::eval_batch(int64_t index) {
   autograd::NoGradGuard no_grad;
   BatchResult r = teacher_forced(task_.batch(kEvalBatchBase + index), false);
-  const GreedyScore greedy = greedy_score(index);
+  const PredictionScore greedy = greedy_score(index);
   r.correct = greedy.correct_tokens;
   r.scored = greedy.scored_tokens;
   if (index == 0) eval_total_ = {};

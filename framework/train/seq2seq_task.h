@@ -12,18 +12,19 @@
 
 namespace attnscale::train {
 
-// Greedy decoding against the targets. A token counts at every scored target position (eos
-// included); a sequence counts as exact when all of its positions match.
-struct GreedyScore {
+// Predictions (greedy decoding, or the teacher-forced argmax) against the targets. A token counts
+// at every scored target position (eos included); a sequence counts as exact when all of its
+// positions match.
+struct PredictionScore {
   int64_t correct_tokens = 0, scored_tokens = 0;
   int64_t exact_sequences = 0, sequences = 0;
   double token_accuracy() const;
   double exact_accuracy() const;
-  GreedyScore& operator+=(const GreedyScore& other);
+  PredictionScore& operator+=(const PredictionScore& other);
 };
 
 // predicted int64 [B, >= T] against target_outputs int64 [B, T] (kIgnoreIndex where unscored).
-GreedyScore score_greedy(const Tensor& predicted, const Tensor& target_outputs);
+PredictionScore score_predictions(const Tensor& predicted, const Tensor& target_outputs);
 
 class Seq2SeqTask : public TrainTask {
  public:
@@ -38,7 +39,7 @@ class Seq2SeqTask : public TrainTask {
   double chance_accuracy() const override { return task_.chance_accuracy(); }
 
   // Greedy decoding of held-out batch `index` in evaluation mode.
-  GreedyScore greedy_score(int64_t index);
+  PredictionScore greedy_score(int64_t index);
   models::Seq2Seq& seq2seq() { return *model_; }
 
  private:
@@ -48,7 +49,7 @@ class Seq2SeqTask : public TrainTask {
   std::unique_ptr<models::Seq2Seq> model_;
   data::TransductionTask task_;
   Generator sample_gen_;  // dropout masks and hard-attention samples
-  GreedyScore eval_total_;
+  PredictionScore eval_total_;
 };
 
 // The config's model and data (ConfigError naming the key for a mechanism or option that does not

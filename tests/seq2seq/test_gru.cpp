@@ -55,7 +55,7 @@ Vec cell_ref(const CellParams& p, const Vec& x, const Vec& h) {
 // The whole GRU on one sequence of `len` steps (what PyTorch computes for a packed sequence):
 // returns outputs [len][H * dirs] and final states [layers * dirs][H].
 std::pair<std::vector<Vec>, std::vector<Vec>> gru_ref(const nn::GRU& gru, const std::vector<Vec>& xs,
-                                                     const std::vector<Vec>& initial) {
+                                                      const std::vector<Vec>& initial) {
   const auto& o = gru.options();
   std::vector<Vec> layer_in = xs, finals;
   for (int64_t layer = 0; layer < o.num_layers; ++layer) {
@@ -85,7 +85,8 @@ void expect_matches_reference(const nn::GRUOptions& options, const std::vector<i
   const nn::GRUOutput out = gru.forward(x, testing::i64(lengths, {batch}), h0);
   ASSERT_EQ(out.outputs.shape(), Shape({batch, steps, gru.output_size()}));
   ASSERT_EQ(out.final_states.shape(), Shape({states, batch, hs}));
-  const auto xv = x.to_vector<double>(), ov = out.outputs.to_vector<double>(), fv = out.final_states.to_vector<double>();
+  const auto xv = x.to_vector<double>(), ov = out.outputs.to_vector<double>(),
+             fv = out.final_states.to_vector<double>();
   const auto h0v = with_initial ? h0.to_vector<double>() : Vec(static_cast<size_t>(states * batch * hs), 0.0);
   for (int64_t b = 0; b < batch; ++b) {
     const int64_t len = lengths[static_cast<size_t>(b)];
@@ -109,8 +110,8 @@ void expect_matches_reference(const nn::GRUOptions& options, const std::vector<i
       }
     for (int64_t s = 0; s < states; ++s)
       for (int64_t j = 0; j < hs; ++j)
-        EXPECT_NEAR(fv[static_cast<size_t>((s * batch + b) * hs + j)], ref_final[static_cast<size_t>(s)][static_cast<size_t>(j)],
-                    1e-12)
+        EXPECT_NEAR(fv[static_cast<size_t>((s * batch + b) * hs + j)],
+                    ref_final[static_cast<size_t>(s)][static_cast<size_t>(j)], 1e-12)
             << "final state " << s << " b=" << b << " j=" << j;
   }
 }
@@ -124,7 +125,8 @@ TEST(GRU, CellMatchesEquations) {
   const auto xv = x.to_vector<double>(), hv = h.to_vector<double>();
   Vec expected;
   for (size_t b = 0; b < 2; ++b) {
-    const Vec row = cell_ref(p, Vec(xv.begin() + 3 * b, xv.begin() + 3 * b + 3), Vec(hv.begin() + 2 * b, hv.begin() + 2 * b + 2));
+    const Vec row =
+        cell_ref(p, Vec(xv.begin() + 3 * b, xv.begin() + 3 * b + 3), Vec(hv.begin() + 2 * b, hv.begin() + 2 * b + 2));
     expected.insert(expected.end(), row.begin(), row.end());
   }
   expect_near_all(out, expected, 1e-14, "cell output");

@@ -150,8 +150,7 @@ TEST(LocalAttention, PredictiveGaussianByHand) {
   const auto read = local.forward(query, memory, 0, gen);
   const double g1 = std::exp(-1.0 / (2 * 0.25));  // one position from the centre
   const auto a = softmax_ref({2, 3, 2}), b = softmax_ref({1, 2, 3});
-  expect_near_all(read.weights, {0, a[0] * g1, a[1], a[2] * g1, 0, b[0] * g1, b[1], b[2] * g1, 0, 0}, 1e-15,
-                  "weights");
+  expect_near_all(read.weights, {0, a[0] * g1, a[1], a[2] * g1, 0, b[0] * g1, b[1], b[2] * g1, 0, 0}, 1e-15, "weights");
 }
 
 TEST(LocalAttention, GradcheckBothModes) {
@@ -180,8 +179,9 @@ TEST(LocalAttention, WindowCoveringTheSourceEqualsGlobal) {
 
 TEST(LocalAttention, BadOptionsNameTheMechanism) {
   Generator gen(1);
-  EXPECT_THROW(attention::LocalAttention(ScoreKind::dot, 2, 2, 2, local_options(attention::LocalMode::monotonic, 0), gen),
-               UsageError);
+  EXPECT_THROW(
+      attention::LocalAttention(ScoreKind::dot, 2, 2, 2, local_options(attention::LocalMode::monotonic, 0), gen),
+      UsageError);
   attention::LocalOptions negative_sigma = local_options(attention::LocalMode::predictive, 2);
   negative_sigma.sigma = -1;
   try {
@@ -305,7 +305,9 @@ TEST(HardAttention, StraightThroughGradientsAreTheRelaxedOnes) {
   ASSERT_EQ(st.size(), reference.size());
   for (size_t i = 0; i < st.size(); ++i)
     expect_near_all(st[i], reference[i].to_vector<double>(), 1e-14,
-                    i == 0 ? "query" : i == 1 ? "states" : params[i - 2].name);
+                    i == 0   ? "query"
+                    : i == 1 ? "states"
+                             : params[i - 2].name);
   expect_gradcheck(hard, {query, states}, [&](const std::vector<Tensor>& in) { return relaxed_context(in[0], in[1]); });
 }
 
@@ -384,8 +386,8 @@ TEST(HardAttention, BadOptionsNameTheMechanism) {
   bad = hard_options(attention::HardEstimator::reinforce);
   bad.baseline_decay = 1.0;
   EXPECT_THROW(attention::HardAttention(std::make_shared<attention::DotScore>(), bad), UsageError);
-  attention::HardAttention hard(std::make_shared<attention::DotScore>(), hard_options(attention::HardEstimator::reinforce),
-                                DType::f64);
+  attention::HardAttention hard(std::make_shared<attention::DotScore>(),
+                                hard_options(attention::HardEstimator::reinforce), DType::f64);
   EXPECT_THROW(hard.prepare(Tensor::zeros({2, 3, 2}, DType::f64), i64({3, 4}, {2})), UsageError);
 }
 

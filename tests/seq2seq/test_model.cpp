@@ -65,17 +65,17 @@ TEST(Transduction, BadSpecsNameTheProblem) {
   EXPECT_THROW(data::TransductionTask{spec}, UsageError);
 }
 
-TEST(GreedyScore, TokensUpToEosAndExactSequences) {
+TEST(PredictionScore, TokensUpToEosAndExactSequences) {
   const int64_t ig = data::kIgnoreIndex;
   // Sequence 0 exact; sequence 1 wrong at its second token; sequence 2 misses its eos.
   const Tensor targets = i64({5, 6, 2, 7, 8, 2, 9, 2, ig}, {3, 3});
   const Tensor predicted = i64({5, 6, 2, 0, 7, 4, 2, 0, 9, 3, 1, 1}, {3, 4});
-  const auto score = train::score_greedy(predicted, targets);
+  const auto score = train::score_predictions(predicted, targets);
   EXPECT_EQ(score.scored_tokens, 8);
   EXPECT_EQ(score.correct_tokens, 3 + 2 + 1);
   EXPECT_EQ(score.sequences, 3);
   EXPECT_EQ(score.exact_sequences, 1);
-  EXPECT_THROW(train::score_greedy(i64({1, 2}, {1, 2}), targets), UsageError);
+  EXPECT_THROW(train::score_predictions(i64({1, 2}, {1, 2}), targets), UsageError);
 }
 
 // ---- model ---------------------------------------------------------------------------------------
@@ -120,9 +120,9 @@ TEST(Seq2Seq, BahdanauWiringGradcheck) { expect_model_gradcheck(tiny(attention::
 // Greedy decoding feeds back its own argmax: teacher-forcing the model on [bos, predictions] must
 // reproduce the predictions at every step, for every mechanism (hard included, in evaluation mode).
 TEST(Seq2Seq, GreedyDecodingAgreesWithTeacherForcingOnItsOwnOutput) {
-  for (const auto mechanism : {attention::SourceMechanism::soft, attention::SourceMechanism::hard,
-                               attention::SourceMechanism::additive, attention::SourceMechanism::global,
-                               attention::SourceMechanism::local}) {
+  for (const auto mechanism :
+       {attention::SourceMechanism::soft, attention::SourceMechanism::hard, attention::SourceMechanism::additive,
+        attention::SourceMechanism::global, attention::SourceMechanism::local}) {
     SCOPED_TRACE(std::string(attention::mechanism_name(mechanism)));
     Generator init(41);
     auto options = tiny(mechanism);
@@ -144,9 +144,9 @@ TEST(Seq2Seq, ParametersAreNamedByPart) {
   models::Seq2Seq model(tiny(attention::SourceMechanism::local), init);
   std::vector<std::string> names;
   for (const auto& p : model.named_parameters()) names.push_back(p.name);
-  for (const char* expected : {"source_embed.weight", "encoder.layers.0.backward.weight_hh", "bridge.weight",
-                               "decoder.0.weight_ih", "attention.score.key_proj.weight",
-                               "attention.position_hidden.weight", "combine.weight", "output.bias"})
+  for (const char* expected :
+       {"source_embed.weight", "encoder.layers.0.backward.weight_hh", "bridge.weight", "decoder.0.weight_ih",
+        "attention.score.key_proj.weight", "attention.position_hidden.weight", "combine.weight", "output.bias"})
     EXPECT_NE(std::find(names.begin(), names.end(), expected), names.end()) << expected;
 }
 
@@ -182,14 +182,16 @@ TEST(Seq2SeqConfig, OptionsThatDoNotFitTheMechanismAreErrorsNamingTheKey) {
   expect_config_error("global", {"attention.mechanism=multi_head"},
                       "[config] attention.mechanism: 'multi_head' is not an encoder-decoder mechanism");
   expect_config_error("global", {"seq2seq.score=additive"}, "[config] seq2seq.score: 'additive' is Bahdanau's score");
-  expect_config_error("global", {"seq2seq.score=dot"}, "[config] seq2seq.score: 'dot' needs encoder and decoder states");
+  expect_config_error("global", {"seq2seq.score=dot"},
+                      "[config] seq2seq.score: 'dot' needs encoder and decoder states");
   expect_config_error("additive", {"seq2seq.score=dot"}, "[config] seq2seq.score: 'dot' does not apply");
   expect_config_error("additive", {"seq2seq.input_feeding=false"}, "[config] seq2seq.input_feeding: does not apply");
   // A key at its default is not an error (configs may spell out defaults; overrides may switch modes).
   EXPECT_NO_THROW(train::make_task(mechanism_config("hard", {"seq2seq.hard_estimator=straight_through"})));
-  expect_config_error("global", {"seq2seq.local_window=4"},
-                      "[config] seq2seq.local_window: is used by local attention only, but attention.mechanism = global "
-                      "(command line");
+  expect_config_error(
+      "global", {"seq2seq.local_window=4"},
+      "[config] seq2seq.local_window: is used by local attention only, but attention.mechanism = global "
+      "(command line");
   expect_config_error("soft", {"seq2seq.entropy_bonus=0.5"}, "[config] seq2seq.entropy_bonus: is used by hard");
   expect_config_error("local", {"seq2seq.local_mode=m", "seq2seq.local_sigma=1"},
                       "[config] seq2seq.local_sigma: applies to local_mode = p only");

@@ -36,8 +36,8 @@ TEST(Scores, GeneralByHand) {
 TEST(Scores, AdditiveByHand) {
   Generator gen(1);
   attention::AdditiveScore additive(2, 2, 2, gen, DType::f64);
-  testing::set_parameter(additive, "query_proj.weight", {1, 0, 0, 1});   // W = I
-  testing::set_parameter(additive, "key_proj.weight", {2, 0, 0, -1});    // U = diag(2, -1)
+  testing::set_parameter(additive, "query_proj.weight", {1, 0, 0, 1});  // W = I
+  testing::set_parameter(additive, "key_proj.weight", {2, 0, 0, -1});   // U = diag(2, -1)
   testing::set_parameter(additive, "v.weight", {1, -1});
   const Tensor keys = f64(kKeys, {1, 3, 2});
   const double q0 = 0.5, q1 = -0.25;
