@@ -15,7 +15,7 @@ namespace {
 
 using kernels::LayoutKind;
 
-enum class MaskKind { none, causal, window, causal_window, segments, padding, block_sparse };
+enum class MaskKind { none, causal, window, causal_window, wide_window, segments, padding, block_sparse };
 
 const char* mask_name(MaskKind m) {
   switch (m) {
@@ -23,6 +23,7 @@ const char* mask_name(MaskKind m) {
     case MaskKind::causal: return "causal";
     case MaskKind::window: return "window(5,3)";
     case MaskKind::causal_window: return "causal+window(6,0)";
+    case MaskKind::wide_window: return "causal+window(13,0), wider than a shard";
     case MaskKind::segments: return "causal+segments";
     case MaskKind::padding: return "key padding";
     case MaskKind::block_sparse: return "block sparse (strided, causal)";
@@ -56,6 +57,10 @@ AttentionSpec global_spec(MaskKind kind, int64_t batch, int64_t length) {
     case MaskKind::causal_window:
       spec.mask.causal = true;
       spec.mask.window = kernels::Window{6, 0};
+      break;
+    case MaskKind::wide_window:  // blocks travel two hops and shed rows on the way
+      spec.mask.causal = true;
+      spec.mask.window = kernels::Window{13, 0};
       break;
     case MaskKind::segments:
       spec.mask.causal = true;
@@ -129,7 +134,7 @@ TEST(ContextParallelAttention, EveryLayoutMaskAndAlgorithmMatchesTheFusedOp) {
   for (const Algo algo : {Algo::ring, Algo::ulysses, Algo::hybrid})
     for (const LayoutKind layout : {LayoutKind::contiguous, LayoutKind::zigzag, LayoutKind::striped})
       for (const MaskKind mask : {MaskKind::none, MaskKind::causal, MaskKind::window, MaskKind::causal_window,
-                                  MaskKind::segments, MaskKind::padding}) {
+                                  MaskKind::wide_window, MaskKind::segments, MaskKind::padding}) {
         CpCase c;
         c.layout = layout;
         c.mask = mask;
