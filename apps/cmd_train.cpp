@@ -27,9 +27,6 @@ namespace {
 int train_job(const Config& cfg, const MpiEnvironment& mpi) {
   MpiCommunicator world;
   set_thread_count(static_cast<int>(cfg.train.threads), node_info().local_size);
-  ATTNSCALE_CHECK(cfg.parallel.cp == 1, "train",
-                  "parallel.cp = {}: context-parallel training is not wired into the trainer yet; use cp = 1",
-                  cfg.parallel.cp);
   const ProcessGrid grid(world, GridShape::for_world(mpi.world_size(), static_cast<int>(cfg.parallel.cp),
                                                      static_cast<int>(cfg.parallel.ulysses)));
 
