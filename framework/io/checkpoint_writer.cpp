@@ -3,8 +3,6 @@
 #include <chrono>
 #include <cstring>
 #include <ctime>
-#include <fstream>
-#include <sstream>
 
 #include <fmt/format.h>
 
@@ -64,14 +62,6 @@ std::string utc_now() {
 
 void write_group(h5::File& file, std::string_view group, const NamedTensors& tensors) {
   for (const NamedTensor& t : tensors) file.write_tensor(fmt::format("{}/{}", group, t.name), t.tensor);
-}
-
-std::string read_text(const fs::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  if (!in) throw RuntimeFailure(fmt::format("[checkpoint] cannot read {}", file.string()));
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
 }
 
 }  // namespace
@@ -184,7 +174,7 @@ void CheckpointWriter::commit(const Content& content, const SavedRanks& ranks, c
   std::vector<std::string> files{std::string(kModelFile), std::string(kRanksFile)};
   std::error_code ec;
   if (!content.metrics_file.empty() && fs::exists(content.metrics_file, ec)) {
-    write_file_durably(tmp_dir / kMetricsFile, read_text(content.metrics_file));
+    write_file_durably(tmp_dir / kMetricsFile, read_text_file(content.metrics_file));
     files.emplace_back(kMetricsFile);
   }
 

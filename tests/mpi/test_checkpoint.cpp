@@ -190,19 +190,10 @@ TEST(CheckpointMpi, TwoRankTrainingResumesBitExactly) {
   for (const GridShape grid : {GridShape{2, 1, 1}, GridShape{1, 2, 1}}) {
     SharedTempDir dir(*comm);
     const auto config = [&](const std::string& name, std::int64_t every) {
-      Config cfg = grid_config(dir.path() / name, grid);
-      cfg.model.d_model = 16;
-      cfg.model.n_layers = 1;
-      cfg.model.n_heads = 2;
-      cfg.model.dropout = 0.1;
-      cfg.data.seq_len = 16;
-      cfg.data.batch_size = 8;
-      cfg.data.vocab_size = 16;
-      cfg.data.num_pairs = 3;
-      cfg.optim.warmup_steps = 2;
-      cfg.train.steps = 8;
-      cfg.train.eval_batches = 1;
-      cfg.logging.progress = config::ProgressMode::off;
+      Config cfg = test_checkpoint::tiny_lm_config(dir.path() / name);
+      cfg.parallel.dp = grid.dp;
+      cfg.parallel.cp = grid.cp;
+      cfg.logging.metrics = false;
       cfg.checkpoint.every = every;
       return cfg;
     };
