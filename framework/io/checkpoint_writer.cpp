@@ -103,8 +103,14 @@ CheckpointWriter::CheckpointWriter(WriterOptions options, Communicator* comm)
     : options_(std::move(options)), group_(comm) {
   ATTNSCALE_CHECK(options_.keep >= 1, "checkpoint", "keep = {} must be at least 1", options_.keep);
   if (group_.rank() != 0) return;
-  for (const std::string& name : remove_unfinished(options_.dir))
-    LOG_WARN("[checkpoint] removed {} (a save that did not finish)", (options_.dir / name).string());
+  // Leftovers are never read, so failing to remove them only costs disk space: not worth a stop.
+  const Failure failure = capture(
+      [&] {
+        for (const std::string& name : remove_unfinished(options_.dir))
+          LOG_WARN("[checkpoint] removed {} (a save that did not finish)", (options_.dir / name).string());
+      },
+      0);
+  if (failure) LOG_WARN("[checkpoint] could not remove unfinished saves: {}", failure.message);
 }
 
 fs::path CheckpointWriter::save(const Content& content) {
