@@ -23,6 +23,7 @@ int run(int argc, char** argv) {
   add_train_command(app);
   add_checkpoint_command(app);
   add_config_command(app);
+  add_op_check_command(app);
   add_version_command(app);
   try {
     app.parse(argc, argv);

@@ -2,10 +2,12 @@
 // in the same run, printed as ratios to memcpy. These ops are bandwidth-bound, so a ratio near 1
 // (or above, for ops that read more than they write) means the loop runs at the memory's speed.
 //
-//   ninja -C build bench_ops && build/bin/bench_ops [--threads N] [--json FILE] [--rows R --cols C]
+//   ninja -C build bench_ops && build/bin/bench_ops [--threads N] [--json FILE] [--rows R --cols C] [--cpu-time]
 //
 // GB/s counts the bytes an op must move at least (inputs read once, output written once). Each op
-// allocates its output as it would in a model, so the figure includes that cost.
+// allocates its output as it would in a model, so the figure includes that cost. Times are wall
+// clock; --cpu-time divides by the process's CPU time instead, which stays meaningful on a machine
+// shared with other jobs (with --threads 1 it equals wall time on an idle machine).
 #include <benchmark/benchmark.h>
 
 #include <cstdio>
@@ -140,7 +142,8 @@ class CollectingReporter : public benchmark::ConsoleReporter {
   void ReportRuns(const std::vector<Run>& runs) override {
     for (const Run& run : runs) {
       if (run.error_occurred || run.iterations == 0) continue;
-      const double seconds = run.real_accumulated_time / static_cast<double>(run.iterations);
+      const double total = cpu_time ? run.cpu_accumulated_time : run.real_accumulated_time;
+      const double seconds = total / static_cast<double>(run.iterations);
       const double bytes = run.counters.at("bytes_per_call").value;
       std::string name = run.benchmark_name();
       name = name.substr(3, name.find('/') - 3);  // "BM_add/real_time" -> "add"
@@ -149,6 +152,7 @@ class CollectingReporter : public benchmark::ConsoleReporter {
     }
     ConsoleReporter::ReportRuns(runs);
   }
+  bool cpu_time = false;
   std::map<std::string, Entry> entries;
   std::vector<std::string> order;
 };
@@ -160,6 +164,7 @@ int main(int argc, char** argv) {
   using namespace attnscale;
   std::string json_path;
   int threads = 0;
+  bool cpu_time = false;
   std::vector<char*> rest{argv[0]};
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
@@ -168,6 +173,7 @@ int main(int argc, char** argv) {
     else if (arg == "--threads" && has_value) threads = std::atoi(argv[++i]);
     else if (arg == "--rows" && has_value) g_sizes.rows = std::atoll(argv[++i]);
     else if (arg == "--cols" && has_value) g_sizes.cols = std::atoll(argv[++i]);
+    else if (arg == "--cpu-time") cpu_time = true;
     else rest.push_back(argv[i]);
   }
   set_thread_count(threads);
@@ -177,12 +183,18 @@ int main(int argc, char** argv) {
            {"BM_gelu", BM_gelu}, {"BM_broadcast_add", BM_broadcast_add}, {"BM_sum_last_axis", BM_sum_last_axis},
            {"BM_sum_first_axis", BM_sum_first_axis}, {"BM_softmax", BM_softmax},
            {"BM_transpose_copy", BM_transpose_copy}, {"BM_embedding", BM_embedding},
-           {"BM_cross_entropy", BM_cross_entropy}, {"BM_dropout", BM_dropout}})
-    benchmark::RegisterBenchmark(name, fn)->UseRealTime()->MinTime(0.2)->Unit(benchmark::kMillisecond);
+           {"BM_cross_entropy", BM_cross_entropy}, {"BM_dropout", BM_dropout}}) {
+    auto* b = benchmark::RegisterBenchmark(name, fn)->MinTime(0.2)->Unit(benchmark::kMillisecond);
+    if (cpu_time)
+      b->MeasureProcessCPUTime();
+    else
+      b->UseRealTime();
+  }
 
   int bench_argc = static_cast<int>(rest.size());
   benchmark::Initialize(&bench_argc, rest.data());
   CollectingReporter reporter;
+  reporter.cpu_time = cpu_time;
   benchmark::RunSpecifiedBenchmarks(&reporter);
   benchmark::Shutdown();
 
@@ -192,8 +204,9 @@ int main(int argc, char** argv) {
     return 1;
   }
   const double memcpy_gbs = reference->second.gb_per_s;
-  std::printf("\n%d threads, fp32 [%lld, %lld]; ratio = op GB/s / memcpy GB/s (%.2f GB/s)\n", thread_count(),
-              static_cast<long long>(g_sizes.rows), static_cast<long long>(g_sizes.cols), memcpy_gbs);
+  std::printf("\n%d threads, fp32 [%lld, %lld], %s time; ratio = op GB/s / memcpy GB/s (%.2f GB/s)\n",
+              thread_count(), static_cast<long long>(g_sizes.rows), static_cast<long long>(g_sizes.cols),
+              cpu_time ? "process CPU" : "wall", memcpy_gbs);
   std::printf("%-18s %10s %10s %8s\n", "op", "ms/call", "GB/s", "ratio");
   nlohmann::json results = nlohmann::json::array();
   for (const std::string& name : reporter.order) {
@@ -206,6 +219,7 @@ int main(int argc, char** argv) {
   if (!json_path.empty()) {
     const nlohmann::json doc = {{"benchmark", "bench_ops"},
                                 {"threads", thread_count()},
+                                {"time", cpu_time ? "process_cpu" : "wall"},
                                 {"dtype", "float32"},
                                 {"rows", g_sizes.rows},
                                 {"cols", g_sizes.cols},

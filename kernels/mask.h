@@ -80,7 +80,8 @@ struct Mask {
   bool causal = false;  // k_pos <= q_pos
   std::optional<Window> window;
   std::shared_ptr<const BlockPattern> blocks;  // null: no block-sparse restriction
-  // Per-token parts in local order, batch-major: [B, N] for queries, [B, M] for keys.
+  // Per-token parts in local order, batch-major: [B, N] for queries, [B, M] for keys. They are
+  // views: the arrays must outlive every use of the Mask.
   // Segments: set both or neither; a query attends only keys of its own segment id.
   std::span<const int32_t> q_segment;
   std::span<const int32_t> k_segment;

@@ -1,7 +1,9 @@
 // Optimizer update kernels on raw pointers (backend-neutral declarations; CPU in kernels/cpu/optim.cpp).
 // Each kernel updates n contiguous elements in place in one pass. The per-step scalars (bias
-// corrections, step size) are computed once by the caller in double, so the loops only multiply,
-// add, divide and take square roots, in the order PyTorch's single-tensor implementations use.
+// corrections, step size) are computed once in double, so the loops only multiply, add, divide and
+// take square roots, in the order of PyTorch's single-tensor implementations (PyTorch forms Adam's m
+// with lerp; beta1 * m + (1 - beta1) * g is the same value up to rounding). An element's result does
+// not depend on n, on its position or on the thread count.
 #pragma once
 
 #include <cstdint>

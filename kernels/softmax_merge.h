@@ -4,7 +4,8 @@
 //
 // Merging two states over disjoint key sets gives the state over their union:
 //   lse = log(exp(lse_a) + exp(lse_b)),  out = out_a * exp(lse_a - lse) + out_b * exp(lse_b - lse)
-// evaluated as max + log1p(exp(min - max)) so that it never overflows and handles -inf.
+// evaluated from the gap exp(min - max) <= 1 so that it never overflows, keeps its digits when
+// |lse| is large, and handles -inf.
 // The fused kernel (across key tiles), ring attention (across steps) and distributed global
 // attention (across ranks) all call merge_softmax_row / merge_softmax_states.
 #pragma once
@@ -28,12 +29,15 @@ inline void merge_softmax_row(T* out, T& lse, const T* out_b, T lse_b, int64_t d
     lse = lse_b;
     return;
   }
-  const T hi = lse > lse_b ? lse : lse_b;
-  const T lo = lse > lse_b ? lse_b : lse;
-  const T merged = hi + std::log1p(std::exp(lo - hi));
-  const T weight_a = std::exp(lse - merged), weight_b = std::exp(lse_b - merged);
+  // Weights from the gap alone: exp(lse - merged) would subtract two large numbers and lose
+  // digits when |lse| is large.
+  const bool a_larger = lse >= lse_b;
+  const T gap = std::exp(a_larger ? lse_b - lse : lse - lse_b);  // in [0, 1]
+  const T weight_larger = T{1} / (T{1} + gap), weight_smaller = gap * weight_larger;
+  const T weight_a = a_larger ? weight_larger : weight_smaller;
+  const T weight_b = a_larger ? weight_smaller : weight_larger;
   for (int64_t c = 0; c < dv; ++c) out[c] = out[c] * weight_a + out_b[c] * weight_b;
-  lse = merged;
+  lse = (a_larger ? lse : lse_b) + std::log1p(gap);
 }
 
 // Merges `rows` states laid out as out [rows, dv] and lse [rows] into (out, lse).

@@ -9,7 +9,7 @@ packages=(
   libhdf5-dev hdf5-tools libssl-dev
   libyaml-cpp-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  libopenblas-dev
+  libopenblas-openmp-dev
   libcli11-dev libfmt-dev libspdlog-dev nlohmann-json3-dev
   python3 python3-numpy python3-h5py
 )

@@ -8,6 +8,7 @@ std::string_view op_name(CommOp op) {
   switch (op) {
     case CommOp::send: return "send";
     case CommOp::recv: return "recv";
+    case CommOp::sendrecv: return "sendrecv";
     case CommOp::all_reduce: return "all_reduce";
     case CommOp::all_reduce_loc: return "all_reduce_loc";
     case CommOp::all_gather: return "all_gather";

@@ -3,12 +3,13 @@
 //
 // Bytes are the payload at the level of the operation, not the algorithm's wire traffic:
 //   send / recv            the message;
+//   sendrecv               sent: the outgoing message; received: the incoming one;
 //   all_reduce(_loc)       the buffer, counted as sent and as received;
 //   all_gather(_v)         sent: this rank's block; received: the other ranks' blocks;
 //   all_to_all(_v)         sent / received: the blocks for / from the other ranks (not self);
 //   broadcast              sent at the root, received elsewhere;
 //   barrier                calls only.
-// sendrecv counts as one send plus one recv. wait_seconds is time spent blocked in a wait (the
+// wait_seconds is time spent blocked in a wait (the
 // communication that was not hidden behind computation).
 #pragma once
 
@@ -23,6 +24,7 @@ namespace attnscale {
 enum class CommOp {
   send,
   recv,
+  sendrecv,
   all_reduce,
   all_reduce_loc,
   all_gather,
@@ -32,7 +34,7 @@ enum class CommOp {
   broadcast,
   barrier,
 };
-inline constexpr std::size_t comm_op_count = 10;
+inline constexpr std::size_t comm_op_count = 11;
 
 std::string_view op_name(CommOp op);
 

@@ -78,6 +78,10 @@ void Communicator::check_rank(int peer, std::string_view op, std::string_view ro
                   peer, name(), size());
 }
 
+void Communicator::check_tag(int tag, std::string_view op) const {
+  ATTNSCALE_CHECK(tag >= 0 && tag <= max_tag(), "comm", "{}: tag {} is outside [0, {}]", op, tag, max_tag());
+}
+
 void Communicator::check_count(std::size_t count, std::string_view op) const {
   ATTNSCALE_CHECK(count <= max_count(), "comm",
                   "{}: {} elements exceed the {} backend's limit of {} per call; split the buffer", op,
@@ -86,6 +90,10 @@ void Communicator::check_count(std::size_t count, std::string_view op) const {
 
 void Communicator::check_buffer(const void* data, std::size_t count, std::string_view op) const {
   check_count(count, op);
+  check_pointer(data, count, op);
+}
+
+void Communicator::check_pointer(const void* data, std::size_t count, std::string_view op) const {
   ATTNSCALE_CHECK(data != nullptr || count == 0, "comm", "{}: null buffer for {} elements", op, count);
 }
 
@@ -99,7 +107,7 @@ void Communicator::check_rank_vector(std::span<const std::size_t> v, std::string
 
 Request Communicator::isend(const void* data, std::size_t count, CommDType dtype, int peer, int tag) {
   check_rank(peer, "send", "destination");
-  ATTNSCALE_CHECK(tag >= 0 && tag <= max_tag(), "comm", "send: tag {} is outside [0, {}]", tag, max_tag());
+  check_tag(tag, "send");
   check_buffer(data, count, "send");
   const OpInfo info{.kind = CommOp::send, .dtype = dtype, .count = count, .peer = peer, .tag = tag};
   begin(info, bytes_of(count, dtype), 0);
@@ -108,26 +116,37 @@ Request Communicator::isend(const void* data, std::size_t count, CommDType dtype
 
 Request Communicator::irecv(void* data, std::size_t count, CommDType dtype, int peer, int tag) {
   check_rank(peer, "recv", "source");
-  ATTNSCALE_CHECK(tag >= 0 && tag <= max_tag(), "comm", "recv: tag {} is outside [0, {}]", tag, max_tag());
+  check_tag(tag, "recv");
   check_buffer(data, count, "recv");
   const OpInfo info{.kind = CommOp::recv, .dtype = dtype, .count = count, .peer = peer, .tag = tag};
   begin(info, 0, bytes_of(count, dtype));
   return track(start_recv(data, count, dtype, peer, tag), info);
 }
 
+Request Communicator::isendrecv(const void* send_data, std::size_t send_count, int dest, void* recv_data,
+                                std::size_t recv_count, int source, CommDType dtype, int tag) {
+  check_rank(dest, "sendrecv", "destination");
+  check_rank(source, "sendrecv", "source");
+  check_tag(tag, "sendrecv");
+  check_buffer(send_data, send_count, "sendrecv");
+  check_buffer(recv_data, recv_count, "sendrecv");
+  const OpInfo info{.kind = CommOp::sendrecv, .dtype = dtype, .count = send_count, .peer = dest, .tag = tag,
+                    .source = source, .recv_count = recv_count};
+  begin(info, bytes_of(send_count, dtype), bytes_of(recv_count, dtype));
+  return track(start_sendrecv(send_data, send_count, dest, recv_data, recv_count, source, dtype, tag), info);
+}
+
 void Communicator::sendrecv(const void* send_data, std::size_t send_count, int dest, void* recv_data,
                             std::size_t recv_count, int source, CommDType dtype, int tag) {
-  // Receive first so that a message to self (or a fast peer) finds its receive posted.
-  Request recv = irecv(recv_data, recv_count, dtype, source, tag);
-  Request send = isend(send_data, send_count, dtype, dest, tag);
-  recv.wait();
-  send.wait();
+  isendrecv(send_data, send_count, dest, recv_data, recv_count, source, dtype, tag).wait();
 }
 
 // ---- collectives -------------------------------------------------------------------------------------
 
 Request Communicator::iall_reduce(void* data, std::size_t count, CommDType dtype, ReduceOp op) {
   check_buffer(data, count, "all_reduce");
+  ATTNSCALE_CHECK(can_reduce(dtype), "comm", "all_reduce: the {} backend cannot reduce {}; reduce in f32",
+                  backend(), dtype_name(dtype));
   const OpInfo info{.kind = CommOp::all_reduce, .dtype = dtype, .count = count, .reduce = op};
   begin(info, bytes_of(count, dtype), bytes_of(count, dtype));
   return track(start_all_reduce(data, count, dtype, op), info);
@@ -146,7 +165,7 @@ void Communicator::all_reduce_loc(std::span<ValueIndex> data, LocOp op) {
 
 void Communicator::all_gather(const void* send_data, std::size_t count, void* recv_data, CommDType dtype) {
   check_buffer(send_data, count, "all_gather");
-  check_buffer(recv_data, count * static_cast<std::size_t>(size()), "all_gather");
+  check_pointer(recv_data, count * static_cast<std::size_t>(size()), "all_gather");
   const OpInfo info{.kind = CommOp::all_gather, .dtype = dtype, .count = count};
   begin(info, bytes_of(count, dtype), bytes_of(count * static_cast<std::size_t>(size() - 1), dtype));
   track(start_all_gather(send_data, count, recv_data, dtype), info).wait();
@@ -160,7 +179,7 @@ void Communicator::all_gather_v(const void* send_data, std::size_t send_count, v
   comm_detail::check_size(send_count, recv_counts[static_cast<std::size_t>(rank())], "all_gather_v",
                           "send buffer (recv_counts[rank])");
   check_buffer(send_data, send_count, "all_gather_v");
-  check_buffer(recv_data, comm_detail::sum(recv_counts), "all_gather_v");
+  check_pointer(recv_data, comm_detail::sum(recv_counts), "all_gather_v");
   const OpInfo info{.kind = CommOp::all_gather_v, .dtype = dtype, .count = send_count};
   begin(info, bytes_of(send_count, dtype), bytes_of(others(recv_counts, rank()), dtype));
   track(start_all_gather_v(send_data, send_count, recv_data, recv_counts, recv_displs, dtype), info).wait();
@@ -170,8 +189,8 @@ void Communicator::all_to_all(const void* send_data, void* recv_data, std::size_
                               CommDType dtype) {
   const std::size_t total = count_per_rank * static_cast<std::size_t>(size());
   check_count(count_per_rank, "all_to_all");
-  check_buffer(send_data, total, "all_to_all");
-  check_buffer(recv_data, total, "all_to_all");
+  check_pointer(send_data, total, "all_to_all");
+  check_pointer(recv_data, total, "all_to_all");
   const std::uint64_t moved = bytes_of(total - count_per_rank, dtype);
   const OpInfo info{.kind = CommOp::all_to_all, .dtype = dtype, .count = total};
   begin(info, moved, moved);
@@ -186,8 +205,8 @@ void Communicator::all_to_all_v(const void* send_data, std::span<const std::size
   check_rank_vector(send_displs, "all_to_all_v", "send_displs");
   check_rank_vector(recv_counts, "all_to_all_v", "recv_counts");
   check_rank_vector(recv_displs, "all_to_all_v", "recv_displs");
-  check_buffer(send_data, comm_detail::sum(send_counts), "all_to_all_v");
-  check_buffer(recv_data, comm_detail::sum(recv_counts), "all_to_all_v");
+  check_pointer(send_data, comm_detail::sum(send_counts), "all_to_all_v");
+  check_pointer(recv_data, comm_detail::sum(recv_counts), "all_to_all_v");
   const OpInfo info{.kind = CommOp::all_to_all_v, .dtype = dtype, .count = comm_detail::sum(send_counts)};
   begin(info, bytes_of(others(send_counts, rank()), dtype), bytes_of(others(recv_counts, rank()), dtype));
   track(start_all_to_all_v(send_data, send_counts, send_displs, recv_data, recv_counts, recv_displs, dtype),

@@ -7,7 +7,8 @@
 //  - every wait is bounded by timeout(); on expiry RuntimeFailure("[comm] rank R (NAME rank r of
 //    n): OPERATION timed out after T s at step 'STEP' ..."). Ending the job on every rank after
 //    such an error is decided in one place: run_job() (distributed/comm/mpi_environment.h);
-//  - collectives block (with that timeout); isend/irecv/iall_reduce return a Request;
+//  - collectives block (with that timeout); isend, irecv, isendrecv and iall_reduce return a
+//    Request (request.h) that waits, tests, or cancels on destruction;
 //  - progress() drives every request in flight without blocking: call it between compute tiles;
 //  - byte and call counters per operation kind (comm_stats.h);
 //  - fault injection (fault_injection.h) counts every operation started.
@@ -67,6 +68,9 @@ class Communicator {
   // Shared with every communicator of the same root (the label of what the job is doing now).
   std::string step() const { return state_->context->step(); }
   void set_step(std::string step) { state_->context->set_step(std::move(step)); }
+  // What this communicator shares with its family (step label, fault plan, operation count); a
+  // communicator of another backend bootstrapped from this one joins the family through it.
+  const std::shared_ptr<CommContext>& context() const { return state_->context; }
 
   // Collective: ranks with the same colour form a new communicator named `name`, ordered by key
   // (ties by rank). Returns nullptr on ranks that pass no_color.
@@ -75,7 +79,11 @@ class Communicator {
   // ---- point to point (tags >= 0; NCCL ignores tags and matches in order) ----------------------
   Request isend(const void* data, std::size_t count, CommDType dtype, int peer, int tag = 0);
   Request irecv(void* data, std::size_t count, CommDType dtype, int peer, int tag = 0);
-  // Sends to dest and receives from source at once (a ring step); either may be this rank.
+  // Sends to dest and receives from source as one operation (a ring step); either may be this
+  // rank. Use it rather than an irecv + isend pair: NCCL serialises a communicator's operations,
+  // so a lone recv ahead of its send deadlocks a ring there; isendrecv groups the two.
+  Request isendrecv(const void* send_data, std::size_t send_count, int dest, void* recv_data,
+                    std::size_t recv_count, int source, CommDType dtype, int tag = 0);
   void sendrecv(const void* send_data, std::size_t send_count, int dest, void* recv_data,
                 std::size_t recv_count, int source, CommDType dtype, int tag = 0);
 
@@ -116,6 +124,11 @@ class Communicator {
     requires CommOutRange<R> && std::ranges::borrowed_range<R>
   Request iall_reduce(R&& data, ReduceOp op);
 
+  template <class S, class R>
+    requires CommRange<S> && std::ranges::borrowed_range<S> && CommOutRange<R> &&
+             std::ranges::borrowed_range<R>
+  Request isendrecv(S&& send, int dest, R&& recv, int source, int tag = 0);
+
   template <CommRange S, CommOutRange R>
   void sendrecv(const S& send, int dest, R&& recv, int source, int tag = 0);
   template <CommOutRange R>
@@ -142,7 +155,6 @@ class Communicator {
   Communicator(std::shared_ptr<CommContext> context, std::string name, int rank, int size,
                std::chrono::milliseconds timeout);
 
-  const std::shared_ptr<CommContext>& context() const { return state_->context; }
   // Waits (up to `bound`) for abandoned operations a backend could not cancel; returns how many
   // are still pending. For backend destructors.
   std::size_t settle_orphans(std::chrono::milliseconds bound) noexcept;
@@ -150,11 +162,15 @@ class Communicator {
   // The transport. Arguments are validated and counted before these are called.
   virtual std::size_t max_count() const = 0;  // elements per call (and per -v block)
   virtual int max_tag() const = 0;
+  virtual bool can_reduce(CommDType dtype) const = 0;
   virtual std::unique_ptr<Communicator> do_split(int color, int key, std::string name) = 0;
   virtual std::unique_ptr<PendingOp> start_send(const void* data, std::size_t count, CommDType dtype,
                                                 int peer, int tag) = 0;
   virtual std::unique_ptr<PendingOp> start_recv(void* data, std::size_t count, CommDType dtype,
                                                 int peer, int tag) = 0;
+  virtual std::unique_ptr<PendingOp> start_sendrecv(const void* send_data, std::size_t send_count, int dest,
+                                                    void* recv_data, std::size_t recv_count, int source,
+                                                    CommDType dtype, int tag) = 0;
   virtual std::unique_ptr<PendingOp> start_all_reduce(void* data, std::size_t count, CommDType dtype,
                                                       ReduceOp op) = 0;
   virtual std::unique_ptr<PendingOp> start_all_reduce_loc(ValueIndex* data, std::size_t count,
@@ -182,8 +198,10 @@ class Communicator {
   void begin(const OpInfo& info, std::uint64_t bytes_sent, std::uint64_t bytes_received);
   Request track(std::unique_ptr<PendingOp> op, const OpInfo& info);
   void check_rank(int peer, std::string_view op, std::string_view role) const;
+  void check_tag(int tag, std::string_view op) const;
   void check_count(std::size_t count, std::string_view op) const;
-  void check_buffer(const void* data, std::size_t count, std::string_view op) const;
+  void check_buffer(const void* data, std::size_t count, std::string_view op) const;  // count and pointer
+  void check_pointer(const void* data, std::size_t count, std::string_view op) const;
   void check_rank_vector(std::span<const std::size_t> v, std::string_view op, std::string_view what) const;
 
   std::shared_ptr<CommState> state_;
@@ -226,6 +244,15 @@ template <class R>
 Request Communicator::iall_reduce(R&& data, ReduceOp op) {
   return iall_reduce(std::ranges::data(data), std::ranges::size(data),
                      comm_dtype_v<comm_detail::Element<R>>, op);
+}
+
+template <class S, class R>
+  requires CommRange<S> && std::ranges::borrowed_range<S> && CommOutRange<R> &&
+           std::ranges::borrowed_range<R>
+Request Communicator::isendrecv(S&& send, int dest, R&& recv, int source, int tag) {
+  comm_detail::require_same_element<S, R>();
+  return isendrecv(std::ranges::data(send), std::ranges::size(send), dest, std::ranges::data(recv),
+                   std::ranges::size(recv), source, comm_dtype_v<comm_detail::Element<R>>, tag);
 }
 
 template <CommRange S, CommOutRange R>

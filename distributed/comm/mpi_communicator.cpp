@@ -144,7 +144,7 @@ std::unique_ptr<PendingOp> MpiCommunicator::start_send(const void* data, std::si
                                                        int peer, int tag) {
   auto op = std::make_unique<MpiPendingOp>(Kind::point_to_point);
   ATTNSCALE_MPI_CHECK(
-      MPI_Isend(data, static_cast<int>(count), to_mpi(dtype), peer, tag, comm_.get(), op->handle()));
+      MPI_Isend(data, static_cast<int>(count), to_mpi(dtype), peer, tag, comm_.get(), op->add_request()));
   return op;
 }
 
@@ -152,18 +152,27 @@ std::unique_ptr<PendingOp> MpiCommunicator::start_recv(void* data, std::size_t c
                                                        int peer, int tag) {
   auto op = std::make_unique<MpiPendingOp>(Kind::point_to_point);
   ATTNSCALE_MPI_CHECK(
-      MPI_Irecv(data, static_cast<int>(count), to_mpi(dtype), peer, tag, comm_.get(), op->handle()));
+      MPI_Irecv(data, static_cast<int>(count), to_mpi(dtype), peer, tag, comm_.get(), op->add_request()));
+  return op;
+}
+
+std::unique_ptr<PendingOp> MpiCommunicator::start_sendrecv(const void* send_data, std::size_t send_count,
+                                                           int dest, void* recv_data, std::size_t recv_count,
+                                                           int source, CommDType dtype, int tag) {
+  auto op = std::make_unique<MpiPendingOp>(Kind::point_to_point);
+  // Receive first so that a message to self (or from a fast peer) finds its receive posted.
+  ATTNSCALE_MPI_CHECK(MPI_Irecv(recv_data, static_cast<int>(recv_count), to_mpi(dtype), source, tag,
+                                comm_.get(), op->add_request()));
+  ATTNSCALE_MPI_CHECK(MPI_Isend(send_data, static_cast<int>(send_count), to_mpi(dtype), dest, tag,
+                                comm_.get(), op->add_request()));
   return op;
 }
 
 std::unique_ptr<PendingOp> MpiCommunicator::start_all_reduce(void* data, std::size_t count, CommDType dtype,
                                                              ReduceOp reduce) {
-  ATTNSCALE_CHECK(dtype != CommDType::f16 && dtype != CommDType::bf16, "comm",
-                  "all_reduce: the mpi backend cannot reduce {} (MPI has no 16-bit float); reduce in f32",
-                  dtype_name(dtype));
   auto op = std::make_unique<MpiPendingOp>(Kind::collective);
   ATTNSCALE_MPI_CHECK(MPI_Iallreduce(MPI_IN_PLACE, data, static_cast<int>(count), to_mpi(dtype),
-                                     to_mpi(reduce), comm_.get(), op->handle()));
+                                     to_mpi(reduce), comm_.get(), op->add_request()));
   return op;
 }
 
@@ -171,7 +180,7 @@ std::unique_ptr<PendingOp> MpiCommunicator::start_all_reduce_loc(ValueIndex* dat
                                                                  LocOp loc) {
   auto op = std::make_unique<MpiPendingOp>(Kind::collective);
   ATTNSCALE_MPI_CHECK(MPI_Iallreduce(MPI_IN_PLACE, data, static_cast<int>(count), loc_.datatype(),
-                                     loc_.op(loc), comm_.get(), op->handle()));
+                                     loc_.op(loc), comm_.get(), op->add_request()));
   return op;
 }
 
@@ -180,7 +189,7 @@ std::unique_ptr<PendingOp> MpiCommunicator::start_all_gather(const void* send_da
   auto op = std::make_unique<MpiPendingOp>(Kind::collective);
   const int n = static_cast<int>(count);
   ATTNSCALE_MPI_CHECK(MPI_Iallgather(send_data, n, to_mpi(dtype), recv_data, n, to_mpi(dtype), comm_.get(),
-                                     op->handle()));
+                                     op->add_request()));
   return op;
 }
 
@@ -192,7 +201,7 @@ std::unique_ptr<PendingOp> MpiCommunicator::start_all_gather_v(const void* send_
   auto op = std::make_unique<MpiPendingOp>(Kind::collective);
   const auto args = store_int_args(*op, "all_gather_v", {recv_counts, recv_displs});
   ATTNSCALE_MPI_CHECK(MPI_Iallgatherv(send_data, static_cast<int>(send_count), to_mpi(dtype), recv_data,
-                                      args[0], args[1], to_mpi(dtype), comm_.get(), op->handle()));
+                                      args[0], args[1], to_mpi(dtype), comm_.get(), op->add_request()));
   return op;
 }
 
@@ -201,7 +210,7 @@ std::unique_ptr<PendingOp> MpiCommunicator::start_all_to_all(const void* send_da
   auto op = std::make_unique<MpiPendingOp>(Kind::collective);
   const int n = static_cast<int>(count_per_rank);
   ATTNSCALE_MPI_CHECK(MPI_Ialltoall(send_data, n, to_mpi(dtype), recv_data, n, to_mpi(dtype), comm_.get(),
-                                    op->handle()));
+                                    op->add_request()));
   return op;
 }
 
@@ -212,7 +221,7 @@ std::unique_ptr<PendingOp> MpiCommunicator::start_all_to_all_v(
   auto op = std::make_unique<MpiPendingOp>(Kind::collective);
   const auto args = store_int_args(*op, "all_to_all_v", {send_counts, send_displs, recv_counts, recv_displs});
   ATTNSCALE_MPI_CHECK(MPI_Ialltoallv(send_data, args[0], args[1], to_mpi(dtype), recv_data, args[2], args[3],
-                                     to_mpi(dtype), comm_.get(), op->handle()));
+                                     to_mpi(dtype), comm_.get(), op->add_request()));
   return op;
 }
 
@@ -220,13 +229,13 @@ std::unique_ptr<PendingOp> MpiCommunicator::start_broadcast(void* data, std::siz
                                                             int root) {
   auto op = std::make_unique<MpiPendingOp>(Kind::collective);
   ATTNSCALE_MPI_CHECK(
-      MPI_Ibcast(data, static_cast<int>(count), to_mpi(dtype), root, comm_.get(), op->handle()));
+      MPI_Ibcast(data, static_cast<int>(count), to_mpi(dtype), root, comm_.get(), op->add_request()));
   return op;
 }
 
 std::unique_ptr<PendingOp> MpiCommunicator::start_barrier() {
   auto op = std::make_unique<MpiPendingOp>(Kind::collective);
-  ATTNSCALE_MPI_CHECK(MPI_Ibarrier(comm_.get(), op->handle()));
+  ATTNSCALE_MPI_CHECK(MPI_Ibarrier(comm_.get(), op->add_request()));
   return op;
 }
 

@@ -61,11 +61,18 @@ class MpiCommunicator final : public Communicator {
 
   std::size_t max_count() const override;
   int max_tag() const override { return max_tag_; }
+  // MPI has no 16-bit float type: f16/bf16 travel as words but cannot be reduced.
+  bool can_reduce(CommDType dtype) const override {
+    return dtype != CommDType::f16 && dtype != CommDType::bf16;
+  }
   std::unique_ptr<Communicator> do_split(int color, int key, std::string name) override;
   std::unique_ptr<PendingOp> start_send(const void* data, std::size_t count, CommDType dtype, int peer,
                                         int tag) override;
   std::unique_ptr<PendingOp> start_recv(void* data, std::size_t count, CommDType dtype, int peer,
                                         int tag) override;
+  std::unique_ptr<PendingOp> start_sendrecv(const void* send_data, std::size_t send_count, int dest,
+                                            void* recv_data, std::size_t recv_count, int source,
+                                            CommDType dtype, int tag) override;
   std::unique_ptr<PendingOp> start_all_reduce(void* data, std::size_t count, CommDType dtype,
                                               ReduceOp op) override;
   std::unique_ptr<PendingOp> start_all_reduce_loc(ValueIndex* data, std::size_t count, LocOp op) override;

@@ -1,9 +1,10 @@
-// A PendingOp over one MPI_Request. It owns the int count/displacement arrays of a -v collective,
-// which MPI reads until the operation completes.
+// A PendingOp over one or two MPI_Requests (two for sendrecv). It owns the int count and
+// displacement arrays of a -v collective, which MPI reads until the operation completes.
 #pragma once
 
 #include <mpi.h>
 
+#include <array>
 #include <vector>
 
 #include "distributed/comm/pending_op.h"
@@ -21,7 +22,8 @@ class MpiPendingOp final : public PendingOp {
   MpiPendingOp(const MpiPendingOp&) = delete;
   MpiPendingOp& operator=(const MpiPendingOp&) = delete;
 
-  MPI_Request* handle() { return &request_; }
+  // The next request slot to hand to an MPI_I* call (at most two).
+  MPI_Request* add_request();
   // Storage for count arrays that must live as long as the operation.
   std::vector<int>& int_args() { return int_args_; }
 
@@ -30,7 +32,8 @@ class MpiPendingOp final : public PendingOp {
 
  private:
   const Kind kind_;
-  MPI_Request request_ = MPI_REQUEST_NULL;
+  std::array<MPI_Request, 2> requests_{MPI_REQUEST_NULL, MPI_REQUEST_NULL};
+  int used_ = 0;
   std::vector<int> int_args_;
 };
 

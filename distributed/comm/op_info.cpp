@@ -12,6 +12,9 @@ std::string describe(const OpInfo& info) {
       return fmt::format("send of {} x {} to rank {} (tag {})", info.count, dtype, info.peer, info.tag);
     case CommOp::recv:
       return fmt::format("recv of {} x {} from rank {} (tag {})", info.count, dtype, info.peer, info.tag);
+    case CommOp::sendrecv:
+      return fmt::format("sendrecv of {} x {} to rank {} and {} x {} from rank {} (tag {})", info.count, dtype,
+                         info.peer, info.recv_count, dtype, info.source, info.tag);
     case CommOp::all_reduce:
       return fmt::format("all_reduce ({}) of {} x {}", reduce_op_name(info.reduce), info.count, dtype);
     case CommOp::broadcast:

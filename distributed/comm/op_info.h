@@ -17,6 +17,8 @@ struct OpInfo {
   int peer = -1;          // send: destination, recv: source, broadcast: root
   int tag = -1;
   ReduceOp reduce = ReduceOp::sum;  // all_reduce only
+  int source = -1;                  // sendrecv: where the incoming message comes from
+  std::size_t recv_count = 0;       // sendrecv: elements received
 };
 
 // "recv of 1024 x f32 from rank 0 (tag 3)", "all_reduce (sum) of 8 x f64", "barrier".

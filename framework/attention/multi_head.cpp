@@ -2,7 +2,9 @@
 
 #include <cmath>
 
+#include "framework/attention/mask_builder.h"
 #include "framework/attention/scaled_dot.h"
+#include "framework/ops/attention.h"
 #include "framework/nn/rope.h"
 #include "framework/ops/ops.h"
 
@@ -23,6 +25,28 @@ MultiHeadAttention::MultiHeadAttention(const MultiHeadOptions& options, Generato
   o_proj_ = register_module("o_proj", std::make_shared<nn::Linear>(options.d_model, options.d_model, false, gen, dtype));
 }
 
+kernels::Positions positions_of(std::span<const int64_t> global) {
+  // Greedy runs of constant positive stride: one run for a contiguous or striped shard, two for
+  // zigzag.
+  std::vector<kernels::StridedRun> runs;
+  for (const int64_t p : global) {
+    if (!runs.empty()) {
+      kernels::StridedRun& r = runs.back();
+      if (r.count == 1 && p > r.start) {
+        r.stride = p - r.start;
+        r.count = 2;
+        continue;
+      }
+      if (r.count > 1 && p == r.last() + r.stride) {
+        ++r.count;
+        continue;
+      }
+    }
+    runs.push_back({p, 1, 1});
+  }
+  return kernels::Positions(std::move(runs));
+}
+
 Tensor MultiHeadAttention::forward(const Tensor& x, const Tensor& positions) const {
   const int64_t b = x.shape()[0], n = x.shape()[1];
   auto heads = [&](const Tensor& t, int64_t h) { return transpose(reshape(t, {b, n, h, head_dim_}), 1, 2); };
@@ -33,8 +57,20 @@ Tensor MultiHeadAttention::forward(const Tensor& x, const Tensor& positions) con
     q = nn::apply_rope(q, positions, options_.rope_theta);
     k = nn::apply_rope(k, positions, options_.rope_theta);
   }
-  const Tensor bias = options_.causal ? causal_bias(n, n, 0, x.dtype()) : Tensor();
-  const Tensor out = scaled_dot_attention_plain(q, k, v, bias, 1.0 / std::sqrt(static_cast<double>(head_dim_)));
+  const double scale = options_.scale > 0 ? options_.scale : 1.0 / std::sqrt(static_cast<double>(head_dim_));
+  const std::vector<int64_t> pos = positions.to_vector<int64_t>();
+  const kernels::Positions global = positions_of(pos);
+  Tensor out;
+  if (options_.fused) {
+    AttentionSpec spec;
+    spec.scale = scale;
+    spec.mask = options_.mask;
+    spec.q_positions = global;
+    spec.k_positions = global;
+    out = fused_attention(q, k, v, spec);
+  } else {
+    out = scaled_dot_attention_plain(q, k, v, mask_bias(options_.mask, global, global, x.dtype()), scale);
+  }
   return o_proj_->forward(reshape(transpose(out, 1, 2), {b, n, options_.d_model}));
 }
 

@@ -3,8 +3,10 @@
 #pragma once
 
 #include <memory>
+#include <span>
 
 #include "framework/nn/layers.h"
+#include "kernels/mask.h"
 
 namespace attnscale::attention {
 
@@ -13,8 +15,13 @@ struct MultiHeadOptions {
   int64_t n_heads = 4;
   int64_t n_kv_heads = 0;  // 0 = n_heads (MHA); 1 = MQA; otherwise GQA
   double rope_theta = 10000.0;  // 0 = no rotary embedding
-  bool causal = true;
+  kernels::Mask mask;           // positional parts, in global positions
+  bool fused = true;            // fused blockwise kernel; false = plain ops (materialised scores)
+  double scale = 0.0;           // 0 = 1/sqrt(head_dim)
 };
+
+// Global positions (int64 values in local order) as the kernel's run-length Positions.
+kernels::Positions positions_of(std::span<const int64_t> global);
 
 class MultiHeadAttention : public nn::Module {
  public:

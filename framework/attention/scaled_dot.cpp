@@ -1,8 +1,5 @@
 #include "framework/attention/scaled_dot.h"
 
-#include <algorithm>
-#include <limits>
-
 #include "framework/ops/ops.h"
 
 namespace attnscale::attention {
@@ -28,16 +25,6 @@ Tensor scaled_dot_attention_plain(const Tensor& q, const Tensor& k, const Tensor
   Tensor scores = mul(matmul(q, transpose(keys, -1, -2)), scale);
   if (bias.defined()) scores = add(scores, bias);
   return matmul(softmax(scores, -1), values);
-}
-
-Tensor causal_bias(int64_t n, int64_t m, int64_t q_offset, DType dtype) {
-  Tensor bias = Tensor::zeros({n, m}, dtype);
-  ATTNSCALE_DISPATCH_FLOAT(dtype, "causal_bias", [&] {
-    scalar_t* p = bias.data<scalar_t>();
-    for (int64_t i = 0; i < n; ++i)
-      for (int64_t j = std::max<int64_t>(0, q_offset + i + 1); j < m; ++j) p[i * m + j] = -std::numeric_limits<scalar_t>::infinity();
-  });
-  return bias;
 }
 
 }  // namespace attnscale::attention

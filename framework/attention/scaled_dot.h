@@ -15,7 +15,4 @@ Tensor scaled_dot_attention_plain(const Tensor& q, const Tensor& k, const Tensor
 // Repeats each of the Hkv heads Hq/Hkv times along axis 1: [B, Hkv, M, D] -> [B, Hq, M, D].
 Tensor repeat_kv_heads(const Tensor& kv, int64_t q_heads);
 
-// Additive causal bias [N, M] for queries at global positions q_offset + i and keys at j.
-Tensor causal_bias(int64_t n, int64_t m, int64_t q_offset, DType dtype);
-
 }  // namespace attnscale::attention

@@ -14,6 +14,7 @@
 namespace attnscale::models {
 
 struct TransformerLMOptions {
+  TransformerLMOptions() { mask.causal = true; }
   int64_t vocab_size = 32;
   int64_t d_model = 128;
   int64_t n_layers = 2;
@@ -24,6 +25,9 @@ struct TransformerLMOptions {
   std::string norm = "layernorm";
   double rope_theta = 10000.0;
   bool tie_embeddings = true;
+  kernels::Mask mask;      // attention mask (causal by default), global positions
+  bool fused_attention = true;
+  double attention_scale = 0.0;  // 0 = 1/sqrt(head_dim)
 };
 
 class TransformerBlock : public nn::Module {

@@ -1,4 +1,5 @@
 #include "framework/autograd/node.h"
+#include "framework/ops/op_helpers.h"
 #include "framework/ops/ops.h"
 #include "kernels/elementwise.h"
 
@@ -8,22 +9,10 @@ namespace {
 using kernels::BinaryOp;
 using kernels::UnaryOp;
 
-void check_device(const Tensor& x, const char* op) {
-  if (x.device().type != DeviceType::cpu)
-    throw UsageError(fmt::format("[{}] no kernel for device {} in this build", op, x.device().str()));
-}
-
-// Strides that read `x` as if it had the broadcast shape `out` (0 on broadcast axes).
-Shape broadcast_strides(const Tensor& x, const Shape& out) {
-  Shape strides(out.size(), 0);
-  const size_t lead = out.size() - x.shape().size();
-  for (size_t i = 0; i < x.shape().size(); ++i)
-    if (x.shape()[i] != 1) strides[lead + i] = x.strides()[i];
-  return strides;
-}
+using ops_detail::broadcast_strides;
 
 Tensor binary_forward(BinaryOp op, const Tensor& a, const Tensor& b, const char* name) {
-  check_device(a, name);
+  ops_detail::check_cpu(a, name);
   ATTNSCALE_CHECK(a.dtype() == b.dtype(), name, "dtype mismatch: {} and {}", dtype_name(a.dtype()),
                   dtype_name(b.dtype()));
   const Shape out_shape = broadcast_shapes(a.shape(), b.shape(), name);
@@ -37,7 +26,7 @@ Tensor binary_forward(BinaryOp op, const Tensor& a, const Tensor& b, const char*
 }
 
 Tensor unary_op(UnaryOp op, const Tensor& x, const char* name) {
-  check_device(x, name);
+  ops_detail::check_cpu(x, name);
   const Tensor xc = x.contiguous();
   Tensor out = Tensor::empty(x.shape(), x.dtype(), x.device());
   ATTNSCALE_DISPATCH_FLOAT(x.dtype(), name, [&] {

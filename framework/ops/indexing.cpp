@@ -1,5 +1,6 @@
 #include "framework/ops/indexing.h"
 
+#include <algorithm>
 #include <string>
 
 #include "framework/autograd/node.h"
@@ -110,15 +111,8 @@ Tensor concat_impl(const std::vector<Tensor>& parts, int axis, const char* op) {
     lengths.push_back(p.shape()[ax]);
     offset += p.shape()[ax];
   }
-  return autograd::record(out, op, parts, [ax, lengths](const Tensor& g) {
-    std::vector<Tensor> grads;
-    int64_t start = 0;
-    for (int64_t len : lengths) {
-      grads.push_back(narrow(g, ax, start, len));
-      start += len;
-    }
-    return grads;
-  });
+  // The gradient of joining is splitting.
+  return autograd::record(out, op, parts, [ax, lengths](const Tensor& g) { return split(g, lengths, ax); });
 }
 
 }  // namespace
@@ -212,10 +206,9 @@ std::vector<Tensor> split(const Tensor& x, int64_t split_size, int axis) {
   ATTNSCALE_CHECK(split_size > 0, "split", "split size must be positive, got {}", split_size);
   const int64_t n = x.shape()[ax];
   if (n == 0) return {x};
-  std::vector<Tensor> pieces;
-  for (int64_t start = 0; start < n; start += split_size)
-    pieces.push_back(narrow(x, ax, start, std::min(split_size, n - start)));
-  return pieces;
+  std::vector<int64_t> sizes;
+  for (int64_t start = 0; start < n; start += split_size) sizes.push_back(std::min(split_size, n - start));
+  return split(x, sizes, ax);
 }
 
 std::vector<Tensor> split(const Tensor& x, const std::vector<int64_t>& sizes, int axis) {

@@ -1,42 +1,9 @@
-#include <algorithm>
-#include <cmath>
-#include <limits>
-
 #include "framework/autograd/node.h"
 #include "framework/ops/ops.h"
+#include "kernels/softmax.h"
 
 namespace attnscale {
 namespace {
-
-// Row-wise (log-)softmax of a contiguous [rows, n] matrix. Rows that are entirely -inf give zeros
-// (softmax) or -inf (log_softmax) rather than NaN.
-template <typename T, bool Log>
-void softmax_rows(const T* x, int64_t rows, int64_t n, T* y) {
-#pragma omp parallel for if (rows * n > (1 << 15))
-  for (int64_t r = 0; r < rows; ++r) {
-    const T* xr = x + r * n;
-    T* yr = y + r * n;
-    T m = -std::numeric_limits<T>::infinity();
-    for (int64_t i = 0; i < n; ++i) m = std::max(m, xr[i]);
-    if (!std::isfinite(m)) {
-      std::fill_n(yr, n, Log ? -std::numeric_limits<T>::infinity() : T(0));
-      continue;
-    }
-    T total = 0;
-    for (int64_t i = 0; i < n; ++i) {
-      const T e = std::exp(xr[i] - m);
-      if constexpr (!Log) yr[i] = e;
-      total += e;
-    }
-    if constexpr (Log) {
-      const T shift = m + std::log(total);
-      for (int64_t i = 0; i < n; ++i) yr[i] = xr[i] - shift;
-    } else {
-      const T inv = T(1) / total;
-      for (int64_t i = 0; i < n; ++i) yr[i] *= inv;
-    }
-  }
-}
 
 template <bool Log>
 Tensor softmax_impl(const Tensor& x, int axis, const char* name) {
@@ -49,7 +16,7 @@ Tensor softmax_impl(const Tensor& x, int axis, const char* name) {
   Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
   const int64_t n = x.dim() ? x.shape().back() : 1;
   ATTNSCALE_DISPATCH_FLOAT(x.dtype(), name, [&] {
-    softmax_rows<scalar_t, Log>(xc.data<scalar_t>(), n ? x.numel() / n : 0, n, y.data<scalar_t>());
+    kernels::softmax_rows<scalar_t>(xc.data<scalar_t>(), n ? x.numel() / n : 0, n, y.data<scalar_t>(), Log);
   });
   const Tensor dy = y.detach();
   return autograd::record(y, name, {x}, [dy](const Tensor& g) {

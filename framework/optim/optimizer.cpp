@@ -11,6 +11,8 @@ namespace attnscale {
 void check_hyperparameter(std::string_view where, std::string_view name, double value, double low, double high,
                           bool high_inclusive) {
   const bool ok = low <= value && (high_inclusive ? value <= high : value < high);  // false for NaN
+  if (high == std::numeric_limits<double>::max())
+    ATTNSCALE_CHECK(ok, where, "{} = {} must be finite and >= {}", name, value, low);
   ATTNSCALE_CHECK(ok, where, "{} = {} must be in [{}, {}{}", name, value, low, high, high_inclusive ? "]" : ")");
 }
 
@@ -35,6 +37,8 @@ void Optimizer::set_lr(double lr) {
 
 void Optimizer::step() {
   autograd::NoGradGuard no_grad;
+  // Check every gradient before touching any parameter, so a bad one cannot leave a half-applied step.
+  std::vector<Tensor> grads(params_.size());
   for (size_t i = 0; i < params_.size(); ++i) {
     const NamedTensor& p = params_[i];
     const Tensor grad = p.tensor.grad();
@@ -45,10 +49,14 @@ void Optimizer::step() {
     if (p.tensor.device().type != DeviceType::cpu || grad.device().type != DeviceType::cpu)
       throw UsageError(fmt::format("[{}] no update kernel for device {} in this build (parameter '{}')", name_,
                                    p.tensor.device().str(), p.name));
+    grads[i] = grad.contiguous();
+  }
+  for (size_t i = 0; i < params_.size(); ++i) {
+    if (!grads[i].defined()) continue;
     ParamState& state = states_[i];
     int64_t& count = *state.step.data<int64_t>();
     ++count;
-    update(i, grad.contiguous(), count, state.buffers);
+    update(i, grads[i], count, state.buffers);
   }
 }
 

@@ -71,7 +71,8 @@ class Optimizer {
   double lr_;
 };
 
-// Throws UsageError("[where] name = value must be ...") unless low <= value (<= high / < high).
+// Throws UsageError("[where] name = value must be ...") unless low <= value (<= high / < high);
+// high = std::numeric_limits<double>::max() means "no upper bound" (infinity and NaN still fail).
 void check_hyperparameter(std::string_view where, std::string_view name, double value, double low, double high,
                           bool high_inclusive = true);
 

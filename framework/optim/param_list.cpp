@@ -45,4 +45,26 @@ int64_t total_numel(std::span<const NamedTensor> params) {
   return n;
 }
 
+uint64_t param_list_fingerprint(std::span<const NamedTensor> params) {
+  uint64_t hash = 0xcbf29ce484222325ull;  // FNV-1a: stable across builds and machines, unlike std::hash
+  const auto mix = [&](const void* data, size_t bytes) {
+    const auto* p = static_cast<const unsigned char*>(data);
+    for (size_t i = 0; i < bytes; ++i) hash = (hash ^ p[i]) * 0x100000001b3ull;
+  };
+  const auto mix_int = [&](int64_t v) {
+    unsigned char le[8];  // little-endian, whatever the host
+    for (int i = 0; i < 8; ++i) le[i] = static_cast<unsigned char>(static_cast<uint64_t>(v) >> (8 * i));
+    mix(le, sizeof le);
+  };
+  mix_int(static_cast<int64_t>(params.size()));
+  for (const NamedTensor& p : params) {
+    mix_int(static_cast<int64_t>(p.name.size()));
+    mix(p.name.data(), p.name.size());
+    mix_int(static_cast<int64_t>(p.tensor.dtype()));
+    mix_int(p.tensor.dim());
+    for (int64_t s : p.tensor.shape()) mix_int(s);
+  }
+  return hash;
+}
+
 }  // namespace attnscale

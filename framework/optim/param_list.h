@@ -23,4 +23,8 @@ void check_param_list(std::span<const NamedTensor> params, std::string_view wher
 // Total number of elements over the list.
 int64_t total_numel(std::span<const NamedTensor> params);
 
+// A 64-bit hash of the names, dtypes and shapes in list order (not the values). Ranks that must hold
+// the same parameter list (data-parallel replicas) compare it before reducing gradients by position.
+uint64_t param_list_fingerprint(std::span<const NamedTensor> params);
+
 }  // namespace attnscale

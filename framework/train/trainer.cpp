@@ -1,5 +1,8 @@
 #include "framework/train/trainer.h"
 
+#include <sys/resource.h>
+
+#include <array>
 #include <chrono>
 #include <optional>
 
@@ -41,19 +44,39 @@ Trainer::Trainer(const Config& cfg, TrainTask& task, const RunDir* run_dir, int 
       run_dir_(run_dir),
       rank_(rank),
       optimizer_(make_optimizer(cfg.optim, task.model().named_parameters())),
-      schedule_(schedule_options(cfg)) {
+      schedule_(schedule_options(cfg)),
+      world_(world) {
+  if (world_ && world_->size() > 1) reducer_ = std::make_unique<GradientReducer>(optimizer_->params(), *world_);
   if (run_dir_) checkpoints_.emplace(cfg_, *run_dir_, world);
 }
 
+namespace {
+// Sums (loss, correct, scored, tokens) over every rank: each rank's loss is its share of the mean.
+void sum_over_ranks(Communicator* world, double& loss, int64_t& correct, int64_t& scored, int64_t& tokens) {
+  if (!world || world->size() == 1) return;
+  std::array<double, 4> v{loss, static_cast<double>(correct), static_cast<double>(scored), static_cast<double>(tokens)};
+  world->all_reduce(v, ReduceOp::sum);
+  loss = v[0];
+  correct = static_cast<int64_t>(v[1]), scored = static_cast<int64_t>(v[2]), tokens = static_cast<int64_t>(v[3]);
+}
+
+int64_t peak_resident_bytes() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return static_cast<int64_t>(usage.ru_maxrss) * 1024;  // Linux reports KiB
+}
+}  // namespace
+
 EvalResult Trainer::evaluate() {
   double loss = 0;
-  int64_t correct = 0, scored = 0;
+  int64_t correct = 0, scored = 0, tokens = 0;
   for (int64_t i = 0; i < cfg_.train.eval_batches; ++i) {
     const BatchResult r = task_.eval_batch(i);
     loss += r.loss.item();
     correct += r.correct;
     scored += r.scored;
   }
+  sum_over_ranks(world_, loss, correct, scored, tokens);
   return {loss / static_cast<double>(cfg_.train.eval_batches),
           scored ? static_cast<double>(correct) / static_cast<double>(scored) : 0.0};
 }
@@ -86,6 +109,10 @@ TrainSummary Trainer::run() {
       loss += r.loss.item() / static_cast<double>(accum);
       correct += r.correct, scored += r.scored, tokens += r.tokens;
     }
+    const auto comm_start = Clock::now();
+    if (reducer_) reducer_->reduce();
+    sum_over_ranks(world_, loss, correct, scored, tokens);
+    const double comm_time = std::chrono::duration<double>(Clock::now() - comm_start).count();
     const double grad_norm = clip_grad_norm(optimizer_->params(), cfg_.optim.grad_clip);
     const double lr = schedule_.lr(step);
     optimizer_->set_lr(lr);
@@ -115,7 +142,8 @@ TrainSummary Trainer::run() {
       m.grad_norm = grad_norm;
       m.tokens_per_s = tokens_per_s;
       m.step_time_s = step_time;
-      m.comm_time_s = 0.0;
+      m.comm_time_s = comm_time;
+      m.peak_mem_bytes = peak_resident_bytes();
       m.extra["train_accuracy"] = scored ? static_cast<double>(correct) / static_cast<double>(scored) : 0.0;
       if (eval) {
         m.extra["eval_loss"] = eval->loss;

@@ -7,6 +7,7 @@
 #include <optional>
 #include <vector>
 
+#include "distributed/data_parallel/gradient_reducer.h"
 #include "framework/config/config.h"
 #include "framework/io/run_dir.h"
 #include "framework/optim/lr_schedule.h"
@@ -37,7 +38,7 @@ LrScheduleOptions schedule_options(const Config& cfg);
 class Trainer {
  public:
   // `run_dir` may be null (tests): nothing is written then and nothing resumed. `world`: every rank
-  // of the run, for checkpoints (null: this process alone).
+  // of the run, for checkpoints, gradient reduction and metrics (null: this process alone).
   Trainer(const Config& cfg, TrainTask& task, const RunDir* run_dir, int rank, Communicator* world = nullptr);
 
   TrainSummary run();
@@ -50,6 +51,8 @@ class Trainer {
   int rank_;
   std::unique_ptr<Optimizer> optimizer_;
   LrSchedule schedule_;
+  Communicator* world_;
+  std::unique_ptr<GradientReducer> reducer_;      // with more than one rank
   std::optional<TrainCheckpoints> checkpoints_;  // when there is a run directory
 };
 

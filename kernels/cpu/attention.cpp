@@ -7,9 +7,10 @@
 #include "kernels/cpu/attention_cpu.h"
 
 namespace attnscale::kernels {
-namespace {
 
-void check_shape(const AttentionParams& p) {
+namespace cpu {
+
+void check_attention_params(const AttentionParams& p, bool check_scale) {
   const AttentionShape& s = p.shape;
   ATTNSCALE_CHECK(s.batch >= 0 && s.q_len >= 0 && s.k_len >= 0, "attention",
                   "batch ({}), q_len ({}) and k_len ({}) must not be negative", s.batch, s.q_len,
@@ -19,8 +20,9 @@ void check_shape(const AttentionParams& p) {
   ATTNSCALE_CHECK(s.kv_heads >= 1 && s.q_heads >= 1 && s.q_heads % s.kv_heads == 0, "attention",
                   "q_heads ({}) must be a positive multiple of kv_heads ({})", s.q_heads,
                   s.kv_heads);
-  ATTNSCALE_CHECK(std::isfinite(p.scale) && p.scale > 0, "attention",
-                  "scale must be finite and > 0, got {}", p.scale);
+  if (check_scale)
+    ATTNSCALE_CHECK(std::isfinite(p.scale) && p.scale > 0, "attention",
+                    "scale must be finite and > 0, got {}", p.scale);
   ATTNSCALE_CHECK(p.q_positions.size() == s.q_len, "attention",
                   "q_positions hold {} positions, q_len is {}", p.q_positions.size(), s.q_len);
   ATTNSCALE_CHECK(p.k_positions.size() == s.k_len, "attention",
@@ -31,10 +33,14 @@ void check_shape(const AttentionParams& p) {
   validate_mask(p.mask, s.batch, s.q_len, s.k_len);
 }
 
-void check_size(const char* name, size_t got, int64_t expected) {
+void check_buffer_size(const char* name, size_t got, int64_t expected) {
   ATTNSCALE_CHECK(static_cast<int64_t>(got) == expected, "attention",
                   "{} has {} elements, the shape needs {}", name, got, expected);
 }
+
+}  // namespace cpu
+
+namespace {
 
 [[noreturn]] void no_kernel(const char* op) {
   throw UsageError(fmt::format(
@@ -54,30 +60,16 @@ AttentionParams default_attention_params(const AttentionShape& shape, int64_t q_
 
 template <typename T>
 void attention_forward(const AttentionParams& params, const AttentionForwardBuffers<T>& io) {
-  check_shape(params);
-  const AttentionShape& s = params.shape;
-  check_size("q", io.q.size(), s.q_size());
-  check_size("k", io.k.size(), s.k_size());
-  check_size("v", io.v.size(), s.v_size());
-  check_size("out", io.out.size(), s.out_size());
-  check_size("lse", io.lse.size(), s.rows());
+  cpu::check_attention_params(params, /*check_scale=*/true);
+  cpu::check_forward_buffers(params.shape, io, /*with_lse=*/true);
   if (params.backend == Backend::cuda) no_kernel("attention_forward");
   cpu::attention_forward(params, io);
 }
 
 template <typename T>
 void attention_backward(const AttentionParams& params, const AttentionBackwardBuffers<T>& io) {
-  check_shape(params);
-  const AttentionShape& s = params.shape;
-  check_size("q", io.q.size(), s.q_size());
-  check_size("k", io.k.size(), s.k_size());
-  check_size("v", io.v.size(), s.v_size());
-  check_size("dout", io.dout.size(), s.out_size());
-  check_size("lse", io.lse.size(), s.rows());
-  check_size("delta", io.delta.size(), s.rows());
-  check_size("dq", io.dq.size(), s.q_size());
-  check_size("dk", io.dk.size(), s.k_size());
-  check_size("dv", io.dv.size(), s.v_size());
+  cpu::check_attention_params(params, /*check_scale=*/true);
+  cpu::check_backward_buffers(params.shape, io, /*with_lse=*/true);
   if (params.backend == Backend::cuda) no_kernel("attention_backward");
   cpu::attention_backward(params, io);
 }

@@ -21,11 +21,6 @@
 #include "kernels/cpu/vec_exp.h"
 
 namespace attnscale::kernels::cpu {
-namespace {
-
-int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
-
-}  // namespace
 
 template <typename T>
 void attention_backward(const AttentionParams& params, const AttentionBackwardBuffers<T>& io) {

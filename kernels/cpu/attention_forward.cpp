@@ -23,11 +23,6 @@
 #include "kernels/softmax_merge.h"
 
 namespace attnscale::kernels::cpu {
-namespace {
-
-int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
-
-}  // namespace
 
 template <typename T>
 void attention_forward(const AttentionParams& params, const AttentionForwardBuffers<T>& io) {

@@ -2,8 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
-#include <limits>
 
+#include "kernels/cpu/row_ops.h"
 #include "kernels/cpu/strided_rows.h"
 
 namespace attnscale::kernels {
@@ -14,11 +14,8 @@ void cross_entropy_forward(int64_t rows, int64_t classes, const T* logits, const
 #pragma omp parallel for if (rows * classes >= kParallelElements) schedule(static)
   for (int64_t r = 0; r < rows; ++r) {
     const T* x = logits + r * classes;
-    T m = -std::numeric_limits<T>::infinity();
-    for (int64_t c = 0; c < classes; ++c) m = std::max(m, x[c]);
-    T total = 0;
-    for (int64_t c = 0; c < classes; ++c) total += std::exp(x[c] - m);
-    lse[r] = m + std::log(total);
+    const T m = row_max(x, classes);
+    lse[r] = m + std::log(row_sum_exp(x, classes, m));
     loss[r] = targets[r] == ignore_index ? T(0) : lse[r] - x[targets[r]];
   }
 }
@@ -35,7 +32,8 @@ void cross_entropy_backward(int64_t rows, int64_t classes, const T* logits, cons
     }
     const T* x = logits + r * classes;
     const T scale = grad_loss[r], shift = lse[r];
-    for (int64_t c = 0; c < classes; ++c) g[c] = scale * std::exp(x[c] - shift);
+#pragma omp simd
+    for (int64_t c = 0; c < classes; ++c) g[c] = scale * math_for<T>::exp(x[c] - shift);
     g[targets[r]] -= scale;
   }
 }

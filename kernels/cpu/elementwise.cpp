@@ -2,8 +2,10 @@
 
 #include <algorithm>
 #include <cmath>
-#include <numbers>
-#include <vector>
+
+#include "kernels/cpu/strided_rows.h"
+#include "kernels/cpu/transpose_copy.h"
+#include "kernels/cpu/vec_math.h"
 
 namespace attnscale::kernels {
 namespace {
@@ -12,13 +14,13 @@ template <typename T>
 inline T apply_unary(UnaryOp op, T x) {
   switch (op) {
     case UnaryOp::neg: return -x;
-    case UnaryOp::exp: return std::exp(x);
+    case UnaryOp::exp: return math_for<T>::exp(x);
     case UnaryOp::log: return std::log(x);
     case UnaryOp::tanh: return std::tanh(x);
-    case UnaryOp::sigmoid: return T(1) / (T(1) + std::exp(-x));
+    case UnaryOp::sigmoid: return T(1) / (T(1) + math_for<T>::exp(-x));
     case UnaryOp::relu: return x > T(0) ? x : T(0);
-    case UnaryOp::gelu: return T(0.5) * x * (T(1) + std::erf(x * T(std::numbers::sqrt2 / 2)));
-    case UnaryOp::silu: return x / (T(1) + std::exp(-x));
+    case UnaryOp::gelu: return x * math_for<T>::normal_cdf(x);
+    case UnaryOp::silu: return x / (T(1) + math_for<T>::exp(-x));
     case UnaryOp::sqrt: return std::sqrt(x);
     case UnaryOp::rsqrt: return T(1) / std::sqrt(x);
     case UnaryOp::abs: return std::abs(x);
@@ -36,13 +38,9 @@ inline T unary_derivative(UnaryOp op, T x, T y) {
     case UnaryOp::tanh: return T(1) - y * y;
     case UnaryOp::sigmoid: return y * (T(1) - y);
     case UnaryOp::relu: return x > T(0) ? T(1) : T(0);
-    case UnaryOp::gelu: {
-      const T cdf = T(0.5) * (T(1) + std::erf(x * T(std::numbers::sqrt2 / 2)));
-      const T pdf = std::exp(T(-0.5) * x * x) * T(std::numbers::inv_sqrtpi / std::numbers::sqrt2);
-      return cdf + x * pdf;
-    }
+    case UnaryOp::gelu: return math_for<T>::normal_cdf(x) + x * math_for<T>::normal_pdf(x);
     case UnaryOp::silu: {
-      const T s = T(1) / (T(1) + std::exp(-x));
+      const T s = T(1) / (T(1) + math_for<T>::exp(-x));
       return s * (T(1) + x * (T(1) - s));
     }
     case UnaryOp::sqrt: return T(0.5) / y;
@@ -70,40 +68,15 @@ inline T apply_binary(BinaryOp op, T a, T b) {
   return a;
 }
 
-// Calls inner(offsets..., out_offset, inner_len) for every row of the innermost axis.
-template <typename F>
-void for_each_row(int ndim, const int64_t* shape, const int64_t* sa, const int64_t* sb, F&& inner) {
-  if (ndim == 0) {
-    inner(int64_t{0}, int64_t{0}, int64_t{0}, int64_t{1});
-    return;
-  }
-  const int64_t inner_len = shape[ndim - 1];
-  int64_t rows = 1;
-  for (int d = 0; d < ndim - 1; ++d) rows *= shape[d];
-  std::vector<int64_t> idx(ndim, 0);
-  int64_t off_a = 0, off_b = 0;
-  for (int64_t r = 0; r < rows; ++r) {
-    inner(off_a, off_b, r * inner_len, inner_len);
-    for (int d = ndim - 2; d >= 0; --d) {
-      ++idx[d];
-      off_a += sa[d];
-      off_b += sb ? sb[d] : 0;
-      if (idx[d] < shape[d]) break;
-      off_a -= sa[d] * shape[d];
-      off_b -= sb ? sb[d] * shape[d] : 0;
-      idx[d] = 0;
-    }
-  }
-}
-
 // The op as a compile-time constant so each inner loop vectorises.
 template <typename T, BinaryOp Op>
 void binary_rows(int ndim, const int64_t* shape, const T* a, const int64_t* sa, const T* b, const int64_t* sb,
                  T* out) {
-  const int64_t ia = ndim ? sa[ndim - 1] : 0, ib = ndim ? sb[ndim - 1] : 0;
-  for_each_row(ndim, shape, sa, sb, [&](int64_t oa, int64_t ob, int64_t oo, int64_t n) {
-    const T* pa = a + oa;
-    const T* pb = b + ob;
+  const RowPlan<2> plan = plan_rows<2>(ndim, shape, {sa, sb});
+  const int64_t ia = plan.inner_stride(0), ib = plan.inner_stride(1);
+  for_each_row(plan, [&](const std::array<int64_t, 2>& at, int64_t oo, int64_t n) {
+    const T* pa = a + at[0];
+    const T* pb = b + at[1];
     T* po = out + oo;
     if (ia == 1 && ib == 1) {
       for (int64_t i = 0; i < n; ++i) po[i] = apply_binary<T>(Op, pa[i], pb[i]);
@@ -125,6 +98,12 @@ void unary_loop(int64_t n, const T* in, T* out) {
   for (int64_t i = 0; i < n; ++i) out[i] = apply_unary<T>(Op, in[i]);
 }
 
+template <typename T, UnaryOp Op>
+void unary_backward_loop(int64_t n, const T* in, const T* out, const T* grad_out, T* grad_in) {
+#pragma omp parallel for simd if (n > (1 << 16)) schedule(static)
+  for (int64_t i = 0; i < n; ++i) grad_in[i] = grad_out[i] * unary_derivative<T>(Op, in[i], out[i]);
+}
+
 }  // namespace
 
 template <typename T>
@@ -140,8 +119,13 @@ void unary(UnaryOp op, int64_t n, const T* in, T* out) {
 
 template <typename T>
 void unary_backward(UnaryOp op, int64_t n, const T* in, const T* out, const T* grad_out, T* grad_in) {
-#pragma omp parallel for if (n > (1 << 16)) schedule(static)
-  for (int64_t i = 0; i < n; ++i) grad_in[i] = grad_out[i] * unary_derivative<T>(op, in[i], out[i]);
+  switch (op) {
+#define CASE(name) \
+  case UnaryOp::name: return unary_backward_loop<T, UnaryOp::name>(n, in, out, grad_out, grad_in);
+    CASE(neg) CASE(exp) CASE(log) CASE(tanh) CASE(sigmoid) CASE(relu) CASE(gelu) CASE(silu) CASE(sqrt)
+    CASE(rsqrt) CASE(abs) CASE(square)
+#undef CASE
+  }
 }
 
 template <typename T>
@@ -164,9 +148,12 @@ void binary_scalar(BinaryOp op, int64_t n, const T* a, T s, T* out) {
 
 template <typename T>
 void strided_copy(int ndim, const int64_t* shape, const T* src, const int64_t* src_strides, T* dst) {
-  const int64_t inner_stride = ndim ? src_strides[ndim - 1] : 1;
-  for_each_row(ndim, shape, src_strides, nullptr, [&](int64_t os, int64_t, int64_t od, int64_t n) {
-    const T* ps = src + os;
+  const RowPlan<1> plan = plan_rows<1>(ndim, shape, {src_strides});
+  const int64_t inner_stride = plan.inner_stride(0);
+  const int nd = static_cast<int>(plan.shape.size());
+  if (nd >= 2 && inner_stride != 1 && plan.strides[0][nd - 2] == 1) return transpose_copy(plan, src, dst);
+  for_each_row(plan, [&](const std::array<int64_t, 1>& at, int64_t od, int64_t n) {
+    const T* ps = src + at[0];
     T* pd = dst + od;
     if (inner_stride == 1)
       std::copy(ps, ps + n, pd);
@@ -177,12 +164,17 @@ void strided_copy(int ndim, const int64_t* shape, const T* src, const int64_t* s
 
 template <typename T>
 void strided_accumulate(int ndim, const int64_t* shape, const T* src, T* dst, const int64_t* dst_strides) {
-  const int64_t inner_stride = ndim ? dst_strides[ndim - 1] : 1;
-  for_each_row(ndim, shape, dst_strides, nullptr, [&](int64_t od, int64_t, int64_t os, int64_t n) {
-    const T* ps = src + os;
-    T* pd = dst + od;
-    for (int64_t i = 0; i < n; ++i) pd[i * inner_stride] += ps[i];
-  });
+  const RowPlan<1> plan = plan_rows<1>(ndim, shape, {dst_strides});
+  const int64_t inner_stride = plan.inner_stride(0);
+  // Serial: a zero or overlapping destination stride makes several source elements add into one.
+  for_each_row(
+      plan,
+      [&](const std::array<int64_t, 1>& at, int64_t os, int64_t n) {
+        const T* ps = src + os;
+        T* pd = dst + at[0];
+        for (int64_t i = 0; i < n; ++i) pd[i * inner_stride] += ps[i];
+      },
+      /*parallel=*/false);
 }
 
 #define INSTANTIATE_FLOAT(T)                                                                          \

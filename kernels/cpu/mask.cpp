@@ -23,9 +23,14 @@ void validate_mask(const Mask& mask, int64_t batch, int64_t q_len, int64_t k_len
     ATTNSCALE_CHECK(static_cast<int64_t>(mask.k_valid.size()) == batch * k_len, "mask",
                     "k_valid has {} entries, expected batch*k_len = {}", mask.k_valid.size(),
                     batch * k_len);
-  if (mask.window)
-    ATTNSCALE_CHECK(mask.window->left >= 0 && mask.window->right >= 0, "mask",
-                    "window ({}, {}) must not be negative", mask.window->left, mask.window->right);
+  if (mask.window) {
+    // The bound keeps q - left and q + right far from int64 overflow.
+    constexpr int64_t limit = int64_t{1} << 60;
+    ATTNSCALE_CHECK(mask.window->left >= 0 && mask.window->right >= 0 &&
+                        mask.window->left <= limit && mask.window->right <= limit,
+                    "mask", "window ({}, {}) must lie in [0, 2^60]", mask.window->left,
+                    mask.window->right);
+  }
 }
 
 MaskView::MaskView(const Mask& mask_, int64_t batch, std::span<const int64_t> q_pos_,

@@ -1,47 +1,111 @@
-// CPU optimizer kernels: one flat pass per parameter, vectorised (omp simd) and split across
-// threads for large tensors. Element updates are independent, so the thread count never changes
-// a result; the reduction sums fixed blocks in a fixed order for the same reason.
+// CPU optimizer kernels: one pass per parameter over fixed blocks (threads take whole blocks), each
+// block in SIMD lane groups written with std::experimental::simd. Explicit SIMD rather than
+// auto-vectorisation because GCC 12 leaves the Adam loop scalar (std::sqrt may set errno, and the
+// loops it outlines for `omp parallel` were not vectorised either): that was 4-5x slower.
 //
-// GCC vectorises the Adam loop only under -fno-math-errno (std::sqrt may set errno otherwise, and
-// neither `#pragma GCC optimize` nor the function attribute changes that in GCC 12); the SGD loops
-// and the reduction vectorise as they are. benchmarks/bench_optim.cpp measures the difference.
+// Every element runs through the same instructions (a block's last partial lane group runs on
+// zero-padded copies), so results do not depend on the thread count or on where a chunk starts.
 #include "kernels/optim.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
+#include <tuple>
+#include <type_traits>
+#include <utility>
 #include <vector>
+
+// GCC 12 flags the _mm512_undefined_ps() inside its own AVX-512 sqrt intrinsic as (maybe-)uninitialized
+// once inlined here: a false positive in a system header (GCC bug 105593).
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include <experimental/simd>
+#pragma GCC diagnostic pop
+#else
+#include <experimental/simd>
+#endif
 
 namespace attnscale::kernels {
 namespace {
+namespace stdx = std::experimental;
+template <typename T>
+using Vec = stdx::native_simd<T>;
+
+constexpr int64_t kBlock = int64_t{1} << 14;              // elements per work item; a multiple of any lane count
 constexpr int64_t kParallelThreshold = int64_t{1} << 16;  // below this, threads cost more than they save
-constexpr int64_t kReduceBlock = int64_t{1} << 14;
+
+template <typename T>
+Vec<T> load(const T* p) {
+  return Vec<T>(p, stdx::element_aligned);
+}
+template <typename T>
+void store(const Vec<T>& v, T* p) {
+  v.copy_to(p, stdx::element_aligned);
+}
+
+// Calls lanes(ptrs + i...) for each full lane group of [begin, end), then once on zero-padded
+// copies of the remainder, copying the non-const arrays back.
+template <typename T, typename Lanes, typename... Elems>
+void for_lane_groups(int64_t begin, int64_t end, const Lanes& lanes, Elems*... ptrs) {
+  constexpr int64_t width = Vec<T>::size();
+  int64_t i = begin;
+  for (; i + width <= end; i += width) lanes((ptrs + i)...);
+  const int64_t rest = end - i;
+  if (rest == 0) return;
+  std::tuple<std::array<std::remove_const_t<Elems>, width>...> pads{};
+  [&]<size_t... I>(std::index_sequence<I...>) {
+    (std::copy_n(ptrs + i, rest, std::get<I>(pads).data()), ...);
+    lanes(std::get<I>(pads).data()...);
+    const auto copy_back = [&](auto* dst, const auto& pad) {
+      if constexpr (!std::is_const_v<std::remove_pointer_t<decltype(dst)>>) std::copy_n(pad.data(), rest, dst + i);
+    };
+    (copy_back(ptrs, std::get<I>(pads)), ...);
+  }(std::index_sequence_for<Elems...>{});
+}
+
+// Splits [0, n) into kBlock blocks, shared out among threads when n is large.
+template <typename T, typename Lanes, typename... Elems>
+void for_blocks(int64_t n, const Lanes& lanes, Elems*... ptrs) {
+  const int64_t blocks = (n + kBlock - 1) / kBlock;
+#pragma omp parallel for schedule(static) if (n > kParallelThreshold)
+  for (int64_t b = 0; b < blocks; ++b)
+    for_lane_groups<T>(b * kBlock, std::min(n, (b + 1) * kBlock), lanes, ptrs...);
+}
 }  // namespace
 
 template <typename T>
-void sgd_update(int64_t n, T* __restrict param, const T* __restrict grad, T* __restrict momentum_buf,
-                const SgdStep& s) {
-  const T lr = static_cast<T>(s.lr), wd = static_cast<T>(s.weight_decay), mu = static_cast<T>(s.momentum);
+void sgd_update(int64_t n, T* param, const T* grad, T* momentum_buf, const SgdStep& s) {
+  const T neg_lr = static_cast<T>(-s.lr), wd = static_cast<T>(s.weight_decay), mu = static_cast<T>(s.momentum);
   const T keep = static_cast<T>(1.0 - s.dampening);
-  // wd == 0 must leave d == g exactly (0 * inf would be NaN), hence `use_wd` rather than adding 0 * p.
-  // The branches are loop-invariant; the compiler unswitches them out of the loops.
+  // wd == 0 must leave d == g exactly (0 * inf would be NaN), hence the test rather than adding 0 * p.
   const bool use_wd = s.weight_decay != 0, first = s.first_step, nesterov = s.nesterov;
   if (s.momentum == 0) {
-#pragma omp parallel for simd if (n > kParallelThreshold) schedule(static)
-    for (int64_t i = 0; i < n; ++i) param[i] += -lr * (use_wd ? grad[i] + wd * param[i] : grad[i]);
+    for_blocks<T>(
+        n,
+        [&](T* p, const T* g) {
+          const Vec<T> pv = load(p);
+          const Vec<T> d = use_wd ? load(g) + wd * pv : load(g);
+          store(pv + neg_lr * d, p);
+        },
+        param, grad);
     return;
   }
-#pragma omp parallel for simd if (n > kParallelThreshold) schedule(static)
-  for (int64_t i = 0; i < n; ++i) {
-    const T d = use_wd ? grad[i] + wd * param[i] : grad[i];
-    const T buf = first ? d : momentum_buf[i] * mu + keep * d;
-    momentum_buf[i] = buf;
-    param[i] += -lr * (nesterov ? d + mu * buf : buf);
-  }
+  for_blocks<T>(
+      n,
+      [&](T* p, const T* g, T* b) {
+        const Vec<T> pv = load(p);
+        const Vec<T> d = use_wd ? load(g) + wd * pv : load(g);
+        const Vec<T> buf = first ? d : load(b) * mu + keep * d;
+        store(buf, b);
+        store(pv + neg_lr * (nesterov ? d + mu * buf : buf), p);
+      },
+      param, grad, momentum_buf);
 }
 
 template <typename T>
-void adam_update(int64_t n, T* __restrict param, const T* __restrict grad, T* __restrict exp_avg,
-                 T* __restrict exp_avg_sq, const AdamStep& s) {
+void adam_update(int64_t n, T* param, const T* grad, T* exp_avg, T* exp_avg_sq, const AdamStep& s) {
   const double t = static_cast<double>(s.step);
   const T beta1 = static_cast<T>(s.beta1), beta2 = static_cast<T>(s.beta2);
   const T one_minus_beta1 = static_cast<T>(1.0 - s.beta1), one_minus_beta2 = static_cast<T>(1.0 - s.beta2);
@@ -52,35 +116,38 @@ void adam_update(int64_t n, T* __restrict param, const T* __restrict grad, T* __
   const T decay_factor = static_cast<T>(1.0 - s.lr * s.weight_decay);
   const bool coupled_wd = s.weight_decay != 0 && !s.decoupled_weight_decay;
   const bool decoupled_wd = s.weight_decay != 0 && s.decoupled_weight_decay;
-#pragma omp parallel for simd if (n > kParallelThreshold) schedule(static)
-  for (int64_t i = 0; i < n; ++i) {
-    const T p = decoupled_wd ? param[i] * decay_factor : param[i];
-    const T g = coupled_wd ? grad[i] + wd * param[i] : grad[i];
-    const T m = exp_avg[i] * beta1 + one_minus_beta1 * g;
-    const T v = exp_avg_sq[i] * beta2 + one_minus_beta2 * g * g;
-    exp_avg[i] = m;
-    exp_avg_sq[i] = v;
-    const T denom = std::sqrt(v) / bias_correction2_sqrt + eps;
-    param[i] = p + neg_step_size * (m / denom);
-  }
+  for_blocks<T>(
+      n,
+      [&](T* p, const T* g, T* m, T* v) {
+        const Vec<T> p_old = load(p);
+        const Vec<T> gv = coupled_wd ? load(g) + wd * p_old : load(g);
+        const Vec<T> p_decayed = decoupled_wd ? p_old * decay_factor : p_old;
+        const Vec<T> mv = load(m) * beta1 + one_minus_beta1 * gv;
+        const Vec<T> vv = load(v) * beta2 + one_minus_beta2 * gv * gv;
+        store(mv, m);
+        store(vv, v);
+        const Vec<T> denom = stdx::sqrt(vv) / bias_correction2_sqrt + eps;
+        store(p_decayed + neg_step_size * (mv / denom), p);
+      },
+      param, grad, exp_avg, exp_avg_sq);
 }
 
 template <typename T>
 double sum_of_squares(int64_t n, const T* x) {
-  const int64_t blocks = (n + kReduceBlock - 1) / kReduceBlock;
+  const int64_t blocks = (n + kBlock - 1) / kBlock;
   std::vector<double> block_sums(static_cast<size_t>(blocks));
-#pragma omp parallel for if (n > kParallelThreshold) schedule(static)
+#pragma omp parallel for schedule(static) if (n > kParallelThreshold)
   for (int64_t b = 0; b < blocks; ++b) {
-    const int64_t begin = b * kReduceBlock, end = std::min(n, begin + kReduceBlock);
-    double acc = 0;
-#pragma omp simd reduction(+ : acc)
-    for (int64_t i = begin; i < end; ++i) {
-      const double v = static_cast<double>(x[i]);
-      acc += v * v;
-    }
-    block_sums[static_cast<size_t>(b)] = acc;
+    Vec<double> acc = 0;
+    for_lane_groups<double>(b * kBlock, std::min(n, (b + 1) * kBlock), [&](const T* xs) {
+      std::array<double, Vec<double>::size()> wide;
+      for (size_t k = 0; k < wide.size(); ++k) wide[k] = static_cast<double>(xs[k]);
+      const Vec<double> xv = load(wide.data());
+      acc += xv * xv;
+    }, x);
+    block_sums[static_cast<size_t>(b)] = stdx::reduce(acc);
   }
-  double total = 0;
+  double total = 0;  // blocks in order: the same sum for any thread count
   for (const double s : block_sums) total += s;
   return total;
 }

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <utility>
+#include <vector>
 
 #if defined(__AVX512F__)
 #include <immintrin.h>
@@ -103,6 +104,20 @@ void tile_gemm<float>(int64_t rows, int64_t cols, int64_t depth, const float* a,
   }
 }
 #endif
+
+template <typename T>
+void rows_times_rows(const T* a, int64_t a_rows, const T* b, int64_t b_rows, int64_t n, T* c,
+                     int64_t ldc) {
+  std::vector<T> b_t(static_cast<size_t>(n * b_rows));
+  for (int64_t j = 0; j < b_rows; ++j)
+    for (int64_t x = 0; x < n; ++x) b_t[x * b_rows + j] = b[j * n + x];
+  tile_gemm<T>(a_rows, b_rows, n, a, n, 1, b_t.data(), b_rows, c, ldc, false);
+}
+
+template void rows_times_rows<float>(const float*, int64_t, const float*, int64_t, int64_t,
+                                     float*, int64_t);
+template void rows_times_rows<double>(const double*, int64_t, const double*, int64_t, int64_t,
+                                      double*, int64_t);
 
 template void tile_gemm<float>(int64_t, int64_t, int64_t, const float*, int64_t, int64_t,
                                const float*, int64_t, float*, int64_t, bool);

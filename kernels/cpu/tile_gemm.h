@@ -14,4 +14,10 @@ template <typename T>
 void tile_gemm(int64_t rows, int64_t cols, int64_t depth, const T* a, int64_t a_row, int64_t a_k,
                const T* b, int64_t ldb, T* c, int64_t ldc, bool accumulate);
 
+// C[i*ldc + j] = sum_x A[i*n + x] * B[j*n + x]: rows of A against rows of B (A B^T), through
+// tile_gemm on a packed copy of B^T. For the general path, where operands are not pre-packed.
+template <typename T>
+void rows_times_rows(const T* a, int64_t a_rows, const T* b, int64_t b_rows, int64_t n, T* c,
+                     int64_t ldc);
+
 }  // namespace attnscale::kernels::cpu

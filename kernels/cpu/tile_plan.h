@@ -13,6 +13,11 @@
 
 namespace attnscale::kernels::cpu {
 
+// Row strides of scratch tiles are rounded up to whole 16-float vectors.
+inline int64_t round_up(int64_t x, int64_t multiple) {
+  return (x + multiple - 1) / multiple * multiple;
+}
+
 class TilePlan {
  public:
   TilePlan(const Mask& mask, const Positions& q_positions, const Positions& k_positions,
@@ -50,6 +55,33 @@ template <typename T>
 void mask_tile(const MaskView& view, int64_t q0, int64_t nq, int64_t k0, int64_t nk,
                bool keys_major, T* score, int64_t ld) {
   constexpr T neg_inf = -std::numeric_limits<T>::infinity();
+  const Mask& mask = *view.mask;
+  if (!mask.blocks && !view.q_segment && !view.k_valid) {
+    // Causal and window only: for a fixed row the allowed partners form one interval of global
+    // positions, tested branch-free so the loop vectorises.
+    constexpr int64_t lowest = std::numeric_limits<int64_t>::min() / 4;
+    constexpr int64_t highest = std::numeric_limits<int64_t>::max() / 4;
+    const int64_t left = mask.window ? mask.window->left : highest;
+    const int64_t right = mask.window ? mask.window->right : highest;
+    const int64_t rows = keys_major ? nk : nq, cols = keys_major ? nq : nk;
+    const int64_t* row_pos = keys_major ? view.k_pos + k0 : view.q_pos + q0;
+    const int64_t* col_pos = keys_major ? view.q_pos + q0 : view.k_pos + k0;
+    for (int64_t r = 0; r < rows; ++r) {
+      const int64_t p = row_pos[r];
+      int64_t lo, hi;  // allowed column positions
+      if (keys_major) {  // key p: queries q with p - right <= q <= p + left, and q >= p if causal
+        lo = std::max(mask.causal ? p : lowest, p - right);
+        hi = p + left;
+      } else {  // query p: keys k with p - left <= k <= p + right, and k <= p if causal
+        lo = p - left;
+        hi = std::min(mask.causal ? p : highest, p + right);
+      }
+      T* row = score + r * ld;
+      for (int64_t c = 0; c < cols; ++c)
+        row[c] = (col_pos[c] >= lo && col_pos[c] <= hi) ? row[c] : neg_inf;
+    }
+    return;
+  }
   if (keys_major) {
     for (int64_t r = 0; r < nk; ++r)
       for (int64_t c = 0; c < nq; ++c)

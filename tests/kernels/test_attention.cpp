@@ -202,6 +202,32 @@ TYPED_TEST(AttentionTest, ExplicitScale) {
   check_case<TypeParam>(c);
 }
 
+TYPED_TEST(AttentionTest, EmptyKeySetGivesZeroRowsAndEmptyQuerySetIsANoOp) {
+  AttentionCase c;
+  c.shape = shape(1, 2, 1, 5, 0, 8, 4);
+  check_case<TypeParam>(c);  // every row: out 0, lse -inf, dq 0
+  c.shape = shape(1, 2, 1, 0, 6, 8, 4);
+  check_case<TypeParam>(c);  // dk and dv are 0
+}
+
+TEST(AttentionOverflow, ScoresInTheThousandsStayFinite) {
+  // scale 60: scores reach about +-2000, far past exp's float range; everything stays finite.
+  AttentionCase c;
+  c.shape = shape(1, 1, 1, 33, 47, 16, 16);
+  c.mask.causal = true;
+  c.q_offset = 14;
+  c.scale = 60.0;
+  const CaseData data = make_data(c);
+  const auto r = run_kernels<float>(c, data);
+  for (const auto* x : {&r.out, &r.lse, &r.dq, &r.dk, &r.dv})
+    for (const float e : *x) ASSERT_TRUE(std::isfinite(e));
+  expect_close("out", r.out, data.ref.out, 1e-3, 1e-3);
+  expect_close("lse", r.lse, data.ref.lse, 1e-3, 1e-4);
+  const auto rd = run_kernels<double>(c, data);
+  expect_close("dq", rd.dq, data.ref.dq, 1e-8, 1e-8);
+  expect_close("dk", rd.dk, data.ref.dk, 1e-8, 1e-8);
+}
+
 TEST(AttentionArguments, RejectsBadShapesAndBackend) {
   AttentionCase c;
   c.shape = shape(1, 3, 2, 4, 4, 8, 8);  // 3 query heads, 2 kv heads

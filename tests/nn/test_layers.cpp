@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "framework/attention/multi_head.h"
+#include "framework/attention/mask_builder.h"
 #include "framework/attention/scaled_dot.h"
 #include "framework/autograd/gradcheck.h"
 #include "framework/nn/layers.h"
@@ -86,25 +87,81 @@ TEST(Attention, PlainMatchesDefinitionAndMasksRows) {
   const double w = std::exp(1.0) / (std::exp(1.0) + 1.0);
   EXPECT_NEAR(attention::scaled_dot_attention_plain(q, k, v, Tensor(), 1.0).item(), 10 * w + 20 * (1 - w), 1e-12);
   // q_offset = -1: the query precedes both keys, so its row is fully masked -> zero, not NaN.
-  const Tensor masked = attention::scaled_dot_attention_plain(q, k, v, attention::causal_bias(1, 2, -1, DType::f64), 1.0);
+  kernels::Mask causal;
+  causal.causal = true;
+  const Tensor bias =
+      attention::mask_bias(causal, kernels::Positions::contiguous(-1, 1), kernels::Positions::contiguous(0, 2), DType::f64);
+  const Tensor masked = attention::scaled_dot_attention_plain(q, k, v, bias, 1.0);
   EXPECT_EQ(masked.item(), 0.0);
 }
 
 TEST(Attention, MultiHeadGqaGradcheck) {
   Generator gen(11);
-  attention::MultiHeadAttention mha({8, 4, 2, 10000.0, true}, gen, DType::f64);
+  attention::MultiHeadOptions o{8, 4, 2, 10000.0, {}, false, 0.0};
+  o.mask.causal = true;
+  attention::MultiHeadAttention mha(o, gen, DType::f64);
   const Tensor pos = Tensor::arange(5);
   check_module(mha, input({2, 5, 8}, 12), [&](const Tensor& x) { return mha.forward(x, pos); });
 }
 
 TEST(Attention, CausalOutputIgnoresFutureTokens) {
   Generator gen(13);
-  attention::MultiHeadAttention mha({8, 2, 0, 10000.0, true}, gen, DType::f64);
+  attention::MultiHeadOptions o{8, 2, 0, 10000.0, {}, true, 0.0};
+  o.mask.causal = true;
+  attention::MultiHeadAttention mha(o, gen, DType::f64);
   Tensor x = input({1, 4, 8}, 14).detach();
   const auto before = mha.forward(x, Tensor::arange(4)).to_vector<double>();
   x.data<double>()[3 * 8] += 1.0;  // change the last token
   const auto after = mha.forward(x, Tensor::arange(4)).to_vector<double>();
   for (int i = 0; i < 3 * 8; ++i) EXPECT_DOUBLE_EQ(before[i], after[i]);
+}
+
+}  // namespace
+}  // namespace attnscale
+
+namespace attnscale {
+namespace {
+
+// The fused kernel path and the plain-ops path agree on outputs and on every gradient, for each
+// mask the config can build.
+TEST(Attention, FusedMatchesPlainForEveryConfigMask) {
+  for (const auto mask_kind : {config::Mask::causal, config::Mask::window, config::Mask::block_sparse}) {
+    AttentionConfig cfg;
+    cfg.mask = mask_kind;
+    cfg.window = 3;
+    cfg.block_size = 2;
+    cfg.sparse_stride = 2;
+    const kernels::Mask mask = attention::causal_lm_mask(cfg, 7, 1);
+    Generator g1(21), g2(21);
+    attention::MultiHeadAttention plain({8, 4, 2, 10000.0, mask, false, 0.0}, g1, DType::f64);
+    attention::MultiHeadAttention fused({8, 4, 2, 10000.0, mask, true, 0.0}, g2, DType::f64);
+    const Tensor x1 = input({2, 7, 8}, 22), x2 = x1.detach().clone().set_requires_grad();
+    const Tensor pos = Tensor::arange(7);
+    const Tensor y1 = plain.forward(x1, pos), y2 = fused.forward(x2, pos);
+    Generator gw(23);
+    const Tensor w = Tensor::randn(y1.shape(), gw, DType::f64);
+    sum(mul(y1, w)).backward();
+    sum(mul(y2, w)).backward();
+    auto max_diff = [](const Tensor& a, const Tensor& b) {
+      const auto va = a.to_vector<double>(), vb = b.to_vector<double>();
+      double d = 0;
+      for (size_t i = 0; i < va.size(); ++i) d = std::max(d, std::abs(va[i] - vb[i]));
+      return d;
+    };
+    EXPECT_LT(max_diff(y1, y2), 1e-12) << config::to_string(mask_kind);
+    EXPECT_LT(max_diff(x1.grad(), x2.grad()), 1e-12) << config::to_string(mask_kind);
+    const auto p1 = plain.named_parameters(), p2 = fused.named_parameters();
+    for (size_t i = 0; i < p1.size(); ++i)
+      EXPECT_LT(max_diff(p1[i].tensor.grad(), p2[i].tensor.grad()), 1e-12) << p1[i].name;
+  }
+}
+
+TEST(Attention, PositionsOfFindsStridedRuns) {
+  const std::vector<int64_t> zigzag{0, 1, 2, 9, 10, 11}, striped{1, 4, 7, 10};
+  EXPECT_EQ(attention::positions_of(zigzag).runs().size(), 2u);
+  ASSERT_EQ(attention::positions_of(striped).runs().size(), 1u);
+  EXPECT_EQ(attention::positions_of(striped).runs()[0].stride, 3);
+  EXPECT_EQ(attention::positions_of(striped).at(3), 10);
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include "framework/autograd/node.h"
 #include "framework/ops/ops.h"
 #include "framework/tensor/random.h"
+#include "kernels/philox.h"
 #include "tests/ops/ops_test_util.h"
 
 namespace attnscale {
@@ -76,6 +77,17 @@ TEST(Philox, MatchesPublishedKnownAnswers) {
        {0xd16cfe09, 0x94fdcceb, 0x5001e420, 0x24126ea1}},
   };
   for (const Case& c : cases) EXPECT_EQ(philox4x32(c.counter, c.key), c.expected);
+}
+
+TEST(Philox, LaneParallelBlocksMatchSingleBlocks) {
+  const uint64_t seed = 0x0123456789abcdefULL;
+  const uint64_t first = (uint64_t{1} << 32) - 5;  // lanes cross into the counter's high word
+  uint32_t words[4][16];
+  kernels::philox_blocks<16>(seed, first, words);
+  for (int l = 0; l < 16; ++l) {
+    const auto single = kernels::philox_block(seed, first + l);
+    for (int q = 0; q < 4; ++q) EXPECT_EQ(words[q][l], single[q]) << "lane " << l << " word " << q;
+  }
 }
 
 }  // namespace

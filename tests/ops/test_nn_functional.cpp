@@ -8,6 +8,7 @@
 #include "framework/autograd/node.h"
 #include "framework/ops/nn_functional.h"
 #include "framework/ops/ops.h"
+#include "kernels/philox.h"
 #include "tests/ops/ops_test_util.h"
 
 namespace attnscale {
@@ -117,6 +118,22 @@ TEST(Dropout, KeepsAboutOneMinusPAndScalesThem) {
   }
   const double sigma = std::sqrt(n * p * (1 - p));
   EXPECT_NEAR(static_cast<double>(kept), n * (1 - p), 5 * sigma);
+}
+
+TEST(Dropout, MaskIsPhiloxWordOfElementIndex) {
+  // The documented mapping (kernels/dropout.h): element i = 64 g + e is kept iff word e / 16 of the
+  // block for counter offset + 16 g + e % 16 is at least p * 2^32.
+  const int64_t n = 1000 + 3;
+  Generator gen(77);
+  gen.reserve(12);  // start at a nonzero offset
+  const uint64_t first = gen.offset();
+  const auto out = dropout(Tensor::ones({n}), 0.5, gen, true).to_vector<float>();
+  EXPECT_EQ(gen.offset(), first + 16 * ((n + 63) / 64));
+  for (int64_t i = 0; i < n; ++i) {
+    const int64_t g = i / 64, e = i % 64;
+    const bool kept = kernels::philox_block(77, first + 16 * g + e % 16)[e / 16] >= (uint64_t{1} << 31);
+    ASSERT_EQ(out[i], kept ? 2.0f : 0.0f) << "element " << i;
+  }
 }
 
 TEST(Dropout, ProbabilityOneDropsEverything) {

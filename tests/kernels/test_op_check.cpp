@@ -1,0 +1,303 @@
+// `attnscale op-check attention`: writes HDF5 inputs, runs the program, compares its outputs with
+// the naive fp64 reference, and checks the error paths (exit code 3 and the message).
+#include <hdf5.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "kernels/general_attention.h"
+#include "tests/kernels/attention_case.h"
+
+namespace attnscale::test {
+namespace {
+
+namespace fs = std::filesystem;
+
+// Minimal HDF5 writing and reading for the test (the program under test has its own reader).
+class H5File {
+ public:
+  H5File(const fs::path& path, bool create)
+      : id_(create ? H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT)
+                   : H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT)) {
+    if (id_ < 0) throw std::runtime_error("cannot open " + path.string());
+  }
+  ~H5File() { H5Fclose(id_); }
+  H5File(const H5File&) = delete;
+  H5File& operator=(const H5File&) = delete;
+
+  template <typename T>
+  void write(const char* name, const std::vector<int64_t>& dims, const std::vector<T>& data) {
+    const hid_t type = std::is_same_v<T, float>    ? H5T_NATIVE_FLOAT
+                       : std::is_same_v<T, double> ? H5T_NATIVE_DOUBLE
+                                                   : H5T_NATIVE_INT32;
+    const std::vector<hsize_t> shape(dims.begin(), dims.end());
+    const hid_t space = H5Screate_simple(static_cast<int>(shape.size()), shape.data(), nullptr);
+    const hid_t set = H5Dcreate2(id_, name, type, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    EXPECT_GE(H5Dwrite(set, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data.data()), 0) << name;
+    H5Dclose(set);
+    H5Sclose(space);
+  }
+  void attribute(const char* name, const std::string& value) {
+    const hid_t type = H5Tcopy(H5T_C_S1);
+    H5Tset_size(type, value.size());
+    write_attribute(name, type, value.data());
+    H5Tclose(type);
+  }
+  void attribute(const char* name, int64_t value) {
+    write_attribute(name, H5T_NATIVE_INT64, &value);
+  }
+  void attribute(const char* name, double value) {
+    write_attribute(name, H5T_NATIVE_DOUBLE, &value);
+  }
+  bool has(const char* name) const { return H5Lexists(id_, name, H5P_DEFAULT) > 0; }
+  std::vector<double> read(const char* name) const {
+    const hid_t set = H5Dopen2(id_, name, H5P_DEFAULT);
+    const hid_t space = H5Dget_space(set);
+    std::vector<double> data(static_cast<size_t>(H5Sget_simple_extent_npoints(space)));
+    EXPECT_GE(H5Dread(set, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, data.data()), 0);
+    H5Sclose(space);
+    H5Dclose(set);
+    return data;
+  }
+
+ private:
+  void write_attribute(const char* name, hid_t type, const void* value) {
+    const hid_t space = H5Screate(H5S_SCALAR);
+    const hid_t attr = H5Acreate2(id_, name, type, space, H5P_DEFAULT, H5P_DEFAULT);
+    EXPECT_GE(H5Awrite(attr, type, value), 0) << name;
+    H5Aclose(attr);
+    H5Sclose(space);
+  }
+  hid_t id_;
+};
+
+struct ProgramRun {
+  int exit_code = -1;
+  std::string stderr_text;
+};
+
+class OpCheckTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           ("attnscale_op_check_" + std::to_string(getpid()) + "_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::create_directories(dir_);
+    program_ = fs::path(ATTNSCALE_BINARY_DIR) / "bin" / "attnscale";
+    ASSERT_TRUE(fs::exists(program_))
+        << program_ << " is missing: build it first (ninja -C build attnscale_app)";
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  ProgramRun run(const std::string& arguments) const {
+    const fs::path err = dir_ / "stderr.txt";
+    const std::string command = program_.string() + " " + arguments + " > /dev/null 2> " + err.string();
+    const int status = std::system(command.c_str());
+    ProgramRun r;
+    r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    std::ifstream in(err);
+    std::stringstream text;
+    text << in.rdbuf();
+    r.stderr_text = text.str();
+    return r;
+  }
+  ProgramRun op_check(const fs::path& input) const {
+    return run("op-check attention --input " + input.string() + " --output " +
+               (dir_ / "out.h5").string());
+  }
+
+  fs::path dir_, program_;
+};
+
+template <typename T>
+void write_case(H5File& f, const AttentionCase& c, const CaseData& data, bool with_dout) {
+  const auto& s = c.shape;
+  f.write("q", {s.batch, s.q_heads, s.q_len, s.head_dim}, cast<T>(data.q));
+  f.write("k", {s.batch, s.kv_heads, s.k_len, s.head_dim}, cast<T>(data.k));
+  f.write("v", {s.batch, s.kv_heads, s.k_len, s.value_dim}, cast<T>(data.v));
+  if (with_dout) f.write("dout", {s.batch, s.q_heads, s.q_len, s.value_dim}, cast<T>(data.dout));
+  if (!c.mask.q_segment.empty()) {
+    f.write("q_segment", {s.batch, s.q_len}, c.mask.q_segment);
+    f.write("k_segment", {s.batch, s.k_len}, c.mask.k_segment);
+  }
+  if (!c.mask.k_valid.empty()) f.write("k_valid", {s.batch, s.k_len}, c.mask.k_valid);
+  if (c.q_offset != 0) f.attribute("q_offset", c.q_offset);
+}
+
+TEST_F(OpCheckTest, Float32CausalSegmentsPaddingRoundTrip) {
+  AttentionCase c;
+  c.shape = AttentionShape{2, 4, 2, 21, 30, 16, 8};
+  c.q_offset = 9;
+  c.mask.causal = true;
+  c.mask.q_segment.assign(2 * 21, 0);
+  c.mask.k_segment.assign(2 * 30, 0);
+  for (int64_t i = 0; i < 21; ++i) c.mask.q_segment[21 + i] = i < 10 ? 0 : 1;
+  for (int64_t j = 0; j < 30; ++j) c.mask.k_segment[30 + j] = j < 19 ? 0 : 1;
+  c.mask.k_valid.assign(2 * 30, 1);
+  c.mask.k_valid[3] = c.mask.k_valid[40] = 0;
+  c.scale = 0.3;
+  const CaseData data = make_data(c);
+  {
+    H5File f(dir_ / "in.h5", true);
+    write_case<float>(f, c, data, true);
+    f.attribute("mask", std::string("causal"));
+    f.attribute("scale", 0.3);
+  }
+  const ProgramRun r = op_check(dir_ / "in.h5");
+  ASSERT_EQ(r.exit_code, 0) << r.stderr_text;
+  const H5File out(dir_ / "out.h5", false);
+  expect_close("out", out.read("out"), data.ref.out, 2e-4, 2e-4);
+  expect_close("lse", out.read("lse"), data.ref.lse, 2e-4, 2e-4);
+  expect_close("dq", out.read("dq"), data.ref.dq, 2e-4, 2e-4);
+  expect_close("dk", out.read("dk"), data.ref.dk, 2e-4, 2e-4);
+  expect_close("dv", out.read("dv"), data.ref.dv, 2e-4, 2e-4);
+}
+
+TEST_F(OpCheckTest, Float64WindowAndBlockSparseRoundTrip) {
+  for (const bool block_sparse : {false, true}) {
+    AttentionCase c;
+    c.shape = AttentionShape{1, 2, 1, 24, 20, 8, 8};
+    c.q_offset = -3;
+    if (block_sparse) {
+      c.mask.block_size = 8;
+      c.mask.block_rows = 3;
+      c.mask.block_cols = 3;
+      c.mask.block_q_origin = c.q_offset;  // op-check: rows count from query 0
+      c.mask.blocks = {1, 0, 1, 0, 1, 0, 1, 1, 1};
+    } else {
+      c.mask.window = std::make_pair(int64_t{4}, int64_t{2});
+    }
+    const CaseData data = make_data(c);
+    {
+      H5File f(dir_ / "in.h5", true);
+      write_case<double>(f, c, data, true);
+      if (block_sparse) {
+        f.attribute("mask", std::string("block_sparse"));
+        f.attribute("block_size", int64_t{8});
+        f.write("block_layout", {3, 3},
+                std::vector<int32_t>(c.mask.blocks.begin(), c.mask.blocks.end()));
+      } else {
+        f.attribute("mask", std::string("window"));
+        f.attribute("window_left", int64_t{4});
+        f.attribute("window_right", int64_t{2});
+      }
+    }
+    const ProgramRun r = op_check(dir_ / "in.h5");
+    ASSERT_EQ(r.exit_code, 0) << r.stderr_text;
+    const H5File out(dir_ / "out.h5", false);
+    expect_close("out", out.read("out"), data.ref.out, 1e-12, 1e-12);
+    expect_close("lse", out.read("lse"), data.ref.lse, 1e-12, 1e-12);
+    expect_close("dq", out.read("dq"), data.ref.dq, 1e-12, 1e-12);
+    expect_close("dk", out.read("dk"), data.ref.dk, 1e-12, 1e-12);
+    expect_close("dv", out.read("dv"), data.ref.dv, 1e-12, 1e-12);
+  }
+}
+
+TEST_F(OpCheckTest, SparsemaxWritesOutAndGradientsButNoLse) {
+  AttentionCase c;
+  c.shape = AttentionShape{1, 1, 1, 9, 11, 4, 3};
+  c.mask.causal = true;
+  c.q_offset = 2;
+  const CaseData data = make_data(c);
+  {
+    H5File f(dir_ / "in.h5", true);
+    write_case<double>(f, c, data, true);
+    f.attribute("mask", std::string("causal"));
+    f.attribute("normalizer", std::string("sparsemax"));
+  }
+  const ProgramRun r = op_check(dir_ / "in.h5");
+  ASSERT_EQ(r.exit_code, 0) << r.stderr_text;
+  // Expected values from the library's general path, called in-process.
+  const auto params = c.params();
+  const kernels::DotScore<double> score(c.shape.head_dim, c.used_scale());
+  std::vector<double> want(c.shape.out_size()), dq(c.shape.q_size()), dk(c.shape.k_size()),
+      dv(c.shape.v_size());
+  kernels::general_attention_forward<double>(params, score, kernels::Normalizer::sparsemax,
+                                             {data.q, data.k, data.v, want, {}});
+  kernels::general_attention_backward<double>(params, score, kernels::Normalizer::sparsemax,
+                                              {data.q, data.k, data.v, data.dout, {}, {}, dq, dk, dv},
+                                              {});
+  const H5File out(dir_ / "out.h5", false);
+  EXPECT_FALSE(out.has("lse"));
+  expect_close("out", out.read("out"), want, 1e-14, 1e-14);
+  expect_close("dq", out.read("dq"), dq, 1e-14, 1e-14);
+  expect_close("dk", out.read("dk"), dk, 1e-14, 1e-14);
+  expect_close("dv", out.read("dv"), dv, 1e-14, 1e-14);
+}
+
+// Writes a valid float32 causal case, then lets `spoil` break it.
+template <typename Spoil>
+fs::path broken_input(const fs::path& dir, Spoil spoil) {
+  AttentionCase c;
+  c.shape = AttentionShape{1, 2, 1, 6, 6, 4, 4};
+  const CaseData data = make_data(c);
+  const fs::path path = dir / "bad.h5";
+  H5File f(path, true);
+  spoil(f, c, data);
+  return path;
+}
+
+void expect_data_error(const ProgramRun& r, const std::string& fragment) {
+  EXPECT_EQ(r.exit_code, 3) << r.stderr_text;
+  EXPECT_NE(r.stderr_text.find(fragment), std::string::npos)
+      << "stderr was: " << r.stderr_text << "expected to contain: " << fragment;
+}
+
+TEST_F(OpCheckTest, BadFilesExitWithCode3AndSayWhy) {
+  expect_data_error(op_check(dir_ / "absent.h5"), "no such file");
+  std::ofstream(dir_ / "text.h5") << "not hdf5\n";
+  expect_data_error(op_check(dir_ / "text.h5"), "not an HDF5 file");
+
+  expect_data_error(op_check(broken_input(dir_, [](H5File& f, const AttentionCase& c, const CaseData& d) {
+                      f.write("q", {1, 2, 6, 4}, cast<float>(d.q));
+                      f.write("k", {1, 1, 6, 4}, cast<float>(d.k));
+                    })),
+                    "missing dataset 'v'");
+  expect_data_error(op_check(broken_input(dir_, [](H5File& f, const AttentionCase& c, const CaseData& d) {
+                      write_case<float>(f, c, d, false);
+                      f.write("dout", {1, 2, 6, 5}, std::vector<float>(60));
+                    })),
+                    "dataset 'dout' has shape [1, 2, 6, 5], expected [B, Hq, N, Dv] = [1, 2, 6, 4]");
+  expect_data_error(op_check(broken_input(dir_, [](H5File& f, const AttentionCase&, const CaseData& d) {
+                      f.write("q", {1, 2, 6, 4}, cast<float>(d.q));
+                      f.write("k", {1, 1, 4, 6}, cast<float>(d.k));
+                      f.write("v", {1, 1, 6, 4}, cast<float>(d.v));
+                    })),
+                    "dataset 'k' has shape");
+  expect_data_error(op_check(broken_input(dir_, [](H5File& f, const AttentionCase& c, const CaseData& d) {
+                      write_case<float>(f, c, d, false);
+                      f.attribute("mask", std::string("diagonal"));
+                    })),
+                    "unknown mask 'diagonal'");
+  expect_data_error(op_check(broken_input(dir_, [](H5File& f, const AttentionCase& c, const CaseData& d) {
+                      write_case<float>(f, c, d, false);
+                      f.attribute("mask", std::string("window"));
+                    })),
+                    "missing attribute 'window_left'");
+  expect_data_error(op_check(broken_input(dir_, [](H5File& f, const AttentionCase& c, const CaseData& d) {
+                      write_case<float>(f, c, d, false);
+                      f.attribute("mask", std::string("window"));
+                      f.attribute("window_left", int64_t{1} << 62);
+                      f.attribute("window_right", int64_t{0});
+                    })),
+                    "[mask] window (4611686018427387904, 0) must lie in [0, 2^60]");
+  expect_data_error(op_check(broken_input(dir_, [](H5File& f, const AttentionCase& c, const CaseData& d) {
+                      write_case<float>(f, c, d, false);
+                      f.write("q_segment", {1, 6}, std::vector<int32_t>(6));
+                    })),
+                    "give both 'q_segment' and 'k_segment'");
+  expect_data_error(op_check(broken_input(dir_, [](H5File& f, const AttentionCase& c, const CaseData& d) {
+                      f.write("q", {1, 2, 6, 4}, std::vector<int32_t>(48));
+                    })),
+                    "must hold float32 or float64");
+}
+
+TEST_F(OpCheckTest, MissingOptionIsAUsageError) {
+  EXPECT_EQ(run("op-check attention --input x.h5").exit_code, 2);
+}
+
+}  // namespace
+}  // namespace attnscale::test
