@@ -181,9 +181,11 @@ TEST(CheckpointMpi, AFailureOnOneRankIsAgreedAndCommitsNothing) {
   }
 }
 
-// Two ranks train (replicas: the data-parallel gradient reduction is not built yet, so each rank
-// trains the same model on the same batches), save at step 4, and a fresh trainer resumes from it:
-// the losses and the final state equal an uninterrupted run's, for a dp and a cp layout.
+// Two ranks train, save at step 4, and fresh tasks and trainers resume from it: the losses and the
+// final state equal an uninterrupted run's. dp = 2 is the data-parallel path of `attnscale train`;
+// with cp = 2 the task shards every sequence's tokens and each rank draws dropout from its own
+// stream (the trainer does not run cp attention across shards yet, but per-rank state is what a
+// checkpoint must restore).
 TEST(CheckpointMpi, TwoRankTrainingResumesBitExactly) {
   const auto comm = first_ranks(2, "train");
   if (!comm) return;
@@ -197,9 +199,13 @@ TEST(CheckpointMpi, TwoRankTrainingResumesBitExactly) {
       cfg.checkpoint.every = every;
       return cfg;
     };
+    const ProcessGrid process_grid(*comm, grid);
+    train::ParallelContext parallel;
+    parallel.world = comm.get();
+    parallel.grid = &process_grid;
     const auto train = [&](const Config& cfg) {
       const RunDir run_dir = resolve_run_dir(cfg, std::chrono::system_clock::now());
-      train::LMTask task(cfg);
+      train::LMTask task(cfg, parallel);
       train::Trainer trainer(cfg, task, &run_dir, comm->rank(), comm.get());
       return trainer.run();
     };
@@ -221,7 +227,12 @@ TEST(CheckpointMpi, TwoRankTrainingResumesBitExactly) {
       const checkpoint::CheckpointReader b(dir.path() / "interrupted" / "checkpoints" / "step_00000008");
       EXPECT_EQ(a.manifest().find("model.h5")->sha256, b.manifest().find("model.h5")->sha256);
       EXPECT_EQ(a.manifest().find("ranks.h5")->sha256, b.manifest().find("ranks.h5")->sha256);
-      EXPECT_EQ(b.read_ranks().ranks.size(), 2u);
+      const checkpoint::SavedRanks ranks = b.read_ranks();
+      ASSERT_EQ(ranks.ranks.size(), 2u);
+      EXPECT_EQ(ranks.ranks[0].data_cursor, ranks.ranks[1].data_cursor);
+      if (grid.cp == 2) {
+        EXPECT_NE(ranks.ranks[0].generators[0].seed, ranks.ranks[1].generators[0].seed);
+      }
     }
   }
 }
