@@ -28,5 +28,5 @@ check() {  # NAME YAML KEY
 # An out-of-range value: found while loading, before MPI starts.
 check negative_lr 'optim:\n  lr: -0.1\n' "optim.lr"
 # A grid that does not fit the world: found right after MPI starts, before any collective.
-check world_size 'parallel:\n  dp: 3\n' "parallel.dp"
+check world_size 'parallel:\n  dp: 4\n' "parallel.dp"
 echo "[bad config test] passed"
