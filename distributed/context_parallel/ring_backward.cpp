@@ -94,7 +94,7 @@ void ring_attention_backward(Communicator* ring, const RingPlan& plan, const Rin
     const bool compute = step == 0 || !plan.needed(owner, step).empty();
     if (compute) {
       kernels::AttentionParams params = step_params(in, plan, rank, owner, rows, current);
-      params.progress = std::ref(progress);
+      if (in.overlap) params.progress = std::ref(progress);
       std::span<T> share_dk = dk, share_dv = dv;
       if (step > 0) {
         share.resize(dims, rows.size());

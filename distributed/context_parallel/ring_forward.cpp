@@ -39,7 +39,7 @@ void ring_attention_forward(Communicator* ring, const RingPlan& plan, const Ring
     }
     if (step == 0 || !plan.needed(owner, step).empty()) {
       kernels::AttentionParams params = step_params(in, plan, rank, owner, rows, current);
-      params.progress = std::ref(progress);
+      if (in.overlap) params.progress = std::ref(progress);
       kernels::AttentionForwardBuffers<T> io{in.q, current.k, current.v, out, lse};
       io.merge_into_output = true;
       kernels::attention_forward<T>(params, io);
