@@ -142,8 +142,8 @@ std::pair<Tensor, Tensor> run(const Tensor& q_in, const Tensor& k_in, const Tens
   kernels::validate_mask(per_token, batch, n, m);
 
   auto saved = std::make_shared<Saved>();
-  saved->setup = cp::make_cp_setup(group, key_layout, positional, q_heads, kv_heads);
-  const CpSetup& setup = saved->setup;
+  saved->setup = cp::make_cp_setup(group, key_layout, q_heads, kv_heads);
+  CpSetup& setup = saved->setup;
   saved->scale = spec.scale > 0 ? spec.scale : 1.0 / std::sqrt(static_cast<double>(d));
   saved->mask = positional;
   saved->q_heads = q_heads;
@@ -155,6 +155,7 @@ std::pair<Tensor, Tensor> run(const Tensor& q_in, const Tensor& k_in, const Tens
   saved->q_segment = tokens_of_group(setup, setup.q_order, batch, spec.q_segment);
   saved->k_segment = tokens_of_group(setup, setup.k_order, batch, spec.k_segment);
   saved->k_valid = tokens_of_group(setup, setup.k_order, batch, spec.k_valid);
+  cp::plan_ring(setup, positional, batch, saved->q_segment, saved->k_segment);
 
   Tensor out, lse;
   ATTNSCALE_DISPATCH_FLOAT(q.dtype(), "context_parallel", [&] {
