@@ -15,15 +15,13 @@
 #include "distributed/comm/process_grid.h"
 #include "distributed/context_parallel/context_parallel_attention.h"
 #include "distributed/context_parallel/sequence_shard.h"
+#include "distributed/context_parallel/tensor_span.h"
 #include "distributed/context_parallel/ulysses.h"
 
 namespace attnscale::app {
 namespace {
 
-template <typename T>
-std::span<const T> values(const Tensor& t) {
-  return {t.data<T>(), static_cast<size_t>(t.numel())};
-}
+using cp::values;
 
 // What this file and these options must satisfy before any rank talks to another.
 template <typename T>
