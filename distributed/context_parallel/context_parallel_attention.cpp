@@ -7,6 +7,7 @@
 
 #include "distributed/context_parallel/cp_setup.h"
 #include "distributed/context_parallel/ring_attention.h"
+#include "distributed/context_parallel/tensor_span.h"
 #include "framework/autograd/node.h"
 #include "framework/ops/ops.h"
 
@@ -45,14 +46,8 @@ struct Saved {
   int64_t q_heads = 0, kv_heads = 0, n_local = 0, m_local = 0;
 };
 
-template <typename T>
-std::span<const T> cspan(const Tensor& t) {
-  return {t.data<T>(), static_cast<size_t>(t.numel())};
-}
-template <typename T>
-std::span<T> mspan(Tensor& t) {
-  return {t.data<T>(), static_cast<size_t>(t.numel())};
-}
+using cp::mutable_values;
+using cp::values;
 
 template <typename T>
 cp::RingInputs<T> ring_inputs(const Saved& s) {
@@ -60,9 +55,9 @@ cp::RingInputs<T> ring_inputs(const Saved& s) {
   in.shape = s.shape;
   in.scale = s.scale;
   in.mask = s.mask;
-  in.q = cspan<T>(s.q);
-  in.k = cspan<T>(s.k);
-  in.v = cspan<T>(s.v);
+  in.q = values<T>(s.q);
+  in.k = values<T>(s.k);
+  in.v = values<T>(s.v);
   in.q_segment = s.q_segment;
   in.k_segment = s.k_segment;
   in.k_valid = s.k_valid;
@@ -77,7 +72,7 @@ Tensor to_heads(const CpSetup& setup, const cp::GroupOrder& order, std::span<con
   const int64_t batch = x.shape()[0], heads = x.shape()[1], width = x.shape()[3];
   Tensor y = Tensor::empty({batch, ranges[static_cast<size_t>(setup.ulysses_rank())].count, order.size(), width},
                            x.dtype());
-  cp::sequence_to_heads<T>(setup.ulysses, order, ranges, batch, heads, width, cspan<T>(x), mspan<T>(y));
+  cp::sequence_to_heads<T>(setup.ulysses, order, ranges, batch, heads, width, values<T>(x), mutable_values<T>(y));
   return y;
 }
 
@@ -87,7 +82,7 @@ Tensor to_sequence(const CpSetup& setup, const cp::GroupOrder& order, std::span<
                    const Tensor& y, const Shape& shape) {
   if (!setup.ulysses) return y;
   Tensor x = Tensor::empty(shape, y.dtype());
-  cp::heads_to_sequence<T>(setup.ulysses, order, ranges, shape[0], shape[1], shape[3], cspan<T>(y), mspan<T>(x));
+  cp::heads_to_sequence<T>(setup.ulysses, order, ranges, shape[0], shape[1], shape[3], values<T>(y), mutable_values<T>(x));
   return x;
 }
 
@@ -142,8 +137,8 @@ std::pair<Tensor, Tensor> run(const Tensor& q_in, const Tensor& k_in, const Tens
   kernels::validate_mask(per_token, batch, n, m);
 
   auto saved = std::make_shared<Saved>();
-  saved->setup = cp::make_cp_setup(group, key_layout, positional, q_heads, kv_heads);
-  const CpSetup& setup = saved->setup;
+  saved->setup = cp::make_cp_setup(group, key_layout, q_heads, kv_heads);
+  CpSetup& setup = saved->setup;
   saved->scale = spec.scale > 0 ? spec.scale : 1.0 / std::sqrt(static_cast<double>(d));
   saved->mask = positional;
   saved->q_heads = q_heads;
@@ -155,6 +150,7 @@ std::pair<Tensor, Tensor> run(const Tensor& q_in, const Tensor& k_in, const Tens
   saved->q_segment = tokens_of_group(setup, setup.q_order, batch, spec.q_segment);
   saved->k_segment = tokens_of_group(setup, setup.k_order, batch, spec.k_segment);
   saved->k_valid = tokens_of_group(setup, setup.k_order, batch, spec.k_valid);
+  cp::plan_ring(setup, positional, batch, saved->q_segment, saved->k_segment);
 
   Tensor out, lse;
   ATTNSCALE_DISPATCH_FLOAT(q.dtype(), "context_parallel", [&] {
@@ -165,8 +161,8 @@ std::pair<Tensor, Tensor> run(const Tensor& q_in, const Tensor& k_in, const Tens
     const auto& s = saved->shape;
     saved->out = Tensor::empty({s.batch, s.q_heads, s.q_len, s.value_dim}, q.dtype());
     saved->lse = Tensor::empty({s.batch, s.q_heads, s.q_len}, q.dtype());
-    cp::ring_attention_forward<T>(setup.ring, *setup.plan, ring_inputs<T>(*saved), mspan<T>(saved->out),
-                                  mspan<T>(saved->lse));
+    cp::ring_attention_forward<T>(setup.ring, *setup.plan, ring_inputs<T>(*saved), mutable_values<T>(saved->out),
+                                  mutable_values<T>(saved->lse));
     out = to_sequence<T>(setup, setup.q_order, setup.heads.q, saved->out, {batch, q_heads, n, dv});
     if (want_lse) {
       const Tensor lse_rows = reshape(saved->lse, {s.batch, s.q_heads, s.q_len, 1});
@@ -187,8 +183,8 @@ std::pair<Tensor, Tensor> run(const Tensor& q_in, const Tensor& k_in, const Tens
       const Tensor dout_heads = to_heads<T>(setup, setup.q_order, setup.heads.q, dout);
       Tensor dq = Tensor::empty(s.q.shape(), s.q.dtype()), dk = Tensor::empty(s.k.shape(), s.k.dtype()),
              dv = Tensor::empty(s.v.shape(), s.v.dtype());
-      cp::ring_attention_backward<T>(setup.ring, *setup.plan, ring_inputs<T>(s), cspan<T>(s.out), cspan<T>(s.lse),
-                                     cspan<T>(dout_heads), mspan<T>(dq), mspan<T>(dk), mspan<T>(dv));
+      cp::ring_attention_backward<T>(setup.ring, *setup.plan, ring_inputs<T>(s), values<T>(s.out), values<T>(s.lse),
+                                     values<T>(dout_heads), mutable_values<T>(dq), mutable_values<T>(dk), mutable_values<T>(dv));
       const int64_t b = s.shape.batch;
       grads = {to_sequence<T>(setup, setup.q_order, setup.heads.q, dq, {b, s.q_heads, s.n_local, s.shape.head_dim}),
                to_sequence<T>(setup, setup.k_order, setup.heads.kv, dk, {b, s.kv_heads, s.m_local, s.shape.head_dim}),

@@ -1,5 +1,7 @@
 #include "distributed/context_parallel/cp_setup.h"
 
+#include <optional>
+
 #include "base/error.h"
 
 namespace attnscale::cp {
@@ -17,7 +19,7 @@ GroupOrder order_of_group(const kernels::Layout& layout, int group_index, int me
 }  // namespace
 
 CpSetup make_cp_setup(const ContextParallelGroup& group, const kernels::Layout& key_layout,
-                      const kernels::Mask& mask, int64_t q_heads, int64_t kv_heads) {
+                      int64_t q_heads, int64_t kv_heads) {
   const int cp_size = size_of(group.cp);
   const int cp_rank = group.cp ? group.cp->rank() : 0;
   CpSetup setup;
@@ -49,19 +51,29 @@ CpSetup make_cp_setup(const ContextParallelGroup& group, const kernels::Layout& 
   setup.heads = split_heads(q_heads, kv_heads, setup.ulysses_size);
 
   const int u = setup.ulysses_size;
-  std::vector<kernels::Positions> ring_queries, ring_keys;
   for (int g = 0; g < setup.ring_size; ++g) {
     GroupOrder q_order = order_of_group(group.layout, g, u);
     GroupOrder k_order = order_of_group(key_layout, g, u);
-    ring_queries.push_back(q_order.positions);
-    ring_keys.push_back(k_order.positions);
+    setup.ring_queries.push_back(q_order.positions);
+    setup.ring_keys.push_back(k_order.positions);
     if (g == cp_rank / u) {
       setup.q_order = std::move(q_order);
       setup.k_order = std::move(k_order);
     }
   }
-  setup.plan = std::make_shared<const RingPlan>(mask, std::move(ring_queries), std::move(ring_keys));
   return setup;
+}
+
+void plan_ring(CpSetup& setup, const kernels::Mask& mask, int64_t batch, std::span<const int32_t> q_segment,
+               std::span<const int32_t> k_segment) {
+  std::optional<SegmentSummaries> segments;
+  if (!q_segment.empty()) {
+    std::vector<int64_t> key_counts;
+    for (const kernels::Positions& keys : setup.ring_keys) key_counts.push_back(keys.size());
+    segments = gather_segment_summaries(setup.ring, q_segment, k_segment, batch, key_counts);
+  }
+  setup.plan = std::make_shared<const RingPlan>(mask, setup.ring_queries, setup.ring_keys, 64,
+                                                segments ? &*segments : nullptr);
 }
 
 }  // namespace attnscale::cp

@@ -31,6 +31,8 @@ struct RingInputs {
   kernels::TileSizes tiles;
   std::span<const T> q, k, v;                             // [B,Hq,n,D], [B,Hkv,m,D], [B,Hkv,m,Dv]
   std::span<const int32_t> q_segment, k_segment, k_valid;  // [B,n], [B,m], [B,m] or empty
+  // Drive the transfers in flight between tiles (the overlap). Off only to measure what it buys.
+  bool overlap = true;
 };
 
 // ring == nullptr (or of size 1): one rank, no communication. out [B,Hq,n,Dv], lse [B,Hq,n].

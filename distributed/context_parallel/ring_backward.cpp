@@ -64,9 +64,7 @@ void ring_attention_backward(Communicator* ring, const RingPlan& plan, const Rin
   const std::vector<size_t> home_displs = packed_displacements(home_send);
   std::vector<T> home(std::accumulate(home_send.begin(), home_send.end(), size_t{0}));
 
-  KvBuffer<T> blocks[2], shed;
-  int next_block = 0;
-  KvView<T> current{in.k, in.v, in.k_segment, in.k_valid};
+  KvPipeline<T> keys(ring, plan, in, rank);
   GradBlock<T> acc[2], share, acc_shed;  // accumulators in flight, this hop's share, shed rows
   int acc_next = 0;
   std::vector<Request> acc_in_flight;
@@ -76,32 +74,21 @@ void ring_attention_backward(Communicator* ring, const RingPlan& plan, const Rin
     const int owner = plan.owner_at(rank, step);
     const RowSet& rows = plan.carried(owner, step);
     std::vector<Request> kv_in_flight;
-    if (plan.step_moves_data(step + 1)) {
-      const RowSet& send_rows = plan.carried(owner, step + 1);
-      KvView<T> send;
-      if (send_rows == rows) {
-        send = current;
-      } else if (!send_rows.empty()) {
-        gather_kv(current, rows, shed, send_rows, dims);
-        send = shed.view();
-      }
-      KvBuffer<T>& next = blocks[next_block];
-      next.resize(dims, plan.carried(plan.owner_at(rank, step + 1), step + 1).size());
-      exchange_kv(*ring, send, next_rank, next, prev_rank, 0, kv_in_flight);
-    }
+    keys.post(step, kv_in_flight);
 
     // 2. This hop's share. Step 0 writes the own block's gradients straight into dk, dv.
     const bool compute = step == 0 || !plan.needed(owner, step).empty();
     if (compute) {
-      kernels::AttentionParams params = step_params(in, plan, rank, owner, rows, current);
-      params.progress = std::ref(progress);
+      const KvView<T>& block = keys.current();
+      kernels::AttentionParams params = step_params(in, plan, rank, owner, rows, block);
+      if (in.overlap) params.progress = std::ref(progress);
       std::span<T> share_dk = dk, share_dv = dv;
       if (step > 0) {
         share.resize(dims, rows.size());
         share_dk = share.dk;
         share_dv = share.dv;
       }
-      kernels::AttentionBackwardBuffers<T> io{in.q, current.k, current.v, dout, lse, delta,
+      kernels::AttentionBackwardBuffers<T> io{in.q, block.k, block.v, dout, lse, delta,
                                               dq, share_dk, share_dv};
       io.accumulate_dq = true;
       kernels::attention_backward<T>(params, io);
@@ -156,12 +143,7 @@ void ring_attention_backward(Communicator* ring, const RingPlan& plan, const Rin
     }
 
     Request::wait_all(kv_in_flight);
-    if (plan.step_moves_data(step + 1)) {
-      current = blocks[next_block].view();
-      next_block ^= 1;
-    } else {
-      current = {};
-    }
+    keys.advance(step);
   }
   Request::wait_all(acc_in_flight);
 

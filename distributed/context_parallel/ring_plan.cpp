@@ -1,5 +1,8 @@
 #include "distributed/context_parallel/ring_plan.h"
 
+#include <algorithm>
+#include <optional>
+
 #include "base/error.h"
 
 namespace attnscale::cp {
@@ -46,11 +49,14 @@ RowSet needed_rows(const kernels::Mask& mask, const kernels::Positions& queries,
 }
 
 RingPlan::RingPlan(const kernels::Mask& mask, std::vector<kernels::Positions> queries,
-                   std::vector<kernels::Positions> keys, int64_t block)
+                   std::vector<kernels::Positions> keys, int64_t block, const SegmentSummaries* segments)
     : ranks_(static_cast<int>(queries.size())), queries_(std::move(queries)), keys_(std::move(keys)) {
   ATTNSCALE_CHECK(ranks_ >= 1 && keys_.size() == queries_.size(), "context_parallel",
                   "a ring plan needs the positions of every rank: {} query sets, {} key sets", ranks_,
                   keys_.size());
+  ATTNSCALE_CHECK(!segments || (segments->queries.size() == queries_.size() && segments->keys.size() == keys_.size()),
+                  "context_parallel", "segment summaries for {} ranks, the plan has {}",
+                  segments ? segments->queries.size() : 0, ranks_);
   const auto cells = static_cast<size_t>(ranks_) * static_cast<size_t>(ranks_);
   needed_.resize(cells);
   carried_.resize(cells);
@@ -59,7 +65,10 @@ RingPlan::RingPlan(const kernels::Mask& mask, std::vector<kernels::Positions> qu
     const kernels::Positions& own_keys = keys_[static_cast<size_t>(owner)];
     for (int hop = 1; hop < ranks_; ++hop) {
       const int consumer = (owner + hop) % ranks_;
-      needed_[index(owner, hop)] = needed_rows(mask, queries_[static_cast<size_t>(consumer)], own_keys, block);
+      RowSet rows = needed_rows(mask, queries_[static_cast<size_t>(consumer)], own_keys, block);
+      if (segments && !rows.empty())
+        rows = set_intersection(rows, segments->possible_rows(consumer, owner, own_keys.size()));
+      needed_[index(owner, hop)] = std::move(rows);
       if (!needed_[index(owner, hop)].empty()) last_hop_[static_cast<size_t>(owner)] = hop;
     }
     RowSet downstream;

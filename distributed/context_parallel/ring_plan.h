@@ -3,7 +3,8 @@
 //
 // At step s a rank r computes with the keys of owner o = r - s (mod P), "hop s" of o's keys.
 //   needed(o, s)   rows of o's keys that rank o + s needs (judged by the mask's positional parts
-//                  through kernels::needed_key_blocks, refined to single rows at range edges);
+//                  through kernels::needed_key_blocks, refined to single rows at range edges, and
+//                  by segment-id ranges when there are segments);
 //   carried(o, s)  rows of o's keys that reach hop s: needed there or further on. These shrink
 //                  with s, so a block travels only as far as its last consumer and sheds the rows
 //                  nobody downstream needs; carried(o, 0) is the whole shard;
@@ -15,6 +16,7 @@
 #include <vector>
 
 #include "distributed/context_parallel/row_set.h"
+#include "distributed/context_parallel/segment_summary.h"
 #include "kernels/mask.h"
 
 namespace attnscale::cp {
@@ -22,9 +24,11 @@ namespace attnscale::cp {
 class RingPlan {
  public:
   // queries[r] / keys[r]: global positions of rank r's query and key tokens, in its local order.
-  // block: granularity of the first, coarse pass over the keys.
+  // block: granularity of the first, coarse pass over the keys. segments: when the mask has
+  // segment ids, every rank's summaries (segment_summary.h) prune what the positions allow.
   RingPlan(const kernels::Mask& mask, std::vector<kernels::Positions> queries,
-           std::vector<kernels::Positions> keys, int64_t block = 64);
+           std::vector<kernels::Positions> keys, int64_t block = 64,
+           const SegmentSummaries* segments = nullptr);
 
   int ranks() const { return ranks_; }
   const kernels::Positions& queries(int rank) const { return queries_[static_cast<size_t>(rank)]; }

@@ -29,6 +29,57 @@ kernels::AttentionParams step_params(const RingInputs<T>& in, const RingPlan& pl
   return p;
 }
 
+// The keys a rank holds at each step and the double buffer that brings the next step's: post()
+// forwards what lies further on of the block held now and receives the next block; advance(),
+// after the requests completed, makes the received block the current one. Forward and backward
+// both walk the ring with it.
+template <typename T>
+class KvPipeline {
+ public:
+  KvPipeline(Communicator* ring, const RingPlan& plan, const RingInputs<T>& in, int rank)
+      : ring_(ring), plan_(plan), dims_(kv_dims(in)), rank_(rank),
+        current_{in.k, in.v, in.k_segment, in.k_valid} {}
+
+  const KvView<T>& current() const { return current_; }
+
+  // Step `step`: posts the transfers that bring step + 1's block (tags 0..3), if any rank moves data.
+  void post(int step, std::vector<Request>& in_flight) {
+    if (!plan_.step_moves_data(step + 1)) return;
+    const int ranks = plan_.ranks(), owner = plan_.owner_at(rank_, step);
+    const RowSet& rows = plan_.carried(owner, step);
+    const RowSet& send_rows = plan_.carried(owner, step + 1);
+    KvView<T> send;
+    if (send_rows == rows) {
+      send = current_;
+    } else if (!send_rows.empty()) {  // shed the rows nobody further on needs
+      gather_kv(current_, rows, shed_, send_rows, dims_);
+      send = shed_.view();
+    }
+    KvBuffer<T>& next = blocks_[next_];
+    next.resize(dims_, plan_.carried(plan_.owner_at(rank_, step + 1), step + 1).size());
+    exchange_kv(*ring_, send, (rank_ + 1) % ranks, next, (rank_ + ranks - 1) % ranks, 0, in_flight);
+  }
+
+  // After step `step`'s transfers completed: the block received becomes the current one.
+  void advance(int step) {
+    if (!plan_.step_moves_data(step + 1)) {
+      current_ = {};
+      return;
+    }
+    current_ = blocks_[next_].view();
+    next_ ^= 1;
+  }
+
+ private:
+  Communicator* ring_;
+  const RingPlan& plan_;
+  KvDims dims_;
+  int rank_;
+  KvView<T> current_;
+  KvBuffer<T> blocks_[2], shed_;  // double buffer, and the rows forwarded when some are shed
+  int next_ = 0;
+};
+
 // Checks the inputs against the plan and the communicator; returns this rank's index.
 template <typename T>
 int check_ring_inputs(Communicator* ring, const RingPlan& plan, const RingInputs<T>& in) {

@@ -36,6 +36,7 @@ class RowSet {
 
   friend RowSet set_union(const RowSet& a, const RowSet& b);
   friend RowSet set_difference(const RowSet& a, const RowSet& b);  // a without b
+  friend RowSet set_intersection(const RowSet& a, const RowSet& b) { return set_difference(a, set_difference(a, b)); }
 
  private:
   std::vector<RowRange> ranges_;

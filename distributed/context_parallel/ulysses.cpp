@@ -16,6 +16,39 @@ int member_of(Communicator* comm, const GroupOrder& order) {
   return comm ? comm->rank() : 0;
 }
 
+// Sizes of one all-to-all between sequence shards x [B, heads, n_me, W] and head shards
+// y [B, mine.count, N_group, W], checked against the buffers.
+struct Exchange {
+  int me = 0;
+  std::vector<int64_t> tokens;  // per member
+  int64_t n_me = 0, n_group = 0;
+  HeadRange mine;
+  std::vector<size_t> sequence_blocks, head_blocks;  // per member: [B, ranges[u].count, n_me, W] and [B, mine.count, n_u, W]
+
+  Exchange(Communicator* comm, const GroupOrder& order, std::span<const HeadRange> ranges, int64_t batch,
+           int64_t heads, int64_t width, size_t x_size, size_t y_size)
+      : me(member_of(comm, order)), tokens(order.member_sizes()), n_me(tokens[static_cast<size_t>(me)]),
+        n_group(order.size()), mine(ranges[static_cast<size_t>(me)]) {
+    ATTNSCALE_CHECK(static_cast<int64_t>(x_size) == batch * heads * n_me * width &&
+                        static_cast<int64_t>(y_size) == batch * mine.count * n_group * width,
+                    "ulysses", "buffers of {} and {} elements do not fit [{}, {}, {}, {}] and [{}, {}, {}, {}]",
+                    x_size, y_size, batch, heads, n_me, width, batch, mine.count, n_group, width);
+    for (size_t u = 0; u < tokens.size(); ++u) {
+      sequence_blocks.push_back(static_cast<size_t>(batch * ranges[u].count * n_me * width));
+      head_blocks.push_back(static_cast<size_t>(batch * mine.count * tokens[u] * width));
+    }
+  }
+};
+
+template <typename T>
+std::vector<T> all_to_all(Communicator* comm, std::vector<T> send, const std::vector<size_t>& send_counts,
+                          const std::vector<size_t>& recv_counts) {
+  if (!comm) return send;
+  std::vector<T> recv(std::accumulate(recv_counts.begin(), recv_counts.end(), size_t{0}));
+  comm->all_to_all_v(send, send_counts, recv, recv_counts);
+  return recv;
+}
+
 std::vector<size_t> to_sizes(const std::vector<int64_t>& v, int64_t factor) {
   std::vector<size_t> out;
   for (const int64_t x : v) out.push_back(static_cast<size_t>(x * factor));
@@ -47,90 +80,49 @@ HeadSplit split_heads(int64_t q_heads, int64_t kv_heads, int members) {
 template <typename T>
 void sequence_to_heads(Communicator* comm, const GroupOrder& order, std::span<const HeadRange> ranges,
                        int64_t batch, int64_t heads, int64_t width, std::span<const T> x, std::span<T> y) {
-  const int me = member_of(comm, order), members = order.members();
-  const std::vector<int64_t> tokens = order.member_sizes();
-  const int64_t n_me = tokens[static_cast<size_t>(me)], n_group = order.size();
-  const HeadRange mine = ranges[static_cast<size_t>(me)];
-  ATTNSCALE_CHECK(static_cast<int64_t>(x.size()) == batch * heads * n_me * width &&
-                      static_cast<int64_t>(y.size()) == batch * mine.count * n_group * width,
-                  "ulysses", "buffers of {} and {} elements do not fit [{}, {}, {}, {}] -> [{}, {}, {}, {}]",
-                  x.size(), y.size(), batch, heads, n_me, width, batch, mine.count, n_group, width);
-  // Block u of the send buffer: [B, ranges[u].count, n_me, W]; heads are contiguous in x.
-  std::vector<size_t> send_counts, recv_counts;
-  for (int u = 0; u < members; ++u) {
-    send_counts.push_back(static_cast<size_t>(batch * ranges[static_cast<size_t>(u)].count * n_me * width));
-    recv_counts.push_back(static_cast<size_t>(batch * mine.count * tokens[static_cast<size_t>(u)] * width));
-  }
-  std::vector<T> send(std::accumulate(send_counts.begin(), send_counts.end(), size_t{0}));
-  T* to = send.data();
-  for (int u = 0; u < members; ++u) {
-    const HeadRange r = ranges[static_cast<size_t>(u)];
+  const Exchange e(comm, order, ranges, batch, heads, width, x.size(), y.size());
+  // Block u of the send buffer: the heads of member u, which are contiguous in x.
+  std::vector<T> send;
+  send.reserve(x.size());
+  for (const HeadRange& r : ranges)
     for (int64_t b = 0; b < batch; ++b) {
-      const T* from = x.data() + (b * heads + r.begin) * n_me * width;
-      to = std::copy_n(from, r.count * n_me * width, to);
+      const T* from = x.data() + (b * heads + r.begin) * e.n_me * width;
+      send.insert(send.end(), from, from + r.count * e.n_me * width);
     }
-  }
-  std::vector<T> recv;
-  if (comm) {
-    recv.resize(std::accumulate(recv_counts.begin(), recv_counts.end(), size_t{0}));
-    comm->all_to_all_v(send, send_counts, recv, recv_counts);
-  } else {
-    recv = std::move(send);
-  }
+  const std::vector<T> recv = all_to_all(comm, std::move(send), e.sequence_blocks, e.head_blocks);
   const T* from = recv.data();
-  for (int u = 0; u < members; ++u) {
-    const auto& rows = order.rows[static_cast<size_t>(u)];
+  for (int u = 0; u < order.members(); ++u)
     for (int64_t b = 0; b < batch; ++b)
-      for (int64_t h = 0; h < mine.count; ++h) {
-        T* base = y.data() + (b * mine.count + h) * n_group * width;
-        for (const int64_t row : rows) {
+      for (int64_t h = 0; h < e.mine.count; ++h) {
+        T* base = y.data() + (b * e.mine.count + h) * e.n_group * width;
+        for (const int64_t row : order.rows[static_cast<size_t>(u)]) {
           std::copy_n(from, width, base + row * width);
           from += width;
         }
       }
-  }
 }
 
 template <typename T>
 void heads_to_sequence(Communicator* comm, const GroupOrder& order, std::span<const HeadRange> ranges,
                        int64_t batch, int64_t heads, int64_t width, std::span<const T> y, std::span<T> x) {
-  const int me = member_of(comm, order), members = order.members();
-  const std::vector<int64_t> tokens = order.member_sizes();
-  const int64_t n_me = tokens[static_cast<size_t>(me)], n_group = order.size();
-  const HeadRange mine = ranges[static_cast<size_t>(me)];
-  ATTNSCALE_CHECK(static_cast<int64_t>(x.size()) == batch * heads * n_me * width &&
-                      static_cast<int64_t>(y.size()) == batch * mine.count * n_group * width,
-                  "ulysses", "buffers of {} and {} elements do not fit [{}, {}, {}, {}] <- [{}, {}, {}, {}]",
-                  x.size(), y.size(), batch, heads, n_me, width, batch, mine.count, n_group, width);
-  std::vector<size_t> send_counts, recv_counts;
-  for (int u = 0; u < members; ++u) {
-    send_counts.push_back(static_cast<size_t>(batch * mine.count * tokens[static_cast<size_t>(u)] * width));
-    recv_counts.push_back(static_cast<size_t>(batch * ranges[static_cast<size_t>(u)].count * n_me * width));
-  }
-  std::vector<T> send(std::accumulate(send_counts.begin(), send_counts.end(), size_t{0}));
-  T* to = send.data();
-  for (int u = 0; u < members; ++u)
+  const Exchange e(comm, order, ranges, batch, heads, width, x.size(), y.size());
+  std::vector<T> send;
+  send.reserve(y.size());
+  for (int u = 0; u < order.members(); ++u)
     for (int64_t b = 0; b < batch; ++b)
-      for (int64_t h = 0; h < mine.count; ++h) {
-        const T* base = y.data() + (b * mine.count + h) * n_group * width;
-        for (const int64_t row : order.rows[static_cast<size_t>(u)]) to = std::copy_n(base + row * width, width, to);
+      for (int64_t h = 0; h < e.mine.count; ++h) {
+        const T* base = y.data() + (b * e.mine.count + h) * e.n_group * width;
+        for (const int64_t row : order.rows[static_cast<size_t>(u)])
+          send.insert(send.end(), base + row * width, base + (row + 1) * width);
       }
-  std::vector<T> recv;
-  if (comm) {
-    recv.resize(std::accumulate(recv_counts.begin(), recv_counts.end(), size_t{0}));
-    comm->all_to_all_v(send, send_counts, recv, recv_counts);
-  } else {
-    recv = std::move(send);
-  }
+  const std::vector<T> recv = all_to_all(comm, std::move(send), e.head_blocks, e.sequence_blocks);
   std::fill(x.begin(), x.end(), T{0});
   const T* from = recv.data();
-  for (int u = 0; u < members; ++u) {
-    const HeadRange r = ranges[static_cast<size_t>(u)];
+  for (const HeadRange& r : ranges)
     for (int64_t b = 0; b < batch; ++b) {
-      T* dest = x.data() + (b * heads + r.begin) * n_me * width;
-      for (int64_t e = 0; e < r.count * n_me * width; ++e) dest[e] += *from++;
+      T* dest = x.data() + (b * heads + r.begin) * e.n_me * width;
+      for (int64_t i = 0; i < r.count * e.n_me * width; ++i) dest[i] += *from++;  // replicated kv heads sum
     }
-  }
 }
 
 std::vector<int32_t> gather_tokens(Communicator* comm, const GroupOrder& order, int64_t batch,

@@ -114,6 +114,33 @@ TEST(RingPlan, ZigzagCausalNeedsEveryShardAndNoMaskNeedsEverything) {
     for (int hop = 1; hop < 3; ++hop) EXPECT_EQ(none.needed(owner, hop), RowSet::all(pos[static_cast<size_t>(owner)].size()));
 }
 
+TEST(RingPlan, SegmentRangesPruneKeyBlocksOfFinishedDocuments) {
+  // Two ranks of 32 tokens, one batch row; documents [0, 20), [20, 40), [40, 64).
+  std::vector<int32_t> ids(64);
+  for (int i = 0; i < 64; ++i) ids[static_cast<size_t>(i)] = i < 20 ? 0 : i < 40 ? 1 : 2;
+  const std::vector<int64_t> counts{32, 32};
+  SegmentSummaries s;
+  s.batch = 1;
+  s.block = 8;
+  for (int r = 0; r < 2; ++r) {
+    const std::span<const int32_t> mine = std::span<const int32_t>(ids).subspan(static_cast<size_t>(32 * r), 32);
+    const SegmentSummaries one = gather_segment_summaries(nullptr, mine, mine, 1, std::vector<int64_t>{32}, 8);
+    s.queries.push_back(one.queries[0]);
+    s.keys.push_back(one.keys[0]);
+  }
+  EXPECT_EQ(s.possible_rows(1, 0, 32), RowSet({{16, 32}})) << "rank 1 continues document 1 (rows 20..31)";
+  EXPECT_EQ(s.possible_rows(0, 1, 32), RowSet({{0, 8}})) << "rank 0's last document is rank 1's first";
+  kernels::Mask causal;
+  causal.causal = true;
+  const Layout layout(LayoutKind::contiguous, 64, 2);
+  const std::vector<Positions> pos{layout.positions(0), layout.positions(1)};
+  const RingPlan plan(causal, pos, pos, 64, &s);
+  EXPECT_EQ(plan.needed(0, 1), RowSet({{16, 32}}));
+  EXPECT_TRUE(plan.needed(1, 1).empty()) << "causal: rank 0 never needs rank 1's keys";
+  std::vector<int32_t> other(static_cast<size_t>(32), 0);
+  EXPECT_THROW(gather_segment_summaries(nullptr, other, other, 1, std::vector<int64_t>{31}, 8), UsageError);
+}
+
 TEST(GroupOrder, SortsZigzagIntoOneRunAndKeepsStripedHybridGroupsConcatenated) {
   const Layout zigzag(LayoutKind::zigzag, 37, 4);
   std::vector<Positions> members;

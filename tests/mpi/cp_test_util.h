@@ -9,6 +9,7 @@
 #include <random>
 #include <vector>
 
+#include "distributed/context_parallel/sequence_shard.h"
 #include "framework/tensor/tensor.h"
 #include "kernels/layout.h"
 
@@ -20,37 +21,20 @@ inline Tensor random_tensor(const Shape& shape, uint64_t seed, DType dtype = DTy
   return Tensor::randn(shape, gen, dtype);
 }
 
-inline std::vector<int64_t> global_positions(const kernels::Positions& p) {
-  std::vector<int64_t> out(static_cast<size_t>(p.size()));
-  p.fill(out);
-  return out;
-}
-
 // Rows `positions` of the token axis (2) of a [B, H, N, W] tensor.
 inline Tensor shard_rows(const Tensor& global, const kernels::Positions& positions) {
   const Shape& s = global.shape();
-  const std::vector<int64_t> rows = global_positions(positions);
-  const auto n = static_cast<int64_t>(rows.size());
   const std::vector<double> all = global.to(DType::f64).to_vector<double>();
-  std::vector<double> out(static_cast<size_t>(s[0] * s[1] * n * s[3]));
-  for (int64_t bh = 0; bh < s[0] * s[1]; ++bh)
-    for (int64_t i = 0; i < n; ++i)
-      for (int64_t c = 0; c < s[3]; ++c)
-        out[static_cast<size_t>((bh * n + i) * s[3] + c)] =
-            all[static_cast<size_t>((bh * s[2] + rows[static_cast<size_t>(i)]) * s[3] + c)];
-  return Tensor::from(out, {s[0], s[1], n, s[3]}).to(global.dtype());
+  return Tensor::from(cp::take_tokens<double>(all, s[0] * s[1], s[2], s[3], positions),
+                      {s[0], s[1], positions.size(), s[3]})
+      .to(global.dtype());
 }
 
 // Entries `positions` of per-token values [B, N].
 inline std::vector<int32_t> shard_tokens(const std::vector<int32_t>& global, int64_t batch,
                                          const kernels::Positions& positions) {
   if (global.empty()) return {};
-  const auto length = static_cast<int64_t>(global.size()) / batch;
-  const std::vector<int64_t> rows = global_positions(positions);
-  std::vector<int32_t> out;
-  for (int64_t b = 0; b < batch; ++b)
-    for (const int64_t r : rows) out.push_back(global[static_cast<size_t>(b * length + r)]);
-  return out;
+  return cp::take_tokens<int32_t>(global, batch, static_cast<int64_t>(global.size()) / batch, 1, positions);
 }
 
 // Sorted segment ids (packed documents): a new document starts with probability 1 / 6.

@@ -26,8 +26,9 @@ uint64_t point_to_point_sent(const Communicator& comm) {
 uint64_t total_sent(const Communicator& comm) { return comm.stats().total().bytes_sent; }
 
 // Forward and backward of ring attention over `comm`; returns (forward bytes, backward bytes) sent.
+// segments: per local token (both q and k), or empty.
 std::pair<uint64_t, uint64_t> run_ring(Communicator& comm, const Dims& dims, const kernels::Mask& mask,
-                                       bool segments) {
+                                       const std::vector<int32_t>& segments) {
   const int ranks = comm.size();
   const kernels::Layout layout(kernels::LayoutKind::contiguous, dims.shard * ranks, ranks);
   const ContextParallelGroup group{&comm, nullptr, nullptr, Algo::ring, layout};
@@ -36,13 +37,17 @@ std::pair<uint64_t, uint64_t> run_ring(Communicator& comm, const Dims& dims, con
   const Tensor v = test::random_tensor({dims.batch, dims.kv_heads, dims.shard, dims.dv}, 3).set_requires_grad();
   AttentionSpec spec;
   spec.mask = mask;
-  if (segments) spec.q_segment = spec.k_segment = std::vector<int32_t>(static_cast<size_t>(dims.batch * dims.shard), 0);
+  spec.q_segment = spec.k_segment = segments;
   comm.reset_stats();
   const Tensor out = context_parallel_attention(q, k, v, spec, group);
-  const uint64_t forward = total_sent(comm);
-  EXPECT_EQ(forward, point_to_point_sent(comm)) << "the forward uses ring steps only";
+  const uint64_t forward = point_to_point_sent(comm);
+  // Besides the ring steps, only the segment-id summaries of the plan: [lo, hi] per batch row for
+  // the queries and for every 16 keys.
+  const uint64_t summaries = segments.empty() ? 0u : static_cast<uint64_t>(2 * dims.batch * (1 + dims.shard / 16) * 4);
+  EXPECT_EQ(total_sent(comm) - forward, ranks > 1 ? summaries : 0u);
+  const uint64_t before_backward = total_sent(comm);
   out.backward(Tensor::ones(out.shape(), out.dtype()));
-  return {forward, total_sent(comm) - forward};
+  return {forward, total_sent(comm) - before_backward};
 }
 
 TEST(RingAttentionBytes, CausalWindowSendsOnlyTheWindow) {
@@ -55,7 +60,8 @@ TEST(RingAttentionBytes, CausalWindowSendsOnlyTheWindow) {
   mask.window = kernels::Window{window, 0};
   for (const bool segments : {false, true}) {
     SCOPED_TRACE(segments ? "with segment ids" : "positional mask only");
-    const auto [forward, backward] = run_ring(*comm, dims, mask, segments);
+    const std::vector<int32_t> one_document(segments ? static_cast<size_t>(dims.batch * dims.shard) : 0, 0);
+    const auto [forward, backward] = run_ring(*comm, dims, mask, one_document);
     const bool has_next = rank + 1 < ranks, has_prev = rank > 0;
     // Forward: the last `window` keys (and their segment ids) go to the next rank, nothing else.
     const uint64_t window_kv = dims.kv_bytes(window, segments);
@@ -74,7 +80,7 @@ TEST(RingAttentionBytes, CausalNeverSendsTheLastRanksKeys) {
   const Dims dims;
   kernels::Mask mask;
   mask.causal = true;
-  const auto [forward, backward] = run_ring(*comm, dims, mask, false);
+  const auto [forward, backward] = run_ring(*comm, dims, mask, {});
   // Contiguous shards: rank r holds the keys of ranks 0..r in turn and forwards them to r + 1,
   // which needs them all; the last rank forwards nothing (rank 0 needs none of its keys). A
   // mask-blind ring would send P - 1 shards from every rank.
@@ -83,6 +89,30 @@ TEST(RingAttentionBytes, CausalNeverSendsTheLastRanksKeys) {
   const uint64_t all_sent = comm->all_reduce_value(forward, ReduceOp::sum);
   const auto shard = dims.kv_bytes(dims.shard, false), p = static_cast<uint64_t>(ranks);
   EXPECT_EQ(all_sent, shard * p * (p - 1) / 2) << "half of what a mask-blind ring sends";
+}
+
+TEST(RingAttentionBytes, PackedDocumentsSendOnlyTheDocumentThatCrossesIntoAShard) {
+  auto comm = test::fresh_comm("ring_document_bytes");
+  const int rank = comm->rank(), ranks = comm->size();
+  const Dims dims;
+  const int64_t doc = 24;  // documents of 24 tokens; shards of 64 start inside one
+  std::vector<int32_t> segments;
+  for (int64_t b = 0; b < dims.batch; ++b)
+    for (int64_t i = 0; i < dims.shard; ++i) segments.push_back(static_cast<int32_t>((rank * dims.shard + i) / doc));
+  kernels::Mask mask;
+  mask.causal = true;  // alone it would send every earlier shard
+  const auto [forward, backward] = run_ring(*comm, dims, mask, segments);
+  // The next rank needs the keys of the document its first token belongs to. Segment ids are
+  // summarised per 16 keys, so the rows sent start at that document's 16-key block.
+  int64_t rows = 0;
+  if (rank + 1 < ranks) {
+    const int64_t next_start = (rank + 1) * dims.shard, doc_start = next_start / doc * doc;
+    rows = doc_start < next_start ? dims.shard - (doc_start - rank * dims.shard) / 16 * 16 : 0;
+  }
+  EXPECT_EQ(forward, dims.kv_bytes(rows, true));
+  EXPECT_LT(rows * 2, dims.shard);
+  const int64_t all_rows = comm->all_reduce_value(rows, ReduceOp::sum);
+  EXPECT_GT(all_rows, 0) << "some document crosses a shard boundary";
 }
 
 }  // namespace
