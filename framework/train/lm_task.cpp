@@ -5,6 +5,7 @@
 #include "framework/config/enum_names.h"
 #include "framework/ops/nn_functional.h"
 #include "framework/ops/ops.h"
+#include "framework/train/lm_mechanism.h"
 
 namespace attnscale::train {
 namespace {
@@ -28,6 +29,7 @@ models::TransformerLMOptions transformer_options(const Config& cfg) {
   o.mask = attention::causal_lm_mask(cfg.attention, cfg.data.seq_len, static_cast<uint64_t>(cfg.run.seed));
   o.fused_attention = cfg.attention.impl == config::AttentionImpl::fused;
   o.attention_scale = cfg.attention.scale;
+  apply_lm_mechanism(cfg, o);
   return o;
 }
 
@@ -45,6 +47,7 @@ data::SyntheticSpec synthetic_spec(const Config& cfg) {
 LMTask::LMTask(const Config& cfg) : task_(synthetic_spec(cfg)), dropout_gen_(static_cast<uint64_t>(cfg.run.seed) + 2) {
   Generator init(static_cast<uint64_t>(cfg.run.seed));
   model_ = std::make_unique<models::TransformerLM>(transformer_options(cfg), init);
+  log_lm_mechanism(*model_);
 }
 
 BatchResult LMTask::run(const data::TokenBatch& batch, bool training) {
@@ -56,6 +59,7 @@ BatchResult LMTask::run(const data::TokenBatch& batch, bool training) {
   const Tensor flat_targets = reshape(batch.targets, {-1});
   BatchResult r;
   r.loss = cross_entropy(flat_logits, flat_targets, data::kIgnoreIndex);
+  if (const Tensor aux = model_->auxiliary_loss(); training && aux.defined()) r.loss = add(r.loss, aux);
   const auto predicted = argmax(flat_logits, -1).to_vector<int64_t>();
   const auto targets = flat_targets.to_vector<int64_t>();
   for (size_t i = 0; i < targets.size(); ++i) {
@@ -71,6 +75,7 @@ BatchResult LMTask::train_batch(int64_t index) { return run(task_.batch(index), 
 
 BatchResult LMTask::eval_batch(int64_t index) {
   autograd::NoGradGuard no_grad;
+  if (index == 0) log_lm_mechanism_state(*model_);
   return run(task_.batch(kEvalBatchBase + index), false);
 }
 

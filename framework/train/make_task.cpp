@@ -1,11 +1,17 @@
 #include "framework/train/make_task.h"
 
+#include "framework/train/captioner_task.h"
+#include "framework/train/encoder_decoder_task.h"
 #include "framework/train/lm_task.h"
 
 namespace attnscale::train {
 
 std::unique_ptr<TrainTask> make_task(const Config& cfg) {
   switch (cfg.model.type) {
+    case config::ModelType::encoder_decoder:
+      return std::make_unique<EncoderDecoderTask>(cfg);
+    case config::ModelType::captioner:
+      return std::make_unique<CaptionerTask>(cfg);
     case config::ModelType::transformer_lm:
       return std::make_unique<LMTask>(cfg);
     default:
