@@ -112,7 +112,8 @@ ATTNSCALE_CONFIG_ENUM(ProgressMode, auto_, on, off);
   KEY(std::int64_t, classes, 8, at_least(2), "object classes; their names are the caption's visual words") \
   KEY(std::int64_t, objects, 3, at_least(1), "objects a caption names, most salient first; at most captioner.regions") \
   KEY(double, feature_noise, 0.5, at_least(0), "standard deviation of the noise on every region feature") \
-  KEY(bool, sentinel, true, any_value, "visual sentinel gate (Lu et al. 2017); false = soft attention over the regions only")
+  KEY(bool, sentinel, true, any_value, "visual sentinel gate (Lu et al. 2017); false = soft attention over the regions only") \
+  KEY(bool, global_feature, true, any_value, "the global image feature joins the decoder input (the paper); false = the image reaches the words only through attention")
 
 #define ATTNSCALE_DATA_KEYS(KEY)                                                                       \
   KEY(config::Task, task, config::Task::associative_recall, any_value, "synthetic task generated on the fly when data.path is empty") \

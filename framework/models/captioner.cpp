@@ -27,7 +27,8 @@ Captioner::Image Captioner::encode(const Tensor& features) const {
   ATTNSCALE_CHECK(features.dim() == 3 && features.shape()[2] == options_.feature_size, "captioner",
                   "features must be [B, k, {}], got {}", options_.feature_size, shape_str(features.shape()));
   const Tensor regions = relu(region_proj_->forward(features));
-  return {regions, attention_->project_regions(regions), relu(global_proj_->forward(mean(features, {1})))};
+  const Tensor global = relu(global_proj_->forward(mean(features, {1})));
+  return {regions, attention_->project_regions(regions), options_.global_feature ? global : mul(global, 0.0)};
 }
 
 Captioner::Step Captioner::step(const Image& image, const Tensor& words, const LstmState& state) const {

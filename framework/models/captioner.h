@@ -21,6 +21,7 @@ struct CaptionerOptions {
   int64_t feature_size = 16;  // width of a region feature a_i
   int64_t hidden = 64;        // d: word embedding, LSTM, region and attention width
   bool sentinel = true;
+  bool global_feature = true;  // false: x_t = [w_t; 0], the image reaches the words only through attention
 };
 
 struct CaptionerOutput {

@@ -60,7 +60,7 @@ models::CaptionerOptions captioner_options(const Config& cfg, const data::Captio
   if (cfg.attention.normalizer != config::Normalizer::softmax)
     throw ConfigError("[config] attention.normalizer: the sentinel gate is a softmax over regions and sentinel; "
                       "set attention.normalizer = softmax");
-  return {task.vocab_size(), task.feature_size(), cfg.model.d_model, cfg.captioner.sentinel};
+  return {task.vocab_size(), task.feature_size(), cfg.model.d_model, cfg.captioner.sentinel, cfg.captioner.global_feature};
 }
 
 CaptionerTask::CaptionerTask(const Config& cfg) : task_(caption_spec(cfg)) {
