@@ -5,7 +5,7 @@
 #include <vector>
 
 #include "base/error.h"
-#include "framework/tensor/random.h"
+#include "framework/data/counter_draws.h"
 
 namespace attnscale::data {
 
@@ -24,19 +24,16 @@ CaptionBatch CaptionTask::batch(int64_t index) const {
   std::vector<float> features(static_cast<size_t>(b * k * f));
   std::vector<int64_t> inputs(static_cast<size_t>(b * len)), targets(static_cast<size_t>(b * len));
   for (int64_t row = 0; row < b; ++row) {
-    // Counter-based draws: image `row` of batch `index` is fixed by (seed, index * B + row).
-    const uint64_t image_seed = spec_.seed ^ (static_cast<uint64_t>(index * b + row + 1) * 0x9E3779B97F4A7C15ull);
-    uint64_t counter = 0;
-    auto below = [&](int64_t n) { return static_cast<int64_t>(Generator::uniform(image_seed, counter++) * n) % n; };
+    CounterDraws draws(spec_.seed, static_cast<uint64_t>(index * b + row) + 1);
     std::vector<int64_t> cls(static_cast<size_t>(k)), rank(static_cast<size_t>(k)), region_of_rank(static_cast<size_t>(k));
     std::iota(rank.begin(), rank.end(), 0);
-    for (int64_t i = k - 1; i > 0; --i) std::swap(rank[i], rank[below(i + 1)]);
+    for (int64_t i = k - 1; i > 0; --i) std::swap(rank[i], rank[draws.below(i + 1)]);
     for (int64_t i = 0; i < k; ++i) {
-      cls[i] = below(spec_.classes);
+      cls[i] = draws.below(spec_.classes);
       region_of_rank[rank[i]] = i;
       float* feature = features.data() + (row * k + i) * f;
       for (int64_t j = 0; j < f; ++j)
-        feature[j] = static_cast<float>(spec_.feature_noise * Generator::normal(image_seed, (1ull << 32) + counter++));
+        feature[j] = static_cast<float>(spec_.feature_noise * draws.normal());
       feature[cls[i]] += 1.0f;
       feature[spec_.classes + rank[i]] += 1.0f;
     }

@@ -4,24 +4,10 @@
 #include <numeric>
 
 #include "base/error.h"
+#include "framework/data/counter_draws.h"
 #include "framework/data/synthetic.h"
-#include "framework/tensor/random.h"
 
 namespace attnscale::data {
-namespace {
-
-// Integer draws below n from counter-based uniforms: draw c of stream s is fixed by (seed, s, c).
-class Draws {
- public:
-  Draws(uint64_t seed, uint64_t stream) : seed_(seed ^ (stream * 0xD1B54A32D192ED03ull)) {}
-  int64_t below(int64_t n) { return static_cast<int64_t>(Generator::uniform(seed_, counter_++) * n) % n; }
-
- private:
-  uint64_t seed_;
-  uint64_t counter_ = 0;
-};
-
-}  // namespace
 
 TranslationTask::TranslationTask(const TranslationSpec& spec) : spec_(spec) {
   using T = TranslationTokens;
@@ -35,7 +21,7 @@ TranslationTask::TranslationTask(const TranslationSpec& spec) : spec_(spec) {
   const int64_t words = spec.vocab_size - T::first_word;
   dictionary_.resize(static_cast<size_t>(words));
   std::iota(dictionary_.begin(), dictionary_.end(), T::first_word);
-  Draws draws(spec.seed ^ 0xA5A5A5A5ull, 0);
+  CounterDraws draws(spec.seed ^ 0xA5A5A5A5ull, 0);
   for (int64_t i = words - 1; i > 0; --i) std::swap(dictionary_[i], dictionary_[draws.below(i + 1)]);
 }
 
@@ -48,7 +34,7 @@ TranslationBatch TranslationTask::batch(int64_t index) const {
   int64_t* tin = out.target_inputs.data<int64_t>();
   int64_t* tgt = out.targets.data<int64_t>();
   for (int64_t row = 0; row < b; ++row) {
-    Draws draws(spec_.seed, static_cast<uint64_t>(index * b + row) + 1);
+    CounterDraws draws(spec_.seed, static_cast<uint64_t>(index * b + row) + 1);
     const int64_t len = spec_.min_len + draws.below(spec_.max_len - spec_.min_len + 1);
     for (int64_t i = 0; i < len; ++i) {
       src[row * s + i] = T::first_word + draws.below(words);

@@ -7,21 +7,12 @@
 #include "framework/config/enum_names.h"
 #include "framework/ops/nn_functional.h"
 #include "framework/ops/ops.h"
+#include "framework/train/token_scoring.h"
 
 namespace attnscale::train {
 namespace {
 
 constexpr int64_t kEvalBatchBase = int64_t{1} << 40;  // as in lm_task.cpp
-
-// Visual target words where predicted matches.
-void score_visual(const Tensor& predicted, const Tensor& targets, BatchResult& r) {
-  const auto p = predicted.to_vector<int64_t>(), t = targets.to_vector<int64_t>();
-  for (size_t i = 0; i < t.size(); ++i) {
-    if (!data::CaptionTask::is_visual(t[i])) continue;
-    ++r.scored;
-    r.correct += p[i] == t[i];
-  }
-}
 
 }  // namespace
 
@@ -74,7 +65,7 @@ BatchResult CaptionerTask::train_batch(int64_t index) {
   const models::CaptionerOutput out = model_->forward(batch.features, batch.inputs);
   BatchResult r;
   r.loss = cross_entropy(reshape(out.logits, {-1, task_.vocab_size()}), reshape(batch.targets, {-1}));
-  score_visual(argmax(out.logits, -1), batch.targets, r);
+  score_tokens(argmax(out.logits, -1), batch.targets, data::CaptionTask::is_visual, r);
   r.tokens = batch.inputs.numel();
   return r;
 }
@@ -88,7 +79,7 @@ BatchResult CaptionerTask::eval_batch(int64_t index) {
   r.loss = cross_entropy(reshape(forced.logits, {-1, task_.vocab_size()}), reshape(batch.targets, {-1}));
   const models::CaptionerOutput greedy =
       model_->generate(batch.features, data::CaptionTokens::bos, task_.caption_length());
-  score_visual(argmax(greedy.logits, -1), batch.targets, r);
+  score_tokens(argmax(greedy.logits, -1), batch.targets, data::CaptionTask::is_visual, r);
   if (index == 0 && model_->options().sentinel) {
     const GateSplit gate = gate_split(forced.beta, batch.targets);
     LOG_INFO("sentinel gate beta: {:.3f} on visual words, {:.3f} on the others", gate.visual, gate.non_visual);

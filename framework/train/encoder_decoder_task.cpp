@@ -7,6 +7,8 @@
 #include "framework/data/synthetic.h"
 #include "framework/ops/nn_functional.h"
 #include "framework/ops/ops.h"
+#include "framework/train/attention_normalizer.h"
+#include "framework/train/token_scoring.h"
 
 namespace attnscale::train {
 namespace {
@@ -14,15 +16,7 @@ namespace {
 // Evaluation batches come from far beyond any training step (as in lm_task.cpp).
 constexpr int64_t kEvalBatchBase = int64_t{1} << 40;
 
-// Scored positions of targets [B, T] where predicted [B, T] matches.
-void score(const Tensor& predicted, const Tensor& targets, BatchResult& r) {
-  const auto p = predicted.to_vector<int64_t>(), t = targets.to_vector<int64_t>();
-  for (size_t i = 0; i < t.size(); ++i) {
-    if (t[i] == data::kIgnoreIndex) continue;
-    ++r.scored;
-    r.correct += p[i] == t[i];
-  }
-}
+bool not_ignored(int64_t target) { return target != data::kIgnoreIndex; }
 
 }  // namespace
 
@@ -47,13 +41,7 @@ models::EncoderDecoderOptions encoder_decoder_options(const Config& cfg) {
   o.norm = std::string(config::to_string(cfg.model.norm));
   o.fused_attention = cfg.attention.impl == config::AttentionImpl::fused;
   o.attention_scale = cfg.attention.scale;
-  switch (cfg.attention.normalizer) {
-    case config::Normalizer::softmax: o.normalizer = kernels::Normalizer::softmax; break;
-    case config::Normalizer::sparsemax: o.normalizer = kernels::Normalizer::sparsemax; break;
-    case config::Normalizer::hard:
-      throw ConfigError("[config] attention.normalizer: 'hard' belongs to the seq2seq model; the encoder-decoder "
-                        "takes softmax or sparsemax");
-  }
+  o.normalizer = dot_product_normalizer(cfg, "encoder_decoder");
   return o;
 }
 
@@ -88,7 +76,7 @@ BatchResult EncoderDecoderTask::train_batch(int64_t index) {
   const int64_t vocab = logits.shape().back();
   BatchResult r;
   r.loss = cross_entropy(reshape(logits, {-1, vocab}), reshape(batch.targets, {-1}), data::kIgnoreIndex);
-  score(argmax(logits, -1), batch.targets, r);
+  score_tokens(argmax(logits, -1), batch.targets, not_ignored, r);
   r.tokens = batch.target_inputs.numel();
   return r;
 }
@@ -102,7 +90,8 @@ BatchResult EncoderDecoderTask::eval_batch(int64_t index) {
   BatchResult r;
   r.loss = cross_entropy(reshape(logits, {-1, vocab}), reshape(batch.targets, {-1}), data::kIgnoreIndex);
   const int64_t steps = batch.targets.shape()[1];
-  score(model_->greedy(batch.source, batch.source_valid, data::TranslationTokens::bos, steps), batch.targets, r);
+  score_tokens(model_->greedy(batch.source, batch.source_valid, data::TranslationTokens::bos, steps), batch.targets,
+               not_ignored, r);
   r.tokens = batch.target_inputs.numel();
   return r;
 }

@@ -5,6 +5,7 @@
 
 #include "base/logging.h"
 #include "framework/attention/kv_cache_report.h"
+#include "framework/train/attention_normalizer.h"
 
 namespace attnscale::train {
 namespace {
@@ -30,13 +31,7 @@ attention::SelfAttentionKind lm_attention_kind(const Config& cfg) {
 
 void apply_lm_mechanism(const Config& cfg, models::TransformerLMOptions& o) {
   o.attention_kind = lm_attention_kind(cfg);
-  switch (cfg.attention.normalizer) {
-    case config::Normalizer::softmax: o.normalizer = kernels::Normalizer::softmax; break;
-    case config::Normalizer::sparsemax: o.normalizer = kernels::Normalizer::sparsemax; break;
-    case config::Normalizer::hard:
-      throw ConfigError("[config] attention.normalizer: 'hard' (sampled attention) belongs to the seq2seq model; "
-                        "the TransformerLM takes softmax or sparsemax");
-  }
+  o.normalizer = dot_product_normalizer(cfg, "transformer_lm");
   const MlaConfig& m = cfg.mla;
   o.latent.q_lora_rank = m.q_lora_rank;
   o.latent.kv_lora_rank = m.kv_lora_rank;

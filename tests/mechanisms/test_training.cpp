@@ -32,6 +32,17 @@ void expect_learns(const Config& cfg, double min_accuracy, const std::string& wh
   EXPECT_GT(o.accuracy, 4 * o.chance) << what;
 }
 
+// A short run that writes nothing and evaluates on two batches.
+Config short_run(Config cfg, int64_t steps) {
+  cfg.optim.warmup_steps = 20;
+  cfg.train.steps = steps;
+  cfg.train.eval_batches = 2;
+  cfg.train.log_every = 1000;
+  cfg.logging.metrics = false;
+  cfg.logging.progress = config::ProgressMode::off;
+  return cfg;
+}
+
 // Copy (x1..x7 0 x1..x7) with a one-layer TransformerLM: the second copy is read 8 tokens back.
 Config tiny_lm(config::Mechanism mechanism) {
   Config cfg;
@@ -44,13 +55,7 @@ Config tiny_lm(config::Mechanism mechanism) {
   cfg.model.n_layers = 1;
   cfg.model.n_heads = 2;
   cfg.optim.lr = 1e-2;
-  cfg.optim.warmup_steps = 20;
-  cfg.train.steps = 200;
-  cfg.train.eval_batches = 2;
-  cfg.train.log_every = 1000;
-  cfg.logging.metrics = false;
-  cfg.logging.progress = config::ProgressMode::off;
-  return cfg;
+  return short_run(cfg, 200);
 }
 
 TEST(Training, TransformerLMLearnsWithEachMechanism) {
@@ -105,13 +110,7 @@ TEST(Training, EncoderDecoderLearnsReversedTranslation) {
   cfg.data.vocab_size = 10;
   cfg.data.batch_size = 16;
   cfg.optim.lr = 1e-2;
-  cfg.optim.warmup_steps = 20;
-  cfg.train.steps = 200;
-  cfg.train.eval_batches = 2;
-  cfg.train.log_every = 1000;
-  cfg.logging.metrics = false;
-  cfg.logging.progress = config::ProgressMode::off;
-  expect_learns(cfg, 0.6, "encoder_decoder");
+  expect_learns(short_run(cfg, 200), 0.6, "encoder_decoder");
 }
 
 TEST(Training, CaptionerWithSentinelLearnsTheVisualWordsAndWhenToLook) {
@@ -125,12 +124,7 @@ TEST(Training, CaptionerWithSentinelLearnsTheVisualWordsAndWhenToLook) {
   cfg.captioner.feature_noise = 0.1;
   cfg.captioner.global_feature = false;
   cfg.data.batch_size = 32;
-  cfg.optim.warmup_steps = 20;
-  cfg.train.steps = 400;
-  cfg.train.eval_batches = 2;
-  cfg.train.log_every = 1000;
-  cfg.logging.metrics = false;
-  cfg.logging.progress = config::ProgressMode::off;
+  cfg = short_run(cfg, 400);
   set_log_level("warn");
   train::CaptionerTask task(cfg);
   train::Trainer trainer(cfg, task, nullptr, 0);
