@@ -2,9 +2,7 @@
 
 #include <cmath>
 
-#include "framework/attention/mask_builder.h"
-#include "framework/attention/scaled_dot.h"
-#include "framework/ops/attention.h"
+#include "framework/attention/scaled_dot_product.h"
 #include "framework/nn/rope.h"
 #include "framework/ops/ops.h"
 
@@ -47,7 +45,9 @@ kernels::Positions positions_of(std::span<const int64_t> global) {
   return kernels::Positions(std::move(runs));
 }
 
-Tensor MultiHeadAttention::forward(const Tensor& x, const Tensor& positions) const {
+Tensor MultiHeadAttention::forward(const Tensor& x, const Tensor& positions, std::span<const int32_t> key_valid) const {
+  ATTNSCALE_CHECK(x.dim() == 3 && x.shape()[2] == options_.d_model, "multi_head", "x must be [B, N, {}], got {}",
+                  options_.d_model, shape_str(x.shape()));
   const int64_t b = x.shape()[0], n = x.shape()[1];
   auto heads = [&](const Tensor& t, int64_t h) { return transpose(reshape(t, {b, n, h, head_dim_}), 1, 2); };
   Tensor q = heads(q_proj_->forward(x), options_.n_heads);
@@ -57,23 +57,22 @@ Tensor MultiHeadAttention::forward(const Tensor& x, const Tensor& positions) con
     q = nn::apply_rope(q, positions, options_.rope_theta);
     k = nn::apply_rope(k, positions, options_.rope_theta);
   }
-  const double scale = options_.scale > 0 ? options_.scale : 1.0 / std::sqrt(static_cast<double>(head_dim_));
-  const std::vector<int64_t> pos = positions.to_vector<int64_t>();
-  const kernels::Positions global = positions_of(pos);
-  Tensor out;
   AttentionSpec spec;
-  spec.scale = scale;
+  spec.scale = options_.scale > 0 ? options_.scale : 1.0 / std::sqrt(static_cast<double>(head_dim_));
   spec.mask = options_.mask;
+  const std::vector<int64_t> pos = positions.to_vector<int64_t>();
+  spec.k_valid.assign(key_valid.begin(), key_valid.end());
   const auto& cp = options_.context_parallel;
+  Tensor out;
   if (cp && cp->cp && cp->cp->size() > 1) {
-    ATTNSCALE_CHECK(options_.fused, "multi_head", "context-parallel attention runs the fused kernel; set attention.impl=fused");
-    out = context_parallel_attention(q, k, v, spec, *cp);  // positions come from the group's layout
-  } else if (options_.fused) {
-    spec.q_positions = global;
-    spec.k_positions = global;
-    out = fused_attention(q, k, v, spec);
+    // Positions come from the group's layout; the sequence's keys live on every rank of the group.
+    ATTNSCALE_CHECK(options_.fused && options_.normalizer == kernels::Normalizer::softmax, "multi_head",
+                    "context-parallel attention runs the fused softmax kernel; set attention.impl=fused and "
+                    "attention.normalizer=softmax");
+    out = context_parallel_attention(q, k, v, spec, *cp);
   } else {
-    out = scaled_dot_attention_plain(q, k, v, mask_bias(options_.mask, global, global, x.dtype()), scale);
+    spec.q_positions = spec.k_positions = positions_of(pos);
+    out = scaled_dot_product_attention(q, k, v, spec, {options_.normalizer, options_.fused});
   }
   return o_proj_->forward(reshape(transpose(out, 1, 2), {b, n, options_.d_model}));
 }

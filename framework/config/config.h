@@ -25,7 +25,7 @@ namespace attnscale {
 namespace config {
 
 // Enumerated settings; the YAML spelling is the enumerator's name (enum_names.h).
-ATTNSCALE_CONFIG_ENUM(ModelType, transformer_lm, seq2seq, han, memn2n, temporal);
+ATTNSCALE_CONFIG_ENUM(ModelType, transformer_lm, seq2seq, han, memn2n, temporal, encoder_decoder, captioner);
 // The mechanisms of DESIGN.md section 4; the names match configs/mechanisms/<name>.yaml.
 ATTNSCALE_CONFIG_ENUM(Mechanism, scaled_dot_product, self, cross, multi_head, multi_head_latent, soft,
                       hard, additive, global, local, sparse, memory, adaptive, hierarchical, temporal);
@@ -36,6 +36,8 @@ ATTNSCALE_CONFIG_ENUM(SparsePattern, strided, fixed, longformer, bigbird);
 ATTNSCALE_CONFIG_ENUM(Norm, layernorm, rmsnorm);
 ATTNSCALE_CONFIG_ENUM(Task, associative_recall, copy);
 ATTNSCALE_CONFIG_ENUM(Optimizer, sgd, adam, adamw);
+// model.type = encoder_decoder: target order of the synthetic translation task.
+ATTNSCALE_CONFIG_ENUM(TranslationOrder, same, reversed);
 ATTNSCALE_CONFIG_ENUM(Schedule, constant, cosine, linear, inverse_sqrt);
 ATTNSCALE_CONFIG_ENUM(ParallelAlgo, ring, ulysses, hybrid);
 ATTNSCALE_CONFIG_ENUM(Layout, contiguous, zigzag, striped);
@@ -84,6 +86,39 @@ ATTNSCALE_CONFIG_ENUM(HardEstimator, reinforce, straight_through);
   KEY(std::int64_t, sparse_global, 1, at_least(0), "longformer/bigbird patterns: leading global blocks (fixed: summary blocks per stride)") \
   KEY(std::int64_t, sparse_random, 1, at_least(0), "bigbird pattern: random key blocks per query block (seeded by run.seed)") \
   KEY(double, scale, 0.0, at_least(0), "score scale; 0 = 1/sqrt(head dimension)")
+
+// attention.mechanism = multi_head_latent (DeepSeek-V2 MLA): the latent and head widths.
+#define ATTNSCALE_MLA_KEYS(KEY)                                                                        \
+  KEY(std::int64_t, kv_lora_rank, 64, at_least(1), "key/value latent width d_c; the decoding cache holds it and the rope key per token") \
+  KEY(std::int64_t, q_lora_rank, 0, at_least(0), "query latent width; 0 = queries projected directly from model.d_model") \
+  KEY(std::int64_t, qk_nope_head_dim, 32, at_least(1), "per-head query/key dimensions without rotation") \
+  KEY(std::int64_t, qk_rope_head_dim, 16, at_least(2), "decoupled rotary query/key dimensions per head (even); one rope key is shared by all heads") \
+  KEY(std::int64_t, v_head_dim, 32, at_least(1), "per-head value dimensions")
+
+// attention.mechanism = adaptive with model.type = transformer_lm: adaptive attention span.
+#define ATTNSCALE_ADAPTIVE_SPAN_KEYS(KEY)                                                              \
+  KEY(std::int64_t, max_span, 64, at_least(1), "longest span in keys (the query included); keys beyond every head's current span are skipped") \
+  KEY(double, ramp, 32.0, greater_than(0), "width R of the soft span mask's ramp, in tokens")          \
+  KEY(double, init, 0.0, in_range(0, 1), "initial span of every head, as a fraction of max_span")      \
+  KEY(double, penalty, 2e-6, at_least(0), "span penalty: (penalty / heads) * sum of spans (in tokens) joins the loss")
+
+// model.type = encoder_decoder: the Transformer encoder-decoder (cross-attention) and its
+// synthetic translation task. Decoder blocks are model.n_layers; the vocabulary is data.vocab_size.
+#define ATTNSCALE_ENCODER_DECODER_KEYS(KEY)                                                            \
+  KEY(std::int64_t, encoder_layers, 0, at_least(0), "encoder blocks; 0 = model.n_layers")             \
+  KEY(config::TranslationOrder, order, config::TranslationOrder::reversed, any_value, "target = the source mapped word by word through a fixed random dictionary, in the same or the reversed order") \
+  KEY(std::int64_t, min_len, 4, at_least(1), "shortest source sentence (lengths vary; batches are padded)") \
+  KEY(std::int64_t, max_len, 12, at_least(1), "longest source sentence")
+
+// model.type = captioner: the captioning decoder with the visual sentinel (attention.mechanism =
+// adaptive) over synthetic feature regions. The LSTM width is model.d_model.
+#define ATTNSCALE_CAPTIONER_KEYS(KEY)                                                                  \
+  KEY(std::int64_t, regions, 6, at_least(2), "feature regions per synthetic image")                    \
+  KEY(std::int64_t, classes, 8, at_least(2), "object classes; their names are the caption's visual words") \
+  KEY(std::int64_t, objects, 3, at_least(1), "objects a caption names, most salient first; at most captioner.regions") \
+  KEY(double, feature_noise, 0.5, at_least(0), "standard deviation of the noise on every region feature") \
+  KEY(bool, sentinel, true, any_value, "visual sentinel gate (Lu et al. 2017); false = soft attention over the regions only") \
+  KEY(bool, global_feature, true, any_value, "the global image feature joins the decoder input (the paper); false = the image reaches the words only through attention")
 
 #define ATTNSCALE_DATA_KEYS(KEY)                                                                       \
   KEY(config::Task, task, config::Task::associative_recall, any_value, "synthetic task generated on the fly when data.path is empty") \
@@ -161,6 +196,10 @@ ATTNSCALE_CONFIG_ENUM(HardEstimator, reinforce, straight_through);
   SECTION(AttentionConfig, attention, ATTNSCALE_ATTENTION_KEYS, "the attention layers")                \
   SECTION(Seq2SeqConfig, seq2seq, ATTNSCALE_SEQ2SEQ_KEYS, "the RNN encoder-decoder (model.type = seq2seq)") \
   SECTION(DataConfig, data, ATTNSCALE_DATA_KEYS, "the training data")                                  \
+  SECTION(MlaConfig, mla, ATTNSCALE_MLA_KEYS, "multi-head latent attention (attention.mechanism = multi_head_latent)") \
+  SECTION(AdaptiveSpanConfig, adaptive_span, ATTNSCALE_ADAPTIVE_SPAN_KEYS, "adaptive attention span (attention.mechanism = adaptive, model.type = transformer_lm)") \
+  SECTION(EncoderDecoderConfig, encoder_decoder, ATTNSCALE_ENCODER_DECODER_KEYS, "the Transformer encoder-decoder (model.type = encoder_decoder)") \
+  SECTION(CaptionerConfig, captioner, ATTNSCALE_CAPTIONER_KEYS, "the captioning decoder (model.type = captioner)") \
   SECTION(OptimConfig, optim, ATTNSCALE_OPTIM_KEYS, "optimizer and learning-rate schedule")            \
   SECTION(TrainConfig, train, ATTNSCALE_TRAIN_KEYS, "the training loop")                               \
   SECTION(ParallelConfig, parallel, ATTNSCALE_PARALLEL_KEYS, "how the ranks are arranged")             \

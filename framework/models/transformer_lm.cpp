@@ -8,11 +8,11 @@ namespace attnscale::models {
 
 TransformerBlock::TransformerBlock(const TransformerLMOptions& o, Generator& gen) {
   norm1_ = register_module("norm1", nn::make_norm(o.norm, o.d_model));
-  attn_ = register_module("attn", std::make_shared<attention::MultiHeadAttention>(
-                                      attention::MultiHeadOptions{o.d_model, o.n_heads, o.n_kv_heads, o.rope_theta, o.mask,
-                                                                  o.fused_attention, o.attention_scale,
-                                                                  o.context_parallel},
-                                      gen));
+  attention::SelfAttentionSpec spec{o.attention_kind,
+                                    {o.d_model, o.n_heads, o.n_kv_heads, o.rope_theta, o.mask, o.fused_attention,
+                                     o.attention_scale, o.normalizer, o.context_parallel},
+                                    o.latent, o.span};
+  attn_ = register_module("attn", attention::make_self_attention(spec, gen));
   norm2_ = register_module("norm2", nn::make_norm(o.norm, o.d_model));
   mlp_ = register_module("mlp", std::make_shared<nn::MLP>(o.d_model, o.d_ff > 0 ? o.d_ff : 4 * o.d_model,
                                                           nn::Activation::gelu, gen));
@@ -33,6 +33,15 @@ TransformerLM::TransformerLM(const TransformerLMOptions& options, Generator& gen
   final_norm_ = register_module("final_norm", nn::make_norm(options.norm, options.d_model));
   if (!options.tie_embeddings)
     lm_head_ = register_module("lm_head", std::make_shared<nn::Linear>(options.d_model, options.vocab_size, false, gen));
+}
+
+Tensor TransformerLM::auxiliary_loss() const {
+  Tensor total;
+  for (const auto& block : blocks_) {
+    const Tensor term = block->attention().auxiliary_loss();
+    if (term.defined()) total = total.defined() ? add(total, term) : term;
+  }
+  return total;
 }
 
 Tensor TransformerLM::forward(const Tensor& ids, const Tensor& positions, Generator& dropout_gen) const {

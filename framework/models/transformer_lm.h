@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "framework/attention/multi_head.h"
+#include "framework/attention/make_self_attention.h"
 #include "framework/nn/layers.h"
 
 namespace attnscale::models {
@@ -29,16 +29,22 @@ struct TransformerLMOptions {
   bool fused_attention = true;
   double attention_scale = 0.0;  // 0 = 1/sqrt(head_dim)
   std::shared_ptr<const ContextParallelGroup> context_parallel;  // cp > 1: sequences are sharded
+  // The self-attention mechanism of every block (make_self_attention.h) and its own options.
+  attention::SelfAttentionKind attention_kind = attention::SelfAttentionKind::multi_head;
+  kernels::Normalizer normalizer = kernels::Normalizer::softmax;
+  attention::MultiHeadLatentOptions latent;  // attention_kind == multi_head_latent
+  attention::AdaptiveSpanOptions span;       // attention_kind == adaptive_span
 };
 
 class TransformerBlock : public nn::Module {
  public:
   TransformerBlock(const TransformerLMOptions& options, Generator& gen);
   Tensor forward(const Tensor& x, const Tensor& positions, Generator& dropout_gen) const;
+  const attention::SelfAttention& attention() const { return *attn_; }
 
  private:
   std::shared_ptr<nn::Norm> norm1_, norm2_;
-  std::shared_ptr<attention::MultiHeadAttention> attn_;
+  std::shared_ptr<attention::SelfAttention> attn_;
   std::shared_ptr<nn::MLP> mlp_;
   std::shared_ptr<nn::Dropout> dropout_;
 };
@@ -50,6 +56,9 @@ class TransformerLM : public nn::Module {
   // ids int64 [B, N]; positions int64 [N] (global). Returns logits [B, N, vocab].
   Tensor forward(const Tensor& ids, const Tensor& positions, Generator& dropout_gen) const;
   const TransformerLMOptions& options() const { return options_; }
+  // The sum of the attention layers' loss terms (adaptive span's penalty); undefined when none.
+  Tensor auxiliary_loss() const;
+  const std::vector<std::shared_ptr<TransformerBlock>>& blocks() const { return blocks_; }
 
  private:
   TransformerLMOptions options_;

@@ -5,11 +5,8 @@
 #include "framework/autograd/node.h"
 
 namespace attnscale {
-namespace {
 
-// The kernel parameters for these tensors; the mask's spans point into `spec`, which must
-// outlive every use of the returned value.
-kernels::AttentionParams make_params(const Tensor& q, const Tensor& k, const Tensor& v, const AttentionSpec& spec) {
+kernels::AttentionParams attention_params(const Tensor& q, const Tensor& k, const Tensor& v, const AttentionSpec& spec) {
   ATTNSCALE_CHECK(q.dim() == 4 && k.dim() == 4 && v.dim() == 4, "attention",
                   "expects q, k, v as [B, H, N, D]; got {}, {}, {}", shape_str(q.shape()), shape_str(k.shape()),
                   shape_str(v.shape()));
@@ -37,13 +34,11 @@ kernels::AttentionParams make_params(const Tensor& q, const Tensor& k, const Ten
   return p;
 }
 
-}  // namespace
-
 std::pair<Tensor, Tensor> fused_attention_with_lse(const Tensor& q_in, const Tensor& k_in, const Tensor& v_in,
                                                    const AttentionSpec& spec_in) {
   auto spec = std::make_shared<const AttentionSpec>(spec_in);
   const Tensor q = q_in.contiguous(), k = k_in.contiguous(), v = v_in.contiguous();
-  const kernels::AttentionParams params = make_params(q, k, v, *spec);
+  const kernels::AttentionParams params = attention_params(q, k, v, *spec);
   const auto& s = params.shape;
   Tensor out = Tensor::empty({s.batch, s.q_heads, s.q_len, s.value_dim}, q.dtype());
   Tensor lse = Tensor::empty({s.batch, s.q_heads, s.q_len}, q.dtype());
@@ -55,7 +50,7 @@ std::pair<Tensor, Tensor> fused_attention_with_lse(const Tensor& q_in, const Ten
   });
   const Tensor sq = q.detach(), sk = k.detach(), sv = v.detach(), sout = out.detach(), slse = lse.detach();
   out = autograd::record(out, "attention", {q, k, v}, [spec, sq, sk, sv, sout, slse](const Tensor& g) {
-    const kernels::AttentionParams p = make_params(sq, sk, sv, *spec);
+    const kernels::AttentionParams p = attention_params(sq, sk, sv, *spec);
     const auto& s = p.shape;
     const Tensor dout = g.contiguous();
     Tensor dq = Tensor::empty(sq.shape(), sq.dtype()), dk = Tensor::empty(sk.shape(), sk.dtype()),

@@ -22,6 +22,11 @@ struct AttentionSpec {
   std::vector<int32_t> k_valid;               // [B*M]; empty = all keys present
 };
 
+// The kernel parameters for q, k, v and spec (shapes, dtypes and mask spans checked): the one
+// translation of an AttentionSpec, shared by this op and the general-path ops
+// (framework/ops/sparsemax.h). The mask's spans point into `spec`, which must outlive the result.
+kernels::AttentionParams attention_params(const Tensor& q, const Tensor& k, const Tensor& v, const AttentionSpec& spec);
+
 // q [B, Hq, N, D], k [B, Hkv, M, D], v [B, Hkv, M, Dv] (float32 or float64) -> out [B, Hq, N, Dv].
 Tensor fused_attention(const Tensor& q, const Tensor& k, const Tensor& v, const AttentionSpec& spec);
 

@@ -6,6 +6,7 @@
 #include "framework/ops/indexing.h"
 #include "framework/ops/nn_functional.h"
 #include "framework/ops/ops.h"
+#include "framework/train/lm_mechanism.h"
 
 namespace attnscale::train {
 namespace {
@@ -29,6 +30,7 @@ models::TransformerLMOptions transformer_options(const Config& cfg) {
   o.mask = attention::causal_lm_mask(cfg.attention, cfg.data.seq_len, static_cast<uint64_t>(cfg.run.seed));
   o.fused_attention = cfg.attention.impl == config::AttentionImpl::fused;
   o.attention_scale = cfg.attention.scale;
+  apply_lm_mechanism(cfg, o);
   return o;
 }
 
@@ -56,6 +58,7 @@ LMTask::LMTask(const Config& cfg, ParallelContext parallel)
   }
   Generator init(static_cast<uint64_t>(cfg.run.seed));  // the same weights on every rank
   model_ = std::make_unique<models::TransformerLM>(options, init);
+  log_lm_mechanism(*model_);
   std::vector<int64_t> positions(layout.local_length(parallel_.cp_rank()));
   layout.positions(parallel_.cp_rank()).fill(positions);
   local_positions_ = Tensor::from(positions, {static_cast<int64_t>(positions.size())});
@@ -88,6 +91,10 @@ BatchResult LMTask::run(int64_t index, bool training) {
   if (parallel_.world) global_scored = parallel_.world->all_reduce_value(global_scored, ReduceOp::sum);
   r.loss = mul(cross_entropy(flat_logits, targets, data::kIgnoreIndex, Reduction::sum),
                1.0 / static_cast<double>(std::max<int64_t>(global_scored, 1)));
+  // A mechanism's own loss term (adaptive span's penalty) is the same on every rank: each adds its
+  // 1/world share, so the sum over ranks counts it once.
+  if (const Tensor aux = model_->auxiliary_loss(); training && aux.defined())
+    r.loss = add(r.loss, mul(aux, 1.0 / static_cast<double>(parallel_.world_size())));
   return r;
 }
 
@@ -95,6 +102,7 @@ BatchResult LMTask::train_batch(int64_t index) { return run(index, true); }
 
 BatchResult LMTask::eval_batch(int64_t index) {
   autograd::NoGradGuard no_grad;
+  if (index == 0) log_lm_mechanism_state(*model_);
   return run(kEvalBatchBase + index, false);
 }
 

@@ -1,5 +1,7 @@
 #include "framework/train/make_task.h"
 
+#include "framework/train/captioner_task.h"
+#include "framework/train/encoder_decoder_task.h"
 #include "framework/train/lm_task.h"
 #include "framework/train/seq2seq_task.h"
 
@@ -7,6 +9,10 @@ namespace attnscale::train {
 
 std::unique_ptr<TrainTask> make_task(const Config& cfg, const ParallelContext& parallel) {
   switch (cfg.model.type) {
+    case config::ModelType::encoder_decoder:
+      return std::make_unique<EncoderDecoderTask>(cfg);
+    case config::ModelType::captioner:
+      return std::make_unique<CaptionerTask>(cfg);
     case config::ModelType::transformer_lm:
       return std::make_unique<LMTask>(cfg, parallel);
     case config::ModelType::seq2seq:

@@ -1,0 +1,99 @@
+#include "framework/train/encoder_decoder_task.h"
+
+#include <fmt/format.h>
+
+#include "framework/autograd/node.h"
+#include "framework/config/enum_names.h"
+#include "framework/data/synthetic.h"
+#include "framework/ops/nn_functional.h"
+#include "framework/ops/ops.h"
+#include "framework/train/attention_normalizer.h"
+#include "framework/train/token_scoring.h"
+
+namespace attnscale::train {
+namespace {
+
+// Evaluation batches come from far beyond any training step (as in lm_task.cpp).
+constexpr int64_t kEvalBatchBase = int64_t{1} << 40;
+
+bool not_ignored(int64_t target) { return target != data::kIgnoreIndex; }
+
+}  // namespace
+
+models::EncoderDecoderOptions encoder_decoder_options(const Config& cfg) {
+  if (cfg.attention.mechanism != config::Mechanism::cross)
+    throw ConfigError(fmt::format("[config] attention.mechanism: model.type = encoder_decoder is the cross-attention "
+                                  "model; set attention.mechanism = cross (got '{}')",
+                                  config::to_string(cfg.attention.mechanism)));
+  if (cfg.attention.mask != config::Mask::causal)
+    throw ConfigError(fmt::format("[config] attention.mask: the encoder-decoder masks source padding and the decoder's "
+                                  "future itself; leave attention.mask = causal (got '{}')",
+                                  config::to_string(cfg.attention.mask)));
+  models::EncoderDecoderOptions o;
+  o.vocab_size = cfg.data.vocab_size;
+  o.d_model = cfg.model.d_model;
+  o.n_heads = cfg.model.n_heads;
+  o.n_kv_heads = cfg.model.n_kv_heads;
+  o.d_ff = ff_width(cfg.model);
+  o.decoder_layers = cfg.model.n_layers;
+  o.encoder_layers = cfg.encoder_decoder.encoder_layers > 0 ? cfg.encoder_decoder.encoder_layers : cfg.model.n_layers;
+  o.dropout = cfg.model.dropout;
+  o.norm = std::string(config::to_string(cfg.model.norm));
+  o.fused_attention = cfg.attention.impl == config::AttentionImpl::fused;
+  o.attention_scale = cfg.attention.scale;
+  o.normalizer = dot_product_normalizer(cfg, "encoder_decoder");
+  return o;
+}
+
+data::TranslationSpec translation_spec(const Config& cfg) {
+  const EncoderDecoderConfig& e = cfg.encoder_decoder;
+  if (e.min_len > e.max_len)
+    throw ConfigError(fmt::format("[config] encoder_decoder.min_len: {} exceeds encoder_decoder.max_len = {}",
+                                  e.min_len, e.max_len));
+  if (e.max_len + 1 > cfg.model.max_seq_len)
+    throw ConfigError(fmt::format("[config] encoder_decoder.max_len: {} (+ eos) exceeds model.max_seq_len = {}",
+                                  e.max_len, cfg.model.max_seq_len));
+  data::TranslationSpec s;
+  s.reversed = e.order == config::TranslationOrder::reversed;
+  s.min_len = e.min_len;
+  s.max_len = e.max_len;
+  s.batch_size = micro_batch_size(cfg);
+  s.vocab_size = cfg.data.vocab_size;
+  s.seed = static_cast<uint64_t>(cfg.run.seed);
+  return s;
+}
+
+EncoderDecoderTask::EncoderDecoderTask(const Config& cfg)
+    : task_(translation_spec(cfg)), dropout_gen_(static_cast<uint64_t>(cfg.run.seed) + 2) {
+  Generator init(static_cast<uint64_t>(cfg.run.seed));
+  model_ = std::make_unique<models::EncoderDecoderTransformer>(encoder_decoder_options(cfg), init);
+}
+
+BatchResult EncoderDecoderTask::train_batch(int64_t index) {
+  model_->train(true);
+  const data::TranslationBatch batch = task_.batch(index);
+  const Tensor logits = model_->forward(batch.source, batch.source_valid, batch.target_inputs, dropout_gen_);
+  const int64_t vocab = logits.shape().back();
+  BatchResult r;
+  r.loss = cross_entropy(reshape(logits, {-1, vocab}), reshape(batch.targets, {-1}), data::kIgnoreIndex);
+  score_tokens(argmax(logits, -1), batch.targets, not_ignored, r);
+  r.tokens = batch.target_inputs.numel();
+  return r;
+}
+
+BatchResult EncoderDecoderTask::eval_batch(int64_t index) {
+  autograd::NoGradGuard no_grad;
+  model_->eval();
+  const data::TranslationBatch batch = task_.batch(kEvalBatchBase + index);
+  const Tensor logits = model_->forward(batch.source, batch.source_valid, batch.target_inputs, dropout_gen_);
+  const int64_t vocab = logits.shape().back();
+  BatchResult r;
+  r.loss = cross_entropy(reshape(logits, {-1, vocab}), reshape(batch.targets, {-1}), data::kIgnoreIndex);
+  const int64_t steps = batch.targets.shape()[1];
+  score_tokens(model_->greedy(batch.source, batch.source_valid, data::TranslationTokens::bos, steps), batch.targets,
+               not_ignored, r);
+  r.tokens = batch.target_inputs.numel();
+  return r;
+}
+
+}  // namespace attnscale::train

@@ -1,0 +1,36 @@
+// The Transformer encoder-decoder on the synthetic translation task (model.type = encoder_decoder,
+// attention.mechanism = cross): teacher-forced cross-entropy for training; evaluation scores greedy
+// decoding, token by token against the reference (eos included).
+#pragma once
+
+#include <memory>
+
+#include "framework/config/config.h"
+#include "framework/data/translation.h"
+#include "framework/models/encoder_decoder.h"
+#include "framework/train/task.h"
+
+namespace attnscale::train {
+
+class EncoderDecoderTask : public TrainTask {
+ public:
+  explicit EncoderDecoderTask(const Config& cfg);
+
+  nn::Module& model() override { return *model_; }
+  // Teacher-forced loss and token accuracy.
+  BatchResult train_batch(int64_t index) override;
+  // Teacher-forced loss; accuracy of greedy decoding.
+  BatchResult eval_batch(int64_t index) override;
+  double chance_accuracy() const override { return task_.chance_accuracy(); }
+
+ private:
+  std::unique_ptr<models::EncoderDecoderTransformer> model_;
+  data::TranslationTask task_;
+  Generator dropout_gen_;
+};
+
+// The config's model and data; ConfigError naming the key for options that do not fit.
+models::EncoderDecoderOptions encoder_decoder_options(const Config& cfg);
+data::TranslationSpec translation_spec(const Config& cfg);
+
+}  // namespace attnscale::train

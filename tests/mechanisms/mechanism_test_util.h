@@ -1,0 +1,62 @@
+// Helpers shared by the mechanism tests: fp64 inputs, finite-difference checks of a module's
+// input and parameter gradients, worst differences, and error-message checks.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <functional>
+#include <initializer_list>
+#include <string>
+#include <vector>
+
+#include "framework/autograd/gradcheck.h"
+#include "framework/nn/module.h"
+#include "framework/tensor/tensor.h"
+
+namespace attnscale::test {
+
+// Uniform fp64 values in [low, high) that require a gradient.
+inline Tensor input(const Shape& shape, uint64_t seed, double low = -1.0, double high = 1.0) {
+  Generator gen(seed);
+  return Tensor::rand(shape, gen, DType::f64, low, high).set_requires_grad();
+}
+
+// d f / d(inputs and every parameter of m) by central differences (tolerance 1e-6, relative).
+inline void expect_module_gradcheck(const nn::Module& m, std::vector<Tensor> inputs,
+                                    const std::function<Tensor(const std::vector<Tensor>&)>& f) {
+  const size_t n_inputs = inputs.size();
+  for (const auto& p : m.named_parameters()) inputs.push_back(p.tensor);
+  const auto r = autograd::gradcheck(
+      [&](const std::vector<Tensor>& in) { return f(std::vector<Tensor>(in.begin(), in.begin() + n_inputs)); },
+      inputs);
+  EXPECT_TRUE(r.ok) << r.report;
+}
+
+inline void expect_gradcheck(const std::function<Tensor(const std::vector<Tensor>&)>& f, std::vector<Tensor> inputs) {
+  const auto r = autograd::gradcheck(f, std::move(inputs));
+  EXPECT_TRUE(r.ok) << r.report;
+}
+
+// Largest |a - b| over all elements (shapes must match).
+inline double max_abs_diff(const Tensor& a, const Tensor& b) {
+  EXPECT_EQ(shape_str(a.shape()), shape_str(b.shape()));
+  const auto va = a.to(DType::f64).to_vector<double>(), vb = b.to(DType::f64).to_vector<double>();
+  double worst = 0;
+  for (size_t i = 0; i < std::min(va.size(), vb.size()); ++i) worst = std::max(worst, std::abs(va[i] - vb[i]));
+  return worst;
+}
+
+// Runs f, expects an attnscale::Error whose message contains every one of `parts`.
+inline void expect_error(const std::function<void()>& f, std::initializer_list<std::string> parts) {
+  try {
+    f();
+    ADD_FAILURE() << "no error thrown";
+  } catch (const Error& e) {
+    const std::string message = e.what();
+    for (const std::string& part : parts) EXPECT_NE(message.find(part), std::string::npos) << message;
+  }
+}
+
+}  // namespace attnscale::test
