@@ -14,7 +14,7 @@ namespace {
 
 attention::MultiHeadOptions self_attention_options(const EncoderDecoderOptions& o, bool causal) {
   attention::MultiHeadOptions h{o.d_model, o.n_heads, o.n_kv_heads, /*rope_theta=*/0.0, {}, o.fused_attention,
-                                o.attention_scale, o.normalizer};
+                                o.attention_scale, o.normalizer, nullptr};
   h.mask.causal = causal;
   return h;
 }
