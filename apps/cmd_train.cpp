@@ -15,6 +15,8 @@
 #include "distributed/comm/mpi_communicator.h"
 #include "distributed/comm/mpi_environment.h"
 #include "distributed/comm/node_info.h"
+#include "distributed/comm/process_grid.h"
+#include "distributed/context_parallel/overlap_report.h"
 #include "framework/config/config.h"
 #include "framework/io/run_dir.h"
 #include "framework/train/make_task.h"
@@ -26,9 +28,8 @@ namespace {
 int train_job(const Config& cfg, const MpiEnvironment& mpi) {
   MpiCommunicator world;
   set_thread_count(static_cast<int>(cfg.train.threads), node_info().local_size);
-  ATTNSCALE_CHECK(mpi.world_size() == 1, "train",
-                  "{} ranks: the distributed training path (parallel.dp/cp) is not built yet; run on 1 rank",
-                  mpi.world_size());
+  const ProcessGrid grid(world, GridShape::for_world(mpi.world_size(), static_cast<int>(cfg.parallel.cp),
+                                                     static_cast<int>(cfg.parallel.ulysses)));
 
   // Every rank names the run directory from rank 0's clock.
   int64_t start_s = std::chrono::duration_cast<std::chrono::seconds>(
@@ -39,12 +40,19 @@ int train_job(const Config& cfg, const MpiEnvironment& mpi) {
   LOG_INFO("run directory {}", run_dir.root.string());
   LOG_INFO("{} rank(s), {} thread(s) per rank", mpi.world_size(), thread_count());
 
-  const auto task = train::make_task(cfg);
-  train::Trainer trainer(cfg, *task, &run_dir, mpi.world_rank());
+  train::ParallelContext parallel;
+  parallel.world = &world;
+  parallel.grid = &grid;
+  parallel.layout = kernels::parse_layout_kind(std::string(config::to_string(cfg.parallel.layout)).c_str());
+  const auto task = train::make_task(cfg, parallel);
+  train::Trainer trainer(cfg, *task, &run_dir, mpi.world_rank(), &world);
   const train::TrainSummary s = trainer.run();
   LOG_INFO("done: {} steps, loss {:.4f} -> {:.4f}, eval loss {:.4f}, eval accuracy {:.4f} (chance {:.4f}), {:.0f} tok/s",
            s.steps, s.first_loss, s.last_loss, s.final_eval.loss, s.final_eval.accuracy, task->chance_accuracy(),
            s.tokens_per_s);
+  if (grid.shape().cp > 1 && cfg.parallel.algo != config::ParallelAlgo::ulysses)
+    LOG_INFO("context parallel ({}, {} layout): {}", config::to_string(cfg.parallel.algo),
+             config::to_string(cfg.parallel.layout), measure_ring_overlap(grid.cp()).str());
   return 0;
 }
 

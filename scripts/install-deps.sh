@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build pkg-config ccache
   libopenmpi-dev openmpi-bin
-  libhdf5-dev hdf5-tools
+  libhdf5-dev hdf5-tools libssl-dev
   libyaml-cpp-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libopenblas-openmp-dev

@@ -61,9 +61,19 @@ Tensor MultiHeadAttention::forward(const Tensor& x, const Tensor& positions, std
   spec.scale = options_.scale > 0 ? options_.scale : 1.0 / std::sqrt(static_cast<double>(head_dim_));
   spec.mask = options_.mask;
   const std::vector<int64_t> pos = positions.to_vector<int64_t>();
-  spec.q_positions = spec.k_positions = positions_of(pos);
   spec.k_valid.assign(key_valid.begin(), key_valid.end());
-  const Tensor out = scaled_dot_product_attention(q, k, v, spec, {options_.normalizer, options_.fused});
+  const auto& cp = options_.context_parallel;
+  Tensor out;
+  if (cp && cp->cp && cp->cp->size() > 1) {
+    // Positions come from the group's layout; the sequence's keys live on every rank of the group.
+    ATTNSCALE_CHECK(options_.fused && options_.normalizer == kernels::Normalizer::softmax, "multi_head",
+                    "context-parallel attention runs the fused softmax kernel; set attention.impl=fused and "
+                    "attention.normalizer=softmax");
+    out = context_parallel_attention(q, k, v, spec, *cp);
+  } else {
+    spec.q_positions = spec.k_positions = positions_of(pos);
+    out = scaled_dot_product_attention(q, k, v, spec, {options_.normalizer, options_.fused});
+  }
   return o_proj_->forward(reshape(transpose(out, 1, 2), {b, n, options_.d_model}));
 }
 

@@ -43,6 +43,11 @@ ATTNSCALE_CONFIG_ENUM(ParallelAlgo, ring, ulysses, hybrid);
 ATTNSCALE_CONFIG_ENUM(Layout, contiguous, zigzag, striped);
 ATTNSCALE_CONFIG_ENUM(LogLevel, trace, debug, info, warn, error, off);
 ATTNSCALE_CONFIG_ENUM(ProgressMode, auto_, on, off);
+// model.type = seq2seq (the seq2seq section).
+ATTNSCALE_CONFIG_ENUM(Transduction, copy, reverse, sort);
+ATTNSCALE_CONFIG_ENUM(AttentionScore, dot, general, concat, additive);
+ATTNSCALE_CONFIG_ENUM(LocalMode, m, p);
+ATTNSCALE_CONFIG_ENUM(HardEstimator, reinforce, straight_through);
 
 }  // namespace config
 
@@ -164,11 +169,32 @@ ATTNSCALE_CONFIG_ENUM(ProgressMode, auto_, on, off);
   KEY(config::ProgressMode, progress, config::ProgressMode::auto_, any_value, "live progress line: auto = on a terminal, plain lines otherwise; off = none") \
   KEY(bool, metrics, true, any_value, "write metrics.jsonl in the run directory")
 
+// model.type = seq2seq: the RNN encoder-decoder, its attention (attention.mechanism = soft, hard,
+// additive, global or local) and its synthetic transduction task. The hidden size is model.d_model,
+// the layers model.n_layers, the vocabulary data.vocab_size.
+#define ATTNSCALE_SEQ2SEQ_KEYS(KEY)                                                                    \
+  KEY(config::Transduction, task, config::Transduction::reverse, any_value, "synthetic task: the target is the source copied, reversed or sorted") \
+  KEY(std::int64_t, min_len, 3, at_least(1), "shortest source sequence (lengths vary per sequence; batches are padded)") \
+  KEY(std::int64_t, max_len, 10, at_least(1), "longest source sequence")                                \
+  KEY(std::int64_t, embed_dim, 0, at_least(0), "token embedding size; 0 = model.d_model")               \
+  KEY(bool, bidirectional, true, any_value, "bidirectional GRU encoder")                                \
+  KEY(bool, input_feeding, true, any_value, "Luong input feeding: the previous attentional state joins the decoder input (soft, hard, global, local)") \
+  KEY(config::AttentionScore, score, config::AttentionScore::general, any_value, "score of soft, hard, global and local attention (concat = additive; additive always uses additive)") \
+  KEY(std::int64_t, attn_dim, 0, at_least(0), "hidden size of the additive/concat score and of local-p's W_p; 0 = model.d_model") \
+  KEY(config::LocalMode, local_mode, config::LocalMode::p, any_value, "local attention: m = monotonic (p_t = t), p = predicted position with a Gaussian window") \
+  KEY(std::int64_t, local_window, 2, at_least(1), "local attention half-width D: positions [p_t - D, p_t + D]") \
+  KEY(double, local_sigma, 0.0, at_least(0), "local-p Gaussian standard deviation; 0 = local_window / 2") \
+  KEY(config::HardEstimator, hard_estimator, config::HardEstimator::reinforce, any_value, "hard attention gradient: REINFORCE with baseline, or straight-through Gumbel-softmax") \
+  KEY(double, entropy_bonus, 0.01, at_least(0), "hard attention: weight of the attention entropy subtracted from the loss") \
+  KEY(double, baseline_decay, 0.9, half_open(0, 1), "hard attention (reinforce): decay of the moving-average reward baseline") \
+  KEY(double, gumbel_temperature, 1.0, greater_than(0), "hard attention (straight_through): temperature of the relaxed weights")
+
 // The sections in file order: SECTION(struct, yaml name, key table, description).
 #define ATTNSCALE_CONFIG_SECTIONS(SECTION)                                                             \
   SECTION(RunConfig, run, ATTNSCALE_RUN_KEYS, "name, directory and seed of the run")                        \
   SECTION(ModelConfig, model, ATTNSCALE_MODEL_KEYS, "the network")                                     \
   SECTION(AttentionConfig, attention, ATTNSCALE_ATTENTION_KEYS, "the attention layers")                \
+  SECTION(Seq2SeqConfig, seq2seq, ATTNSCALE_SEQ2SEQ_KEYS, "the RNN encoder-decoder (model.type = seq2seq)") \
   SECTION(DataConfig, data, ATTNSCALE_DATA_KEYS, "the training data")                                  \
   SECTION(MlaConfig, mla, ATTNSCALE_MLA_KEYS, "multi-head latent attention (attention.mechanism = multi_head_latent)") \
   SECTION(AdaptiveSpanConfig, adaptive_span, ATTNSCALE_ADAPTIVE_SPAN_KEYS, "adaptive attention span (attention.mechanism = adaptive, model.type = transformer_lm)") \

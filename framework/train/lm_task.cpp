@@ -3,6 +3,7 @@
 #include "framework/attention/mask_builder.h"
 #include "framework/autograd/node.h"
 #include "framework/config/enum_names.h"
+#include "framework/ops/indexing.h"
 #include "framework/ops/nn_functional.h"
 #include "framework/ops/ops.h"
 #include "framework/train/lm_mechanism.h"
@@ -37,46 +38,72 @@ data::SyntheticSpec synthetic_spec(const Config& cfg) {
   data::SyntheticSpec s;
   s.task = std::string(config::to_string(cfg.data.task));
   s.seq_len = cfg.data.seq_len;
-  s.batch_size = micro_batch_size(cfg);
+  s.batch_size = micro_batch_size(cfg);  // per data-parallel rank and micro-step
   s.vocab_size = cfg.data.vocab_size;
   s.num_pairs = cfg.data.num_pairs;
   s.seed = static_cast<uint64_t>(cfg.run.seed);
   return s;
 }
 
-LMTask::LMTask(const Config& cfg) : task_(synthetic_spec(cfg)), dropout_gen_(static_cast<uint64_t>(cfg.run.seed) + 2) {
-  Generator init(static_cast<uint64_t>(cfg.run.seed));
-  model_ = std::make_unique<models::TransformerLM>(transformer_options(cfg), init);
+LMTask::LMTask(const Config& cfg, ParallelContext parallel)
+    : task_(synthetic_spec(cfg)),
+      dropout_gen_(static_cast<uint64_t>(cfg.run.seed) + 2 + static_cast<uint64_t>(parallel.cp_rank())),
+      parallel_(parallel) {
+  const kernels::Layout layout(parallel_.layout, cfg.data.seq_len, parallel_.cp_size());
+  models::TransformerLMOptions options = transformer_options(cfg);
+  if (parallel_.cp_size() > 1) {
+    options.context_parallel = std::make_shared<const ContextParallelGroup>(ContextParallelGroup{
+        &parallel_.grid->cp(), &parallel_.grid->ulysses(), &parallel_.grid->ring(),
+        parse_algo(config::to_string(cfg.parallel.algo)), layout});
+  }
+  Generator init(static_cast<uint64_t>(cfg.run.seed));  // the same weights on every rank
+  model_ = std::make_unique<models::TransformerLM>(options, init);
   log_lm_mechanism(*model_);
+  std::vector<int64_t> positions(layout.local_length(parallel_.cp_rank()));
+  layout.positions(parallel_.cp_rank()).fill(positions);
+  local_positions_ = Tensor::from(positions, {static_cast<int64_t>(positions.size())});
 }
 
-BatchResult LMTask::run(const data::TokenBatch& batch, bool training) {
+// The micro-batch of global batch `index` that this data-parallel rank owns: sequences
+// [index * dp + dp_rank) of size micro_batch, so dp ranks together see exactly the sequences one rank
+// with the whole batch would see.
+BatchResult LMTask::run(int64_t index, bool training) {
   model_->train(training);
-  const int64_t n = batch.inputs.shape()[1];
-  const Tensor logits = model_->forward(batch.inputs, Tensor::arange(n), dropout_gen_);
+  const data::TokenBatch full = task_.batch(index * parallel_.dp_size() + parallel_.dp_rank());
+  const Tensor inputs = index_select(full.inputs, 1, local_positions_);
+  const Tensor targets = reshape(index_select(full.targets, 1, local_positions_), {-1});
+  const Tensor logits = model_->forward(inputs, local_positions_, dropout_gen_);
   const int64_t vocab = logits.shape().back();
   const Tensor flat_logits = reshape(logits, {-1, vocab});
-  const Tensor flat_targets = reshape(batch.targets, {-1});
+
   BatchResult r;
-  r.loss = cross_entropy(flat_logits, flat_targets, data::kIgnoreIndex);
-  if (const Tensor aux = model_->auxiliary_loss(); training && aux.defined()) r.loss = add(r.loss, aux);
   const auto predicted = argmax(flat_logits, -1).to_vector<int64_t>();
-  const auto targets = flat_targets.to_vector<int64_t>();
-  for (size_t i = 0; i < targets.size(); ++i) {
-    if (targets[i] == data::kIgnoreIndex) continue;
+  const auto target_ids = targets.to_vector<int64_t>();
+  for (size_t i = 0; i < target_ids.size(); ++i) {
+    if (target_ids[i] == data::kIgnoreIndex) continue;
     ++r.scored;
-    r.correct += predicted[i] == targets[i];
+    r.correct += predicted[i] == target_ids[i];
   }
-  r.tokens = batch.inputs.numel();
+  r.tokens = inputs.numel();
+  // Each rank's share of the global mean: its summed token losses over the scored tokens of all
+  // ranks, so that summing losses (and gradients) over ranks gives the mean over every token.
+  int64_t global_scored = r.scored;
+  if (parallel_.world) global_scored = parallel_.world->all_reduce_value(global_scored, ReduceOp::sum);
+  r.loss = mul(cross_entropy(flat_logits, targets, data::kIgnoreIndex, Reduction::sum),
+               1.0 / static_cast<double>(std::max<int64_t>(global_scored, 1)));
+  // A mechanism's own loss term (adaptive span's penalty) is the same on every rank: each adds its
+  // 1/world share, so the sum over ranks counts it once.
+  if (const Tensor aux = model_->auxiliary_loss(); training && aux.defined())
+    r.loss = add(r.loss, mul(aux, 1.0 / static_cast<double>(parallel_.world_size())));
   return r;
 }
 
-BatchResult LMTask::train_batch(int64_t index) { return run(task_.batch(index), true); }
+BatchResult LMTask::train_batch(int64_t index) { return run(index, true); }
 
 BatchResult LMTask::eval_batch(int64_t index) {
   autograd::NoGradGuard no_grad;
   if (index == 0) log_lm_mechanism_state(*model_);
-  return run(task_.batch(kEvalBatchBase + index), false);
+  return run(kEvalBatchBase + index, false);
 }
 
 }  // namespace attnscale::train

@@ -6,25 +6,31 @@
 #include "framework/config/config.h"
 #include "framework/data/synthetic.h"
 #include "framework/models/transformer_lm.h"
+#include "framework/train/parallel_context.h"
 #include "framework/train/task.h"
 
 namespace attnscale::train {
 
 class LMTask : public TrainTask {
  public:
-  explicit LMTask(const Config& cfg);
+  // With cp > 1 this rank holds the tokens the layout gives it (global positions, so RoPE and the
+  // mask see the whole sequence's positions); with dp > 1 it takes its share of every batch.
+  explicit LMTask(const Config& cfg, ParallelContext parallel = {});
 
   nn::Module& model() override { return *model_; }
   BatchResult train_batch(int64_t index) override;
   BatchResult eval_batch(int64_t index) override;
   double chance_accuracy() const override { return task_.chance_accuracy(); }
+  std::vector<NamedGenerator> generators() override { return {{"dropout", &dropout_gen_}}; }
 
  private:
-  BatchResult run(const data::TokenBatch& batch, bool training);
+  BatchResult run(int64_t index, bool training);
 
   std::unique_ptr<models::TransformerLM> model_;
   data::SyntheticTask task_;
   Generator dropout_gen_;
+  ParallelContext parallel_;
+  Tensor local_positions_;  // int64 global positions of this rank's tokens
 };
 
 models::TransformerLMOptions transformer_options(const Config& cfg);

@@ -3,17 +3,20 @@
 #include "framework/train/captioner_task.h"
 #include "framework/train/encoder_decoder_task.h"
 #include "framework/train/lm_task.h"
+#include "framework/train/seq2seq_task.h"
 
 namespace attnscale::train {
 
-std::unique_ptr<TrainTask> make_task(const Config& cfg) {
+std::unique_ptr<TrainTask> make_task(const Config& cfg, const ParallelContext& parallel) {
   switch (cfg.model.type) {
     case config::ModelType::encoder_decoder:
       return std::make_unique<EncoderDecoderTask>(cfg);
     case config::ModelType::captioner:
       return std::make_unique<CaptionerTask>(cfg);
     case config::ModelType::transformer_lm:
-      return std::make_unique<LMTask>(cfg);
+      return std::make_unique<LMTask>(cfg, parallel);
+    case config::ModelType::seq2seq:
+      return std::make_unique<Seq2SeqTask>(cfg);
     default:
       throw ConfigError(fmt::format("[config] model.type: '{}' has no trainer yet",
                                     config::to_string(cfg.model.type)));

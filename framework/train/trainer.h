@@ -4,12 +4,16 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
+#include <vector>
 
+#include "distributed/data_parallel/gradient_reducer.h"
 #include "framework/config/config.h"
 #include "framework/io/run_dir.h"
 #include "framework/optim/lr_schedule.h"
 #include "framework/optim/optimizer.h"
 #include "framework/train/task.h"
+#include "framework/train/train_checkpoint.h"
 
 namespace attnscale::train {
 
@@ -24,6 +28,8 @@ struct TrainSummary {
   double last_loss = 0;
   EvalResult final_eval;
   double tokens_per_s = 0;  // over the whole run
+  int64_t resumed_from_step = 0;  // the checkpoint's step (0: a fresh start)
+  std::vector<double> losses;     // training loss of every step this run took, in order
 };
 
 std::unique_ptr<Optimizer> make_optimizer(const OptimConfig& optim, std::vector<NamedTensor> params);
@@ -31,8 +37,9 @@ LrScheduleOptions schedule_options(const Config& cfg);
 
 class Trainer {
  public:
-  // `run_dir` may be null (tests): nothing is written then.
-  Trainer(const Config& cfg, TrainTask& task, const RunDir* run_dir, int rank);
+  // `run_dir` may be null (tests): nothing is written then and nothing resumed. `world`: every rank
+  // of the run, for checkpoints, gradient reduction and metrics (null: this process alone).
+  Trainer(const Config& cfg, TrainTask& task, const RunDir* run_dir, int rank, Communicator* world = nullptr);
 
   TrainSummary run();
   EvalResult evaluate();
@@ -44,6 +51,9 @@ class Trainer {
   int rank_;
   std::unique_ptr<Optimizer> optimizer_;
   LrSchedule schedule_;
+  Communicator* world_;
+  std::unique_ptr<GradientReducer> reducer_;      // with more than one rank
+  std::optional<TrainCheckpoints> checkpoints_;  // when there is a run directory
 };
 
 }  // namespace attnscale::train

@@ -1,0 +1,63 @@
+// The op-check attention contract (kernels/README.md "op-check"): reading the input file into
+// kernel arguments and writing the results, shared by the single-rank run and the distributed one
+// (--cp, apps/op_check_cp.cpp). Bad input files are DataErrors (exit code 3) naming the file.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "apps/op_check_h5.h"
+#include "kernels/attention.h"
+
+namespace attnscale::app {
+
+[[noreturn]] void bad_file(const H5Reader& in, const std::string& message);
+
+template <typename T>
+struct AttentionInput {
+  H5Array<T> q, k, v;
+  std::optional<H5Array<T>> dout;
+  kernels::AttentionParams params;  // shape, scale, mask (its spans point into the vectors below)
+  std::vector<int32_t> q_segment, k_segment, k_valid;
+  std::string mask, normalizer;
+  int64_t q_offset = 0;
+
+  AttentionInput() = default;
+  AttentionInput(const AttentionInput&) = delete;  // params.mask points into this object
+  AttentionInput& operator=(const AttentionInput&) = delete;
+  const kernels::AttentionShape& shape() const { return params.shape; }
+  bool softmax() const { return normalizer == "softmax"; }
+};
+
+// Reads and checks every dataset and attribute (DataError on any problem).
+template <typename T>
+std::unique_ptr<AttentionInput<T>> read_attention_input(const H5Reader& in);
+
+// What a run produced; lse empty for sparsemax, gradients empty without dout.
+template <typename T>
+struct AttentionOutput {
+  std::vector<T> out, lse, dq, dk, dv;
+};
+
+// Writes out, lse [, dq, dk, dv] and prints the one-line summary; `how` describes the run.
+template <typename T>
+void write_attention_output(const AttentionInput<T>& input, const AttentionOutput<T>& result,
+                            const std::string& output, const std::string& how);
+
+// Which float type the file's q holds: 4 or 8 bytes (DataError otherwise).
+size_t attention_precision(const H5Reader& in);
+
+// --cp and friends: run the op-check distributed over cp ranks (apps/op_check_cp.cpp).
+struct CpOptions {
+  int cp = 0;  // 0: not distributed
+  std::string layout = "contiguous";
+  std::string algo = "ring";
+  int ulysses = 0;  // hybrid: Ulysses group size
+};
+
+// Runs under mpirun with cp ranks; rank 0 writes the gathered result. Returns the exit code.
+int op_check_attention_cp(const std::string& input, const std::string& output, const CpOptions& options);
+
+}  // namespace attnscale::app

@@ -1,0 +1,118 @@
+// `mpirun -np P attnscale op-check attention --input IN.h5 --output OUT.h5 --cp P --layout L
+//  --algo ring|ulysses|hybrid [--ulysses U]`: the op-check contract run through
+// context_parallel_attention. Every rank reads the whole file and takes its shard of the sequence
+// by the layout; rank 0 gathers out, lse and the gradients back into sequence order and writes
+// them, so the file compares one to one with a single-rank op-check or the user's reference.
+//
+// Failures that every rank sees alike (wrong rank count, bad file, heads that do not divide) are
+// reported before any collective and each rank exits on its own; from then on run_job ends the
+// whole job on a failure (distributed/comm/mpi_environment.h).
+#include <cstdio>
+
+#include "apps/op_check_attention.h"
+#include "distributed/comm/mpi_communicator.h"
+#include "distributed/comm/mpi_environment.h"
+#include "distributed/comm/process_grid.h"
+#include "distributed/context_parallel/context_parallel_attention.h"
+#include "distributed/context_parallel/sequence_shard.h"
+#include "distributed/context_parallel/tensor_span.h"
+#include "distributed/context_parallel/ulysses.h"
+
+namespace attnscale::app {
+namespace {
+
+using cp::values;
+
+// What this file and these options must satisfy before any rank talks to another.
+template <typename T>
+void check_cp_input(const H5Reader& in, const AttentionInput<T>& input, const CpOptions& options) {
+  const kernels::AttentionShape& s = input.shape();
+  if (!input.softmax()) bad_file(in, "--cp runs softmax attention only (normalizer 'sparsemax' is single-rank)");
+  if (s.q_len != s.k_len || input.q_offset != 0)
+    bad_file(in, fmt::format("--cp shards one sequence: N ({}) must equal M ({}) and q_offset ({}) be 0", s.q_len,
+                             s.k_len, input.q_offset));
+  const int ulysses = options.algo == "ulysses" ? options.cp : options.algo == "hybrid" ? options.ulysses : 1;
+  cp::split_heads(s.q_heads, s.kv_heads, ulysses);  // "[ulysses] heads (..) not divisible by .."
+}
+
+template <typename T>
+int run_cp(const AttentionInput<T>& input, const std::string& output, const CpOptions& options) {
+  MpiCommunicator world;
+  const Algo algo = parse_algo(options.algo);
+  ProcessGrid grid(world, GridShape{.dp = 1, .cp = options.cp, .ulysses = algo == Algo::hybrid ? options.ulysses : 1});
+  const kernels::AttentionShape& s = input.shape();
+  const kernels::Layout layout(kernels::parse_layout_kind(options.layout.c_str()), s.q_len, options.cp);
+  const ContextParallelGroup group{&grid.cp(), &grid.ulysses(), &grid.ring(), algo, layout};
+  const kernels::Positions mine = layout.positions(grid.cp().rank());
+  const int64_t n = mine.size(), len = s.q_len, bq = s.batch * s.q_heads, bkv = s.batch * s.kv_heads;
+  const auto shard = [&](const std::vector<T>& global, int64_t outer, int64_t width, const Shape& shape) {
+    return Tensor::from(cp::take_tokens<T>(global, outer, len, width, mine), shape);
+  };
+  const bool backward = input.dout.has_value();
+  const Tensor q = shard(input.q.data, bq, s.head_dim, {s.batch, s.q_heads, n, s.head_dim}).set_requires_grad(backward);
+  const Tensor k = shard(input.k.data, bkv, s.head_dim, {s.batch, s.kv_heads, n, s.head_dim}).set_requires_grad(backward);
+  const Tensor v = shard(input.v.data, bkv, s.value_dim, {s.batch, s.kv_heads, n, s.value_dim}).set_requires_grad(backward);
+  const auto shard_ids = [&](const std::vector<int32_t>& global) {
+    return global.empty() ? global : cp::take_tokens<int32_t>(global, s.batch, len, 1, mine);
+  };
+  AttentionSpec spec;
+  spec.scale = input.params.scale;
+  spec.mask = input.params.mask;  // positional parts; the per-token ones travel as the shard's own
+  spec.mask.q_segment = spec.mask.k_segment = spec.mask.k_valid = {};
+  spec.q_segment = shard_ids(input.q_segment);
+  spec.k_segment = shard_ids(input.k_segment);
+  spec.k_valid = shard_ids(input.k_valid);
+
+  auto [out, lse] = context_parallel_attention_with_lse(q, k, v, spec, group);
+  if (backward) out.backward(shard(input.dout->data, bq, s.value_dim, {s.batch, s.q_heads, n, s.value_dim}));
+
+  Communicator* cp_comm = &grid.cp();
+  AttentionOutput<T> result;
+  result.out = cp::gather_sequence<T>(cp_comm, layout, values<T>(out), bq, s.value_dim);
+  result.lse = cp::gather_sequence<T>(cp_comm, layout, values<T>(lse), bq, 1);
+  if (backward) {
+    result.dq = cp::gather_sequence<T>(cp_comm, layout, values<T>(q.grad()), bq, s.head_dim);
+    result.dk = cp::gather_sequence<T>(cp_comm, layout, values<T>(k.grad()), bkv, s.head_dim);
+    result.dv = cp::gather_sequence<T>(cp_comm, layout, values<T>(v.grad()), bkv, s.value_dim);
+  }
+  if (world.rank() == 0) {
+    const std::string how =
+        fmt::format(" cp={} layout={} algo={}{}", options.cp, options.layout, options.algo,
+                    algo == Algo::hybrid ? fmt::format(" ulysses={}", options.ulysses) : std::string());
+    write_attention_output(input, result, output, how);
+  }
+  return 0;
+}
+
+template <typename T>
+int read_and_run(const H5Reader& in, const std::string& output, const CpOptions& options) {
+  const auto input = read_attention_input<T>(in);
+  check_cp_input(in, *input, options);
+  return run_job([&] { return run_cp<T>(*input, output, options); });
+}
+
+}  // namespace
+
+int op_check_attention_cp(const std::string& input, const std::string& output, const CpOptions& options) {
+  MpiEnvironment mpi;
+  try {
+    ATTNSCALE_CHECK(mpi.world_size() == options.cp, "op-check",
+                    "--cp {} but the job has {} rank(s): run it as mpirun -np {} attnscale op-check ...", options.cp,
+                    mpi.world_size(), options.cp);
+    ATTNSCALE_CHECK(options.algo == "hybrid" || options.ulysses == 0, "op-check",
+                    "--ulysses applies to --algo hybrid only");
+    ATTNSCALE_CHECK(options.algo != "hybrid" || (options.ulysses >= 1 && options.cp % options.ulysses == 0),
+                    "op-check", "--algo hybrid needs --ulysses U, a divisor of --cp ({}); got {}", options.cp,
+                    options.ulysses);
+    silence_hdf5_errors();
+    const H5Reader in(input);
+    return attention_precision(in) == 4 ? read_and_run<float>(in, output, options)
+                                         : read_and_run<double>(in, output, options);
+  } catch (const Error& e) {
+    // Raised before any collective, alike on every rank: each exits on its own; rank 0 says why.
+    if (mpi.world_rank() == 0) std::fprintf(stderr, "error: %s\n", e.what());
+    return static_cast<int>(e.exit_code());
+  }
+}
+
+}  // namespace attnscale::app

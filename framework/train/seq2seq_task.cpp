@@ -1,0 +1,267 @@
+#include "framework/train/seq2seq_task.h"
+
+#include <string>
+
+#include "base/logging.h"
+#include "framework/autograd/node.h"
+#include "framework/data/synthetic.h"
+#include "framework/ops/nn_functional.h"
+#include "framework/ops/ops.h"
+
+namespace attnscale::train {
+namespace {
+
+// Evaluation batches are numbered from here, far beyond any training step (as in lm_task.cpp).
+constexpr int64_t kEvalBatchBase = int64_t{1} << 40;
+
+using attention::SourceMechanism;
+
+std::string origin(const Config& cfg, std::string_view key) {
+  const auto it = cfg.origins.find(key);
+  return it == cfg.origins.end() ? "default" : it->second;
+}
+
+[[noreturn]] void fail(const Config& cfg, std::string_view key, const std::string& problem) {
+  throw ConfigError(fmt::format("[config] {}: {} ({})", key, problem, origin(cfg, key)));
+}
+
+SourceMechanism source_mechanism(const Config& cfg) {
+  switch (cfg.attention.mechanism) {
+    case config::Mechanism::soft: return SourceMechanism::soft;
+    case config::Mechanism::hard: return SourceMechanism::hard;
+    case config::Mechanism::additive: return SourceMechanism::additive;
+    case config::Mechanism::global: return SourceMechanism::global;
+    case config::Mechanism::local: return SourceMechanism::local;
+    default:
+      fail(cfg, "attention.mechanism",
+           fmt::format("'{}' is not an encoder-decoder mechanism; model.type = seq2seq takes soft, hard, additive, "
+                       "global or local",
+                       config::to_string(cfg.attention.mechanism)));
+  }
+}
+
+attention::ScoreKind score_kind(config::AttentionScore score) {
+  switch (score) {
+    case config::AttentionScore::dot: return attention::ScoreKind::dot;
+    case config::AttentionScore::general: return attention::ScoreKind::general;
+    case config::AttentionScore::concat: return attention::ScoreKind::concat;
+    case config::AttentionScore::additive: return attention::ScoreKind::additive;
+  }
+  return attention::ScoreKind::general;
+}
+
+// A key the chosen mechanism would ignore is an error when it differs from its default (as in
+// config/validate.cpp), not a silent no-op.
+template <typename T>
+void reject_unused(const Config& cfg, std::string_view key, const T& value, const T& default_value,
+                   std::string_view problem) {
+  if (value != default_value) fail(cfg, key, std::string(problem));
+}
+
+void check_seq2seq_keys(const Config& cfg, SourceMechanism mechanism) {
+  const Seq2SeqConfig& s = cfg.seq2seq;
+  const Seq2SeqConfig defaults;
+  if (s.min_len > s.max_len)
+    fail(cfg, "seq2seq.min_len", fmt::format("{} exceeds seq2seq.max_len = {}", s.min_len, s.max_len));
+  if (cfg.data.vocab_size < data::kFirstSymbol + 2)
+    fail(cfg, "data.vocab_size",
+         fmt::format("{} leaves fewer than 2 symbols besides pad, bos and eos", cfg.data.vocab_size));
+  const std::string only_local = fmt::format("is used by local attention only, but attention.mechanism = {}",
+                                             attention::mechanism_name(mechanism));
+  const std::string only_hard =
+      fmt::format("is used by hard attention only, but attention.mechanism = {}", attention::mechanism_name(mechanism));
+  switch (mechanism) {
+    case SourceMechanism::additive:
+      if (s.score != defaults.score && s.score != config::AttentionScore::additive)
+        fail(cfg, "seq2seq.score",
+             fmt::format("'{}' does not apply: attention.mechanism = additive always uses the additive score",
+                         config::to_string(s.score)));
+      reject_unused(cfg, "seq2seq.input_feeding", s.input_feeding, defaults.input_feeding,
+                    "does not apply to additive attention (the context is already a decoder input)");
+      break;
+    case SourceMechanism::global:
+      if (s.score == config::AttentionScore::additive)
+        fail(cfg, "seq2seq.score",
+             "'additive' is Bahdanau's score; Luong global attention takes dot, general or concat (the same "
+             "function), or set attention.mechanism = additive");
+      break;
+    case SourceMechanism::local:
+      if (s.local_mode == config::LocalMode::m)
+        reject_unused(cfg, "seq2seq.local_sigma", s.local_sigma, defaults.local_sigma,
+                      "applies to local_mode = p only (local-m has no Gaussian)");
+      break;
+    case SourceMechanism::hard:
+      if (s.hard_estimator == config::HardEstimator::straight_through)
+        reject_unused(cfg, "seq2seq.baseline_decay", s.baseline_decay, defaults.baseline_decay,
+                      "applies to hard_estimator = reinforce only");
+      else
+        reject_unused(cfg, "seq2seq.gumbel_temperature", s.gumbel_temperature, defaults.gumbel_temperature,
+                      "applies to hard_estimator = straight_through only");
+      break;
+    case SourceMechanism::soft: break;
+  }
+  if (mechanism != SourceMechanism::local) {
+    reject_unused(cfg, "seq2seq.local_mode", s.local_mode, defaults.local_mode, only_local);
+    reject_unused(cfg, "seq2seq.local_window", s.local_window, defaults.local_window, only_local);
+    reject_unused(cfg, "seq2seq.local_sigma", s.local_sigma, defaults.local_sigma, only_local);
+  }
+  if (mechanism != SourceMechanism::hard) {
+    reject_unused(cfg, "seq2seq.hard_estimator", s.hard_estimator, defaults.hard_estimator, only_hard);
+    reject_unused(cfg, "seq2seq.entropy_bonus", s.entropy_bonus, defaults.entropy_bonus, only_hard);
+    reject_unused(cfg, "seq2seq.baseline_decay", s.baseline_decay, defaults.baseline_decay, only_hard);
+    reject_unused(cfg, "seq2seq.gumbel_temperature", s.gumbel_temperature, defaults.gumbel_temperature, only_hard);
+  }
+  if (s.score == config::AttentionScore::dot && mechanism != SourceMechanism::additive && s.bidirectional)
+    fail(cfg, "seq2seq.score",
+         "'dot' needs encoder and decoder states of one size; set seq2seq.bidirectional = false or use general");
+}
+
+}  // namespace
+
+models::Seq2SeqOptions seq2seq_options(const Config& cfg) {
+  if (cfg.model.type != config::ModelType::seq2seq)
+    fail(cfg, "model.type", fmt::format("'{}' is not seq2seq", config::to_string(cfg.model.type)));
+  const SourceMechanism mechanism = source_mechanism(cfg);
+  check_seq2seq_keys(cfg, mechanism);
+  const Seq2SeqConfig& s = cfg.seq2seq;
+  models::Seq2SeqOptions o;
+  o.vocab_size = cfg.data.vocab_size;
+  o.hidden_size = cfg.model.d_model;
+  o.embed_dim = s.embed_dim > 0 ? s.embed_dim : cfg.model.d_model;
+  o.num_layers = cfg.model.n_layers;
+  o.bidirectional = s.bidirectional;
+  o.input_feeding = s.input_feeding;
+  o.dropout = cfg.model.dropout;
+  o.pad_id = data::kPadId, o.bos_id = data::kBosId, o.eos_id = data::kEosId;
+  attention::SourceAttentionOptions& a = o.attention;
+  a.mechanism = mechanism;
+  a.score = mechanism == SourceMechanism::additive ? attention::ScoreKind::additive : score_kind(s.score);
+  a.attn_dim = s.attn_dim > 0 ? s.attn_dim : cfg.model.d_model;
+  a.local.mode =
+      s.local_mode == config::LocalMode::m ? attention::LocalMode::monotonic : attention::LocalMode::predictive;
+  a.local.window = s.local_window;
+  a.local.sigma = s.local_sigma;
+  a.hard.estimator = s.hard_estimator == config::HardEstimator::reinforce ? attention::HardEstimator::reinforce
+                                                                          : attention::HardEstimator::straight_through;
+  a.hard.entropy_bonus = s.entropy_bonus;
+  a.hard.baseline_decay = s.baseline_decay;
+  a.hard.temperature = s.gumbel_temperature;
+  return o;
+}
+
+data::TransductionSpec transduction_spec(const Config& cfg) {
+  check_seq2seq_keys(cfg, source_mechanism(cfg));  // config errors before the data's own checks
+  data::TransductionSpec spec;
+  switch (cfg.seq2seq.task) {
+    case config::Transduction::copy: spec.task = data::Transduction::copy; break;
+    case config::Transduction::reverse: spec.task = data::Transduction::reverse; break;
+    case config::Transduction::sort: spec.task = data::Transduction::sort; break;
+  }
+  spec.min_len = cfg.seq2seq.min_len;
+  spec.max_len = cfg.seq2seq.max_len;
+  spec.batch_size = micro_batch_size(cfg);
+  spec.vocab_size = cfg.data.vocab_size;
+  spec.seed = static_cast<uint64_t>(cfg.run.seed);
+  return spec;
+}
+
+double PredictionScore::token_accuracy() const {
+  return scored_tokens ? static_cast<double>(correct_tokens) / static_cast<double>(scored_tokens) : 0.0;
+}
+
+double PredictionScore::exact_accuracy() const {
+  return sequences ? static_cast<double>(exact_sequences) / static_cast<double>(sequences) : 0.0;
+}
+
+PredictionScore& PredictionScore::operator+=(const PredictionScore& other) {
+  correct_tokens += other.correct_tokens, scored_tokens += other.scored_tokens;
+  exact_sequences += other.exact_sequences, sequences += other.sequences;
+  return *this;
+}
+
+PredictionScore score_predictions(const Tensor& predicted, const Tensor& target_outputs) {
+  ATTNSCALE_CHECK(predicted.dim() == 2 && target_outputs.dim() == 2 &&
+                      predicted.shape()[0] == target_outputs.shape()[0] &&
+                      predicted.shape()[1] >= target_outputs.shape()[1],
+                  "seq2seq", "predictions {} do not cover targets {}", shape_str(predicted.shape()),
+                  shape_str(target_outputs.shape()));
+  const auto pred = predicted.contiguous().to_vector<int64_t>();
+  const auto tgt = target_outputs.contiguous().to_vector<int64_t>();
+  const int64_t batch = target_outputs.shape()[0], steps = target_outputs.shape()[1], width = predicted.shape()[1];
+  PredictionScore score;
+  for (int64_t b = 0; b < batch; ++b) {
+    bool exact = true;
+    for (int64_t t = 0; t < steps; ++t) {
+      const int64_t target = tgt[static_cast<size_t>(b * steps + t)];
+      if (target == data::kIgnoreIndex) continue;
+      const bool hit = pred[static_cast<size_t>(b * width + t)] == target;
+      score.correct_tokens += hit;
+      ++score.scored_tokens;
+      exact = exact && hit;
+    }
+    score.exact_sequences += exact;
+    ++score.sequences;
+  }
+  return score;
+}
+
+Seq2SeqTask::Seq2SeqTask(const Config& cfg)
+    : eval_batches_(cfg.train.eval_batches),
+      task_(transduction_spec(cfg)),
+      sample_gen_(static_cast<uint64_t>(cfg.run.seed) + 2) {
+  Generator init(static_cast<uint64_t>(cfg.run.seed));
+  model_ = std::make_unique<models::Seq2Seq>(seq2seq_options(cfg), init);
+}
+
+BatchResult Seq2SeqTask::teacher_forced(const data::TransductionBatch& batch, bool training) {
+  model_->train(training);
+  const models::Seq2SeqOutput out =
+      model_->forward(batch.source, batch.source_lengths, batch.target_inputs, sample_gen_);
+  const int64_t vocab = out.logits.shape().back();
+  const Tensor flat_logits = reshape(out.logits, {-1, vocab});
+  const Tensor flat_targets = reshape(batch.target_outputs, {-1});
+  const Tensor token_losses = cross_entropy(flat_logits, flat_targets, data::kIgnoreIndex, Reduction::none);
+  const Tensor scored_mask = reshape(
+      greater(flat_targets, Tensor::scalar(static_cast<double>(data::kIgnoreIndex), DType::i64)).to(out.logits.dtype()),
+      batch.target_outputs.shape());
+  const PredictionScore teacher_forced_score = score_predictions(argmax(out.logits, -1), batch.target_outputs);
+  BatchResult r;
+  r.correct = teacher_forced_score.correct_tokens;
+  r.scored = teacher_forced_score.scored_tokens;
+  r.loss = mul(sum(token_losses), 1.0 / static_cast<double>(r.scored));
+  if (training) {
+    // The reward of a hard-attention sample at step t is log p(y_t) (see attention/hard.h).
+    const Tensor rewards = reshape(neg(token_losses.detach()), batch.target_outputs.shape());
+    const Tensor extra = model_->auxiliary_loss(out, rewards, scored_mask);
+    if (extra.defined()) r.loss = add(r.loss, extra);
+  }
+  r.tokens = batch.source.numel() + batch.target_inputs.numel();
+  return r;
+}
+
+BatchResult Seq2SeqTask::train_batch(int64_t index) { return teacher_forced(task_.batch(index), true); }
+
+PredictionScore Seq2SeqTask::greedy_score(int64_t index) {
+  const data::TransductionBatch batch = task_.batch(kEvalBatchBase + index);
+  model_->eval();
+  const Tensor predicted =
+      model_->greedy_decode(batch.source, batch.source_lengths, batch.target_outputs.shape()[1], sample_gen_);
+  return score_predictions(predicted, batch.target_outputs);
+}
+
+BatchResult Seq2SeqTask::eval_batch(int64_t index) {
+  autograd::NoGradGuard no_grad;
+  BatchResult r = teacher_forced(task_.batch(kEvalBatchBase + index), false);
+  const PredictionScore greedy = greedy_score(index);
+  r.correct = greedy.correct_tokens;
+  r.scored = greedy.scored_tokens;
+  if (index == 0) eval_total_ = {};
+  eval_total_ += greedy;
+  if (index == eval_batches_ - 1)
+    LOG_INFO("greedy decoding: token accuracy {:.4f}, exact-sequence accuracy {:.4f} ({} of {} sequences)",
+             eval_total_.token_accuracy(), eval_total_.exact_accuracy(), eval_total_.exact_sequences,
+             eval_total_.sequences);
+  return r;
+}
+
+}  // namespace attnscale::train

@@ -1,0 +1,61 @@
+// The RNN encoder-decoder with attention on a synthetic transduction task (model.type = seq2seq):
+// teacher-forced cross-entropy for training (plus hard attention's REINFORCE surrogate), greedy
+// decoding for the evaluation accuracy.
+#pragma once
+
+#include <memory>
+
+#include "framework/config/config.h"
+#include "framework/data/transduction.h"
+#include "framework/models/seq2seq.h"
+#include "framework/train/task.h"
+
+namespace attnscale::train {
+
+// Predictions (greedy decoding, or the teacher-forced argmax) against the targets. A token counts
+// at every scored target position (eos included); a sequence counts as exact when all of its
+// positions match.
+struct PredictionScore {
+  int64_t correct_tokens = 0, scored_tokens = 0;
+  int64_t exact_sequences = 0, sequences = 0;
+  double token_accuracy() const;
+  double exact_accuracy() const;
+  PredictionScore& operator+=(const PredictionScore& other);
+};
+
+// predicted int64 [B, >= T] against target_outputs int64 [B, T] (kIgnoreIndex where unscored).
+PredictionScore score_predictions(const Tensor& predicted, const Tensor& target_outputs);
+
+class Seq2SeqTask : public TrainTask {
+ public:
+  explicit Seq2SeqTask(const Config& cfg);
+
+  nn::Module& model() override { return *model_; }
+  // Teacher-forced loss; accuracy = teacher-forced token accuracy.
+  BatchResult train_batch(int64_t index) override;
+  // Teacher-forced loss; accuracy = greedy-decoding token accuracy. The exact-sequence accuracy of a
+  // whole evaluation (train.eval_batches batches) is logged after its last batch.
+  BatchResult eval_batch(int64_t index) override;
+  double chance_accuracy() const override { return task_.chance_accuracy(); }
+  std::vector<NamedGenerator> generators() override { return {{"sample", &sample_gen_}}; }
+
+  // Greedy decoding of held-out batch `index` in evaluation mode.
+  PredictionScore greedy_score(int64_t index);
+  models::Seq2Seq& seq2seq() { return *model_; }
+
+ private:
+  BatchResult teacher_forced(const data::TransductionBatch& batch, bool training);
+
+  int64_t eval_batches_;
+  std::unique_ptr<models::Seq2Seq> model_;
+  data::TransductionTask task_;
+  Generator sample_gen_;  // dropout masks and hard-attention samples
+  PredictionScore eval_total_;
+};
+
+// The config's model and data (ConfigError naming the key for a mechanism or option that does not
+// fit the seq2seq model).
+models::Seq2SeqOptions seq2seq_options(const Config& cfg);
+data::TransductionSpec transduction_spec(const Config& cfg);
+
+}  // namespace attnscale::train
