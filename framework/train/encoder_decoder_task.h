@@ -22,6 +22,7 @@ class EncoderDecoderTask : public TrainTask {
   // Teacher-forced loss; accuracy of greedy decoding.
   BatchResult eval_batch(int64_t index) override;
   double chance_accuracy() const override { return task_.chance_accuracy(); }
+  std::vector<NamedGenerator> generators() override { return {{"dropout", &dropout_gen_}}; }
 
  private:
   std::unique_ptr<models::EncoderDecoderTransformer> model_;
