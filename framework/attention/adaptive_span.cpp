@@ -92,7 +92,7 @@ Tensor AdaptiveSpanAttention::attend(const Tensor& q, const Tensor& k, const Ten
   // The band: query t scores keys t-w+1 .. t, i.e. rows t .. t+w-1 of the keys padded with w-1
   // leading zero rows (padding is masked below).
   auto band = [&](const Tensor& x, int64_t width) {
-    const Tensor padded = concat({Tensor::zeros({b, h, w - 1, width}, x.dtype()), x}, 2);
+    const Tensor padded = w > 1 ? concat({Tensor::zeros({b, h, w - 1, width}, x.dtype()), x}, 2) : x;
     std::vector<int64_t> rows(static_cast<size_t>(n * w));
     for (int64_t t = 0; t < n; ++t)
       for (int64_t j = 0; j < w; ++j) rows[t * w + j] = t + j;

@@ -13,8 +13,10 @@ namespace attnscale::models {
 namespace {
 
 attention::MultiHeadOptions self_attention_options(const EncoderDecoderOptions& o, bool causal) {
-  attention::MultiHeadOptions h{o.d_model, o.n_heads, o.n_kv_heads, /*rope_theta=*/0.0, {}, o.fused_attention,
-                                o.attention_scale, o.normalizer, nullptr};
+  attention::MultiHeadOptions h;
+  h.d_model = o.d_model, h.n_heads = o.n_heads, h.n_kv_heads = o.n_kv_heads;
+  h.rope_theta = 0.0;  // sinusoidal absolute positions instead (see the header)
+  h.fused = o.fused_attention, h.scale = o.attention_scale, h.normalizer = o.normalizer;
   h.mask.causal = causal;
   return h;
 }

@@ -27,7 +27,7 @@ class CaptionerTask : public TrainTask {
   BatchResult train_batch(int64_t index) override;
   BatchResult eval_batch(int64_t index) override;
   double chance_accuracy() const override { return task_.chance_accuracy(); }
-  std::vector<NamedGenerator> generators() override { return {}; }  // training draws no random numbers
+  std::vector<NamedGenerator> generators() override { return {}; }  // no dropout, no sampling
 
  private:
   std::unique_ptr<models::Captioner> model_;

@@ -64,6 +64,10 @@ TEST(AdaptiveSpan, FullSpansEqualCausalAttention) {
   const Tensor got = attention::AdaptiveSpanAttention::attend(q, k, v, Tensor::from(std::vector<double>{6, 6}, {2}),
                                                               1.0, 6, 0.5);
   EXPECT_LT(max_abs_diff(got, expected), 1e-12);
+  // A window of one key: every query reads its own value.
+  const Tensor own = attention::AdaptiveSpanAttention::attend(q, k, v, Tensor::from(std::vector<double>{0, 0}, {2}),
+                                                              0.5, 1, 0.5);
+  EXPECT_LT(max_abs_diff(own, v), 1e-15);
 }
 
 attention::AdaptiveSpanOptions small_options() {

@@ -16,6 +16,14 @@ namespace {
 using test::input;
 using test::max_abs_diff;
 
+attention::MultiHeadOptions heads(int64_t d_model, int64_t n_heads, int64_t n_kv_heads, double rope_theta,
+                                  kernels::Normalizer normalizer = kernels::Normalizer::softmax) {
+  attention::MultiHeadOptions o;
+  o.d_model = d_model, o.n_heads = n_heads, o.n_kv_heads = n_kv_heads, o.rope_theta = rope_theta;
+  o.normalizer = normalizer;
+  return o;
+}
+
 TEST(ScaledDotProduct, MatchesTheDefinitionOnEveryPath) {
   // Two keys, one query: softmax weights by hand (scale 1/sqrt(2)).
   const Tensor q = Tensor::from(std::vector<double>{1, 1}, {1, 1, 1, 2});
@@ -46,7 +54,7 @@ TEST(ScaledDotProduct, KeyPaddingAndSegmentsOnThePlainPathMatchTheKernel) {
 
 TEST(MultiHead, OneHeadEqualsScaledDotProductOverItsProjections) {
   Generator gen(4);
-  attention::MultiHeadOptions o{6, 1, 0, 0.0, {}, true, 0.0};  // one head, no rotary embedding
+  attention::MultiHeadOptions o = heads(6, 1, 0, 0.0);  // one head, no rotary embedding
   o.mask.causal = true;
   attention::MultiHeadAttention mha(o, gen, DType::f64);
   const Tensor x = input({2, 5, 6}, 5).detach();
@@ -61,7 +69,7 @@ TEST(MultiHead, OneHeadEqualsScaledDotProductOverItsProjections) {
 
 TEST(MultiHead, SparsemaxNormalizerGradcheck) {
   Generator gen(6);
-  attention::MultiHeadOptions o{8, 2, 1, 10000.0, {}, true, 0.0, kernels::Normalizer::sparsemax};
+  attention::MultiHeadOptions o = heads(8, 2, 1, 10000.0, kernels::Normalizer::sparsemax);
   o.mask.causal = true;
   attention::MultiHeadAttention mha(o, gen, DType::f64);
   const Tensor pos = Tensor::arange(4);
@@ -72,7 +80,7 @@ TEST(MultiHead, SparsemaxNormalizerGradcheck) {
 TEST(SelfAttentionFactory, OptionsThatDoNotFitNameTheMechanism) {
   Generator gen(8);
   attention::SelfAttentionSpec spec;
-  spec.heads = {8, 2, 0, 10000.0, {}, true, 0.0};
+  spec.heads = heads(8, 2, 0, 10000.0);
   spec.heads.mask.causal = true;
   spec.kind = attention::SelfAttentionKind::scaled_dot_product;
   test::expect_error([&] { attention::make_self_attention(spec, gen); }, {"[scaled_dot_product]", "n_heads = 1"});
@@ -92,7 +100,7 @@ TEST(SelfAttentionFactory, OptionsThatDoNotFitNameTheMechanism) {
   test::expect_error([&] { attention::make_self_attention(spec, gen); }, {"[adaptive_span]", "mask"});
   test::expect_error(
       [&] {
-        attention::MultiHeadAttention mha({8, 3, 0, 10000.0, {}, true, 0.0}, gen);
+        attention::MultiHeadAttention mha(heads(8, 3, 0, 10000.0), gen);
       },
       {"[multi_head]", "not divisible"});
 }
