@@ -74,7 +74,8 @@ void fetch_keys(Communicator& comm, const FetchPlan& plan, Transport transport, 
                   plan.ranks(), ranks);
   fetched.assign(at(ranks), {});
   for (int owner = 0; owner < ranks; ++owner) fetched[at(owner)].resize(dims, plan.rows(rank, owner).size());
-  in_flight.from.assign(at(ranks), {});
+  in_flight.from.clear();  // Requests move, never copy
+  in_flight.from.resize(at(ranks));
   in_flight.staged.assign(at(ranks), {});
   if (transport == Transport::all_to_all) {
     fetch_all_to_all(comm, plan, own, dims, fetched, in_flight.staged);

@@ -9,7 +9,7 @@
 
 #include "distributed/sequence_parallel/distributed_hard.h"
 #include "distributed/sequence_parallel/distributed_sparsemax.h"
-#include "framework/attention/source_attention.h"
+#include "framework/attention/hard.h"
 #include "framework/ops/indexing.h"
 #include "framework/ops/ops.h"
 #include "kernels/sparsemax.h"
