@@ -69,6 +69,7 @@ Options parse(int argc, char** argv) {
 
 struct Timing {
   double forward = 0, backward = 0;
+  double wait = 0;  // seconds this rank sat blocked in transfer waits, last rep, fwd + bwd (not hidden)
   uint64_t bytes_forward = 0, bytes_backward = 0;
 };
 
@@ -98,6 +99,8 @@ Timing measure(Communicator& comm, const Options& o, const AttentionFn& fn) {
     out.backward(dout);
     const double backward = std::chrono::duration<double>(Clock::now() - start).count();
     t.bytes_backward = comm.stats().total().bytes_sent - before;
+    t.wait = comm.stats()[CommOp::send].wait_seconds + comm.stats()[CommOp::recv].wait_seconds +
+             comm.stats()[CommOp::sendrecv].wait_seconds + comm.stats()[CommOp::all_to_all_v].wait_seconds;
     bwd.push_back(comm.all_reduce_value(backward, ReduceOp::max));
   }
   std::sort(fwd.begin(), fwd.end());
@@ -139,7 +142,8 @@ int run(int argc, char** argv) {
 
   const auto row = [](const Timing& t) {
     return nlohmann::json{{"forward_s", t.forward},        {"backward_s", t.backward},
-                          {"bytes_sent_forward", t.bytes_forward}, {"bytes_sent_backward", t.bytes_backward}};
+                          {"bytes_sent_forward", t.bytes_forward}, {"bytes_sent_backward", t.bytes_backward},
+                          {"transfer_wait_s", t.wait}};
   };
   const uint64_t halo_theory = static_cast<uint64_t>(o.window * o.head_dim * o.heads * 2 * 4);
   nlohmann::json report{{"benchmark", "bench_sequence_parallel"},
@@ -158,9 +162,9 @@ int run(int argc, char** argv) {
                          (halo.forward + halo.backward) / (local.forward + local.backward)}};
   if (world.rank() == 0) {
     for (const auto& [name, t] : {std::pair{"halo", halo}, std::pair{"ring", ring}, std::pair{"local", local}})
-      std::printf("%-6s forward %8.4f s  backward %8.4f s  sent fwd %10llu B  bwd %10llu B\n", name, t.forward,
-                  t.backward, static_cast<unsigned long long>(t.bytes_forward),
-                  static_cast<unsigned long long>(t.bytes_backward));
+      std::printf("%-6s forward %8.4f s  backward %8.4f s  sent fwd %10llu B  bwd %10llu B  blocked in transfers %.5f s\n",
+                  name, t.forward, t.backward, static_cast<unsigned long long>(t.bytes_forward),
+                  static_cast<unsigned long long>(t.bytes_backward), t.wait);
     std::printf("halo / ring (fwd+bwd): %.3f   halo / local-only: %.3f   halo bytes theory (rank 0 fwd): %llu\n",
                 report["ratio_halo_over_ring_total"].get<double>(), report["ratio_halo_over_local_total"].get<double>(),
                 static_cast<unsigned long long>(halo_theory));

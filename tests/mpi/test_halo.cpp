@@ -54,6 +54,31 @@ TEST(HaloAttention, Float32MultiQuery) {
   check({"f32 MQA window (4, 4)", false, 4, 4, 13, 1, false, false, DType::f32, 1});
 }
 
+// sequence_parallel_attention with `auto`: a narrow window runs the halo (only its bytes travel),
+// a plain causal mask the ring; both equal the single-rank op.
+TEST(SequenceParallelAttention, AutoChoosesAndMatchesSingleRank) {
+  auto comm = test::fresh_comm("sp_auto");
+  const int ranks = comm->size();
+  test::ShardedCase c;
+  c.length = 12 * ranks + 1;
+  const kernels::Layout layout(kernels::LayoutKind::contiguous, c.length, ranks);
+  const SequenceParallelGroup group{comm.get(), layout};
+  for (const bool windowed : {true, false}) {
+    AttentionSpec whole;
+    whole.mask.causal = true;
+    if (windowed) whole.mask.window = kernels::Window{3, 0};
+    const AlgoChoice choice = choose_algo(whole.mask, layout);
+    SCOPED_TRACE(fmt::format("{}: {}", seq_algo_name(choice.algo), choice.reason));
+    EXPECT_EQ(choice.algo, windowed ? SeqAlgo::halo : SeqAlgo::ring);
+    comm->reset_stats();
+    test::expect_matches_single_rank(c, whole, layout.positions(comm->rank()),
+                                     [&](const Tensor& q, const Tensor& k, const Tensor& v, const AttentionSpec& spec) {
+                                       return sequence_parallel_attention(q, k, v, spec, group);
+                                     });
+    if (windowed) EXPECT_EQ(comm->stats()[CommOp::all_to_all_v].calls, 0u) << "the halo uses point-to-point only";
+  }
+}
+
 TEST(HaloAttention, RejectsLayoutsOtherThanContiguous) {
   auto comm = test::fresh_comm("halo_layout");
   const kernels::Layout layout(kernels::LayoutKind::zigzag, 8 * comm->size(), comm->size());

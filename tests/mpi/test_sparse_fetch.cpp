@@ -1,7 +1,7 @@
 // block_sparse_attention under 2, 3 and 4 ranks: output and q, k, v gradients equal the
 // single-rank fused op for the Sparse Transformer strided and fixed patterns, Longformer (global
 // blocks on several ranks attend to and are attended by all) and BigBird, on shards aligned with
-// the blocks and on uneven shards that cut blocks.
+// the blocks, on uneven shards that cut blocks, and on zigzag and striped layouts.
 #include <gtest/gtest.h>
 
 #include "distributed/sequence_parallel/sequence_parallel_attention.h"
@@ -39,14 +39,16 @@ std::shared_ptr<const kernels::BlockPattern> make_pattern(Pattern p, int64_t blo
   return nullptr;
 }
 
-void check(Pattern pattern, int64_t blocks_per_rank, int64_t extra_tokens, DType dtype) {
+void check(Pattern pattern, int64_t blocks_per_rank, int64_t extra_tokens, DType dtype,
+           kernels::LayoutKind kind = kernels::LayoutKind::contiguous) {
   auto comm = test::fresh_comm("sparse_fetch");
   const int ranks = comm->size();
   test::ShardedCase c;
   c.length = blocks_per_rank * block * ranks + extra_tokens;
   c.dtype = dtype;
-  SCOPED_TRACE(fmt::format("{}: N={} over {} ranks", pattern_name(pattern), c.length, ranks));
-  const kernels::Layout layout(kernels::LayoutKind::contiguous, c.length, ranks);
+  SCOPED_TRACE(fmt::format("{}: N={} over {} ranks, {}", pattern_name(pattern), c.length, ranks,
+                           kernels::layout_kind_name(kind)));
+  const kernels::Layout layout(kind, c.length, ranks);
   AttentionSpec whole;
   whole.mask.blocks = make_pattern(pattern, (c.length + block - 1) / block);
   const SequenceParallelGroup group{comm.get(), layout};
@@ -63,6 +65,12 @@ TEST(BlockSparseFetch, BigBird) { check(Pattern::bigbird, 3, 0, DType::f64); }
 TEST(BlockSparseFetch, UnevenShardsCutBlocks) {
   for (const Pattern p : {Pattern::strided, Pattern::fixed, Pattern::longformer, Pattern::bigbird})
     check(p, 3, 3, DType::f64);
+}
+TEST(BlockSparseFetch, ZigzagAndStripedLayouts) {
+  for (const Pattern p : {Pattern::strided, Pattern::longformer}) {
+    check(p, 4, 0, DType::f64, kernels::LayoutKind::zigzag);
+    check(p, 3, 1, DType::f64, kernels::LayoutKind::striped);
+  }
 }
 TEST(BlockSparseFetch, Float32) { check(Pattern::bigbird, 3, 1, DType::f32); }
 
