@@ -75,7 +75,9 @@ TEST(SequenceParallelAttention, AutoChoosesAndMatchesSingleRank) {
                                      [&](const Tensor& q, const Tensor& k, const Tensor& v, const AttentionSpec& spec) {
                                        return sequence_parallel_attention(q, k, v, spec, group);
                                      });
-    if (windowed) EXPECT_EQ(comm->stats()[CommOp::all_to_all_v].calls, 0u) << "the halo uses point-to-point only";
+    if (windowed) {
+      EXPECT_EQ(comm->stats()[CommOp::all_to_all_v].calls, 0u) << "the halo uses point-to-point only";
+    }
   }
 }
 
