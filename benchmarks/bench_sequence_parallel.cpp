@@ -14,7 +14,7 @@
 //          but hop by hop and with the dK/dV accumulator round the ring);
 //   local  fused_attention on this rank's shard alone: the same compute with no communication,
 //          the floor both distributed variants approach.
-// Printed per variant: forward and backward seconds (slowest rank), bytes this rank sent, and the
+// Each variant runs once untimed first. Printed per variant: forward and backward seconds (slowest rank), bytes this rank sent, and the
 // ratios halo / ring and halo / local. A custom harness instead of Google Benchmark's loop: both
 // ranks must run identical iteration counts.
 #include <algorithm>
@@ -85,6 +85,7 @@ Timing measure(Communicator& comm, const Options& o, const AttentionFn& fn) {
   const Tensor dout = Tensor::randn({1, o.heads, n, o.head_dim}, gen);
   std::vector<double> fwd, bwd;
   Timing t;
+  fn(q, k, v).backward(dout);  // warm-up (first-touch of buffers, thread pools), untimed
   for (int rep = 0; rep < o.reps; ++rep) {
     comm.barrier();
     comm.reset_stats();
