@@ -14,8 +14,8 @@
 //          but hop by hop and with the dK/dV accumulator round the ring);
 //   local  fused_attention on this rank's shard alone: the same compute with no communication,
 //          the floor both distributed variants approach.
-// Each variant runs once untimed first. Printed per variant: forward and backward seconds (slowest rank), bytes this rank sent, and the
-// ratios halo / ring and halo / local. A custom harness instead of Google Benchmark's loop: both
+// Each variant runs once untimed first. Printed per variant: forward and backward seconds (slowest rank), bytes this
+// rank sent, and the ratios halo / ring and halo / local. A custom harness instead of Google Benchmark's loop: both
 // ranks must run identical iteration counts.
 #include <algorithm>
 #include <chrono>
@@ -23,10 +23,9 @@
 #include <cstdlib>
 #include <fstream>
 #include <functional>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "base/error.h"
 #include "distributed/comm/mpi_communicator.h"
@@ -53,16 +52,23 @@ Options parse(int argc, char** argv) {
       if (i + 1 >= argc) throw UsageError(fmt::format("[bench_sequence_parallel] {} needs a value", arg));
       return argv[++i];
     };
-    if (arg == "--tokens") o.tokens = std::stoll(next());
-    else if (arg == "--window") o.window = std::stoll(next());
-    else if (arg == "--heads") o.heads = std::stoll(next());
-    else if (arg == "--head-dim") o.head_dim = std::stoll(next());
-    else if (arg == "--reps") o.reps = std::stoi(next());
-    else if (arg == "--json") o.json_path = next();
+    if (arg == "--tokens")
+      o.tokens = std::stoll(next());
+    else if (arg == "--window")
+      o.window = std::stoll(next());
+    else if (arg == "--heads")
+      o.heads = std::stoll(next());
+    else if (arg == "--head-dim")
+      o.head_dim = std::stoll(next());
+    else if (arg == "--reps")
+      o.reps = std::stoi(next());
+    else if (arg == "--json")
+      o.json_path = next();
     else
-      throw UsageError(fmt::format("[bench_sequence_parallel] unknown argument '{}' (use --tokens, --window, "
-                                   "--heads, --head-dim, --reps, --json FILE)",
-                                   arg));
+      throw UsageError(
+          fmt::format("[bench_sequence_parallel] unknown argument '{}' (use --tokens, --window, "
+                      "--heads, --head-dim, --reps, --json FILE)",
+                      arg));
   }
   return o;
 }
@@ -115,7 +121,8 @@ int run(int argc, char** argv) {
   const Options o = parse(argc, argv);
   MpiCommunicator world;
   if (world.size() != 2)
-    throw UsageError(fmt::format("[bench_sequence_parallel] run with exactly 2 ranks (mpirun -n 2), got {}", world.size()));
+    throw UsageError(
+        fmt::format("[bench_sequence_parallel] run with exactly 2 ranks (mpirun -n 2), got {}", world.size()));
   auto comm = world.split(0, world.rank(), "bench");
   const kernels::Layout layout(kernels::LayoutKind::contiguous, o.tokens, 2);
   AttentionSpec spec;
@@ -123,11 +130,12 @@ int run(int argc, char** argv) {
   spec.mask.window = kernels::Window{o.window, 0};
   const char* coretype = std::getenv("OPENBLAS_CORETYPE");
   if (world.rank() == 0)
-    std::printf("bench_sequence_parallel: %lld tokens over 2 ranks, causal window %lld, %lld heads x %lld, f32, "
-                "median of %d (OMP_NUM_THREADS=%s, OPENBLAS_CORETYPE=%s)\n",
-                static_cast<long long>(o.tokens), static_cast<long long>(o.window), static_cast<long long>(o.heads),
-                static_cast<long long>(o.head_dim), o.reps, std::getenv("OMP_NUM_THREADS") ? std::getenv("OMP_NUM_THREADS") : "unset",
-                coretype ? coretype : "unset");
+    std::printf(
+        "bench_sequence_parallel: %lld tokens over 2 ranks, causal window %lld, %lld heads x %lld, f32, "
+        "median of %d (OMP_NUM_THREADS=%s, OPENBLAS_CORETYPE=%s)\n",
+        static_cast<long long>(o.tokens), static_cast<long long>(o.window), static_cast<long long>(o.heads),
+        static_cast<long long>(o.head_dim), o.reps,
+        std::getenv("OMP_NUM_THREADS") ? std::getenv("OMP_NUM_THREADS") : "unset", coretype ? coretype : "unset");
 
   const Timing halo = measure(*comm, o, [&](const Tensor& q, const Tensor& k, const Tensor& v) {
     return halo_attention(q, k, v, spec, {comm.get(), layout});
@@ -142,30 +150,33 @@ int run(int argc, char** argv) {
   });
 
   const auto row = [](const Timing& t) {
-    return nlohmann::json{{"forward_s", t.forward},        {"backward_s", t.backward},
-                          {"bytes_sent_forward", t.bytes_forward}, {"bytes_sent_backward", t.bytes_backward},
+    return nlohmann::json{{"forward_s", t.forward},
+                          {"backward_s", t.backward},
+                          {"bytes_sent_forward", t.bytes_forward},
+                          {"bytes_sent_backward", t.bytes_backward},
                           {"transfer_wait_s", t.wait}};
   };
   const uint64_t halo_theory = static_cast<uint64_t>(o.window * o.head_dim * o.heads * 2 * 4);
-  nlohmann::json report{{"benchmark", "bench_sequence_parallel"},
-                        {"tokens", o.tokens},
-                        {"window", o.window},
-                        {"heads", o.heads},
-                        {"head_dim", o.head_dim},
-                        {"rank", comm->rank()},
-                        {"openblas_coretype", coretype ? coretype : "unset"},
-                        {"halo", row(halo)},
-                        {"ring", row(ring)},
-                        {"local_only", row(local)},
-                        {"halo_bytes_theory_rank0", halo_theory},
-                        {"ratio_halo_over_ring_total", (halo.forward + halo.backward) / (ring.forward + ring.backward)},
-                        {"ratio_halo_over_local_total",
-                         (halo.forward + halo.backward) / (local.forward + local.backward)}};
+  nlohmann::json report{
+      {"benchmark", "bench_sequence_parallel"},
+      {"tokens", o.tokens},
+      {"window", o.window},
+      {"heads", o.heads},
+      {"head_dim", o.head_dim},
+      {"rank", comm->rank()},
+      {"openblas_coretype", coretype ? coretype : "unset"},
+      {"halo", row(halo)},
+      {"ring", row(ring)},
+      {"local_only", row(local)},
+      {"halo_bytes_theory_rank0", halo_theory},
+      {"ratio_halo_over_ring_total", (halo.forward + halo.backward) / (ring.forward + ring.backward)},
+      {"ratio_halo_over_local_total", (halo.forward + halo.backward) / (local.forward + local.backward)}};
   if (world.rank() == 0) {
     for (const auto& [name, t] : {std::pair{"halo", halo}, std::pair{"ring", ring}, std::pair{"local", local}})
-      std::printf("%-6s forward %8.4f s  backward %8.4f s  sent fwd %10llu B  bwd %10llu B  blocked in transfers %.5f s\n",
-                  name, t.forward, t.backward, static_cast<unsigned long long>(t.bytes_forward),
-                  static_cast<unsigned long long>(t.bytes_backward), t.wait);
+      std::printf(
+          "%-6s forward %8.4f s  backward %8.4f s  sent fwd %10llu B  bwd %10llu B  blocked in transfers %.5f s\n",
+          name, t.forward, t.backward, static_cast<unsigned long long>(t.bytes_forward),
+          static_cast<unsigned long long>(t.bytes_backward), t.wait);
     std::printf("halo / ring (fwd+bwd): %.3f   halo / local-only: %.3f   halo bytes theory (rank 0 fwd): %llu\n",
                 report["ratio_halo_over_ring_total"].get<double>(), report["ratio_halo_over_local_total"].get<double>(),
                 static_cast<unsigned long long>(halo_theory));

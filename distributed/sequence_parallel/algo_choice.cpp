@@ -17,10 +17,14 @@ SeqAlgo parse_seq_algo(std::string_view name) {
 
 const char* seq_algo_name(SeqAlgo algo) {
   switch (algo) {
-    case SeqAlgo::halo: return "halo";
-    case SeqAlgo::sparse_fetch: return "sparse-fetch";
-    case SeqAlgo::ring: return "ring";
-    case SeqAlgo::automatic: return "auto";
+    case SeqAlgo::halo:
+      return "halo";
+    case SeqAlgo::sparse_fetch:
+      return "sparse-fetch";
+    case SeqAlgo::ring:
+      return "ring";
+    case SeqAlgo::automatic:
+      return "auto";
   }
   return "?";
 }
@@ -48,13 +52,16 @@ Tensor sequence_parallel_attention(const Tensor& q, const Tensor& k, const Tenso
                                    const SequenceParallelGroup& group, SeqAlgo algo) {
   if (algo == SeqAlgo::automatic) algo = choose_algo(spec.mask, group.layout).algo;
   switch (algo) {
-    case SeqAlgo::halo: return halo_attention(q, k, v, spec, group);
-    case SeqAlgo::sparse_fetch: return block_sparse_attention(q, k, v, spec, group);
+    case SeqAlgo::halo:
+      return halo_attention(q, k, v, spec, group);
+    case SeqAlgo::sparse_fetch:
+      return block_sparse_attention(q, k, v, spec, group);
     case SeqAlgo::ring:
-    case SeqAlgo::automatic: break;
+    case SeqAlgo::automatic:
+      break;
   }
-  return context_parallel_attention(q, k, v, spec, ContextParallelGroup{group.comm, nullptr, nullptr, Algo::ring,
-                                                                        group.layout});
+  return context_parallel_attention(q, k, v, spec,
+                                    ContextParallelGroup{group.comm, nullptr, nullptr, Algo::ring, group.layout});
 }
 
 }  // namespace attnscale

@@ -40,12 +40,14 @@ Tensor distributed_log_softmax(const Tensor& scores_in, Communicator& comm) {
     std::vector<double> row_max(static_cast<size_t>(rows), -inf), sum_exp(static_cast<size_t>(rows), 0.0);
     for (int64_t r = 0; r < rows; ++r)
       for (int64_t j = 0; j < width; ++j)
-        row_max[static_cast<size_t>(r)] = std::max(row_max[static_cast<size_t>(r)], static_cast<double>(z[r * width + j]));
+        row_max[static_cast<size_t>(r)] =
+            std::max(row_max[static_cast<size_t>(r)], static_cast<double>(z[r * width + j]));
     comm.all_reduce(row_max, ReduceOp::max);
     for (int64_t r = 0; r < rows; ++r) {
       const double m = row_max[static_cast<size_t>(r)];
       if (!std::isfinite(m)) continue;
-      for (int64_t j = 0; j < width; ++j) sum_exp[static_cast<size_t>(r)] += std::exp(static_cast<double>(z[r * width + j]) - m);
+      for (int64_t j = 0; j < width; ++j)
+        sum_exp[static_cast<size_t>(r)] += std::exp(static_cast<double>(z[r * width + j]) - m);
     }
     comm.all_reduce(sum_exp, ReduceOp::sum);
     T* o = out.data<T>();
@@ -54,8 +56,8 @@ Tensor distributed_log_softmax(const Tensor& scores_in, Communicator& comm) {
       const double lse = std::isfinite(m) ? m + std::log(sum_exp[static_cast<size_t>(r)]) : -inf;
       // A row without a finite score anywhere: every entry -inf (probability 0), never NaN.
       for (int64_t j = 0; j < width; ++j)
-        o[r * width + j] = std::isfinite(lse) ? static_cast<T>(static_cast<double>(z[r * width + j]) - lse)
-                                              : static_cast<T>(-inf);
+        o[r * width + j] =
+            std::isfinite(lse) ? static_cast<T>(static_cast<double>(z[r * width + j]) - lse) : static_cast<T>(-inf);
     }
   });
   const Tensor saved = out.detach();
@@ -123,8 +125,9 @@ DistributedHardRead distributed_hard_attention(const Tensor& scores, const Tenso
                                                const DistributedHardOptions& options) {
   ATTNSCALE_CHECK(scores.dim() == 2 && values.dim() == 3 && values.shape()[0] == scores.shape()[0] &&
                       values.shape()[1] == scores.shape()[1],
-                  "distributed_hard_attention", "expects scores [B, m_local] and values [B, m_local, Dv]; got {} and {}",
-                  shape_str(scores.shape()), shape_str(values.shape()));
+                  "distributed_hard_attention",
+                  "expects scores [B, m_local] and values [B, m_local, Dv]; got {} and {}", shape_str(scores.shape()),
+                  shape_str(values.shape()));
   ATTNSCALE_CHECK(!noise.defined() || noise.shape() == scores.shape(), "distributed_hard_attention",
                   "noise {} does not match scores {}", noise.defined() ? shape_str(noise.shape()) : "",
                   shape_str(scores.shape()));

@@ -17,7 +17,9 @@ std::vector<double> thresholds(const T* z, int64_t rows, int64_t width, Communic
   const auto r_count = static_cast<size_t>(rows);
   std::vector<double> row_max(r_count, -inf);
   for (int64_t r = 0; r < rows; ++r)
-    for (int64_t j = 0; j < width; ++j) row_max[static_cast<size_t>(r)] = std::max(row_max[static_cast<size_t>(r)], static_cast<double>(z[r * width + j]));
+    for (int64_t j = 0; j < width; ++j)
+      row_max[static_cast<size_t>(r)] =
+          std::max(row_max[static_cast<size_t>(r)], static_cast<double>(z[r * width + j]));
   comm.all_reduce(row_max, ReduceOp::max);
   std::vector<double> tau(r_count), support(r_count, -1), sums(2 * r_count);
   for (size_t r = 0; r < r_count; ++r) tau[r] = std::isfinite(row_max[r]) ? row_max[r] - 1 : inf;
@@ -87,7 +89,8 @@ Tensor distributed_sparsemax(const Tensor& scores_in, Communicator& comm) {
     T* out = p.data<T>();
     for (int64_t r = 0; r < rows; ++r)
       for (int64_t j = 0; j < width; ++j)
-        out[r * width + j] = static_cast<T>(std::max(static_cast<double>(z[r * width + j]) - tau[static_cast<size_t>(r)], 0.0));
+        out[r * width + j] =
+            static_cast<T>(std::max(static_cast<double>(z[r * width + j]) - tau[static_cast<size_t>(r)], 0.0));
   });
   const Tensor p_saved = p.detach();
   Communicator* comm_ptr = &comm;

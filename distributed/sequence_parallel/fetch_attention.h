@@ -31,22 +31,20 @@ struct FetchInputs {
 
 // out [B,Hq,n,Dv], lse [B,Hq,n]; `fetched` keeps the fetched rows for the backward.
 template <typename T>
-void fetch_attention_forward(Communicator& comm, const FetchPlan& plan, Transport transport,
-                             const FetchInputs<T>& in, std::span<T> out, std::span<T> lse,
-                             FetchedBlocks<T>& fetched);
+void fetch_attention_forward(Communicator& comm, const FetchPlan& plan, Transport transport, const FetchInputs<T>& in,
+                             std::span<T> out, std::span<T> lse, FetchedBlocks<T>& fetched);
 
 // Gradients of the forward above; dq, dk, dv are overwritten.
 template <typename T>
-void fetch_attention_backward(Communicator& comm, const FetchPlan& plan, Transport transport,
-                              const FetchInputs<T>& in, const FetchedBlocks<T>& fetched,
-                              std::span<const T> out, std::span<const T> lse, std::span<const T> dout,
-                              std::span<T> dq, std::span<T> dk, std::span<T> dv);
+void fetch_attention_backward(Communicator& comm, const FetchPlan& plan, Transport transport, const FetchInputs<T>& in,
+                              const FetchedBlocks<T>& fetched, std::span<const T> out, std::span<const T> lse,
+                              std::span<const T> dout, std::span<T> dq, std::span<T> dk, std::span<T> dv);
 
 // Internal helpers shared by the forward and the backward.
 template <typename T>
 cp::KvDims fetch_dims(const FetchInputs<T>& in) {
-  return {in.shape.batch, in.shape.kv_heads, in.shape.head_dim, in.shape.value_dim, !in.k_segment.empty(),
-          !in.k_valid.empty()};
+  return {in.shape.batch,     in.shape.kv_heads,     in.shape.head_dim,
+          in.shape.value_dim, !in.k_segment.empty(), !in.k_valid.empty()};
 }
 
 // This rank's queries against `rows` of `owner`'s keys held in `keys` (owner == rank: all own keys).

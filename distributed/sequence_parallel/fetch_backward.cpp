@@ -6,10 +6,9 @@
 namespace attnscale::sp {
 
 template <typename T>
-void fetch_attention_backward(Communicator& comm, const FetchPlan& plan, Transport transport,
-                              const FetchInputs<T>& in, const FetchedBlocks<T>& fetched,
-                              std::span<const T> out, std::span<const T> lse, std::span<const T> dout,
-                              std::span<T> dq, std::span<T> dk, std::span<T> dv) {
+void fetch_attention_backward(Communicator& comm, const FetchPlan& plan, Transport transport, const FetchInputs<T>& in,
+                              const FetchedBlocks<T>& fetched, std::span<const T> out, std::span<const T> lse,
+                              std::span<const T> dout, std::span<T> dq, std::span<T> dk, std::span<T> dv) {
   const int rank = comm.rank(), ranks = comm.size();
   const cp::KvDims dims = fetch_dims(in);
   std::vector<T> delta(static_cast<size_t>(in.shape.rows()));
@@ -47,10 +46,9 @@ template void fetch_attention_backward<float>(Communicator&, const FetchPlan&, T
                                               const FetchedBlocks<float>&, std::span<const float>,
                                               std::span<const float>, std::span<const float>, std::span<float>,
                                               std::span<float>, std::span<float>);
-template void fetch_attention_backward<double>(Communicator&, const FetchPlan&, Transport,
-                                               const FetchInputs<double>&, const FetchedBlocks<double>&,
-                                               std::span<const double>, std::span<const double>,
-                                               std::span<const double>, std::span<double>, std::span<double>,
-                                               std::span<double>);
+template void fetch_attention_backward<double>(Communicator&, const FetchPlan&, Transport, const FetchInputs<double>&,
+                                               const FetchedBlocks<double>&, std::span<const double>,
+                                               std::span<const double>, std::span<const double>, std::span<double>,
+                                               std::span<double>, std::span<double>);
 
 }  // namespace attnscale::sp

@@ -8,14 +8,12 @@
 namespace attnscale::sp {
 namespace {
 
-constexpr int kv_tag_base = 0;       // + 4 * offset .. + 4 * offset + 3 (K, V, segments, valid)
+constexpr int kv_tag_base = 0;          // + 4 * offset .. + 4 * offset + 3 (K, V, segments, valid)
 constexpr int grad_tag_base = 1 << 14;  // + 2 * offset, + 2 * offset + 1 (dK, dV)
 
 size_t at(int rank) { return static_cast<size_t>(rank); }
 
-int64_t ints_per_row(const cp::KvDims& dims) {
-  return dims.batch * ((dims.segments ? 1 : 0) + (dims.valid ? 1 : 0));
-}
+int64_t ints_per_row(const cp::KvDims& dims) { return dims.batch * ((dims.segments ? 1 : 0) + (dims.valid ? 1 : 0)); }
 
 template <typename T>
 void fetch_all_to_all(Communicator& comm, const FetchPlan& plan, const cp::KvView<T>& own, const cp::KvDims& dims,
@@ -39,8 +37,12 @@ void fetch_all_to_all(Communicator& comm, const FetchPlan& plan, const cp::KvVie
     if (send_counts[at(r)] == 0) continue;
     cp::KvBuffer<T>& block = staged[at(r)];
     cp::gather_kv(own, all, block, plan.rows(r, rank), dims);
-    offset = static_cast<size_t>(std::copy(block.k().begin(), block.k().end(), send.begin() + static_cast<std::ptrdiff_t>(offset)) - send.begin());
-    offset = static_cast<size_t>(std::copy(block.v().begin(), block.v().end(), send.begin() + static_cast<std::ptrdiff_t>(offset)) - send.begin());
+    offset = static_cast<size_t>(
+        std::copy(block.k().begin(), block.k().end(), send.begin() + static_cast<std::ptrdiff_t>(offset)) -
+        send.begin());
+    offset = static_cast<size_t>(
+        std::copy(block.v().begin(), block.v().end(), send.begin() + static_cast<std::ptrdiff_t>(offset)) -
+        send.begin());
     auto out = send_int.begin() + static_cast<std::ptrdiff_t>(int_offset);
     out = std::copy(block.segment().begin(), block.segment().end(), out);
     out = std::copy(block.valid().begin(), block.valid().end(), out);
@@ -109,10 +111,10 @@ void start_return_grads(Communicator& comm, const FetchPlan& plan, Transport tra
     for (int offset = 1; offset < ranks; ++offset) {
       const int owner = (rank - offset + ranks) % ranks, consumer = (rank + offset) % ranks;
       const int tag = grad_tag_base + 2 * offset;
-      grads.in_flight.push_back(cp::ring_transfer<T>(comm, grads.dk[at(owner)], owner,
-                                                     grads.recv_dk[at(consumer)], consumer, tag));
-      grads.in_flight.push_back(cp::ring_transfer<T>(comm, grads.dv[at(owner)], owner,
-                                                     grads.recv_dv[at(consumer)], consumer, tag + 1));
+      grads.in_flight.push_back(
+          cp::ring_transfer<T>(comm, grads.dk[at(owner)], owner, grads.recv_dk[at(consumer)], consumer, tag));
+      grads.in_flight.push_back(
+          cp::ring_transfer<T>(comm, grads.dv[at(owner)], owner, grads.recv_dv[at(consumer)], consumer, tag + 1));
     }
     return;
   }
@@ -153,13 +155,12 @@ void finish_return_grads(Communicator& comm, const FetchPlan& plan, const cp::Kv
   }
 }
 
-#define ATTNSCALE_INSTANTIATE(T)                                                                             \
-  template void fetch_keys<T>(Communicator&, const FetchPlan&, Transport, const cp::KvView<T>&,              \
-                              const cp::KvDims&, FetchedBlocks<T>&, InFlight<T>&);                           \
-  template void start_return_grads<T>(Communicator&, const FetchPlan&, Transport, const cp::KvDims&,         \
-                                      GradReturn<T>&);                                                       \
-  template void finish_return_grads<T>(Communicator&, const FetchPlan&, const cp::KvDims&, int64_t,          \
-                                       GradReturn<T>&, std::span<T>, std::span<T>);
+#define ATTNSCALE_INSTANTIATE(T)                                                                                      \
+  template void fetch_keys<T>(Communicator&, const FetchPlan&, Transport, const cp::KvView<T>&, const cp::KvDims&,    \
+                              FetchedBlocks<T>&, InFlight<T>&);                                                       \
+  template void start_return_grads<T>(Communicator&, const FetchPlan&, Transport, const cp::KvDims&, GradReturn<T>&); \
+  template void finish_return_grads<T>(Communicator&, const FetchPlan&, const cp::KvDims&, int64_t, GradReturn<T>&,   \
+                                       std::span<T>, std::span<T>);
 ATTNSCALE_INSTANTIATE(float)
 ATTNSCALE_INSTANTIATE(double)
 #undef ATTNSCALE_INSTANTIATE

@@ -46,14 +46,14 @@ void fetch_keys(Communicator& comm, const FetchPlan& plan, Transport transport, 
 // point_to_point: posts the transfers; call finish_return_grads after computing meanwhile.
 template <typename T>
 struct GradReturn {
-  std::vector<std::vector<T>> dk, dv;          // [owner]: gradients of the rows fetched from owner
+  std::vector<std::vector<T>> dk, dv;            // [owner]: gradients of the rows fetched from owner
   std::vector<std::vector<T>> recv_dk, recv_dv;  // [consumer]: gradients coming home
   std::vector<Request> in_flight;
 };
 
 template <typename T>
-void start_return_grads(Communicator& comm, const FetchPlan& plan, Transport transport,
-                        const cp::KvDims& dims, GradReturn<T>& grads);
+void start_return_grads(Communicator& comm, const FetchPlan& plan, Transport transport, const cp::KvDims& dims,
+                        GradReturn<T>& grads);
 template <typename T>
 void finish_return_grads(Communicator& comm, const FetchPlan& plan, const cp::KvDims& dims, int64_t k_len,
                          GradReturn<T>& grads, std::span<T> dk, std::span<T> dv);

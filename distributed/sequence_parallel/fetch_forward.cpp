@@ -7,9 +7,8 @@
 namespace attnscale::sp {
 
 template <typename T>
-void fetch_attention_forward(Communicator& comm, const FetchPlan& plan, Transport transport,
-                             const FetchInputs<T>& in, std::span<T> out, std::span<T> lse,
-                             FetchedBlocks<T>& fetched) {
+void fetch_attention_forward(Communicator& comm, const FetchPlan& plan, Transport transport, const FetchInputs<T>& in,
+                             std::span<T> out, std::span<T> lse, FetchedBlocks<T>& fetched) {
   const int rank = comm.rank();
   ATTNSCALE_CHECK(plan.queries(rank).size() == in.shape.q_len && plan.keys(rank).size() == in.shape.k_len,
                   "sequence_parallel", "rank {} holds {} queries and {} keys, the plan says {} and {}", rank,
@@ -41,8 +40,7 @@ void fetch_attention_forward(Communicator& comm, const FetchPlan& plan, Transpor
 
 template void fetch_attention_forward<float>(Communicator&, const FetchPlan&, Transport, const FetchInputs<float>&,
                                              std::span<float>, std::span<float>, FetchedBlocks<float>&);
-template void fetch_attention_forward<double>(Communicator&, const FetchPlan&, Transport,
-                                              const FetchInputs<double>&, std::span<double>, std::span<double>,
-                                              FetchedBlocks<double>&);
+template void fetch_attention_forward<double>(Communicator&, const FetchPlan&, Transport, const FetchInputs<double>&,
+                                              std::span<double>, std::span<double>, FetchedBlocks<double>&);
 
 }  // namespace attnscale::sp

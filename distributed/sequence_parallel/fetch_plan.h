@@ -18,8 +18,8 @@ class FetchPlan {
  public:
   // queries[r] / keys[r]: global positions of rank r's query and key tokens, in its local order.
   // block: granularity of the coarse pass over the keys (cp::needed_rows trims the edges to rows).
-  FetchPlan(const kernels::Mask& mask, std::vector<kernels::Positions> queries,
-            std::vector<kernels::Positions> keys, int64_t block);
+  FetchPlan(const kernels::Mask& mask, std::vector<kernels::Positions> queries, std::vector<kernels::Positions> keys,
+            int64_t block);
 
   int ranks() const { return ranks_; }
   const kernels::Positions& queries(int rank) const { return queries_[static_cast<size_t>(rank)]; }

@@ -26,8 +26,10 @@ struct Saved {
 
   template <typename T>
   sp::FetchedBlocks<T>& fetched() {
-    if constexpr (std::is_same_v<T, float>) return fetched_f32;
-    else return fetched_f64;
+    if constexpr (std::is_same_v<T, float>)
+      return fetched_f32;
+    else
+      return fetched_f64;
   }
 };
 
@@ -65,8 +67,8 @@ void check_positions(const kernels::Positions& given, const kernels::Positions& 
 Tensor run(const char* op, const Tensor& q_in, const Tensor& k_in, const Tensor& v_in, const AttentionSpec& spec,
            const SequenceParallelGroup& group, sp::Transport transport, int64_t plan_block) {
   ATTNSCALE_CHECK(q_in.dim() == 4 && k_in.dim() == 4 && v_in.dim() == 4, op,
-                  "expects q, k, v as [B, H, n, D]; got {}, {}, {}", shape_str(q_in.shape()),
-                  shape_str(k_in.shape()), shape_str(v_in.shape()));
+                  "expects q, k, v as [B, H, n, D]; got {}, {}, {}", shape_str(q_in.shape()), shape_str(k_in.shape()),
+                  shape_str(v_in.shape()));
   ATTNSCALE_CHECK(q_in.dtype() == k_in.dtype() && k_in.dtype() == v_in.dtype(), op, "q, k, v dtypes differ");
   const Tensor q = q_in.contiguous(), k = k_in.contiguous(), v = v_in.contiguous();
   const int64_t batch = q.shape()[0], q_heads = q.shape()[1], n = q.shape()[2], d = q.shape()[3];
@@ -75,8 +77,8 @@ Tensor run(const char* op, const Tensor& q_in, const Tensor& k_in, const Tensor&
                       v.shape()[2] == m && m == n,
                   op, "incompatible q {}, k {}, v {} (self-attention: one shard of tokens)", shape_str(q.shape()),
                   shape_str(k.shape()), shape_str(v.shape()));
-  ATTNSCALE_CHECK(kv_heads >= 1 && q_heads % kv_heads == 0, op, "query heads ({}) not divisible by key/value heads ({})",
-                  q_heads, kv_heads);
+  ATTNSCALE_CHECK(kv_heads >= 1 && q_heads % kv_heads == 0, op,
+                  "query heads ({}) not divisible by key/value heads ({})", q_heads, kv_heads);
   const int rank = group.comm->rank(), ranks = group.comm->size();
   ATTNSCALE_CHECK(group.layout.ranks == ranks, op, "the layout is over {} ranks, the group has {}", group.layout.ranks,
                   ranks);
@@ -111,8 +113,8 @@ Tensor run(const char* op, const Tensor& q_in, const Tensor& k_in, const Tensor&
   saved->lse = Tensor::empty({batch, q_heads, n}, q.dtype());
   ATTNSCALE_DISPATCH_FLOAT(q.dtype(), op, [&] {
     using T = scalar_t;
-    sp::fetch_attention_forward<T>(*group.comm, *saved->plan, transport, fetch_inputs<T>(*saved),
-                                   mspan<T>(saved->out), mspan<T>(saved->lse), saved->fetched<T>());
+    sp::fetch_attention_forward<T>(*group.comm, *saved->plan, transport, fetch_inputs<T>(*saved), mspan<T>(saved->out),
+                                   mspan<T>(saved->lse), saved->fetched<T>());
   });
   return autograd::record(saved->out.detach(), op, {q, k, v}, [saved](const Tensor& g) {
     Saved& s = *saved;

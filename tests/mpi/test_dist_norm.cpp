@@ -44,7 +44,9 @@ TEST(DistributedSparsemax, EqualsSingleRankValuesAndGradients) {
     const std::vector<double> dp = test::random_tensor({rows, length}, 32).to_vector<double>();
     std::vector<double> p_ref(z.size()), dz_ref(z.size()), scratch(static_cast<size_t>(length));
     for (int64_t r = 0; r < rows; ++r) {
-      const auto row = [&](std::vector<double>& v) { return std::span<double>(v).subspan(static_cast<size_t>(r * length), static_cast<size_t>(length)); };
+      const auto row = [&](std::vector<double>& v) {
+        return std::span<double>(v).subspan(static_cast<size_t>(r * length), static_cast<size_t>(length));
+      };
       std::vector<double> zc = z, dpc = dp;
       kernels::sparsemax_forward<double>(row(zc), row(p_ref), scratch);
       kernels::sparsemax_backward<double>(row(p_ref), row(dpc), row(dz_ref));
@@ -72,7 +74,8 @@ TEST(DistributedLogSoftmax, EqualsSingleRank) {
   const Tensor g = test::random_tensor({rows, length}, 42);
   const Tensor ref = log_softmax(z, -1);
   ref.backward(g);
-  const kernels::Positions mine = kernels::Layout(kernels::LayoutKind::contiguous, length, comm->size()).positions(comm->rank());
+  const kernels::Positions mine =
+      kernels::Layout(kernels::LayoutKind::contiguous, length, comm->size()).positions(comm->rank());
   const Tensor local = shard_keys(z, mine).set_requires_grad();
   const Tensor out = distributed_log_softmax(local, *comm);
   out.backward(shard_keys(g, mine));
@@ -90,7 +93,8 @@ void check_hard(HardMode mode, kernels::LayoutKind layout_kind) {
   const Tensor scores = test::random_tensor({batch, length}, 51).set_requires_grad();
   const Tensor values = test::random_tensor({batch, length, dv}, 52).set_requires_grad();
   Generator gen(53);
-  const Tensor noise = mode == HardMode::eval_argmax ? Tensor() : attention::gumbel_noise({batch, length}, gen, DType::f64);
+  const Tensor noise =
+      mode == HardMode::eval_argmax ? Tensor() : attention::gumbel_noise({batch, length}, gen, DType::f64);
   const Tensor w_context = test::random_tensor({batch, dv}, 54), w_log_prob = test::random_tensor({batch}, 55);
 
   // Single rank, as HardAttention::forward.
@@ -125,8 +129,12 @@ void check_hard(HardMode mode, kernels::LayoutKind layout_kind) {
   EXPECT_LE(test::max_abs_diff(local_values.grad(), shard_keys(values.grad(), mine)), 1e-12) << "d values";
 }
 
-TEST(DistributedHardAttention, ArgmaxAtEvaluation) { check_hard(HardMode::eval_argmax, kernels::LayoutKind::contiguous); }
-TEST(DistributedHardAttention, GumbelSampleReinforce) { check_hard(HardMode::reinforce, kernels::LayoutKind::contiguous); }
+TEST(DistributedHardAttention, ArgmaxAtEvaluation) {
+  check_hard(HardMode::eval_argmax, kernels::LayoutKind::contiguous);
+}
+TEST(DistributedHardAttention, GumbelSampleReinforce) {
+  check_hard(HardMode::reinforce, kernels::LayoutKind::contiguous);
+}
 TEST(DistributedHardAttention, GumbelSampleStraightThrough) {
   check_hard(HardMode::straight_through, kernels::LayoutKind::contiguous);
 }

@@ -17,10 +17,14 @@ enum class Pattern { strided, fixed, longformer, bigbird };
 
 const char* pattern_name(Pattern p) {
   switch (p) {
-    case Pattern::strided: return "strided";
-    case Pattern::fixed: return "fixed";
-    case Pattern::longformer: return "longformer";
-    case Pattern::bigbird: return "bigbird";
+    case Pattern::strided:
+      return "strided";
+    case Pattern::fixed:
+      return "fixed";
+    case Pattern::longformer:
+      return "longformer";
+    case Pattern::bigbird:
+      return "bigbird";
   }
   return "?";
 }
@@ -28,13 +32,16 @@ const char* pattern_name(Pattern p) {
 std::shared_ptr<const kernels::BlockPattern> make_pattern(Pattern p, int64_t blocks) {
   using kernels::BlockPattern;
   switch (p) {
-    case Pattern::strided: return std::make_shared<BlockPattern>(BlockPattern::strided(block, blocks, 3, true));
-    case Pattern::fixed: return std::make_shared<BlockPattern>(BlockPattern::fixed(block, blocks, 3, 1, true));
+    case Pattern::strided:
+      return std::make_shared<BlockPattern>(BlockPattern::strided(block, blocks, 3, true));
+    case Pattern::fixed:
+      return std::make_shared<BlockPattern>(BlockPattern::fixed(block, blocks, 3, 1, true));
     case Pattern::longformer: {
       const std::vector<int64_t> globals{0, blocks / 2 + 1};  // on the first and a middle rank
       return std::make_shared<BlockPattern>(BlockPattern::longformer(block, blocks, 1, globals));
     }
-    case Pattern::bigbird: return std::make_shared<BlockPattern>(BlockPattern::bigbird(block, blocks, 1, 1, 2, 99));
+    case Pattern::bigbird:
+      return std::make_shared<BlockPattern>(BlockPattern::bigbird(block, blocks, 1, 1, 2, 99));
   }
   return nullptr;
 }
