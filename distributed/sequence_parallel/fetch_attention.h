@@ -12,22 +12,16 @@
 #include <cstdint>
 #include <span>
 
+#include "distributed/context_parallel/ring_step.h"
 #include "distributed/sequence_parallel/fetch_exchange.h"
 #include "kernels/attention.h"
 
 namespace attnscale::sp {
 
 // This rank's share: shape.q_len / k_len are its own tokens (plan.queries(rank) / keys(rank));
-// mask holds the positional parts (per-token parts below, in local order).
+// mask holds the positional parts (per-token parts in local order). The same inputs as a ring's.
 template <typename T>
-struct FetchInputs {
-  kernels::AttentionShape shape;
-  double scale = 0;
-  kernels::Mask mask;
-  kernels::TileSizes tiles;
-  std::span<const T> q, k, v;                              // [B,Hq,n,D], [B,Hkv,m,D], [B,Hkv,m,Dv]
-  std::span<const int32_t> q_segment, k_segment, k_valid;  // [B,n], [B,m], [B,m] or empty
-};
+using FetchInputs = cp::RingInputs<T>;
 
 // out [B,Hq,n,Dv], lse [B,Hq,n]; `fetched` keeps the fetched rows for the backward.
 template <typename T>
@@ -40,14 +34,7 @@ void fetch_attention_backward(Communicator& comm, const FetchPlan& plan, Transpo
                               const FetchedBlocks<T>& fetched, std::span<const T> out, std::span<const T> lse,
                               std::span<const T> dout, std::span<T> dq, std::span<T> dk, std::span<T> dv);
 
-// Internal helpers shared by the forward and the backward.
-template <typename T>
-cp::KvDims fetch_dims(const FetchInputs<T>& in) {
-  return {in.shape.batch,     in.shape.kv_heads,     in.shape.head_dim,
-          in.shape.value_dim, !in.k_segment.empty(), !in.k_valid.empty()};
-}
-
-// This rank's queries against `rows` of `owner`'s keys held in `keys` (owner == rank: all own keys).
+// Shared by the forward and the backward: this rank's queries against `rows` of `owner`'s keys held in `keys` (owner == rank: all own keys).
 template <typename T>
 kernels::AttentionParams block_params(const FetchInputs<T>& in, const FetchPlan& plan, int rank, int owner,
                                       const cp::KvView<T>& keys) {

@@ -10,7 +10,7 @@ void fetch_attention_backward(Communicator& comm, const FetchPlan& plan, Transpo
                               const FetchedBlocks<T>& fetched, std::span<const T> out, std::span<const T> lse,
                               std::span<const T> dout, std::span<T> dq, std::span<T> dk, std::span<T> dv) {
   const int rank = comm.rank(), ranks = comm.size();
-  const cp::KvDims dims = fetch_dims(in);
+  const cp::KvDims dims = cp::kv_dims(in);
   std::vector<T> delta(static_cast<size_t>(in.shape.rows()));
   kernels::attention_delta<T>(dout, out, in.shape.value_dim, delta);
   std::fill(dq.begin(), dq.end(), T{0});

@@ -17,7 +17,7 @@ void fetch_attention_forward(Communicator& comm, const FetchPlan& plan, Transpor
   std::fill(lse.begin(), lse.end(), -std::numeric_limits<T>::infinity());
   const cp::KvView<T> own{in.k, in.v, in.k_segment, in.k_valid};
   InFlight<T> in_flight;
-  fetch_keys(comm, plan, transport, own, fetch_dims(in), fetched, in_flight);
+  fetch_keys(comm, plan, transport, own, cp::kv_dims(in), fetched, in_flight);
 
   cp::ProgressDriver progress(&comm);
   const auto compute = [&](int owner, const cp::KvView<T>& keys) {
