@@ -1,0 +1,67 @@
+// `--algo`: the algorithm names and the automatic choice from the mask and the layout.
+#include <limits>
+
+#include "distributed/context_parallel/context_parallel_attention.h"
+#include "distributed/sequence_parallel/sequence_parallel_attention.h"
+
+namespace attnscale {
+
+SeqAlgo parse_seq_algo(std::string_view name) {
+  if (name == "halo") return SeqAlgo::halo;
+  if (name == "sparse-fetch") return SeqAlgo::sparse_fetch;
+  if (name == "ring") return SeqAlgo::ring;
+  if (name == "auto") return SeqAlgo::automatic;
+  throw UsageError(
+      fmt::format("[sequence_parallel] unknown algorithm '{}' (expected halo, sparse-fetch, ring or auto)", name));
+}
+
+const char* seq_algo_name(SeqAlgo algo) {
+  switch (algo) {
+    case SeqAlgo::halo:
+      return "halo";
+    case SeqAlgo::sparse_fetch:
+      return "sparse-fetch";
+    case SeqAlgo::ring:
+      return "ring";
+    case SeqAlgo::automatic:
+      return "auto";
+  }
+  return "?";
+}
+
+AlgoChoice choose_algo(const kernels::Mask& mask, const kernels::Layout& layout) {
+  if (mask.blocks) return {SeqAlgo::sparse_fetch, "a block pattern: only the blocks it names travel"};
+  if (mask.window && layout.kind == kernels::LayoutKind::contiguous) {
+    int64_t smallest = std::numeric_limits<int64_t>::max();
+    for (int r = 0; r < layout.ranks; ++r) smallest = std::min(smallest, layout.local_length(r));
+    const int64_t widest = std::max(mask.window->left, mask.window->right);
+    if (widest < smallest)
+      return {SeqAlgo::halo, fmt::format("window ({} left, {} right) narrower than the smallest shard ({}): only "
+                                         "the neighbours' edges travel",
+                                         mask.window->left, mask.window->right, smallest)};
+    return {SeqAlgo::ring, fmt::format("window ({} left, {} right) not narrower than the smallest shard ({})",
+                                       mask.window->left, mask.window->right, smallest)};
+  }
+  if (mask.window)
+    return {SeqAlgo::ring, fmt::format("a window on a {} layout (halo needs contiguous shards)",
+                                       kernels::layout_kind_name(layout.kind))};
+  return {SeqAlgo::ring, "no window or block pattern: every shard may need every other"};
+}
+
+Tensor sequence_parallel_attention(const Tensor& q, const Tensor& k, const Tensor& v, const AttentionSpec& spec,
+                                   const SequenceParallelGroup& group, SeqAlgo algo) {
+  if (algo == SeqAlgo::automatic) algo = choose_algo(spec.mask, group.layout).algo;
+  switch (algo) {
+    case SeqAlgo::halo:
+      return halo_attention(q, k, v, spec, group);
+    case SeqAlgo::sparse_fetch:
+      return block_sparse_attention(q, k, v, spec, group);
+    case SeqAlgo::ring:
+    case SeqAlgo::automatic:
+      break;
+  }
+  return context_parallel_attention(q, k, v, spec,
+                                    ContextParallelGroup{group.comm, nullptr, nullptr, Algo::ring, group.layout});
+}
+
+}  // namespace attnscale

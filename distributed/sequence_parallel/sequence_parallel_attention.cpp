@@ -1,0 +1,160 @@
+// The halo and block-sparse attention ops (front end): argument checks, the fetch plan, the
+// autograd node. The computation and the transfers are in fetch_attention.h.
+#include "distributed/sequence_parallel/sequence_parallel_attention.h"
+
+#include <cmath>
+#include <memory>
+
+#include "distributed/sequence_parallel/fetch_attention.h"
+#include "framework/autograd/node.h"
+#include "framework/ops/ops.h"
+
+namespace attnscale {
+namespace {
+
+struct Saved {
+  Communicator* comm = nullptr;
+  std::shared_ptr<const sp::FetchPlan> plan;
+  sp::Transport transport = sp::Transport::point_to_point;
+  kernels::AttentionShape shape;
+  double scale = 0;
+  kernels::Mask mask;  // positional parts
+  std::vector<int32_t> q_segment, k_segment, k_valid;
+  Tensor q, k, v, out, lse;
+  sp::FetchedBlocks<float> fetched_f32;
+  sp::FetchedBlocks<double> fetched_f64;
+
+  template <typename T>
+  sp::FetchedBlocks<T>& fetched() {
+    if constexpr (std::is_same_v<T, float>)
+      return fetched_f32;
+    else
+      return fetched_f64;
+  }
+};
+
+template <typename T>
+std::span<const T> cspan(const Tensor& t) {
+  return {t.data<T>(), static_cast<size_t>(t.numel())};
+}
+template <typename T>
+std::span<T> mspan(Tensor& t) {
+  return {t.data<T>(), static_cast<size_t>(t.numel())};
+}
+
+template <typename T>
+sp::FetchInputs<T> fetch_inputs(const Saved& s) {
+  sp::FetchInputs<T> in;
+  in.shape = s.shape;
+  in.scale = s.scale;
+  in.mask = s.mask;
+  in.q = cspan<T>(s.q);
+  in.k = cspan<T>(s.k);
+  in.v = cspan<T>(s.v);
+  in.q_segment = s.q_segment;
+  in.k_segment = s.k_segment;
+  in.k_valid = s.k_valid;
+  return in;
+}
+
+void check_positions(const kernels::Positions& given, const kernels::Positions& layout, const char* op,
+                     const char* what) {
+  ATTNSCALE_CHECK(given.size() == 0 || given == layout, op,
+                  "spec.{} differ from the layout's positions of this rank (leave them empty: the op fills them)",
+                  what);
+}
+
+Tensor run(const char* op, const Tensor& q_in, const Tensor& k_in, const Tensor& v_in, const AttentionSpec& spec,
+           const SequenceParallelGroup& group, sp::Transport transport, int64_t plan_block) {
+  ATTNSCALE_CHECK(q_in.dim() == 4 && k_in.dim() == 4 && v_in.dim() == 4, op,
+                  "expects q, k, v as [B, H, n, D]; got {}, {}, {}", shape_str(q_in.shape()), shape_str(k_in.shape()),
+                  shape_str(v_in.shape()));
+  ATTNSCALE_CHECK(q_in.dtype() == k_in.dtype() && k_in.dtype() == v_in.dtype(), op, "q, k, v dtypes differ");
+  const Tensor q = q_in.contiguous(), k = k_in.contiguous(), v = v_in.contiguous();
+  const int64_t batch = q.shape()[0], q_heads = q.shape()[1], n = q.shape()[2], d = q.shape()[3];
+  const int64_t kv_heads = k.shape()[1], m = k.shape()[2], dv = v.shape()[3];
+  ATTNSCALE_CHECK(k.shape()[0] == batch && v.shape()[0] == batch && k.shape()[3] == d && v.shape()[1] == kv_heads &&
+                      v.shape()[2] == m && m == n,
+                  op, "incompatible q {}, k {}, v {} (self-attention: one shard of tokens)", shape_str(q.shape()),
+                  shape_str(k.shape()), shape_str(v.shape()));
+  ATTNSCALE_CHECK(kv_heads >= 1 && q_heads % kv_heads == 0, op,
+                  "query heads ({}) not divisible by key/value heads ({})", q_heads, kv_heads);
+  const int rank = group.comm->rank(), ranks = group.comm->size();
+  ATTNSCALE_CHECK(group.layout.ranks == ranks, op, "the layout is over {} ranks, the group has {}", group.layout.ranks,
+                  ranks);
+  ATTNSCALE_CHECK(n == group.layout.local_length(rank), op, "rank {} holds {} tokens; the layout gives it {}", rank, n,
+                  group.layout.local_length(rank));
+  check_positions(spec.q_positions, group.layout.positions(rank), op, "q_positions");
+  check_positions(spec.k_positions, group.layout.positions(rank), op, "k_positions");
+
+  auto saved = std::make_shared<Saved>();
+  saved->comm = group.comm;
+  saved->transport = transport;
+  saved->mask = spec.mask;
+  saved->mask.q_segment = saved->mask.k_segment = saved->mask.k_valid = {};
+  kernels::validate_mask(saved->mask, batch, n, m);
+  saved->q_segment = spec.q_segment;
+  saved->k_segment = spec.k_segment;
+  saved->k_valid = spec.k_valid;
+  kernels::Mask per_token = saved->mask;
+  per_token.q_segment = saved->q_segment;
+  per_token.k_segment = saved->k_segment;
+  per_token.k_valid = saved->k_valid;
+  kernels::validate_mask(per_token, batch, n, m);
+  std::vector<kernels::Positions> positions;
+  for (int r = 0; r < ranks; ++r) positions.push_back(group.layout.positions(r));
+  saved->plan = std::make_shared<const sp::FetchPlan>(saved->mask, positions, positions, plan_block);
+  saved->scale = spec.scale > 0 ? spec.scale : 1.0 / std::sqrt(static_cast<double>(d));
+  saved->shape = {batch, q_heads, kv_heads, n, m, d, dv};
+  saved->q = q.detach();
+  saved->k = k.detach();
+  saved->v = v.detach();
+  saved->out = Tensor::empty({batch, q_heads, n, dv}, q.dtype());
+  saved->lse = Tensor::empty({batch, q_heads, n}, q.dtype());
+  ATTNSCALE_DISPATCH_FLOAT(q.dtype(), op, [&] {
+    using T = scalar_t;
+    sp::fetch_attention_forward<T>(*group.comm, *saved->plan, transport, fetch_inputs<T>(*saved), mspan<T>(saved->out),
+                                   mspan<T>(saved->lse), saved->fetched<T>());
+  });
+  return autograd::record(saved->out.detach(), op, {q, k, v}, [saved](const Tensor& g) {
+    Saved& s = *saved;
+    const Tensor dout = g.contiguous();
+    Tensor dq = Tensor::empty(s.q.shape(), s.q.dtype()), dk = Tensor::empty(s.k.shape(), s.k.dtype()),
+           dv = Tensor::empty(s.v.shape(), s.v.dtype());
+    ATTNSCALE_DISPATCH_FLOAT(s.q.dtype(), "sequence_parallel", [&] {
+      using T = scalar_t;
+      sp::fetch_attention_backward<T>(*s.comm, *s.plan, s.transport, fetch_inputs<T>(s), s.fetched<T>(),
+                                      cspan<T>(s.out), cspan<T>(s.lse), cspan<T>(dout), mspan<T>(dq), mspan<T>(dk),
+                                      mspan<T>(dv));
+    });
+    return std::vector<Tensor>{dq, dk, dv};
+  });
+}
+
+}  // namespace
+
+Tensor halo_attention(const Tensor& q, const Tensor& k, const Tensor& v, const AttentionSpec& spec,
+                      const SequenceParallelGroup& group) {
+  ATTNSCALE_CHECK(spec.mask.window.has_value(), "halo",
+                  "the halo exchange needs a sliding-window mask (spec.mask.window); use block_sparse_attention "
+                  "for block patterns or ring attention (context_parallel_attention) for other masks");
+  if (group.comm == nullptr || group.comm->size() == 1) return fused_attention(q, k, v, spec);
+  ATTNSCALE_CHECK(group.layout.kind == kernels::LayoutKind::contiguous, "halo",
+                  "the halo exchange needs a contiguous layout (got {}): a window's neighbours are only on "
+                  "adjacent ranks there; use ring attention (context_parallel_attention, --algo ring) for "
+                  "zigzag or striped layouts",
+                  kernels::layout_kind_name(group.layout.kind));
+  // Fine granularity: a window needs single rows at the shard edges.
+  return run("halo", q, k, v, spec, group, sp::Transport::point_to_point, 64);
+}
+
+Tensor block_sparse_attention(const Tensor& q, const Tensor& k, const Tensor& v, const AttentionSpec& spec,
+                              const SequenceParallelGroup& group) {
+  ATTNSCALE_CHECK(spec.mask.blocks != nullptr, "block_sparse",
+                  "the block fetch needs a block-pattern mask (spec.mask.blocks); use halo_attention for sliding "
+                  "windows or ring attention (context_parallel_attention) for other masks");
+  if (group.comm == nullptr || group.comm->size() == 1) return fused_attention(q, k, v, spec);
+  return run("block_sparse", q, k, v, spec, group, sp::Transport::all_to_all, spec.mask.blocks->block_size());
+}
+
+}  // namespace attnscale

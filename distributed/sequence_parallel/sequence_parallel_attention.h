@@ -1,0 +1,62 @@
+// Sequence-parallel attention for masks that need only part of the other shards (DESIGN.md 5):
+// autograd ops whose outputs and q, k, v gradients equal fused_attention (framework/ops/attention.h)
+// on the gathered sequence, while each rank receives only the key rows its queries can meet.
+//
+//   halo_attention          sliding-window masks (Mask::window, with or without causal) on a
+//                           contiguous layout: the last `left` keys of the rank(s) before and the
+//                           first `right` keys of the rank(s) after, several ranks away when the
+//                           window is wider than a shard; point-to-point transfers overlapped
+//                           with the local block; the backward returns the halo's dK/dV.
+//   block_sparse_attention  block-pattern masks (Mask::blocks: Sparse Transformer strided / fixed,
+//                           Longformer, BigBird): each rank fetches exactly the key rows of the
+//                           blocks its query blocks name, in one all_to_all_v; any layout.
+//   sequence_parallel_attention with an algorithm, or the cheapest correct one (choose_algo).
+//
+// Every rank of the group calls the op together with the same shapes, mask and layout; q, k, v
+// are this rank's shard [B, H, n_local, D] at group.layout.positions(rank). spec: as for
+// fused_attention, with per-token parts (segments, key padding) in local order; they travel with
+// the keys. spec.q_positions / k_positions are filled from the layout (if given they must equal
+// it). The communicator must outlive the backward. A null group.comm means one rank.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include "distributed/comm/communicator.h"
+#include "framework/ops/attention.h"
+#include "kernels/layout.h"
+
+namespace attnscale {
+
+struct SequenceParallelGroup {
+  Communicator* comm;      // the ranks that share one sequence
+  kernels::Layout layout;  // which global positions each rank holds
+};
+
+Tensor halo_attention(const Tensor& q, const Tensor& k, const Tensor& v, const AttentionSpec& spec,
+                      const SequenceParallelGroup& group);
+Tensor block_sparse_attention(const Tensor& q, const Tensor& k, const Tensor& v, const AttentionSpec& spec,
+                              const SequenceParallelGroup& group);
+
+// The algorithms of `--algo`: halo, sparse-fetch, ring (context_parallel_attention), auto.
+enum class SeqAlgo { halo, sparse_fetch, ring, automatic };
+SeqAlgo parse_seq_algo(std::string_view name);  // "halo", "sparse-fetch", "ring", "auto"
+const char* seq_algo_name(SeqAlgo algo);
+
+// What `auto` picks from the mask and the layout, with the reason in words:
+//   halo          contiguous layout and a window narrower than the smallest shard (only the
+//                 neighbours' edges travel);
+//   sparse_fetch  a block pattern (only the named blocks travel);
+//   ring          everything else (full, causal, wide windows, zigzag / striped layouts).
+struct AlgoChoice {
+  SeqAlgo algo;
+  std::string reason;
+};
+AlgoChoice choose_algo(const kernels::Mask& mask, const kernels::Layout& layout);
+
+// Runs `algo` (automatic: choose_algo). Returns this rank's output shard [B, Hq, n_local, Dv].
+Tensor sequence_parallel_attention(const Tensor& q, const Tensor& k, const Tensor& v, const AttentionSpec& spec,
+                                   const SequenceParallelGroup& group, SeqAlgo algo = SeqAlgo::automatic);
+
+}  // namespace attnscale
