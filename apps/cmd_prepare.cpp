@@ -1,7 +1,7 @@
 // attnscale prepare docs: text/CSV/JSONL documents -> an HDF5 document corpus for HAN
 // (framework/data/doc_prepare.h has the rules; doc_store.h the file layout).
-//   attnscale prepare docs --input data/corpora/fine_foods.csv --format csv --split-column split \
-//       --output data/corpora/fine_foods.h5 --vocab-size 20000 --min-count 2
+//   attnscale prepare docs --input data/corpora/fine_foods.csv --format csv --split-column split
+//       --output data/corpora/fine_foods.h5 --vocab-size 12000 --min-count 2
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
