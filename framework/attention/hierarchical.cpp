@@ -111,7 +111,13 @@ Tensor merge_pooled_states(const PooledState& local, Communicator& group) {
   // d out / d out_r = w_r, d out / d lse_r = w_r (out_r - out), with w_r = exp(lse_r - lse).
   Communicator* comm = &group;
   const Tensor merged_const = merged, merged_lse_const = merged_lse;
-  return autograd::record(merged, "merge_pooled_states", {local.out, local.lse},
+  // The backward is collective, so every rank of the group must record it whenever gradients are
+  // on, even a rank whose state needs none (it holds no sentence of the batch, with parameter-free
+  // average pooling): such a rank records against stand-in leaves instead of skipping the node.
+  std::vector<Tensor> inputs{local.out, local.lse};
+  if (autograd::grad_enabled() && !autograd::needs_grad(inputs))
+    inputs = {local_out.clone().set_requires_grad(), local_lse.clone().set_requires_grad()};
+  return autograd::record(merged, "merge_pooled_states", inputs,
                           [comm, local_out, local_lse, merged_const, merged_lse_const, dtype](const Tensor& grad) {
                             Tensor total = grad.contiguous().clone();
                             ATTNSCALE_DISPATCH_FLOAT(dtype, "hierarchical_attention", [&] {

@@ -21,7 +21,7 @@ TEST(HierarchicalAttention, MergedPoolingAndGradientsEqualOneRank) {
   auto comm = test::fresh_comm();
   const int p = comm->size(), r = comm->rank();
   Generator gen(21);  // the same parameters and inputs on every rank
-  const attention::AttentionPooling pool(4, 3, attention::PoolingKind::attention, gen, DType::f64);
+  attention::AttentionPooling pool(4, 3, attention::PoolingKind::attention, gen, DType::f64);
   const int64_t steps = 2 * p + 1;  // uneven shards: rank r holds [steps * r / p, steps * (r + 1) / p)
   const Tensor h_all = Tensor::randn({3, steps, 4}, gen, DType::f64);
   std::vector<double> mask_values(static_cast<size_t>(3 * steps), 1.0);
