@@ -27,7 +27,8 @@ namespace {
 int train_job(const Config& cfg, const MpiEnvironment& mpi) {
   MpiCommunicator world;
   set_thread_count(static_cast<int>(cfg.train.threads), node_info().local_size);
-  ATTNSCALE_CHECK(cfg.parallel.cp == 1, "train",
+  // HAN spreads sentences over the cp group itself (framework/train/han_task.h).
+  ATTNSCALE_CHECK(cfg.parallel.cp == 1 || cfg.model.type == config::ModelType::han, "train",
                   "parallel.cp = {}: context-parallel training is not wired into the trainer yet; use cp = 1",
                   cfg.parallel.cp);
   const ProcessGrid grid(world, GridShape::for_world(mpi.world_size(), static_cast<int>(cfg.parallel.cp),
