@@ -110,7 +110,8 @@ Tensor merge_pooled_states(const PooledState& local, Communicator& group) {
   });
   // d out / d out_r = w_r, d out / d lse_r = w_r (out_r - out), with w_r = exp(lse_r - lse).
   Communicator* comm = &group;
-  const Tensor merged_const = merged, merged_lse_const = merged_lse;
+  // Detached: a backward that held the output itself would make a cycle and leak every step's graph.
+  const Tensor merged_const = merged.detach(), merged_lse_const = merged_lse;
   // The backward is collective, so every rank of the group must record it whenever gradients are
   // on, even a rank whose state needs none (it holds no sentence of the batch, with parameter-free
   // average pooling): such a rank records against stand-in leaves instead of skipping the node.
