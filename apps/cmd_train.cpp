@@ -28,6 +28,12 @@ namespace {
 int train_job(const Config& cfg, const MpiEnvironment& mpi) {
   MpiCommunicator world;
   set_thread_count(static_cast<int>(cfg.train.threads), node_info().local_size);
+  // The language model and HAN shard their data and sequences over the grid; the other tasks would
+  // repeat the same work on every rank.
+  const bool shards_data = cfg.model.type == config::ModelType::transformer_lm || cfg.model.type == config::ModelType::han;
+  ATTNSCALE_CHECK(shards_data || mpi.world_size() == 1, "train",
+                  "model.type = {} trains on one rank; run it without mpirun (parallel.dp = parallel.cp = 1)",
+                  config::to_string(cfg.model.type));
   const ProcessGrid grid(world, GridShape::for_world(mpi.world_size(), static_cast<int>(cfg.parallel.cp),
                                                      static_cast<int>(cfg.parallel.ulysses)));
 

@@ -22,6 +22,7 @@ void add_version_command(CLI::App& app);
 void add_train_command(CLI::App& app);
 void add_op_check_command(CLI::App& app);
 void add_checkpoint_command(CLI::App& app);
+void add_prepare_command(CLI::App& app);
 
 // The "CONFIG [section.key=value ...]" arguments shared by train, eval and config show.
 struct ConfigArguments {

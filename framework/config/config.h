@@ -48,6 +48,10 @@ ATTNSCALE_CONFIG_ENUM(Transduction, copy, reverse, sort);
 ATTNSCALE_CONFIG_ENUM(AttentionScore, dot, general, concat, additive);
 ATTNSCALE_CONFIG_ENUM(LocalMode, m, p);
 ATTNSCALE_CONFIG_ENUM(HardEstimator, reinforce, straight_through);
+// model.type = han (the han section).
+ATTNSCALE_CONFIG_ENUM(HanPooling, attention, average, max);
+ATTNSCALE_CONFIG_ENUM(SentenceEncoder, gru, none);
+ATTNSCALE_CONFIG_ENUM(EvalSplit, validation, test);
 
 }  // namespace config
 
@@ -189,12 +193,34 @@ ATTNSCALE_CONFIG_ENUM(HardEstimator, reinforce, straight_through);
   KEY(double, baseline_decay, 0.9, half_open(0, 1), "hard attention (reinforce): decay of the moving-average reward baseline") \
   KEY(double, gumbel_temperature, 1.0, greater_than(0), "hard attention (straight_through): temperature of the relaxed weights")
 
+// model.type = han: the Hierarchical Attention Network (Yang et al. 2016) on a document corpus
+// (data.path, from `attnscale prepare docs`) or, with data.path empty, on a synthetic document task
+// whose label is decided by one sentence. GRU hidden size per direction = model.d_model; the
+// synthetic vocabulary = data.vocab_size; data.batch_size counts documents.
+#define ATTNSCALE_HAN_KEYS(KEY)                                                                        \
+  KEY(config::HanPooling, pooling, config::HanPooling::attention, any_value, "word and sentence pooling: attention (HN-ATT), average (HN-AVE) or max (HN-MAX)") \
+  KEY(config::SentenceEncoder, sentence_encoder, config::SentenceEncoder::gru, any_value, "sentence encoder: bidirectional GRU (the paper) or none (needed when parallel.cp > 1: a GRU would serialise the ranks)") \
+  KEY(std::int64_t, embed_dim, 0, at_least(0), "word embedding size; 0 = model.d_model")               \
+  KEY(std::int64_t, attn_dim, 0, at_least(0), "size of u_t and the context vectors; 0 = 2 * model.d_model") \
+  KEY(std::int64_t, max_sentences, 0, at_least(0), "keep at most this many leading sentences of a document; 0 = all") \
+  KEY(std::int64_t, max_words, 0, at_least(0), "keep at most this many leading words of a sentence; 0 = all") \
+  KEY(std::int64_t, bucket_batches, 16, at_least(1), "batches per length bucket: documents of similar length are batched together within windows of this many batches") \
+  KEY(config::EvalSplit, eval_split, config::EvalSplit::validation, any_value, "split the evaluation reads") \
+  KEY(std::int64_t, num_classes, 4, at_least(2), "synthetic task: classes")                             \
+  KEY(std::int64_t, train_docs, 2000, at_least(1), "synthetic task: training documents")                \
+  KEY(std::int64_t, eval_docs, 256, at_least(1), "synthetic task: validation documents (and as many test documents)") \
+  KEY(std::int64_t, synth_min_sentences, 3, at_least(1), "synthetic task: fewest sentences in a document")    \
+  KEY(std::int64_t, synth_max_sentences, 8, at_least(1), "synthetic task: most sentences in a document") \
+  KEY(std::int64_t, synth_min_words, 3, at_least(2), "synthetic task: fewest words in a sentence")           \
+  KEY(std::int64_t, synth_max_words, 8, at_least(2), "synthetic task: most words in a sentence")
+
 // The sections in file order: SECTION(struct, yaml name, key table, description).
 #define ATTNSCALE_CONFIG_SECTIONS(SECTION)                                                             \
   SECTION(RunConfig, run, ATTNSCALE_RUN_KEYS, "name, directory and seed of the run")                        \
   SECTION(ModelConfig, model, ATTNSCALE_MODEL_KEYS, "the network")                                     \
   SECTION(AttentionConfig, attention, ATTNSCALE_ATTENTION_KEYS, "the attention layers")                \
   SECTION(Seq2SeqConfig, seq2seq, ATTNSCALE_SEQ2SEQ_KEYS, "the RNN encoder-decoder (model.type = seq2seq)") \
+  SECTION(HanConfig, han, ATTNSCALE_HAN_KEYS, "the hierarchical attention network (model.type = han)") \
   SECTION(DataConfig, data, ATTNSCALE_DATA_KEYS, "the training data")                                  \
   SECTION(MlaConfig, mla, ATTNSCALE_MLA_KEYS, "multi-head latent attention (attention.mechanism = multi_head_latent)") \
   SECTION(AdaptiveSpanConfig, adaptive_span, ATTNSCALE_ADAPTIVE_SPAN_KEYS, "adaptive attention span (attention.mechanism = adaptive, model.type = transformer_lm)") \

@@ -2,6 +2,7 @@
 
 #include "framework/train/captioner_task.h"
 #include "framework/train/encoder_decoder_task.h"
+#include "framework/train/han_task.h"
 #include "framework/train/lm_task.h"
 #include "framework/train/seq2seq_task.h"
 
@@ -17,6 +18,8 @@ std::unique_ptr<TrainTask> make_task(const Config& cfg, const ParallelContext& p
       return std::make_unique<LMTask>(cfg, parallel);
     case config::ModelType::seq2seq:
       return std::make_unique<Seq2SeqTask>(cfg);
+    case config::ModelType::han:
+      return std::make_unique<HanTask>(cfg, parallel);
     default:
       throw ConfigError(fmt::format("[config] model.type: '{}' has no trainer yet",
                                     config::to_string(cfg.model.type)));

@@ -1,0 +1,69 @@
+// Batches of documents for HAN: which documents form batch i (length-bucketed, deterministic from
+// the seed and i, like the LM task's batches), and the tensors of one rank's share of a batch.
+//
+// Training batch i: epoch e = i / batches_per_epoch takes the training split shuffled with
+// (seed, e); the shuffled order is cut into windows of bucket_batches * batch_size documents, each
+// window is sorted by length (sentences, then tokens) and cut into batches, and the batches of a
+// window are visited in a shuffled order. So a batch holds documents of similar length (little
+// padding) while every document is seen once per epoch.
+// Sharding: data-parallel rank r of dp takes documents [r * B / dp, (r + 1) * B / dp) of the global
+// batch; context-parallel rank c of cp takes sentences [n * c / cp, n * (c + 1) / cp) of each of
+// those documents (n = its sentence count after truncation), so the ranks together hold exactly the
+// global batch.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "framework/data/doc_store.h"
+#include "framework/tensor/tensor.h"
+
+namespace attnscale::data {
+
+struct DocBatchSpec {
+  int64_t batch_size = 32;     // documents per global batch
+  int64_t bucket_batches = 16;
+  int64_t max_sentences = 0;   // truncation; 0 = none
+  int64_t max_words = 0;
+  uint64_t seed = 1234;
+};
+
+// One rank's share of a batch. Sentences are this rank's sentences of its documents, in document
+// order; padding id 0.
+struct DocBatch {
+  Tensor words;             // int64 [N, W]: N sentences, W the longest (after truncation)
+  Tensor word_lengths;      // int64 [N]
+  Tensor word_mask;         // [N, W] 1 at words, 0 at padding (dtype of the model)
+  Tensor sentence_index;    // int64 [B * S]: row of document b's s-th sentence among the N, N at padding
+  Tensor sentence_lengths;  // int64 [B] (0 when this rank holds none of a document's sentences)
+  Tensor sentence_mask;     // [B, S] 1 at sentences, 0 at padding
+  Tensor labels;            // int64 [B]
+  int64_t documents = 0, sentences = 0, tokens = 0;
+  int64_t max_sentences = 0;  // S
+};
+
+class DocBatcher {
+ public:
+  DocBatcher(const DocCorpus& corpus, Split split, const DocBatchSpec& spec);
+
+  int64_t batches_per_epoch() const { return batches_per_epoch_; }
+  // The global training batch `index` (document ids, batch_size of them).
+  std::vector<int64_t> train_batch(int64_t index) const;
+  // Evaluation batch `index`: the split's documents in order, batch_size at a time, wrapping
+  // round; the last batch of a pass may be shorter so no document counts twice in a pass.
+  std::vector<int64_t> eval_batch(int64_t index) const;
+  int64_t eval_batches_per_pass() const;
+
+ private:
+  const DocCorpus& corpus_;
+  std::vector<int64_t> docs_;
+  DocBatchSpec spec_;
+  int64_t batches_per_epoch_;
+};
+
+// The tensors of this rank's share (see the sharding rule above) of the global batch `docs`.
+DocBatch make_doc_batch(const DocCorpus& corpus, std::span<const int64_t> docs, const DocBatchSpec& spec,
+                        int dp_rank, int dp_size, int cp_rank, int cp_size, DType dtype);
+
+}  // namespace attnscale::data

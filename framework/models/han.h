@@ -1,0 +1,72 @@
+// Hierarchical Attention Network (Yang et al., NAACL 2016): word embeddings -> bidirectional GRU
+// word encoder -> word attention (context vector u_w) -> sentence vectors -> bidirectional GRU
+// sentence encoder -> sentence attention (context vector u_s) -> document vector -> linear
+// classifier. pooling = average / max gives the paper's HN-AVE / HN-MAX baselines.
+//
+// Distributed (DESIGN.md section 5): with a sentence group of several ranks, each rank holds some
+// sentences of every document (data/doc_batches.h); word encoding and word attention stay local,
+// and the sentence attention's softmax states are merged across the group, so every rank gets the
+// document vectors one rank would compute. That needs sentence_encoder = none (a recurrent encoder
+// would run the ranks one after another) and attention or average pooling (max has no softmax
+// state).
+#pragma once
+
+#include <memory>
+
+#include "framework/attention/hierarchical.h"
+#include "framework/data/doc_batches.h"
+#include "framework/nn/gru.h"
+#include "framework/nn/layers.h"
+#include "framework/nn/module.h"
+
+namespace attnscale {
+class Communicator;
+}
+
+namespace attnscale::models {
+
+enum class SentenceEncoderKind { gru, none };
+
+struct HANOptions {
+  int64_t vocab_size = 0;
+  int64_t num_classes = 0;
+  int64_t embed_dim = 100;
+  int64_t hidden_size = 50;  // GRU hidden size per direction (annotations are 2 * hidden_size)
+  int64_t attn_dim = 100;
+  attention::PoolingKind pooling = attention::PoolingKind::attention;
+  SentenceEncoderKind sentence_encoder = SentenceEncoderKind::gru;
+  double dropout = 0.0;  // on the word embeddings and on the document vector
+};
+
+class HAN : public nn::Module {
+ public:
+  HAN(const HANOptions& options, Generator& gen, DType dtype = DType::f32);
+
+  // Logits [B, C] for a batch (or this rank's share of one). sentence_group: the ranks holding the
+  // other sentences of the same documents (null or size 1 = all sentences are here). Dropout masks:
+  // word_gen for this rank's word embeddings, document_gen for the document vectors (the ranks of a
+  // sentence group must pass generators in the same state, since they hold the same documents).
+  Tensor forward(const data::DocBatch& batch, Generator& word_gen, Generator& document_gen,
+                 Communicator* sentence_group = nullptr) const;
+  // Sentence vectors [N, 2H] of the batch's sentences (word encoder + word pooling).
+  Tensor sentence_vectors(const data::DocBatch& batch, Generator& gen) const;
+  // Word and sentence attention weights of a single-rank batch: [N, W] and [B, S] (for inspection).
+  std::pair<Tensor, Tensor> attention_weights(const data::DocBatch& batch) const;
+
+  const HANOptions& options() const { return options_; }
+
+ private:
+  Tensor sentence_annotations(const data::DocBatch& batch, Generator& gen) const;  // [B, S, 2H]
+
+  HANOptions options_;
+  DType dtype_;
+  std::shared_ptr<nn::Embedding> embed_;
+  std::shared_ptr<nn::GRU> word_encoder_;
+  std::shared_ptr<attention::AttentionPooling> word_pooling_;
+  std::shared_ptr<nn::GRU> sentence_encoder_;  // null with SentenceEncoderKind::none
+  std::shared_ptr<attention::AttentionPooling> sentence_pooling_;
+  std::shared_ptr<nn::Linear> classifier_;
+  std::shared_ptr<nn::Dropout> dropout_;
+};
+
+}  // namespace attnscale::models

@@ -1,0 +1,172 @@
+// The HAN model and its data: the synthetic task's label rule, length-bucketed batches (every
+// document once per epoch, deterministic), dp/cp shards that together hold the batch, data-parallel
+// loss shares adding up to the 1-rank loss, an fp64 gradcheck of the whole model, and the config
+// rules that reject options the distributed mode cannot run.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <set>
+
+#include "framework/autograd/gradcheck.h"
+#include "framework/config/config.h"
+#include "framework/data/doc_batches.h"
+#include "framework/data/doc_synthetic.h"
+#include "framework/models/han.h"
+#include "framework/ops/nn_functional.h"
+#include "framework/ops/ops.h"
+#include "framework/train/han_task.h"
+
+namespace attnscale {
+namespace {
+
+data::SyntheticDocSpec small_spec() {
+  data::SyntheticDocSpec s;
+  s.vocab_size = 20;
+  s.num_classes = 3;
+  s.train_docs = 40;
+  s.eval_docs = 8;
+  s.min_sentences = 1;
+  s.max_sentences = 5;
+  s.min_words = 2;
+  s.max_words = 6;
+  s.seed = 11;
+  return s;
+}
+
+TEST(SyntheticDocs, LabelIsTheClassOfTheTriggerSentence) {
+  const data::DocCorpus c = data::make_synthetic_documents(small_spec());
+  EXPECT_EQ(c.num_documents(), 56);
+  EXPECT_EQ(c.split(data::Split::train).size(), 40u);
+  EXPECT_EQ(c.split(data::Split::test).size(), 8u);
+  for (int64_t d = 0; d < c.num_documents(); ++d) {
+    int triggers = 0;
+    for (int64_t s = c.document_offsets[d]; s < c.document_offsets[d + 1]; ++s) {
+      const auto words = c.sentence(s);
+      int classes = 0;
+      int64_t cls = -1;
+      for (const int64_t w : words)
+        if (w >= data::kFirstClassWord && w < data::kFirstClassWord + 3) ++classes, cls = w - data::kFirstClassWord;
+      EXPECT_EQ(classes, 1);
+      if (std::count(words.begin(), words.end(), data::kTriggerWord) == 1) {
+        ++triggers;
+        EXPECT_EQ(cls, c.labels[d]);
+      }
+    }
+    EXPECT_EQ(triggers, 1) << "document " << d;
+  }
+  EXPECT_EQ(data::make_synthetic_documents(small_spec()).tokens, c.tokens);
+  auto bad = small_spec();
+  bad.vocab_size = 8;
+  EXPECT_THROW(data::make_synthetic_documents(bad), UsageError);
+}
+
+TEST(DocBatcher, EveryTrainingDocumentOncePerEpochInLengthBuckets) {
+  const data::DocCorpus c = data::make_synthetic_documents(small_spec());
+  data::DocBatchSpec spec;
+  spec.batch_size = 8;
+  spec.bucket_batches = 5;  // the whole epoch is one window: sorted by length before cutting
+  const data::DocBatcher batcher(c, data::Split::train, spec);
+  ASSERT_EQ(batcher.batches_per_epoch(), 5);
+  for (int64_t epoch = 0; epoch < 2; ++epoch) {
+    std::multiset<int64_t> seen;
+    std::vector<std::pair<int64_t, int64_t>> ranges;  // (min, max) sentences per batch
+    for (int64_t i = 0; i < 5; ++i) {
+      const auto docs = batcher.train_batch(epoch * 5 + i);
+      ASSERT_EQ(docs.size(), 8u);
+      seen.insert(docs.begin(), docs.end());
+      int64_t lo = 100, hi = 0;
+      for (const int64_t d : docs) lo = std::min(lo, c.num_sentences(d)), hi = std::max(hi, c.num_sentences(d));
+      ranges.emplace_back(lo, hi);
+    }
+    EXPECT_EQ(seen.size(), 40u);
+    EXPECT_EQ(std::set<int64_t>(seen.begin(), seen.end()).size(), 40u);
+    std::sort(ranges.begin(), ranges.end());
+    for (size_t i = 0; i + 1 < ranges.size(); ++i) EXPECT_LE(ranges[i].second, ranges[i + 1].first);  // buckets
+  }
+  EXPECT_EQ(batcher.train_batch(3), batcher.train_batch(3));
+  EXPECT_NE(batcher.train_batch(0), batcher.train_batch(5));  // a new epoch reshuffles
+  const data::DocBatcher eval(c, data::Split::validation, spec);
+  EXPECT_EQ(eval.eval_batches_per_pass(), 1);
+  EXPECT_EQ(eval.eval_batch(0), c.split(data::Split::validation));
+}
+
+TEST(DocBatch, DpAndCpShardsTogetherHoldTheBatch) {
+  const data::DocCorpus c = data::make_synthetic_documents(small_spec());
+  data::DocBatchSpec spec;
+  spec.max_words = 4;
+  const std::vector<int64_t> docs{0, 1, 2, 3, 4, 5};
+  const data::DocBatch whole = data::make_doc_batch(c, docs, spec, 0, 1, 0, 1, DType::f64);
+  int64_t documents = 0, sentences = 0, tokens = 0;
+  for (int dp = 0; dp < 2; ++dp)
+    for (int cp = 0; cp < 3; ++cp) {
+      const data::DocBatch part = data::make_doc_batch(c, docs, spec, dp, 2, cp, 3, DType::f64);
+      if (cp == 0) documents += part.documents;
+      sentences += part.sentences;
+      tokens += part.tokens;
+      EXPECT_EQ(sum(part.sentence_mask).item(), static_cast<double>(part.sentences));
+    }
+  EXPECT_EQ(documents, 6);
+  EXPECT_EQ(sentences, whole.sentences);
+  EXPECT_EQ(tokens, whole.tokens);
+  EXPECT_LE(whole.words.shape()[1], 4);  // max_words truncates
+  EXPECT_EQ(sum(whole.word_mask).item(), static_cast<double>(whole.tokens));
+}
+
+models::HANOptions tiny_options(attention::PoolingKind pooling, models::SentenceEncoderKind encoder) {
+  models::HANOptions o;
+  o.vocab_size = 20;
+  o.num_classes = 3;
+  o.embed_dim = 3;
+  o.hidden_size = 2;
+  o.attn_dim = 3;
+  o.pooling = pooling;
+  o.sentence_encoder = encoder;
+  return o;
+}
+
+TEST(HAN, GradcheckWholeModelInFp64) {
+  const data::DocCorpus c = data::make_synthetic_documents(small_spec());
+  const data::DocBatch batch = data::make_doc_batch(c, std::vector<int64_t>{0, 1, 2}, {}, 0, 1, 0, 1, DType::f64);
+  for (const auto pooling : {attention::PoolingKind::attention, attention::PoolingKind::max}) {
+    Generator init(1);
+    const models::HAN han(tiny_options(pooling, models::SentenceEncoderKind::gru), init, DType::f64);
+    Generator gen(2);
+    const auto result = autograd::gradcheck(
+        [&](const std::vector<Tensor>&) { return han.forward(batch, gen, gen); }, han.parameters());
+    EXPECT_TRUE(result.ok) << result.report;
+  }
+}
+
+TEST(HAN, DataParallelLossSharesAddUpToTheWholeBatch) {
+  const data::DocCorpus c = data::make_synthetic_documents(small_spec());
+  Generator init(1), gen(2);
+  const models::HAN han(tiny_options(attention::PoolingKind::attention, models::SentenceEncoderKind::gru), init,
+                        DType::f64);
+  const std::vector<int64_t> docs{4, 9, 13, 20, 21};
+  const auto loss_of = [&](int dp_rank, int dp_size) {
+    const data::DocBatch b = data::make_doc_batch(c, docs, {}, dp_rank, dp_size, 0, 1, DType::f64);
+    return cross_entropy(han.forward(b, gen, gen), b.labels, -100, Reduction::sum).item() / 5.0;
+  };
+  EXPECT_NEAR(loss_of(0, 2) + loss_of(1, 2), loss_of(0, 1), 1e-12);
+}
+
+TEST(HanTask, ConfigRulesForTheDistributedMode) {
+  Config cfg;
+  cfg.model.type = config::ModelType::han;
+  cfg.data.vocab_size = 20;
+  cfg.han.train_docs = 16;
+  cfg.han.eval_docs = 4;
+  cfg.parallel.cp = 2;
+  const data::DocCorpus c = train::load_han_corpus(cfg);
+  EXPECT_THROW(train::han_options(cfg, c), ConfigError);  // gru sentence encoder
+  cfg.han.sentence_encoder = config::SentenceEncoder::none;
+  EXPECT_NO_THROW(train::han_options(cfg, c));
+  cfg.han.pooling = config::HanPooling::max;
+  EXPECT_THROW(train::han_options(cfg, c), ConfigError);
+  cfg.data.vocab_size = 5;
+  EXPECT_THROW(train::load_han_corpus(cfg), ConfigError);
+}
+
+}  // namespace
+}  // namespace attnscale
