@@ -1,7 +1,9 @@
 #include "framework/train/make_task.h"
 
 #include "framework/train/lm_task.h"
+#include "framework/train/memn2n_task.h"
 #include "framework/train/seq2seq_task.h"
+#include "framework/train/temporal_task.h"
 
 namespace attnscale::train {
 
@@ -11,6 +13,10 @@ std::unique_ptr<TrainTask> make_task(const Config& cfg, const ParallelContext& p
       return std::make_unique<LMTask>(cfg, parallel);
     case config::ModelType::seq2seq:
       return std::make_unique<Seq2SeqTask>(cfg);
+    case config::ModelType::memn2n:
+      return std::make_unique<MemN2NTask>(cfg);
+    case config::ModelType::temporal:
+      return std::make_unique<TemporalTask>(cfg);
     default:
       throw ConfigError(fmt::format("[config] model.type: '{}' has no trainer yet",
                                     config::to_string(cfg.model.type)));

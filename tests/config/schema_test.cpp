@@ -44,7 +44,7 @@ TEST(Schema, EveryKeyIsNamedOnceAndDescribedOnOneLine) {
     EXPECT_EQ(config::find_key(key.dotted), &key);
     EXPECT_EQ(key.kind == config::ValueKind::choice, !key.choices.empty()) << key.dotted;
   }
-  EXPECT_EQ(config::config_sections().size(), 10u);
+  EXPECT_EQ(config::config_sections().size(), 12u);
   std::size_t keys_in_sections = 0;
   for (const auto& section : config::config_sections()) {
     EXPECT_FALSE(section.keys.empty()) << section.name;
