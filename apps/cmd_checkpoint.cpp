@@ -5,6 +5,7 @@
 // exits 0 when everything is intact and 4 (checkpoint error) otherwise, naming the file and the
 // reason. inspect prints the manifest, every tensor with its dtype, shape and a SHA-256 of its
 // bytes, and every rank's data cursor and random streams.
+#include <algorithm>
 #include <filesystem>
 #include <memory>
 #include <string>

@@ -16,6 +16,7 @@
 #include "distributed/comm/mpi_environment.h"
 #include "distributed/comm/node_info.h"
 #include "distributed/comm/process_grid.h"
+#include "distributed/context_parallel/overlap_report.h"
 #include "framework/config/config.h"
 #include "framework/io/run_dir.h"
 #include "framework/train/make_task.h"
@@ -27,9 +28,6 @@ namespace {
 int train_job(const Config& cfg, const MpiEnvironment& mpi) {
   MpiCommunicator world;
   set_thread_count(static_cast<int>(cfg.train.threads), node_info().local_size);
-  ATTNSCALE_CHECK(cfg.parallel.cp == 1, "train",
-                  "parallel.cp = {}: context-parallel training is not wired into the trainer yet; use cp = 1",
-                  cfg.parallel.cp);
   const ProcessGrid grid(world, GridShape::for_world(mpi.world_size(), static_cast<int>(cfg.parallel.cp),
                                                      static_cast<int>(cfg.parallel.ulysses)));
 
@@ -52,6 +50,9 @@ int train_job(const Config& cfg, const MpiEnvironment& mpi) {
   LOG_INFO("done: {} steps, loss {:.4f} -> {:.4f}, eval loss {:.4f}, eval accuracy {:.4f} (chance {:.4f}), {:.0f} tok/s",
            s.steps, s.first_loss, s.last_loss, s.final_eval.loss, s.final_eval.accuracy, task->chance_accuracy(),
            s.tokens_per_s);
+  if (grid.shape().cp > 1 && cfg.parallel.algo != config::ParallelAlgo::ulysses)
+    LOG_INFO("context parallel ({}, {} layout): {}", config::to_string(cfg.parallel.algo),
+             config::to_string(cfg.parallel.layout), measure_ring_overlap(grid.cp()).str());
   return 0;
 }
 

@@ -23,6 +23,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <span>
 
 #include "kernels/layout.h"
@@ -65,6 +66,10 @@ struct AttentionParams {
   Positions k_positions;  // global positions of the M keys
   TileSizes tiles;
   Backend backend = Backend::cpu;
+  // Called between tiles by the calling thread (never concurrently, never from a worker), so a
+  // ring can drive its transfers in flight while this block computes: MPI does not progress on
+  // its own (DESIGN.md 9). Must not throw. Empty = none.
+  std::function<void()> progress;
 };
 
 // Queries at global positions q_offset .. q_offset+N-1, keys at 0 .. M-1, scale 1/sqrt(D), no mask.

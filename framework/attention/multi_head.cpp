@@ -61,10 +61,14 @@ Tensor MultiHeadAttention::forward(const Tensor& x, const Tensor& positions) con
   const std::vector<int64_t> pos = positions.to_vector<int64_t>();
   const kernels::Positions global = positions_of(pos);
   Tensor out;
-  if (options_.fused) {
-    AttentionSpec spec;
-    spec.scale = scale;
-    spec.mask = options_.mask;
+  AttentionSpec spec;
+  spec.scale = scale;
+  spec.mask = options_.mask;
+  const auto& cp = options_.context_parallel;
+  if (cp && cp->cp && cp->cp->size() > 1) {
+    ATTNSCALE_CHECK(options_.fused, "multi_head", "context-parallel attention runs the fused kernel; set attention.impl=fused");
+    out = context_parallel_attention(q, k, v, spec, *cp);  // positions come from the group's layout
+  } else if (options_.fused) {
     spec.q_positions = global;
     spec.k_positions = global;
     out = fused_attention(q, k, v, spec);

@@ -5,6 +5,7 @@
 #include <memory>
 #include <span>
 
+#include "distributed/context_parallel/context_parallel_attention.h"
 #include "framework/nn/layers.h"
 #include "kernels/mask.h"
 
@@ -18,6 +19,9 @@ struct MultiHeadOptions {
   kernels::Mask mask;           // positional parts, in global positions
   bool fused = true;            // fused blockwise kernel; false = plain ops (materialised scores)
   double scale = 0.0;           // 0 = 1/sqrt(head_dim)
+  // When set (cp group of more than one rank), x holds this rank's shard of each sequence and
+  // attention runs context-parallel (ring / Ulysses / hybrid) over the group.
+  std::shared_ptr<const ContextParallelGroup> context_parallel;
 };
 
 // Global positions (int64 values in local order) as the kernel's run-length Positions.

@@ -1,7 +1,5 @@
 #include "framework/io/checkpoint_reader.h"
 
-#include <fstream>
-#include <sstream>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -10,20 +8,13 @@
 #include "base/error.h"
 #include "framework/autograd/node.h"
 #include "framework/io/checkpoint_format.h"
+#include "framework/io/durable_fs.h"
 #include "framework/io/hdf5.h"
 
 namespace attnscale::checkpoint {
 namespace {
 
 namespace fs = std::filesystem;
-
-std::string read_text(const fs::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  if (!in) throw CheckpointError(fmt::format("[checkpoint] {}: cannot read it", file.string()));
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
 
 // HDF5 failures while reading a verified file mean damaged content: CheckpointError naming the
 // file. A lock failure is the environment's, and keeps its own type and hint.
@@ -49,7 +40,7 @@ CheckpointReader::CheckpointReader(fs::path dir, Verify verify) : dir_(std::move
     throw CheckpointError(fmt::format(
         "[checkpoint] {}: missing (the save did not finish, or the file was removed): not a committed checkpoint",
         manifest_file.string()));
-  manifest_ = parse_manifest(read_text(manifest_file), manifest_file);
+  manifest_ = parse_manifest(read_text_file(manifest_file), manifest_file);
   for (const std::string_view required : {kModelFile, kRanksFile})
     if (!manifest_.find(required))
       throw CheckpointError(fmt::format("[checkpoint] {}: corrupt manifest: it lists no {}", manifest_file.string(), required));
@@ -105,7 +96,7 @@ SavedRanks CheckpointReader::read_ranks() const {
 }
 
 std::string CheckpointReader::metrics_text() const {
-  return manifest_.find(kMetricsFile) ? read_text(dir_ / kMetricsFile) : "";
+  return manifest_.find(kMetricsFile) ? read_text_file(dir_ / kMetricsFile) : "";
 }
 
 void CheckpointReader::read_everything() const {

@@ -6,8 +6,10 @@
 //    is the bit-exact resume.
 //  - Another layout (resharding, e.g. 4 ranks -> 2, 2 -> 4, 1 -> 3):
 //      data cursor     the global batch position, which every saved rank must hold (they walk the
-//                      same global batches, each taking its slice); the new ranks continue from it,
-//                      so no sample is skipped or seen twice.
+//                      same global batches, each taking its dp/cp slice); the new ranks continue
+//                      from it, at the same point of the data stream. (Which sequences make up a
+//                      global batch may depend on the layout: LMTask gives dp rank d of D the
+//                      synthetic batch index * D + d.)
 //      random streams  each stream keeps the seed the new rank's task derived for itself, and
 //                      continues at the largest offset any saved rank (or the live stream) reached. A
 //                      rank whose seed matches a saved rank's therefore never replays a counter it

@@ -3,8 +3,6 @@
 #include <chrono>
 #include <cstring>
 #include <ctime>
-#include <fstream>
-#include <sstream>
 
 #include <fmt/format.h>
 
@@ -66,14 +64,6 @@ void write_group(h5::File& file, std::string_view group, const NamedTensors& ten
   for (const NamedTensor& t : tensors) file.write_tensor(fmt::format("{}/{}", group, t.name), t.tensor);
 }
 
-std::string read_text(const fs::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  if (!in) throw RuntimeFailure(fmt::format("[checkpoint] cannot read {}", file.string()));
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
 }  // namespace
 
 void write_model_file(const fs::path& file, const Content& content) {
@@ -113,8 +103,14 @@ CheckpointWriter::CheckpointWriter(WriterOptions options, Communicator* comm)
     : options_(std::move(options)), group_(comm) {
   ATTNSCALE_CHECK(options_.keep >= 1, "checkpoint", "keep = {} must be at least 1", options_.keep);
   if (group_.rank() != 0) return;
-  for (const std::string& name : remove_unfinished(options_.dir))
-    LOG_WARN("[checkpoint] removed {} (a save that did not finish)", (options_.dir / name).string());
+  // Leftovers are never read, so failing to remove them only costs disk space: not worth a stop.
+  const Failure failure = capture(
+      [&] {
+        for (const std::string& name : remove_unfinished(options_.dir))
+          LOG_WARN("[checkpoint] removed {} (a save that did not finish)", (options_.dir / name).string());
+      },
+      0);
+  if (failure) LOG_WARN("[checkpoint] could not remove unfinished saves: {}", failure.message);
 }
 
 fs::path CheckpointWriter::save(const Content& content) {
@@ -184,7 +180,7 @@ void CheckpointWriter::commit(const Content& content, const SavedRanks& ranks, c
   std::vector<std::string> files{std::string(kModelFile), std::string(kRanksFile)};
   std::error_code ec;
   if (!content.metrics_file.empty() && fs::exists(content.metrics_file, ec)) {
-    write_file_durably(tmp_dir / kMetricsFile, read_text(content.metrics_file));
+    write_file_durably(tmp_dir / kMetricsFile, read_text_file(content.metrics_file));
     files.emplace_back(kMetricsFile);
   }
 

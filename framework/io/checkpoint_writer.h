@@ -32,7 +32,7 @@ struct WriterOptions {
 class CheckpointWriter {
  public:
   // `comm`: the ranks that save together (null: this process alone). Rank 0 removes unfinished
-  // saves (*.tmp) from the directory; no collective.
+  // saves (*.tmp) from the directory (a failure to is logged); no collective.
   CheckpointWriter(WriterOptions options, Communicator* comm);
 
   // Collective. Every rank passes its content (rank 0's tensors are the ones written); returns the

@@ -60,6 +60,19 @@ void UniqueFd::close(const fs::path& path) {
 
 UniqueFd open_for_reading(const fs::path& file) { return open_checked(file, O_RDONLY, "open"); }
 
+std::string read_text_file(const fs::path& file) {
+  const UniqueFd fd = open_for_reading(file);
+  std::string text;
+  char buffer[1 << 16];
+  while (true) {
+    const ssize_t got = ::read(fd.get(), buffer, sizeof buffer);
+    if (got < 0 && errno == EINTR) continue;
+    if (got < 0) fail("read", file, errno);
+    if (got == 0) return text;
+    text.append(buffer, static_cast<std::size_t>(got));
+  }
+}
+
 void write_file_durably(const fs::path& file, std::string_view content) {
   UniqueFd fd = open_checked(file, O_WRONLY | O_CREAT | O_TRUNC, "create");
   std::size_t done = 0;

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <filesystem>
+#include <string>
 #include <string_view>
 
 namespace attnscale {
@@ -28,6 +29,8 @@ class UniqueFd {
 };
 
 UniqueFd open_for_reading(const std::filesystem::path& file);
+// The whole file as bytes.
+std::string read_text_file(const std::filesystem::path& file);
 
 // Creates (or truncates) `file`, writes `content`, fsyncs and closes it.
 void write_file_durably(const std::filesystem::path& file, std::string_view content);

@@ -291,63 +291,75 @@ std::vector<std::string> File::groups(std::string_view group) const {
   return names;
 }
 
+namespace {
+
+Handle create_attribute(hid_t file, std::string_view object, std::string_view name, hid_t type) {
+  const Handle target = open_object(file, object);
+  const Handle space(ATTNSCALE_HDF5_CHECK(H5Screate(H5S_SCALAR)), H5Sclose);
+  return Handle(ATTNSCALE_HDF5_CHECK(H5Acreate2(target.get(), owned(name).c_str(), type, space.get(), H5P_DEFAULT,
+                                                H5P_DEFAULT)),
+                H5Aclose);
+}
+
+struct OpenAttribute {
+  Handle attribute;
+  Handle type;
+};
+
+// Opens attribute `name` of `object`; h5::Error unless its type class is `wanted` (`kind` in words).
+OpenAttribute open_attribute(hid_t file, const fs::path& path, std::string_view object, std::string_view name,
+                             H5T_class_t wanted, std::string_view kind) {
+  OpenAttribute a;
+  a.attribute = Handle(ATTNSCALE_HDF5_CHECK(H5Aopen_by_name(file, owned(object).c_str(), owned(name).c_str(),
+                                                            H5P_DEFAULT, H5P_DEFAULT)),
+                       H5Aclose);
+  a.type = Handle(ATTNSCALE_HDF5_CHECK(H5Aget_type(a.attribute.get())), H5Tclose);
+  if (H5Tget_class(a.type.get()) != wanted)
+    throw Error(fmt::format("[hdf5] {}: attribute '{}' of '{}' is not {}", path.string(), name, object, kind));
+  return a;
+}
+
+}  // namespace
+
 void File::set_attribute(std::string_view object, std::string_view name, std::string_view value) {
-  const Handle target = open_object(file_.get(), object);
   const Handle type(ATTNSCALE_HDF5_CHECK(H5Tcopy(H5T_C_S1)), H5Tclose);
   ATTNSCALE_HDF5_CHECK(H5Tset_size(type.get(), H5T_VARIABLE));
   ATTNSCALE_HDF5_CHECK(H5Tset_cset(type.get(), H5T_CSET_UTF8));
-  const Handle space(ATTNSCALE_HDF5_CHECK(H5Screate(H5S_SCALAR)), H5Sclose);
-  const Handle attribute(
-      ATTNSCALE_HDF5_CHECK(H5Acreate2(target.get(), owned(name).c_str(), type.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT)),
-      H5Aclose);
+  const Handle attribute = create_attribute(file_.get(), object, name, type.get());
   const std::string text(value);
   const char* pointer = text.c_str();
   ATTNSCALE_HDF5_CHECK(H5Awrite(attribute.get(), type.get(), &pointer));
 }
 
 void File::set_attribute(std::string_view object, std::string_view name, std::int64_t value) {
-  const Handle target = open_object(file_.get(), object);
-  const Handle space(ATTNSCALE_HDF5_CHECK(H5Screate(H5S_SCALAR)), H5Sclose);
-  const Handle attribute(ATTNSCALE_HDF5_CHECK(H5Acreate2(target.get(), owned(name).c_str(), H5T_STD_I64LE, space.get(),
-                                                         H5P_DEFAULT, H5P_DEFAULT)),
-                         H5Aclose);
+  const Handle attribute = create_attribute(file_.get(), object, name, H5T_STD_I64LE);
   ATTNSCALE_HDF5_CHECK(H5Awrite(attribute.get(), H5T_NATIVE_INT64, &value));
 }
 
 std::string File::string_attribute(std::string_view object, std::string_view name) const {
-  const Handle attribute(
-      ATTNSCALE_HDF5_CHECK(H5Aopen_by_name(file_.get(), owned(object).c_str(), owned(name).c_str(), H5P_DEFAULT, H5P_DEFAULT)),
-      H5Aclose);
-  const Handle type(ATTNSCALE_HDF5_CHECK(H5Aget_type(attribute.get())), H5Tclose);
-  if (H5Tget_class(type.get()) != H5T_STRING)
-    throw Error(fmt::format("[hdf5] {}: attribute '{}' of '{}' is not a string", path_.string(), name, object));
+  const OpenAttribute a = open_attribute(file_.get(), path_, object, name, H5T_STRING, "a string");
   const Handle memory(ATTNSCALE_HDF5_CHECK(H5Tcopy(H5T_C_S1)), H5Tclose);
-  ATTNSCALE_HDF5_CHECK(H5Tset_cset(memory.get(), H5Tget_cset(type.get())));
-  if (ATTNSCALE_HDF5_CHECK(H5Tis_variable_str(type.get())) > 0) {
+  ATTNSCALE_HDF5_CHECK(H5Tset_cset(memory.get(), H5Tget_cset(a.type.get())));
+  if (ATTNSCALE_HDF5_CHECK(H5Tis_variable_str(a.type.get())) > 0) {
     ATTNSCALE_HDF5_CHECK(H5Tset_size(memory.get(), H5T_VARIABLE));
     char* value = nullptr;
-    ATTNSCALE_HDF5_CHECK(H5Aread(attribute.get(), memory.get(), &value));
+    ATTNSCALE_HDF5_CHECK(H5Aread(a.attribute.get(), memory.get(), &value));
     std::string text = value ? value : "";
     H5free_memory(value);
     return text;
   }
-  const std::size_t size = H5Tget_size(type.get());
+  const std::size_t size = H5Tget_size(a.type.get());
   ATTNSCALE_HDF5_CHECK(H5Tset_size(memory.get(), size + 1));
   std::string text(size + 1, '\0');
-  ATTNSCALE_HDF5_CHECK(H5Aread(attribute.get(), memory.get(), text.data()));
+  ATTNSCALE_HDF5_CHECK(H5Aread(a.attribute.get(), memory.get(), text.data()));
   text.resize(text.find('\0'));
   return text;
 }
 
 std::int64_t File::int_attribute(std::string_view object, std::string_view name) const {
-  const Handle attribute(
-      ATTNSCALE_HDF5_CHECK(H5Aopen_by_name(file_.get(), owned(object).c_str(), owned(name).c_str(), H5P_DEFAULT, H5P_DEFAULT)),
-      H5Aclose);
-  const Handle type(ATTNSCALE_HDF5_CHECK(H5Aget_type(attribute.get())), H5Tclose);
-  if (H5Tget_class(type.get()) != H5T_INTEGER)
-    throw Error(fmt::format("[hdf5] {}: attribute '{}' of '{}' is not an integer", path_.string(), name, object));
+  const OpenAttribute a = open_attribute(file_.get(), path_, object, name, H5T_INTEGER, "an integer");
   std::int64_t value = 0;
-  ATTNSCALE_HDF5_CHECK(H5Aread(attribute.get(), H5T_NATIVE_INT64, &value));
+  ATTNSCALE_HDF5_CHECK(H5Aread(a.attribute.get(), H5T_NATIVE_INT64, &value));
   return value;
 }
 

@@ -10,7 +10,8 @@ TransformerBlock::TransformerBlock(const TransformerLMOptions& o, Generator& gen
   norm1_ = register_module("norm1", nn::make_norm(o.norm, o.d_model));
   attn_ = register_module("attn", std::make_shared<attention::MultiHeadAttention>(
                                       attention::MultiHeadOptions{o.d_model, o.n_heads, o.n_kv_heads, o.rope_theta, o.mask,
-                                                                  o.fused_attention, o.attention_scale},
+                                                                  o.fused_attention, o.attention_scale,
+                                                                  o.context_parallel},
                                       gen));
   norm2_ = register_module("norm2", nn::make_norm(o.norm, o.d_model));
   mlp_ = register_module("mlp", std::make_shared<nn::MLP>(o.d_model, o.d_ff > 0 ? o.d_ff : 4 * o.d_model,

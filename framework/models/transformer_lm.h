@@ -28,6 +28,7 @@ struct TransformerLMOptions {
   kernels::Mask mask;      // attention mask (causal by default), global positions
   bool fused_attention = true;
   double attention_scale = 0.0;  // 0 = 1/sqrt(head_dim)
+  std::shared_ptr<const ContextParallelGroup> context_parallel;  // cp > 1: sequences are sharded
 };
 
 class TransformerBlock : public nn::Module {

@@ -47,9 +47,15 @@ LMTask::LMTask(const Config& cfg, ParallelContext parallel)
     : task_(synthetic_spec(cfg)),
       dropout_gen_(static_cast<uint64_t>(cfg.run.seed) + 2 + static_cast<uint64_t>(parallel.cp_rank())),
       parallel_(parallel) {
-  Generator init(static_cast<uint64_t>(cfg.run.seed));
-  model_ = std::make_unique<models::TransformerLM>(transformer_options(cfg), init);
   const kernels::Layout layout(parallel_.layout, cfg.data.seq_len, parallel_.cp_size());
+  models::TransformerLMOptions options = transformer_options(cfg);
+  if (parallel_.cp_size() > 1) {
+    options.context_parallel = std::make_shared<const ContextParallelGroup>(ContextParallelGroup{
+        &parallel_.grid->cp(), &parallel_.grid->ulysses(), &parallel_.grid->ring(),
+        parse_algo(config::to_string(cfg.parallel.algo)), layout});
+  }
+  Generator init(static_cast<uint64_t>(cfg.run.seed));  // the same weights on every rank
+  model_ = std::make_unique<models::TransformerLM>(options, init);
   std::vector<int64_t> positions(layout.local_length(parallel_.cp_rank()));
   layout.positions(parallel_.cp_rank()).fill(positions);
   local_positions_ = Tensor::from(positions, {static_cast<int64_t>(positions.size())});

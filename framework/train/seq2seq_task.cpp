@@ -1,6 +1,5 @@
 #include "framework/train/seq2seq_task.h"
 
-#include <initializer_list>
 #include <string>
 
 #include "base/logging.h"

@@ -42,7 +42,8 @@ class TrainCheckpoints {
   // Whether the run saves after `step`: every checkpoint.every steps and after the last one.
   bool due(std::int64_t step) const;
 
-  // Collective. Saves the state after position.step (see CheckpointWriter::save for failures).
+  // Collective. Saves the state after position.step. A failed save throws the same RuntimeFailure
+  // on every rank and ends the run; the previous checkpoint stays valid for train.resume=auto.
   void save(const TrainPosition& position, TrainTask& task, const Optimizer& optimizer);
 
  private:

@@ -44,6 +44,7 @@ void attention_backward(const AttentionParams& params, const AttentionBackwardBu
 
 #pragma omp parallel
   {
+    const bool calling_thread = omp_get_thread_num() == 0;  // thread 0 is the caller
     std::vector<T> k_t(static_cast<size_t>(d * ld), T{0});   // K^T of the key tile: [d][ld]
     std::vector<T> v_t(static_cast<size_t>(dv * ld), T{0});  // V^T: [dv][ld]
     std::vector<T> prob(static_cast<size_t>(q_tile * ld));   // S, then P: [queries][ld]
@@ -97,6 +98,7 @@ void attention_backward(const AttentionParams& params, const AttentionBackwardBu
             }
             tile_gemm<T>(nq, d, nk, dprob.data(), ld, 1, k + k0 * d, d, dq, d, true);
             tile_gemm<T>(nk, d, nq, dprob.data(), 1, ld, q, d, dk_acc.data(), d, true);
+            if (calling_thread && params.progress) params.progress();
           }
         }
 

@@ -39,6 +39,7 @@ void attention_forward(const AttentionParams& params, const AttentionForwardBuff
 
 #pragma omp parallel
   {
+    const bool calling_thread = omp_get_thread_num() == 0;  // thread 0 is the caller
     std::vector<T> q_t(static_cast<size_t>(d * ld), T{0});  // Q^T of the tile: [d][ld]
     std::vector<T> score(static_cast<size_t>(k_tile * ld));  // S^T, then P^T: [keys][ld]
     std::vector<T> acc(static_cast<size_t>(q_tile * dv));
@@ -97,6 +98,7 @@ void attention_forward(const AttentionParams& params, const AttentionForwardBuff
         for (int64_t j = 0; j < nk; ++j)
           exp_shift_accumulate(score.data() + j * ld, shift.data(), run_sum.data(), nq);
         tile_gemm<T>(nq, dv, nk, score.data(), 1, ld, v + k0 * dv, dv, acc.data(), dv, true);
+        if (calling_thread && params.progress) params.progress();
       }
 
       T* out = io.out.data() + (bh * n + q0) * dv;

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -80,6 +81,28 @@ inline std::string digest(NamedTensors tensors) {
         static_cast<std::size_t>(c.numel()) * dtype_size(c.dtype()));
   }
   return to_hex(hash.finish());
+}
+
+// A language model small enough to train 8 steps in a fraction of a second, with dropout (a random
+// stream a checkpoint must restore).
+inline Config tiny_lm_config(const std::filesystem::path& run_dir) {
+  Config cfg;
+  cfg.run.dir = run_dir.string();
+  cfg.model.d_model = 16;
+  cfg.model.n_layers = 1;
+  cfg.model.n_heads = 2;
+  cfg.model.dropout = 0.1;
+  cfg.model.max_seq_len = 16;
+  cfg.data.seq_len = 16;
+  cfg.data.batch_size = 8;
+  cfg.data.vocab_size = 16;
+  cfg.data.num_pairs = 3;
+  cfg.optim.warmup_steps = 2;
+  cfg.train.steps = 8;
+  cfg.train.log_every = 1;
+  cfg.train.eval_batches = 1;
+  cfg.logging.progress = config::ProgressMode::off;
+  return cfg;
 }
 
 }  // namespace attnscale::test_checkpoint

@@ -21,24 +21,9 @@ namespace fs = std::filesystem;
 using checkpoint::CheckpointReader;
 
 Config tiny_config(const fs::path& run_dir, config::Optimizer optimizer) {
-  Config cfg;
-  cfg.run.dir = run_dir.string();
-  cfg.model.d_model = 16;
-  cfg.model.n_layers = 1;
-  cfg.model.n_heads = 2;
-  cfg.model.dropout = 0.1;
-  cfg.model.max_seq_len = 16;
-  cfg.data.seq_len = 16;
-  cfg.data.batch_size = 4;
-  cfg.data.vocab_size = 16;
-  cfg.data.num_pairs = 3;
+  Config cfg = test_checkpoint::tiny_lm_config(run_dir);
   cfg.optim.name = optimizer;
-  cfg.optim.warmup_steps = 2;
-  cfg.train.steps = 8;
-  cfg.train.accum_steps = 2;
-  cfg.train.log_every = 1;
-  cfg.train.eval_batches = 1;
-  cfg.logging.progress = config::ProgressMode::off;
+  cfg.train.accum_steps = 2;  // the data cursor runs ahead of the step
   validate(cfg);
   return cfg;
 }
@@ -104,14 +89,20 @@ TEST_P(Resume, ContinuesBitExactlyFromAMidRunCheckpoint) {
 INSTANTIATE_TEST_SUITE_P(Optimizers, Resume, ::testing::Values(config::Optimizer::adamw, config::Optimizer::sgd),
                          [](const auto& info) { return std::string(config::to_string(info.param)); });
 
-TEST(ResumeRefusal, AnotherModelShapeIsACheckpointError) {
-  testing::TempDir tmp;
-  Config cfg = tiny_config(tmp / "run", config::Optimizer::adamw);
+// A 2-step run with a checkpoint at step 2, and its config set to resume.
+Config trained_two_steps(const fs::path& run_dir) {
+  Config cfg = tiny_config(run_dir, config::Optimizer::adamw);
   cfg.train.steps = 2;
   cfg.checkpoint.every = 2;
   train(cfg);
-  cfg.model.d_model = 32;
   cfg.train.resume = "auto";
+  return cfg;
+}
+
+TEST(ResumeRefusal, AnotherModelShapeIsACheckpointError) {
+  testing::TempDir tmp;
+  Config cfg = trained_two_steps(tmp / "run");
+  cfg.model.d_model = 32;
   try {
     train(cfg);
     FAIL() << "resumed into a model of another shape";
@@ -122,12 +113,8 @@ TEST(ResumeRefusal, AnotherModelShapeIsACheckpointError) {
 
 TEST(ResumeRefusal, ALongerRunContinuesWithAWarning) {
   testing::TempDir tmp;
-  Config cfg = tiny_config(tmp / "run", config::Optimizer::adamw);
-  cfg.train.steps = 2;
-  cfg.checkpoint.every = 2;
-  train(cfg);
+  Config cfg = trained_two_steps(tmp / "run");
   cfg.train.steps = 3;
-  cfg.train.resume = "auto";
   const TrainSummary more = train(cfg);
   EXPECT_EQ(more.resumed_from_step, 2);
   EXPECT_EQ(more.losses.size(), 1u);

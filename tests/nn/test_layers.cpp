@@ -97,7 +97,7 @@ TEST(Attention, PlainMatchesDefinitionAndMasksRows) {
 
 TEST(Attention, MultiHeadGqaGradcheck) {
   Generator gen(11);
-  attention::MultiHeadOptions o{8, 4, 2, 10000.0, {}, false, 0.0};
+  attention::MultiHeadOptions o{8, 4, 2, 10000.0, {}, false, 0.0, nullptr};
   o.mask.causal = true;
   attention::MultiHeadAttention mha(o, gen, DType::f64);
   const Tensor pos = Tensor::arange(5);
@@ -106,7 +106,7 @@ TEST(Attention, MultiHeadGqaGradcheck) {
 
 TEST(Attention, CausalOutputIgnoresFutureTokens) {
   Generator gen(13);
-  attention::MultiHeadOptions o{8, 2, 0, 10000.0, {}, true, 0.0};
+  attention::MultiHeadOptions o{8, 2, 0, 10000.0, {}, true, 0.0, nullptr};
   o.mask.causal = true;
   attention::MultiHeadAttention mha(o, gen, DType::f64);
   Tensor x = input({1, 4, 8}, 14).detach();
@@ -133,8 +133,8 @@ TEST(Attention, FusedMatchesPlainForEveryConfigMask) {
     cfg.sparse_stride = 2;
     const kernels::Mask mask = attention::causal_lm_mask(cfg, 7, 1);
     Generator g1(21), g2(21);
-    attention::MultiHeadAttention plain({8, 4, 2, 10000.0, mask, false, 0.0}, g1, DType::f64);
-    attention::MultiHeadAttention fused({8, 4, 2, 10000.0, mask, true, 0.0}, g2, DType::f64);
+    attention::MultiHeadAttention plain({8, 4, 2, 10000.0, mask, false, 0.0, nullptr}, g1, DType::f64);
+    attention::MultiHeadAttention fused({8, 4, 2, 10000.0, mask, true, 0.0, nullptr}, g2, DType::f64);
     const Tensor x1 = input({2, 7, 8}, 22), x2 = x1.detach().clone().set_requires_grad();
     const Tensor pos = Tensor::arange(7);
     const Tensor y1 = plain.forward(x1, pos), y2 = fused.forward(x2, pos);

@@ -1,0 +1,47 @@
+// Ulysses (DeepSpeed-Ulysses, Jacobs et al. 2023) on raw buffers: an all-to-all inside a group of
+// U ranks turns sequence shards with every head, [B, H, n_u, W], into head shards with every
+// token of the group, [B, H_u, N_group, W] in GroupOrder, and back.
+//
+// Query heads are split evenly (H % U == 0). Key/value heads follow the query heads they serve:
+// member u gets the kv heads its query heads read, so GQA works when kv_heads % U == 0 (each
+// member its own kv heads) or U % kv_heads == 0 (a kv head serves several members and travels to
+// each; on the way back their gradients are summed).
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "distributed/comm/communicator.h"
+#include "distributed/context_parallel/group_order.h"
+
+namespace attnscale::cp {
+
+struct HeadRange {
+  int64_t begin = 0;
+  int64_t count = 0;
+};
+
+struct HeadSplit {
+  std::vector<HeadRange> q, kv;  // per member
+};
+
+// UsageError "[ulysses] ..." when the heads do not divide as described above.
+HeadSplit split_heads(int64_t q_heads, int64_t kv_heads, int members);
+
+// x [B, heads, n_me, W] -> y [B, ranges[me].count, N_group, W]. comm == nullptr: one member.
+template <typename T>
+void sequence_to_heads(Communicator* comm, const GroupOrder& order, std::span<const HeadRange> ranges,
+                       int64_t batch, int64_t heads, int64_t width, std::span<const T> x, std::span<T> y);
+
+// The inverse: y [B, ranges[me].count, N_group, W] -> x [B, heads, n_me, W]. Heads held by several
+// members (replicated kv heads) are summed; x is overwritten.
+template <typename T>
+void heads_to_sequence(Communicator* comm, const GroupOrder& order, std::span<const HeadRange> ranges,
+                       int64_t batch, int64_t heads, int64_t width, std::span<const T> y, std::span<T> x);
+
+// Per-token values [B, n_me] of every member -> [B, N_group] in group order (all-gather).
+std::vector<int32_t> gather_tokens(Communicator* comm, const GroupOrder& order, int64_t batch,
+                                   std::span<const int32_t> local);
+
+}  // namespace attnscale::cp

@@ -1,0 +1,83 @@
+// Shared by the context-parallel tests: global tensors every rank draws identically, the shard a
+// layout gives a rank, and the worst difference between two tensors.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <random>
+#include <vector>
+
+#include "framework/tensor/tensor.h"
+#include "kernels/layout.h"
+
+namespace attnscale::test {
+
+// Normal values, the same on every rank for the same seed.
+inline Tensor random_tensor(const Shape& shape, uint64_t seed, DType dtype = DType::f64) {
+  Generator gen(seed);
+  return Tensor::randn(shape, gen, dtype);
+}
+
+inline std::vector<int64_t> global_positions(const kernels::Positions& p) {
+  std::vector<int64_t> out(static_cast<size_t>(p.size()));
+  p.fill(out);
+  return out;
+}
+
+// Rows `positions` of the token axis (2) of a [B, H, N, W] tensor.
+inline Tensor shard_rows(const Tensor& global, const kernels::Positions& positions) {
+  const Shape& s = global.shape();
+  const std::vector<int64_t> rows = global_positions(positions);
+  const auto n = static_cast<int64_t>(rows.size());
+  const std::vector<double> all = global.to(DType::f64).to_vector<double>();
+  std::vector<double> out(static_cast<size_t>(s[0] * s[1] * n * s[3]));
+  for (int64_t bh = 0; bh < s[0] * s[1]; ++bh)
+    for (int64_t i = 0; i < n; ++i)
+      for (int64_t c = 0; c < s[3]; ++c)
+        out[static_cast<size_t>((bh * n + i) * s[3] + c)] =
+            all[static_cast<size_t>((bh * s[2] + rows[static_cast<size_t>(i)]) * s[3] + c)];
+  return Tensor::from(out, {s[0], s[1], n, s[3]}).to(global.dtype());
+}
+
+// Entries `positions` of per-token values [B, N].
+inline std::vector<int32_t> shard_tokens(const std::vector<int32_t>& global, int64_t batch,
+                                         const kernels::Positions& positions) {
+  if (global.empty()) return {};
+  const auto length = static_cast<int64_t>(global.size()) / batch;
+  const std::vector<int64_t> rows = global_positions(positions);
+  std::vector<int32_t> out;
+  for (int64_t b = 0; b < batch; ++b)
+    for (const int64_t r : rows) out.push_back(global[static_cast<size_t>(b * length + r)]);
+  return out;
+}
+
+// Sorted segment ids (packed documents): a new document starts with probability 1 / 6.
+inline std::vector<int32_t> random_segments(int64_t batch, int64_t length, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::vector<int32_t> ids;
+  for (int64_t b = 0; b < batch; ++b) {
+    int32_t id = 0;
+    for (int64_t i = 0; i < length; ++i) {
+      if (i > 0 && rng() % 6 == 0) ++id;
+      ids.push_back(id);
+    }
+  }
+  return ids;
+}
+
+inline double max_abs_diff(const Tensor& a, const Tensor& b) {
+  EXPECT_EQ(a.shape(), b.shape());
+  if (a.shape() != b.shape()) return INFINITY;
+  const std::vector<double> x = a.to(DType::f64).to_vector<double>(), y = b.to(DType::f64).to_vector<double>();
+  double worst = 0;
+  for (size_t i = 0; i < x.size(); ++i) {
+    if (x[i] == y[i]) continue;  // equal infinities (lse of fully masked rows)
+    worst = std::max(worst, std::abs(x[i] - y[i]));
+    if (std::isnan(x[i]) || std::isnan(y[i])) return INFINITY;
+  }
+  return worst;
+}
+
+}  // namespace attnscale::test
