@@ -9,7 +9,8 @@ MemoryAttention::MemoryAttention(const MemoryAttentionOptions& options, Generato
   ATTNSCALE_CHECK(options.dim >= 1, name_, "option dim must be >= 1, got {}", options.dim);
   ATTNSCALE_CHECK(options.hops >= 1, name_, "option hops must be >= 1, got {}", options.hops);
   if (options.query_map)
-    query_map_ = register_module("query_map", std::make_shared<nn::Linear>(options.dim, options.dim, false, gen, dtype));
+    query_map_ =
+        register_module("query_map", std::make_shared<nn::Linear>(options.dim, options.dim, false, gen, dtype));
 }
 
 AttentionRead MemoryAttention::forward(const Tensor& query, const SourceMemory& memory, int64_t, Generator&) const {
@@ -22,9 +23,9 @@ SourceMemory MemoryAttention::hop_memory(const Tensor& input_memory, const Tenso
     ATTNSCALE_CHECK(t->defined() && t->dim() == 3 && t->shape()[2] == options_.dim, name_,
                     "{} memory must be [B, M, {}] (option dim), got {}", t == &input_memory ? "input" : "output",
                     options_.dim, t->defined() ? shape_str(t->shape()) : std::string("nothing"));
-  ATTNSCALE_CHECK(input_memory.shape() == output_memory.shape() && input_memory.dtype() == output_memory.dtype(),
-                  name_, "input memory {} and output memory {} differ in shape or dtype",
-                  shape_str(input_memory.shape()), shape_str(output_memory.shape()));
+  ATTNSCALE_CHECK(input_memory.shape() == output_memory.shape() && input_memory.dtype() == output_memory.dtype(), name_,
+                  "input memory {} and output memory {} differ in shape or dtype", shape_str(input_memory.shape()),
+                  shape_str(output_memory.shape()));
   // The output memories are what is read; the dot score's keys are the input memories as they are.
   SourceMemory memory = prepare(output_memory, lengths);
   memory.keys = score_->prepare_keys(input_memory);

@@ -18,9 +18,9 @@
 namespace attnscale::attention {
 
 struct MemoryAttentionOptions {
-  int64_t dim = 0;             // size of u, m_i and c_i
-  int64_t hops = 1;            // K
-  bool query_map = false;      // layer-wise tying: u^{k+1} = H u^k + o^k with a learned H [dim, dim]
+  int64_t dim = 0;         // size of u, m_i and c_i
+  int64_t hops = 1;        // K
+  bool query_map = false;  // layer-wise tying: u^{k+1} = H u^k + o^k with a learned H [dim, dim]
 };
 
 struct MemoryReadout {

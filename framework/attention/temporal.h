@@ -17,8 +17,7 @@ namespace attnscale::attention {
 class TemporalAttention : public SourceAttention {
  public:
   // query_dim = decoder state size, feature_dim = F, attn_dim = size of the score's hidden layer.
-  TemporalAttention(int64_t query_dim, int64_t feature_dim, int64_t attn_dim, Generator& gen,
-                    DType dtype = DType::f32);
+  TemporalAttention(int64_t query_dim, int64_t feature_dim, int64_t attn_dim, Generator& gen, DType dtype = DType::f32);
 
   // features [B, T, F] right-padded, lengths int64 [B] with 1 <= lengths[b] <= T (undefined = all
   // T). The memory's states are the features; its keys are U_a [v_i; 1].

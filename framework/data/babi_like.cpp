@@ -67,22 +67,23 @@ Story draw_story(BabiTask task, int64_t n, Draws& draws) {
   for (int64_t s = 0; s < n; ++s) {
     int64_t who = s == holder_move ? asked_holder : draws.below(people);
     int64_t object = draws.below(objects);
-    const bool other_pickup = two_facts && s != holder_move && object != asked && holder[object] < 0 &&
-                              draws.below(4) == 0;
+    const bool other_pickup =
+        two_facts && s != holder_move && object != asked && holder[object] < 0 && draws.below(4) == 0;
     if (s == asked_pickup || other_pickup) {
       if (s == asked_pickup) who = asked_holder, object = asked;
       holder[object] = who, pickup[object] = s;
-      story.sentences.push_back(draws.below(2) == 0
-                                    ? std::vector<int64_t>{id_of(kPeople[who]), id_of("picked"), id_of("up"),
-                                                           id_of("the"), id_of(kObjects[object])}
-                                    : std::vector<int64_t>{id_of(kPeople[who]), id_of("got"), id_of("the"),
-                                                           id_of(kObjects[object])});
+      story.sentences.push_back(
+          draws.below(2) == 0
+              ? std::vector<int64_t>{id_of(kPeople[who]), id_of("picked"), id_of("up"), id_of("the"),
+                                     id_of(kObjects[object])}
+              : std::vector<int64_t>{id_of(kPeople[who]), id_of("got"), id_of("the"), id_of(kObjects[object])});
       continue;
     }
     const int64_t where = draws.below(static_cast<int64_t>(kLocations.size()));
     location[who] = where, last_move[who] = s;
-    story.sentences.push_back({id_of(kPeople[who]), id_of(kMoveVerbs[draws.below(static_cast<int64_t>(kMoveVerbs.size()))]),
-                               id_of("to"), id_of("the"), id_of(kLocations[where])});
+    story.sentences.push_back({id_of(kPeople[who]),
+                               id_of(kMoveVerbs[draws.below(static_cast<int64_t>(kMoveVerbs.size()))]), id_of("to"),
+                               id_of("the"), id_of(kLocations[where])});
   }
   if (two_facts) {
     story.question = {id_of("where"), id_of("is"), id_of("the"), id_of(kObjects[asked])};
@@ -131,8 +132,7 @@ BabiTaskGenerator::BabiTaskGenerator(const BabiSpec& spec) : spec_(spec) {
   ATTNSCALE_CHECK(spec.min_sentences >= fewest && spec.min_sentences <= spec.max_sentences, "babi",
                   "stories need {} <= min_sentences <= max_sentences, got {} and {}", fewest, spec.min_sentences,
                   spec.max_sentences);
-  ATTNSCALE_CHECK(spec.max_sentences <= 1000, "babi", "max_sentences must be at most 1000, got {}",
-                  spec.max_sentences);
+  ATTNSCALE_CHECK(spec.max_sentences <= 1000, "babi", "max_sentences must be at most 1000, got {}", spec.max_sentences);
   ATTNSCALE_CHECK(spec.batch_size >= 1, "babi", "batch_size must be >= 1, got {}", spec.batch_size);
 }
 

@@ -54,7 +54,8 @@ FeatureBatch FeatureSequenceTask::batch(int64_t index) const {
     // The first `events` entries of a random permutation of the time steps carry markers 1..E.
     std::vector<int64_t> order(static_cast<size_t>(steps));
     for (int64_t t = 0; t < steps; ++t) order[static_cast<size_t>(t)] = t;
-    for (int64_t k = 0; k < events; ++k) std::swap(order[static_cast<size_t>(k)], order[static_cast<size_t>(k + below(steps - k))]);
+    for (int64_t k = 0; k < events; ++k)
+      std::swap(order[static_cast<size_t>(k)], order[static_cast<size_t>(k + below(steps - k))]);
     marked[static_cast<size_t>(b)].assign(order.begin(), order.begin() + events);
     noise_counter[static_cast<size_t>(b)] = counter;
   }

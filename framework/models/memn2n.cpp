@@ -26,7 +26,8 @@ MemN2N::MemN2N(const MemN2NOptions& options, Generator& gen, DType dtype) : opti
   const char* layerwise_names[] = {"A", "C", "B"};
   for (int64_t i = 0; i < tables; ++i) {
     const std::string name = adjacent ? "embed." + std::to_string(i) : std::string("embed.") + layerwise_names[i];
-    tables_.push_back(register_module(name, std::make_shared<nn::Embedding>(o.vocab_size, o.dim, gen, o.init_std, dtype)));
+    tables_.push_back(
+        register_module(name, std::make_shared<nn::Embedding>(o.vocab_size, o.dim, gen, o.init_std, dtype)));
   }
   if (o.temporal_encoding) {
     const int64_t temporal_tables = adjacent ? o.hops + 1 : 2;
@@ -37,7 +38,8 @@ MemN2N::MemN2N(const MemN2NOptions& options, Generator& gen, DType dtype) : opti
           register_module(name, std::make_shared<nn::Embedding>(o.memory_size, o.dim, gen, o.init_std, dtype)));
     }
   }
-  if (!adjacent) answer_ = register_module("answer", std::make_shared<nn::Linear>(o.dim, o.vocab_size, false, gen, dtype));
+  if (!adjacent)
+    answer_ = register_module("answer", std::make_shared<nn::Linear>(o.dim, o.vocab_size, false, gen, dtype));
   attention_ = register_module(
       "attention", std::make_shared<attention::MemoryAttention>(
                        attention::MemoryAttentionOptions{o.dim, o.hops, /*query_map=*/!adjacent}, gen, dtype));
@@ -87,9 +89,9 @@ MemN2NOutput MemN2N::forward(const Tensor& story, const Tensor& story_lengths, c
                   shape_str(question.shape()));
   ATTNSCALE_CHECK(slots <= options_.memory_size, kModel, "the story has {} sentences but option memory_size is {}",
                   slots, options_.memory_size);
-  ATTNSCALE_CHECK(story_lengths.defined() && story_lengths.dtype() == DType::i64 &&
-                      story_lengths.shape() == Shape({batch}),
-                  kModel, "story lengths must be int64 [{}]", batch);
+  ATTNSCALE_CHECK(
+      story_lengths.defined() && story_lengths.dtype() == DType::i64 && story_lengths.shape() == Shape({batch}), kModel,
+      "story lengths must be int64 [{}]", batch);
   // Age of sentence i of a story of n sentences: n - 1 - i (0 = most recent); padded slots use row 0.
   const auto lengths = story_lengths.to_vector<int64_t>();
   std::vector<int64_t> ages(static_cast<size_t>(batch * slots), 0);
@@ -119,8 +121,8 @@ MemN2NOutput MemN2N::forward(const Tensor& story, const Tensor& story_lengths, c
   const Tensor u = sum(mul(question_table.forward(question), word_weights(question)), {1});  // [B, d]
   attention::MemoryReadout readout = attention_->read(u, hops, linear_start);
   MemN2NOutput out;
-  out.logits = adjacent ? matmul(readout.state, transpose(tables_.back()->weight(), 0, 1))
-                        : answer_->forward(readout.state);
+  out.logits =
+      adjacent ? matmul(readout.state, transpose(tables_.back()->weight(), 0, 1)) : answer_->forward(readout.state);
   out.hop_weights = std::move(readout.weights);
   return out;
 }

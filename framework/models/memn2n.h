@@ -22,9 +22,9 @@ namespace attnscale::models {
 enum class MemoryTying { adjacent, layerwise };
 
 struct MemN2NOptions {
-  int64_t vocab_size = 0;   // words (the answers are words too); id `pad_id` is padding
-  int64_t dim = 32;         // d
-  int64_t hops = 3;         // K
+  int64_t vocab_size = 0;  // words (the answers are words too); id `pad_id` is padding
+  int64_t dim = 32;        // d
+  int64_t hops = 3;        // K
   MemoryTying tying = MemoryTying::adjacent;
   bool position_encoding = true;
   bool temporal_encoding = true;
@@ -34,8 +34,8 @@ struct MemN2NOptions {
 };
 
 struct MemN2NOutput {
-  Tensor logits;                     // [B, vocab]
-  std::vector<Tensor> hop_weights;   // p^k [B, M] per hop
+  Tensor logits;                    // [B, vocab]
+  std::vector<Tensor> hop_weights;  // p^k [B, M] per hop
 };
 
 class MemN2N : public nn::Module {

@@ -23,13 +23,12 @@ TemporalAttentionNet::TemporalAttentionNet(const TemporalNetOptions& options, Ge
                   o.vocab_size, o.bos_id);
   embed_ = register_module("embed", std::make_shared<nn::Embedding>(o.vocab_size, o.embed_dim, gen, 1.0, dtype));
   init_ = register_module("init", std::make_shared<nn::Linear>(o.feature_dim, o.hidden_size, true, gen, dtype));
-  attention_ = register_module(
-      "attention", std::make_shared<attention::TemporalAttention>(o.hidden_size, o.feature_dim, o.attn_dim, gen, dtype));
-  cell_ = register_module("decoder",
-                          std::make_shared<nn::GRUCell>(o.embed_dim + o.feature_dim, o.hidden_size, gen, dtype));
-  combine_ = register_module(
-      "combine", std::make_shared<nn::Linear>(o.hidden_size + o.feature_dim + o.embed_dim, o.hidden_size, true, gen,
-                                              dtype));
+  attention_ = register_module("attention", std::make_shared<attention::TemporalAttention>(o.hidden_size, o.feature_dim,
+                                                                                           o.attn_dim, gen, dtype));
+  cell_ =
+      register_module("decoder", std::make_shared<nn::GRUCell>(o.embed_dim + o.feature_dim, o.hidden_size, gen, dtype));
+  combine_ = register_module("combine", std::make_shared<nn::Linear>(o.hidden_size + o.feature_dim + o.embed_dim,
+                                                                     o.hidden_size, true, gen, dtype));
   output_ = register_module("output", std::make_shared<nn::Linear>(o.hidden_size, o.vocab_size, true, gen, dtype));
 }
 
@@ -37,8 +36,8 @@ std::pair<attention::SourceMemory, Tensor> TemporalAttentionNet::encode(const Te
                                                                         const Tensor& lengths) const {
   attention::SourceMemory memory = attention_->prepare_features(features, lengths);
   // Mean over each sequence's own time steps (padded frames excluded).
-  const Tensor valid = add(neg(memory.padding), 1.0);                                 // [B, T]
-  const Tensor counts = sum(valid, {1}, true);                                        // [B, 1]
+  const Tensor valid = add(neg(memory.padding), 1.0);                                          // [B, T]
+  const Tensor counts = sum(valid, {1}, true);                                                 // [B, 1]
   const Tensor mean_feature = div(squeeze(matmul(unsqueeze(valid, 1), features), 1), counts);  // [B, F]
   return {std::move(memory), tanh(init_->forward(mean_feature))};
 }

@@ -22,8 +22,8 @@ struct TemporalNetOptions {
   int64_t feature_dim = 16;
   int64_t vocab_size = 16;  // output tokens, including bos
   int64_t hidden_size = 64;
-  int64_t embed_dim = 0;    // 0 = hidden_size
-  int64_t attn_dim = 0;     // 0 = hidden_size
+  int64_t embed_dim = 0;  // 0 = hidden_size
+  int64_t attn_dim = 0;   // 0 = hidden_size
   int64_t bos_id = 1;
 };
 

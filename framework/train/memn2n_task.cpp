@@ -19,8 +19,8 @@ models::MemN2NOptions memn2n_options(const Config& cfg) {
                 "does not apply to model.type = memn2n (the bAbI-style task has its own vocabulary)");
   const MemN2NConfig& m = cfg.memn2n;
   if (m.min_sentences > m.max_sentences)
-    fail(cfg, "memn2n.min_sentences", fmt::format("{} exceeds memn2n.max_sentences = {}", m.min_sentences,
-                                                  m.max_sentences));
+    fail(cfg, "memn2n.min_sentences",
+         fmt::format("{} exceeds memn2n.max_sentences = {}", m.min_sentences, m.max_sentences));
   if (m.task == config::BabiTask::two_facts && m.min_sentences < 2)
     fail(cfg, "memn2n.min_sentences", "must be >= 2 with memn2n.task = two_facts (a pick-up and a move)");
   models::MemN2NOptions o;
@@ -38,7 +38,8 @@ models::MemN2NOptions memn2n_options(const Config& cfg) {
 data::BabiSpec babi_spec(const Config& cfg) {
   memn2n_options(cfg);  // config errors before the data's own checks
   data::BabiSpec spec;
-  spec.task = cfg.memn2n.task == config::BabiTask::single_fact ? data::BabiTask::single_fact : data::BabiTask::two_facts;
+  spec.task =
+      cfg.memn2n.task == config::BabiTask::single_fact ? data::BabiTask::single_fact : data::BabiTask::two_facts;
   spec.min_sentences = cfg.memn2n.min_sentences;
   spec.max_sentences = cfg.memn2n.max_sentences;
   spec.batch_size = micro_batch_size(cfg);

@@ -17,13 +17,13 @@ data::FeatureSequenceSpec feature_sequence_spec(const Config& cfg) {
   const TemporalConfig& t = cfg.temporal;
   const bool label = t.output == config::TemporalOutput::label;
   if (label && t.events != 1)
-    fail(cfg, "temporal.events", fmt::format("{}: temporal.output = label is the class of one marked frame (use 1)",
-                                             t.events));
+    fail(cfg, "temporal.events",
+         fmt::format("{}: temporal.output = label is the class of one marked frame (use 1)", t.events));
   if (t.min_steps > t.max_steps)
     fail(cfg, "temporal.min_steps", fmt::format("{} exceeds temporal.max_steps = {}", t.min_steps, t.max_steps));
   if (t.min_steps < t.events)
-    fail(cfg, "temporal.min_steps", fmt::format("{} is fewer than the temporal.events = {} marked frames", t.min_steps,
-                                                t.events));
+    fail(cfg, "temporal.min_steps",
+         fmt::format("{} is fewer than the temporal.events = {} marked frames", t.min_steps, t.events));
   if (t.feature_dim < t.classes + t.events)
     fail(cfg, "temporal.feature_dim",
          fmt::format("{} cannot hold temporal.classes + temporal.events = {} channels", t.feature_dim,

@@ -67,8 +67,10 @@ void check_task(BabiTask task) {
       const std::span<const int64_t> words(story.data() + (b * slots + i) * data::kBabiSentenceWords,
                                            data::kBabiSentenceWords);
       const std::string text = data::babi_text(words);
-      if (i < lengths[b]) sentences.push_back(text);
-      else EXPECT_TRUE(text.empty()) << "padded slot " << i << " of story " << b << ": " << text;
+      if (i < lengths[b])
+        sentences.push_back(text);
+      else
+        EXPECT_TRUE(text.empty()) << "padded slot " << i << " of story " << b << ": " << text;
     }
     const std::string q = data::babi_text({question.data() + b * data::kBabiQuestionWords, data::kBabiQuestionWords});
     std::vector<int64_t> deciding;

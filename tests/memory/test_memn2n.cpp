@@ -18,16 +18,10 @@ using models::MemoryTying;
 using testing::expect_near_all;
 using testing::i64;
 
-std::vector<double> param(const nn::Module& m, const std::string& name) {
-  for (const auto& p : m.named_parameters())
-    if (p.name == name) return p.tensor.detach().contiguous().to_vector<double>();
-  ADD_FAILURE() << "no parameter " << name;
-  return {};
-}
-
 // PE weight of 1-based word j of J, dimension k of d (1503.08895 section 4.1).
 double pe(int64_t j, int64_t J, int64_t k, int64_t d) {
-  const double jj = static_cast<double>(j) / static_cast<double>(J), kk = static_cast<double>(k) / static_cast<double>(d);
+  const double jj = static_cast<double>(j) / static_cast<double>(J),
+               kk = static_cast<double>(k) / static_cast<double>(d);
   return (1 - jj) - kk * (1 - 2 * jj);
 }
 
@@ -57,12 +51,19 @@ TEST(MemN2N, PositionEncodingFollowsThePaperAndZeroesPadding) {
 void check_closed_form(bool linear_start) {
   constexpr int64_t d = 4, vocab = 9;
   Generator gen(3);
-  MemN2N model(MemN2NOptions{.vocab_size = vocab, .dim = d, .hops = 1, .tying = MemoryTying::adjacent,
-                             .position_encoding = true, .temporal_encoding = true, .memory_size = 3},
+  MemN2N model(MemN2NOptions{.vocab_size = vocab,
+                             .dim = d,
+                             .hops = 1,
+                             .tying = MemoryTying::adjacent,
+                             .position_encoding = true,
+                             .temporal_encoding = true,
+                             .memory_size = 3},
                gen, DType::f64);
   const std::vector<int64_t> sentence = {3, 5, 8}, question = {1, 2, 5};
-  const auto a = param(model, "embed.0.weight"), c = param(model, "embed.1.weight");
-  const auto ta = param(model, "temporal.0.weight"), tc = param(model, "temporal.1.weight");
+  const auto a = testing::parameter_values(model, "embed.0.weight"),
+             c = testing::parameter_values(model, "embed.1.weight");
+  const auto ta = testing::parameter_values(model, "temporal.0.weight"),
+             tc = testing::parameter_values(model, "temporal.1.weight");
   auto m1 = embed_sentence(a, sentence, d, true), c1 = embed_sentence(c, sentence, d, true);
   for (int64_t k = 0; k < d; ++k) m1[k] += ta[k], c1[k] += tc[k];  // age 0
   const auto u = embed_sentence(a, question, d, true);
@@ -87,10 +88,15 @@ TEST(MemN2N, TemporalEncodingIndexesSentencesByAge) {
   // first sentence to the last, so p = softmax(u . (A[2] + T_A(age))) with u = B[4] = A[4].
   constexpr int64_t d = 3;
   Generator gen(4);
-  MemN2N model(MemN2NOptions{.vocab_size = 6, .dim = d, .hops = 1, .position_encoding = false,
-                             .temporal_encoding = true, .memory_size = 4},
+  MemN2N model(MemN2NOptions{.vocab_size = 6,
+                             .dim = d,
+                             .hops = 1,
+                             .position_encoding = false,
+                             .temporal_encoding = true,
+                             .memory_size = 4},
                gen, DType::f64);
-  const auto a = param(model, "embed.0.weight"), ta = param(model, "temporal.0.weight");
+  const auto a = testing::parameter_values(model, "embed.0.weight"),
+             ta = testing::parameter_values(model, "temporal.0.weight");
   // Story of 3 identical sentences {2}: m_i = A[2] + T_A(age_i), ages 2, 1, 0.
   const auto out = model.forward(i64({2, 2, 2}, {1, 3, 1}), i64({3}, {1}), i64({4}, {1, 1}), false);
   std::vector<double> scores;
@@ -117,8 +123,13 @@ TEST(MemN2N, TyingDecidesTheTables) {
 
 void gradcheck_model(MemoryTying tying, bool position_encoding, bool linear_start) {
   Generator gen(7);
-  MemN2N model(MemN2NOptions{.vocab_size = 7, .dim = 3, .hops = 2, .tying = tying,
-                             .position_encoding = position_encoding, .temporal_encoding = true, .memory_size = 3,
+  MemN2N model(MemN2NOptions{.vocab_size = 7,
+                             .dim = 3,
+                             .hops = 2,
+                             .tying = tying,
+                             .position_encoding = position_encoding,
+                             .temporal_encoding = true,
+                             .memory_size = 3,
                              .init_std = 0.5},
                gen, DType::f64);
   const Tensor story = i64({1, 2, 3, 4, 5, 0, 6, 1, 0, 0, 0, 0, 2, 3, 4, 5, 6, 1}, {2, 3, 3});
@@ -138,12 +149,14 @@ TEST(MemN2N, BadShapesAndOptionsNameTheModelAndOption) {
   const auto hops = testing::error_message([&] { MemN2N(MemN2NOptions{.vocab_size = 5, .dim = 2, .hops = 0}, gen); });
   EXPECT_NE(hops.find("[memn2n] option hops"), std::string::npos) << hops;
   MemN2N model(MemN2NOptions{.vocab_size = 5, .dim = 2, .hops = 1, .memory_size = 2}, gen);
-  const auto too_long = testing::error_message(
-      [&] { model.forward(i64({1, 1, 1}, {1, 3, 1}), i64({3}, {1}), i64({1}, {1, 1}), false); });
+  const auto too_long = testing::error_message([&] {
+    model.forward(i64({1, 1, 1}, {1, 3, 1}), i64({3}, {1}), i64({1}, {1, 1}), false);
+  });
   EXPECT_NE(too_long.find("[memn2n] the story has 3 sentences but option memory_size is 2"), std::string::npos)
       << too_long;
-  const auto bad_story =
-      testing::error_message([&] { model.forward(i64({1, 1}, {1, 2}), i64({2}, {1}), i64({1}, {1, 1}), false); });
+  const auto bad_story = testing::error_message([&] {
+    model.forward(i64({1, 1}, {1, 2}), i64({2}, {1}), i64({1}, {1, 1}), false);
+  });
   EXPECT_NE(bad_story.find("[memn2n] story must be int64 [B, M, W]"), std::string::npos) << bad_story;
 }
 

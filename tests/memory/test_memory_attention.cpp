@@ -129,8 +129,7 @@ TEST(MemoryAttention, PaddedSlotsAreNeverRead) {
   const Tensor u = random_f64({1, 3}, 3, false);
   for (bool linear : {false, true}) {
     const std::vector<SourceMemory> a = {attention.hop_memory(m, c, lengths), attention.hop_memory(m, c, lengths)};
-    const std::vector<SourceMemory> b = {attention.hop_memory(m2, c2, lengths),
-                                         attention.hop_memory(m2, c2, lengths)};
+    const std::vector<SourceMemory> b = {attention.hop_memory(m2, c2, lengths), attention.hop_memory(m2, c2, lengths)};
     expect_near_all(attention.read(u, b, linear).state, values(attention.read(u, a, linear).state), 0.0, "state");
   }
 }
@@ -141,7 +140,8 @@ void gradcheck_hops(bool query_map, bool linear) {
   MemoryAttention attention(MemoryAttentionOptions{3, 2, query_map}, gen, DType::f64);
   const Tensor lengths = testing::i64({3, 2}, {2});
   std::vector<Tensor> inputs = {random_f64({2, 3}, 1)};
-  for (uint64_t s = 0; s < 4; ++s) inputs.push_back(mul(random_f64({2, 3, 3}, 10 + s, false), 0.5).detach().set_requires_grad());
+  for (uint64_t s = 0; s < 4; ++s)
+    inputs.push_back(mul(random_f64({2, 3, 3}, 10 + s, false), 0.5).detach().set_requires_grad());
   expect_gradcheck(attention, inputs, [&](const std::vector<Tensor>& in) {
     const std::vector<SourceMemory> hops = {attention.hop_memory(in[1], in[2], lengths),
                                             attention.hop_memory(in[3], in[4], lengths)};
@@ -163,15 +163,15 @@ TEST(MemoryAttention, BadShapesAndOptionsNameTheMechanismAndOption) {
 
   MemoryAttention attention(MemoryAttentionOptions{4, 2, false}, gen, DType::f64);
   const Tensor good = Tensor::zeros({2, 3, 4}, DType::f64);
-  const auto wrong_width =
-      testing::error_message([&] { attention.hop_memory(Tensor::zeros({2, 3, 5}, DType::f64), good, {}); });
-  EXPECT_NE(wrong_width.find("[memory] input memory must be [B, M, 4] (option dim)"), std::string::npos)
-      << wrong_width;
-  const auto mismatch =
-      testing::error_message([&] { attention.hop_memory(good, Tensor::zeros({2, 2, 4}, DType::f64), {}); });
+  const auto wrong_width = testing::error_message([&] {
+    attention.hop_memory(Tensor::zeros({2, 3, 5}, DType::f64), good, {});
+  });
+  EXPECT_NE(wrong_width.find("[memory] input memory must be [B, M, 4] (option dim)"), std::string::npos) << wrong_width;
+  const auto mismatch = testing::error_message([&] {
+    attention.hop_memory(good, Tensor::zeros({2, 2, 4}, DType::f64), {});
+  });
   EXPECT_NE(mismatch.find("[memory] input memory"), std::string::npos) << mismatch;
-  const auto bad_length =
-      testing::error_message([&] { attention.hop_memory(good, good, testing::i64({4, 1}, {2})); });
+  const auto bad_length = testing::error_message([&] { attention.hop_memory(good, good, testing::i64({4, 1}, {2})); });
   EXPECT_NE(bad_length.find("[memory]"), std::string::npos) << bad_length;
   const std::vector<SourceMemory> one = {attention.hop_memory(good, good, {})};
   const auto few_hops = testing::error_message([&] { attention.read(Tensor::zeros({2, 4}, DType::f64), one, false); });

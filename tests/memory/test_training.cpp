@@ -1,6 +1,7 @@
 // configs/mechanisms/memory.yaml trains MemN2N on the two-supporting-facts task (800 of its 1000
-// steps, about 3 s on one core) and on the single-fact task with layer-wise tying (300 steps): the answer accuracy must be far above chance (1/6), and
-// the hops must have learned to read the supporting facts. Also: the config's errors name the key.
+// steps, about 3 s on one core) and on the single-fact task with layer-wise tying (300 steps): the answer accuracy must
+// be far above chance (1/6), and the hops must have learned to read the supporting facts. Also: the config's errors
+// name the key.
 #include <gtest/gtest.h>
 
 #include <cstdio>
@@ -20,8 +21,7 @@ namespace {
 
 Config memory_config(std::vector<std::string> overrides) {
   overrides.insert(overrides.end(), {"logging.progress=off", "logging.metrics=false"});
-  return load_config(std::filesystem::path(ATTNSCALE_SOURCE_DIR) / "configs" / "mechanisms" / "memory.yaml",
-                     overrides);
+  return load_config(std::filesystem::path(ATTNSCALE_SOURCE_DIR) / "configs" / "mechanisms" / "memory.yaml", overrides);
 }
 
 // Fraction of held-out questions whose supporting facts are each the largest weight of some hop.
@@ -91,8 +91,9 @@ TEST(MemoryConfig, OptionsThatDoNotFitAreErrorsNamingTheKey) {
       << mechanism;
   const auto vocab = testing::error_message([] { train::MemN2NTask(memory_config({"data.vocab_size=40"})); });
   EXPECT_NE(vocab.find("[config] data.vocab_size: does not apply to model.type = memn2n"), std::string::npos) << vocab;
-  const auto sentences = testing::error_message(
-      [] { train::MemN2NTask(memory_config({"memn2n.min_sentences=5", "memn2n.max_sentences=3"})); });
+  const auto sentences = testing::error_message([] {
+    train::MemN2NTask(memory_config({"memn2n.min_sentences=5", "memn2n.max_sentences=3"}));
+  });
   EXPECT_NE(sentences.find("[config] memn2n.min_sentences: 5 exceeds memn2n.max_sentences = 3"), std::string::npos)
       << sentences;
   const auto hops = testing::error_message([] { memory_config({"memn2n.hops=0"}); });

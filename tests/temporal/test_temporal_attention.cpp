@@ -19,20 +19,13 @@ using testing::expect_gradcheck;
 using testing::expect_near_all;
 using testing::random_f64;
 
-std::vector<double> param(const nn::Module& m, const std::string& name) {
-  for (const auto& p : m.named_parameters())
-    if (p.name == name) return p.tensor.detach().contiguous().to_vector<double>();
-  ADD_FAILURE() << "no parameter " << name;
-  return {};
-}
-
 TEST(TemporalAttention, MatchesYaoEtAlWithBiasAndPadding) {
   constexpr int64_t batch = 2, steps = 4, features = 3, query_dim = 2, attn = 5;
   Generator gen(1);
   TemporalAttention attention(query_dim, features, attn, gen, DType::f64);
-  const auto w_a = param(attention, "score.query_proj.weight");  // [A, Dq]
-  const auto u_a = param(attention, "score.key_proj.weight");    // [A, F + 1]: the last column is b_a
-  const auto w = param(attention, "score.v.weight");             // [1, A]
+  const auto w_a = testing::parameter_values(attention, "score.query_proj.weight");  // [A, Dq]
+  const auto u_a = testing::parameter_values(attention, "score.key_proj.weight");  // [A, F + 1]: the last column is b_a
+  const auto w = testing::parameter_values(attention, "score.v.weight");           // [1, A]
   const Tensor v = random_f64({batch, steps, features}, 2, false), h = random_f64({batch, query_dim}, 3, false);
   const std::vector<int64_t> lengths = {4, 3};
   const auto memory = attention.prepare_features(v, testing::i64(lengths, {batch}));
@@ -78,8 +71,8 @@ TEST(TemporalAttention, Gradcheck) {
 }
 
 models::TemporalNetOptions small_net() {
-  return models::TemporalNetOptions{.feature_dim = 3, .vocab_size = 6, .hidden_size = 4, .embed_dim = 3,
-                                    .attn_dim = 3, .bos_id = 1};
+  return models::TemporalNetOptions{
+      .feature_dim = 3, .vocab_size = 6, .hidden_size = 4, .embed_dim = 3, .attn_dim = 3, .bos_id = 1};
 }
 
 TEST(TemporalAttentionNet, Gradcheck) {
@@ -112,11 +105,13 @@ TEST(TemporalAttention, BadShapesAndOptionsNameTheMechanismAndOption) {
   const auto features_dim = testing::error_message([&] { TemporalAttention(4, 0, 2, gen); });
   EXPECT_NE(features_dim.find("[temporal] option feature_dim must be >= 1"), std::string::npos) << features_dim;
   TemporalAttention attention(4, 3, 2, gen, DType::f64);
-  const auto width =
-      testing::error_message([&] { attention.prepare_features(Tensor::zeros({2, 5, 4}, DType::f64), {}); });
+  const auto width = testing::error_message([&] {
+    attention.prepare_features(Tensor::zeros({2, 5, 4}, DType::f64), {});
+  });
   EXPECT_NE(width.find("[temporal] features must be [B, T, 3] (option feature_dim)"), std::string::npos) << width;
-  const auto length = testing::error_message(
-      [&] { attention.prepare_features(Tensor::zeros({2, 5, 3}, DType::f64), testing::i64({6, 1}, {2})); });
+  const auto length = testing::error_message([&] {
+    attention.prepare_features(Tensor::zeros({2, 5, 3}, DType::f64), testing::i64({6, 1}, {2}));
+  });
   EXPECT_NE(length.find("[temporal] source length 6"), std::string::npos) << length;
 }
 

@@ -69,12 +69,11 @@ TEST_P(TemporalTrains, FarAboveChanceAndAttendsToTheMarkedFrames) {
   EXPECT_GT(aligned, 0.8);
 }
 
-INSTANTIATE_TEST_SUITE_P(Temporal, TemporalTrains,
-                         ::testing::Values(Case{"sequence", {"train.steps=200"}, 0.8},
-                                           Case{"label",
-                                                {"train.steps=150", "temporal.output=label", "temporal.events=1"},
-                                                0.8}),
-                         [](const auto& info) { return info.param.name; });
+INSTANTIATE_TEST_SUITE_P(
+    Temporal, TemporalTrains,
+    ::testing::Values(Case{"sequence", {"train.steps=200"}, 0.8},
+                      Case{"label", {"train.steps=150", "temporal.output=label", "temporal.events=1"}, 0.8}),
+    [](const auto& info) { return info.param.name; });
 
 TEST(TemporalConfig, OptionsThatDoNotFitAreErrorsNamingTheKey) {
   const auto mechanism =
