@@ -52,6 +52,11 @@ ATTNSCALE_CONFIG_ENUM(HardEstimator, reinforce, straight_through);
 ATTNSCALE_CONFIG_ENUM(HanPooling, attention, average, max);
 ATTNSCALE_CONFIG_ENUM(SentenceEncoder, gru, none);
 ATTNSCALE_CONFIG_ENUM(EvalSplit, validation, test);
+// model.type = memn2n (the memn2n section).
+ATTNSCALE_CONFIG_ENUM(BabiTask, single_fact, two_facts);
+ATTNSCALE_CONFIG_ENUM(WeightTying, adjacent, layerwise);
+// model.type = temporal (the temporal section).
+ATTNSCALE_CONFIG_ENUM(TemporalOutput, label, sequence);
 
 }  // namespace config
 
@@ -213,6 +218,30 @@ ATTNSCALE_CONFIG_ENUM(EvalSplit, validation, test);
   KEY(std::int64_t, synth_max_sentences, 8, at_least(1), "synthetic task: most sentences in a document") \
   KEY(std::int64_t, synth_min_words, 3, at_least(2), "synthetic task: fewest words in a sentence")           \
   KEY(std::int64_t, synth_max_words, 8, at_least(2), "synthetic task: most words in a sentence")
+// model.type = memn2n: the End-To-End Memory Network (attention.mechanism = memory) on a generated
+// bAbI-style question-answering task. The embedding size is model.d_model; the vocabulary is the
+// task's own (data.vocab_size does not apply).
+#define ATTNSCALE_MEMN2N_KEYS(KEY)                                                                     \
+  KEY(config::BabiTask, task, config::BabiTask::single_fact, any_value, "single_fact: where is <person>? two_facts: where is <object>? (the holder's location)") \
+  KEY(std::int64_t, hops, 3, at_least(1), "memory hops K")                                              \
+  KEY(config::WeightTying, tying, config::WeightTying::adjacent, any_value, "adjacent: A(k+1) = C(k), B = A(1), W = C(K)^T; layerwise: one A, one C, and u(k+1) = H u(k) + o(k)") \
+  KEY(bool, position_encoding, true, any_value, "weight word j of a sentence by its position (PE); false = bag of words") \
+  KEY(bool, temporal_encoding, true, any_value, "add a learned vector per sentence age to each memory (TE)") \
+  KEY(std::int64_t, linear_start_steps, 0, at_least(0), "optimizer steps trained with the softmax of every hop removed (LS); 0 = off") \
+  KEY(std::int64_t, min_sentences, 2, at_least(1), "shortest story (sentences before the question)")  \
+  KEY(std::int64_t, max_sentences, 10, at_least(1), "longest story; also the memory size")
+
+// model.type = temporal: TemporalAttentionNet (attention.mechanism = temporal) mapping a generated
+// feature sequence to a label or a token sequence. The decoder size is model.d_model.
+#define ATTNSCALE_TEMPORAL_KEYS(KEY)                                                                   \
+  KEY(config::TemporalOutput, output, config::TemporalOutput::sequence, any_value, "label: the class of the one marked frame; sequence: the classes of the marked frames in marker order, then eos") \
+  KEY(std::int64_t, classes, 8, at_least(2), "frame classes (the label vocabulary)")                    \
+  KEY(std::int64_t, events, 3, at_least(1), "marked frames per sequence (output = sequence); label needs 1") \
+  KEY(std::int64_t, min_steps, 8, at_least(1), "shortest feature sequence (time steps)")               \
+  KEY(std::int64_t, max_steps, 20, at_least(1), "longest feature sequence")                            \
+  KEY(std::int64_t, feature_dim, 16, at_least(1), "features per time step; at least classes + events (the rest is noise)") \
+  KEY(double, noise, 0.3, at_least(0), "standard deviation of the Gaussian noise on every feature")     \
+  KEY(std::int64_t, attn_dim, 0, at_least(0), "hidden size of the temporal attention score; 0 = model.d_model")
 
 // The sections in file order: SECTION(struct, yaml name, key table, description).
 #define ATTNSCALE_CONFIG_SECTIONS(SECTION)                                                             \
@@ -221,6 +250,8 @@ ATTNSCALE_CONFIG_ENUM(EvalSplit, validation, test);
   SECTION(AttentionConfig, attention, ATTNSCALE_ATTENTION_KEYS, "the attention layers")                \
   SECTION(Seq2SeqConfig, seq2seq, ATTNSCALE_SEQ2SEQ_KEYS, "the RNN encoder-decoder (model.type = seq2seq)") \
   SECTION(HanConfig, han, ATTNSCALE_HAN_KEYS, "the hierarchical attention network (model.type = han)") \
+  SECTION(MemN2NConfig, memn2n, ATTNSCALE_MEMN2N_KEYS, "the End-To-End Memory Network (model.type = memn2n)") \
+  SECTION(TemporalConfig, temporal, ATTNSCALE_TEMPORAL_KEYS, "TemporalAttentionNet (model.type = temporal)") \
   SECTION(DataConfig, data, ATTNSCALE_DATA_KEYS, "the training data")                                  \
   SECTION(MlaConfig, mla, ATTNSCALE_MLA_KEYS, "multi-head latent attention (attention.mechanism = multi_head_latent)") \
   SECTION(AdaptiveSpanConfig, adaptive_span, ATTNSCALE_ADAPTIVE_SPAN_KEYS, "adaptive attention span (attention.mechanism = adaptive, model.type = transformer_lm)") \

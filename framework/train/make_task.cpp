@@ -4,7 +4,9 @@
 #include "framework/train/encoder_decoder_task.h"
 #include "framework/train/han_task.h"
 #include "framework/train/lm_task.h"
+#include "framework/train/memn2n_task.h"
 #include "framework/train/seq2seq_task.h"
+#include "framework/train/temporal_task.h"
 
 namespace attnscale::train {
 
@@ -20,10 +22,12 @@ std::unique_ptr<TrainTask> make_task(const Config& cfg, const ParallelContext& p
       return std::make_unique<Seq2SeqTask>(cfg);
     case config::ModelType::han:
       return std::make_unique<HanTask>(cfg, parallel);
-    default:
-      throw ConfigError(fmt::format("[config] model.type: '{}' has no trainer yet",
-                                    config::to_string(cfg.model.type)));
+    case config::ModelType::memn2n:
+      return std::make_unique<MemN2NTask>(cfg);
+    case config::ModelType::temporal:
+      return std::make_unique<TemporalTask>(cfg);
   }
+  throw ConfigError(fmt::format("[config] model.type: unknown value {}", static_cast<int>(cfg.model.type)));
 }
 
 }  // namespace attnscale::train

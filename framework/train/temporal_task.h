@@ -1,0 +1,41 @@
+// TemporalAttentionNet on generated feature sequences (model.type = temporal): teacher-forced
+// cross-entropy for training; the evaluation accuracy is greedy decoding's token accuracy (for a
+// label, the label accuracy).
+#pragma once
+
+#include <memory>
+
+#include "framework/config/config.h"
+#include "framework/data/feature_sequences.h"
+#include "framework/models/temporal_net.h"
+#include "framework/train/seq2seq_task.h"
+#include "framework/train/task.h"
+
+namespace attnscale::train {
+
+class TemporalTask : public TrainTask {
+ public:
+  explicit TemporalTask(const Config& cfg);
+
+  nn::Module& model() override { return *model_; }
+  BatchResult train_batch(int64_t index) override;  // accuracy: teacher-forced tokens
+  BatchResult eval_batch(int64_t index) override;   // accuracy: greedy decoding
+  double chance_accuracy() const override { return data_.chance_accuracy(); }
+  std::vector<NamedGenerator> generators() override { return {}; }  // draws nothing while training
+
+  // Greedy decoding of held-out batch `index` (eval mode).
+  PredictionScore greedy_score(int64_t index);
+  models::TemporalAttentionNet& net() { return *model_; }
+  const data::FeatureSequenceTask& sequences() const { return data_; }
+
+ private:
+  BatchResult teacher_forced(const data::FeatureBatch& batch, bool training);
+
+  data::FeatureSequenceTask data_;
+  std::unique_ptr<models::TemporalAttentionNet> model_;
+};
+
+models::TemporalNetOptions temporal_net_options(const Config& cfg);
+data::FeatureSequenceSpec feature_sequence_spec(const Config& cfg);
+
+}  // namespace attnscale::train
