@@ -21,6 +21,7 @@ int run(int argc, char** argv) {
       "Exit codes: 0 ok, 1 failure, 2 usage or config error, 3 data error, 4 checkpoint error.\n"
       "Configs: precedence defaults < base < file < command-line overrides; see configs/README.md.");
   add_train_command(app);
+  add_eval_command(app);
   add_checkpoint_command(app);
   add_prepare_command(app);
   add_config_command(app);

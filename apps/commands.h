@@ -20,6 +20,7 @@ int run(int argc, char** argv);
 void add_config_command(CLI::App& app);
 void add_version_command(CLI::App& app);
 void add_train_command(CLI::App& app);
+void add_eval_command(CLI::App& app);
 void add_op_check_command(CLI::App& app);
 void add_checkpoint_command(CLI::App& app);
 void add_prepare_command(CLI::App& app);

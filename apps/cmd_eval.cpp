@@ -1,0 +1,94 @@
+// attnscale eval CONFIG [section.key=value ...]
+//
+// Evaluates a trained model: builds the model and data the config describes, loads the parameters
+// of the checkpoint train.resume names (a checkpoint directory, or auto = the newest valid one in
+// checkpoint.dir / run.dir), and prints the held-out loss and accuracy over train.eval_batches
+// batches. Writes nothing. Runs under mpirun with the same parallel.dp / cp as training or any other.
+#include <chrono>
+
+#include <CLI/CLI.hpp>
+
+#include "apps/commands.h"
+#include "base/logging.h"
+#include "base/threads.h"
+#include "distributed/comm/mpi_communicator.h"
+#include "distributed/comm/mpi_environment.h"
+#include "distributed/comm/node_info.h"
+#include "distributed/comm/process_grid.h"
+#include "framework/config/config.h"
+#include "framework/io/checkpoint_config.h"
+#include "framework/io/checkpoint_format.h"
+#include "framework/io/checkpoint_reader.h"
+#include "framework/io/checkpoint_select.h"
+#include "framework/io/run_dir.h"
+#include "framework/train/make_task.h"
+#include "framework/train/trainer.h"
+
+namespace attnscale::app {
+namespace {
+
+int eval_job(const Config& cfg, const MpiEnvironment& mpi) {
+  MpiCommunicator world;
+  set_thread_count(static_cast<int>(cfg.train.threads), node_info().local_size);
+  const ProcessGrid grid(world, GridShape::for_world(mpi.world_size(), static_cast<int>(cfg.parallel.cp),
+                                                     static_cast<int>(cfg.parallel.ulysses)));
+  train::ParallelContext parallel;
+  parallel.world = &world;
+  parallel.grid = &grid;
+  parallel.layout = kernels::parse_layout_kind(std::string(config::to_string(cfg.parallel.layout)).c_str());
+  const auto task = train::make_task(cfg, parallel);
+
+  const RunDir run_dir = resolve_run_dir(cfg, std::chrono::system_clock::now());
+  std::vector<std::string> skipped;
+  const auto reader = checkpoint::select_checkpoint(cfg.train.resume, run_dir.checkpoint_dir, skipped);
+  for (const std::string& reason : skipped) LOG_WARN("[eval] skipped an invalid checkpoint: {}", reason);
+  if (!reader)
+    throw CheckpointError(fmt::format("[eval] no valid checkpoint in {}", run_dir.checkpoint_dir.string()));
+  for (const std::string& warning : checkpoint::check_resumable(reader->manifest().config_yaml, cfg,
+                                                                reader->dir() / checkpoint::kManifestFile))
+    LOG_WARN("[eval] config differs from the checkpoint's: {}", warning);
+  const auto model_file = reader->dir() / checkpoint::kModelFile;
+  checkpoint::load_named_tensors(task->model().named_parameters(), reader->read_group(checkpoint::kParamsGroup),
+                                 "parameter", model_file);
+  checkpoint::load_named_tensors(task->model().named_buffers(), reader->read_group(checkpoint::kBuffersGroup),
+                                 "buffer", model_file);
+
+  train::Trainer trainer(cfg, *task, nullptr, mpi.world_rank(), &world);
+  const train::EvalResult r = trainer.evaluate();
+  LOG_INFO("eval of {} (step {}): loss {:.4f}, accuracy {:.4f} (chance {:.4f}) over {} batch(es)",
+           reader->dir().string(), reader->manifest().step, r.loss, r.accuracy, task->chance_accuracy(),
+           cfg.train.eval_batches);
+  if (mpi.world_rank() == 0) fmt::print("{{\"step\": {}, \"eval_loss\": {}, \"eval_accuracy\": {}}}\n",
+                                        reader->manifest().step, r.loss, r.accuracy);
+  return 0;
+}
+
+void run_eval(const ConfigArguments& args) {
+  const Config cfg = load_config(args.file, args.overrides);
+  set_log_level(std::string(config::to_string(cfg.logging.level)));
+  if (cfg.train.resume == "none")
+    throw ConfigError("[config] train.resume: attnscale eval needs a checkpoint: a checkpoint directory, or auto "
+                      "(with run.dir or checkpoint.dir set)");
+  int code = 0;
+  {
+    MpiEnvironment mpi;
+    try {
+      validate_world_size(cfg, mpi.world_size());
+      code = run_job([&] { return eval_job(cfg, mpi); });
+    } catch (const ConfigError& e) {
+      LOG_ERROR("{}", e.what());
+      code = static_cast<int>(e.exit_code());
+    }
+  }
+  if (code != 0) throw ExitStatus(code);
+}
+
+}  // namespace
+
+void add_eval_command(CLI::App& app) {
+  auto* cmd = app.add_subcommand("eval", "evaluate a checkpoint (train.resume) on held-out batches");
+  auto args = add_config_arguments(*cmd);
+  cmd->callback([args] { run_eval(*args); });
+}
+
+}  // namespace attnscale::app
