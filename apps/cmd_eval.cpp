@@ -9,11 +9,8 @@
 #include <CLI/CLI.hpp>
 
 #include "apps/commands.h"
+#include "apps/job.h"
 #include "base/logging.h"
-#include "base/threads.h"
-#include "distributed/comm/mpi_communicator.h"
-#include "distributed/comm/mpi_environment.h"
-#include "distributed/comm/node_info.h"
 #include "distributed/comm/process_grid.h"
 #include "framework/config/config.h"
 #include "framework/io/checkpoint_config.h"
@@ -28,15 +25,11 @@ namespace attnscale::app {
 namespace {
 
 int eval_job(const Config& cfg, const MpiEnvironment& mpi) {
-  MpiCommunicator world;
-  set_thread_count(static_cast<int>(cfg.train.threads), node_info().local_size);
-  const ProcessGrid grid(world, GridShape::for_world(mpi.world_size(), static_cast<int>(cfg.parallel.cp),
-                                                     static_cast<int>(cfg.parallel.ulysses)));
-  train::ParallelContext parallel;
-  parallel.world = &world;
-  parallel.grid = &grid;
-  parallel.layout = kernels::parse_layout_kind(std::string(config::to_string(cfg.parallel.layout)).c_str());
-  const auto task = train::make_task(cfg, parallel);
+  if (cfg.train.resume == "none")
+    throw ConfigError("[config] train.resume: attnscale eval needs a checkpoint: a checkpoint directory, or auto "
+                      "(with run.dir or checkpoint.dir set)");
+  RankSetup rank(cfg, mpi);
+  const auto task = train::make_task(cfg, rank.parallel);
 
   const RunDir run_dir = resolve_run_dir(cfg, std::chrono::system_clock::now());
   std::vector<std::string> skipped;
@@ -53,7 +46,7 @@ int eval_job(const Config& cfg, const MpiEnvironment& mpi) {
   checkpoint::load_named_tensors(task->model().named_buffers(), reader->read_group(checkpoint::kBuffersGroup),
                                  "buffer", model_file);
 
-  train::Trainer trainer(cfg, *task, nullptr, mpi.world_rank(), &world);
+  train::Trainer trainer(cfg, *task, nullptr, mpi.world_rank(), &rank.world);
   const train::EvalResult r = trainer.evaluate();
   LOG_INFO("eval of {} (step {}): loss {:.4f}, accuracy {:.4f} (chance {:.4f}) over {} batch(es)",
            reader->dir().string(), reader->manifest().step, r.loss, r.accuracy, task->chance_accuracy(),
@@ -63,32 +56,12 @@ int eval_job(const Config& cfg, const MpiEnvironment& mpi) {
   return 0;
 }
 
-void run_eval(const ConfigArguments& args) {
-  const Config cfg = load_config(args.file, args.overrides);
-  set_log_level(std::string(config::to_string(cfg.logging.level)));
-  if (cfg.train.resume == "none")
-    throw ConfigError("[config] train.resume: attnscale eval needs a checkpoint: a checkpoint directory, or auto "
-                      "(with run.dir or checkpoint.dir set)");
-  int code = 0;
-  {
-    MpiEnvironment mpi;
-    try {
-      validate_world_size(cfg, mpi.world_size());
-      code = run_job([&] { return eval_job(cfg, mpi); });
-    } catch (const ConfigError& e) {
-      LOG_ERROR("{}", e.what());
-      code = static_cast<int>(e.exit_code());
-    }
-  }
-  if (code != 0) throw ExitStatus(code);
-}
-
 }  // namespace
 
 void add_eval_command(CLI::App& app) {
   auto* cmd = app.add_subcommand("eval", "evaluate a checkpoint (train.resume) on held-out batches");
   auto args = add_config_arguments(*cmd);
-  cmd->callback([args] { run_eval(*args); });
+  cmd->callback([args] { run_config_job(*args, eval_job); });
 }
 
 }  // namespace attnscale::app

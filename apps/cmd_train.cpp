@@ -10,11 +10,9 @@
 #include <CLI/CLI.hpp>
 
 #include "apps/commands.h"
+#include "apps/job.h"
 #include "base/logging.h"
 #include "base/threads.h"
-#include "distributed/comm/mpi_communicator.h"
-#include "distributed/comm/mpi_environment.h"
-#include "distributed/comm/node_info.h"
 #include "distributed/comm/process_grid.h"
 #include "distributed/context_parallel/overlap_report.h"
 #include "framework/config/config.h"
@@ -26,16 +24,9 @@ namespace attnscale::app {
 namespace {
 
 int train_job(const Config& cfg, const MpiEnvironment& mpi) {
-  MpiCommunicator world;
-  set_thread_count(static_cast<int>(cfg.train.threads), node_info().local_size);
-  // The language model and HAN shard their data and sequences over the grid; the other tasks would
-  // repeat the same work on every rank.
-  const bool shards_data = cfg.model.type == config::ModelType::transformer_lm || cfg.model.type == config::ModelType::han;
-  ATTNSCALE_CHECK(shards_data || mpi.world_size() == 1, "train",
-                  "model.type = {} trains on one rank; run it without mpirun (parallel.dp = parallel.cp = 1)",
-                  config::to_string(cfg.model.type));
-  const ProcessGrid grid(world, GridShape::for_world(mpi.world_size(), static_cast<int>(cfg.parallel.cp),
-                                                     static_cast<int>(cfg.parallel.ulysses)));
+  RankSetup rank(cfg, mpi);
+  MpiCommunicator& world = rank.world;
+  const ProcessGrid& grid = rank.grid;
 
   // Every rank names the run directory from rank 0's clock.
   int64_t start_s = std::chrono::duration_cast<std::chrono::seconds>(
@@ -46,11 +37,7 @@ int train_job(const Config& cfg, const MpiEnvironment& mpi) {
   LOG_INFO("run directory {}", run_dir.root.string());
   LOG_INFO("{} rank(s), {} thread(s) per rank", mpi.world_size(), thread_count());
 
-  train::ParallelContext parallel;
-  parallel.world = &world;
-  parallel.grid = &grid;
-  parallel.layout = kernels::parse_layout_kind(std::string(config::to_string(cfg.parallel.layout)).c_str());
-  const auto task = train::make_task(cfg, parallel);
+  const auto task = train::make_task(cfg, rank.parallel);
   train::Trainer trainer(cfg, *task, &run_dir, mpi.world_rank(), &world);
   const train::TrainSummary s = trainer.run();
   LOG_INFO("done: {} steps, loss {:.4f} -> {:.4f}, eval loss {:.4f}, eval accuracy {:.4f} (chance {:.4f}), {:.0f} tok/s",
@@ -62,31 +49,12 @@ int train_job(const Config& cfg, const MpiEnvironment& mpi) {
   return 0;
 }
 
-void run_train(const ConfigArguments& args) {
-  const Config cfg = load_config(args.file, args.overrides);
-  set_log_level(std::string(config::to_string(cfg.logging.level)));
-  int code = 0;
-  {
-    MpiEnvironment mpi;
-    try {
-      validate_world_size(cfg, mpi.world_size());
-      code = run_job([&] { return train_job(cfg, mpi); });
-    } catch (const ConfigError& e) {
-      // Every rank fails identically here, before any collective: each exits on its own, and MPI
-      // is finalised normally instead of aborting the job.
-      LOG_ERROR("{}", e.what());
-      code = static_cast<int>(e.exit_code());
-    }
-  }
-  if (code != 0) throw ExitStatus(code);
-}
-
 }  // namespace
 
 void add_train_command(CLI::App& app) {
   auto* cmd = app.add_subcommand("train", "train a model from a YAML config");
   auto args = add_config_arguments(*cmd);
-  cmd->callback([args] { run_train(*args); });
+  cmd->callback([args] { run_config_job(*args, train_job); });
 }
 
 }  // namespace attnscale::app

@@ -1,0 +1,44 @@
+#include "apps/job.h"
+
+#include "base/logging.h"
+#include "base/threads.h"
+#include "distributed/comm/node_info.h"
+
+namespace attnscale::app {
+
+RankSetup::RankSetup(const Config& cfg, const MpiEnvironment& mpi)
+    : grid(world, GridShape::for_world(mpi.world_size(), static_cast<int>(cfg.parallel.cp),
+                                       static_cast<int>(cfg.parallel.ulysses))) {
+  set_thread_count(static_cast<int>(cfg.train.threads), node_info().local_size);
+  // The language model and HAN shard their data and sequences over the grid; the other tasks would
+  // repeat the same work on every rank.
+  const bool shards_data = cfg.model.type == config::ModelType::transformer_lm || cfg.model.type == config::ModelType::han;
+  ATTNSCALE_CHECK(shards_data || mpi.world_size() == 1, "train",
+                  "model.type = {} runs on one rank; run it without mpirun (parallel.dp = parallel.cp = 1)",
+                  config::to_string(cfg.model.type));
+  parallel.world = &world;
+  parallel.grid = &grid;
+  parallel.layout = kernels::parse_layout_kind(std::string(config::to_string(cfg.parallel.layout)).c_str());
+}
+
+void run_config_job(const ConfigArguments& args,
+                    const std::function<int(const Config&, const MpiEnvironment&)>& job) {
+  const Config cfg = load_config(args.file, args.overrides);
+  set_log_level(std::string(config::to_string(cfg.logging.level)));
+  int code = 0;
+  {
+    MpiEnvironment mpi;
+    try {
+      validate_world_size(cfg, mpi.world_size());
+      code = run_job([&] { return job(cfg, mpi); });
+    } catch (const ConfigError& e) {
+      // Every rank fails identically here, before any collective: each exits on its own, and MPI
+      // is finalised normally instead of aborting the job.
+      LOG_ERROR("{}", e.what());
+      code = static_cast<int>(e.exit_code());
+    }
+  }
+  if (code != 0) throw ExitStatus(code);
+}
+
+}  // namespace attnscale::app
