@@ -13,14 +13,14 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
-#include <map>
 #include <string>
 #include <vector>
 
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "base/threads.h"
+#include "benchmarks/memcpy_ratio.h"
 #include "framework/ops/indexing.h"
 #include "framework/ops/nn_functional.h"
 #include "framework/ops/ops.h"
@@ -47,8 +47,7 @@ void run_op(benchmark::State& state, int64_t bytes_per_call, Op op) {
     benchmark::DoNotOptimize(out.storage()->data());
     benchmark::ClobberMemory();
   }
-  state.SetBytesProcessed(state.iterations() * bytes_per_call);
-  state.counters["bytes_per_call"] = static_cast<double>(bytes_per_call);
+  bench::report_bytes(state, bytes_per_call);
 }
 
 constexpr int64_t kF = sizeof(float);
@@ -61,8 +60,7 @@ void BM_memcpy(benchmark::State& state) {
     benchmark::DoNotOptimize(dst.data());
     benchmark::ClobberMemory();
   }
-  state.SetBytesProcessed(state.iterations() * 2 * n * kF);
-  state.counters["bytes_per_call"] = static_cast<double>(2 * n * kF);
+  bench::report_bytes(state, 2 * n * kF);
 }
 
 void BM_add(benchmark::State& state) {
@@ -133,30 +131,6 @@ void BM_dropout(benchmark::State& state) {
   run_op(state, 2 * x.numel() * kF, [&] { return dropout(x, 0.1, gen, true); });
 }
 
-// Collects every run for the ratio table, and passes it on to the console.
-class CollectingReporter : public benchmark::ConsoleReporter {
- public:
-  struct Entry {
-    double gb_per_s = 0, ms_per_call = 0, bytes_per_call = 0;
-  };
-  void ReportRuns(const std::vector<Run>& runs) override {
-    for (const Run& run : runs) {
-      if (run.error_occurred || run.iterations == 0) continue;
-      const double total = cpu_time ? run.cpu_accumulated_time : run.real_accumulated_time;
-      const double seconds = total / static_cast<double>(run.iterations);
-      const double bytes = run.counters.at("bytes_per_call").value;
-      std::string name = run.benchmark_name();
-      name = name.substr(3, name.find('/') - 3);  // "BM_add/real_time" -> "add"
-      entries[name] = Entry{bytes / seconds / 1e9, seconds * 1e3, bytes};
-      order.push_back(name);
-    }
-    ConsoleReporter::ReportRuns(runs);
-  }
-  bool cpu_time = false;
-  std::map<std::string, Entry> entries;
-  std::vector<std::string> order;
-};
-
 }  // namespace
 }  // namespace attnscale
 
@@ -193,44 +167,14 @@ int main(int argc, char** argv) {
 
   int bench_argc = static_cast<int>(rest.size());
   benchmark::Initialize(&bench_argc, rest.data());
-  CollectingReporter reporter;
-  reporter.cpu_time = cpu_time;
+  bench::MemcpyRatioReporter reporter(cpu_time);
   benchmark::RunSpecifiedBenchmarks(&reporter);
   benchmark::Shutdown();
 
-  const auto reference = reporter.entries.find("memcpy");
-  if (reference == reporter.entries.end()) {
-    std::fprintf(stderr, "bench_ops: memcpy did not run (filtered out?), so no ratios\n");
-    return 1;
-  }
-  const double memcpy_gbs = reference->second.gb_per_s;
-  std::printf("\n%d threads, fp32 [%lld, %lld], %s time; ratio = op GB/s / memcpy GB/s (%.2f GB/s)\n",
-              thread_count(), static_cast<long long>(g_sizes.rows), static_cast<long long>(g_sizes.cols),
-              cpu_time ? "process CPU" : "wall", memcpy_gbs);
-  std::printf("%-18s %10s %10s %8s\n", "op", "ms/call", "GB/s", "ratio");
-  nlohmann::json results = nlohmann::json::array();
-  for (const std::string& name : reporter.order) {
-    const auto& e = reporter.entries.at(name);
-    const double ratio = e.gb_per_s / memcpy_gbs;
-    std::printf("%-18s %10.3f %10.2f %8.2f\n", name.c_str(), e.ms_per_call, e.gb_per_s, ratio);
-    results.push_back({{"op", name}, {"ms_per_call", e.ms_per_call}, {"gb_per_s", e.gb_per_s},
-                       {"bytes_per_call", e.bytes_per_call}, {"ratio_to_memcpy", ratio}});
-  }
-  if (!json_path.empty()) {
-    const nlohmann::json doc = {{"benchmark", "bench_ops"},
-                                {"threads", thread_count()},
-                                {"time", cpu_time ? "process_cpu" : "wall"},
-                                {"dtype", "float32"},
-                                {"rows", g_sizes.rows},
-                                {"cols", g_sizes.cols},
-                                {"memcpy_gb_per_s", memcpy_gbs},
-                                {"results", results}};
-    std::ofstream out(json_path);
-    if (!out) {
-      std::fprintf(stderr, "bench_ops: cannot write %s\n", json_path.c_str());
-      return 1;
-    }
-    out << doc.dump(2) << "\n";
-  }
-  return 0;
+  const std::string what = fmt::format("{} threads, fp32 [{}, {}], {} time; ratio = op GB/s / memcpy GB/s",
+                                       thread_count(), g_sizes.rows, g_sizes.cols, cpu_time ? "process CPU" : "wall");
+  const nlohmann::json doc = {{"benchmark", "bench_ops"}, {"threads", thread_count()},
+                              {"time", cpu_time ? "process_cpu" : "wall"}, {"dtype", "float32"},
+                              {"rows", g_sizes.rows}, {"cols", g_sizes.cols}};
+  return reporter.print_memcpy_ratios("bench_ops", what, "op", doc, json_path);
 }

@@ -14,8 +14,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
-#include <map>
 #include <string>
 #include <vector>
 
@@ -23,6 +21,7 @@
 #include <nlohmann/json.hpp>
 
 #include "base/threads.h"
+#include "benchmarks/memcpy_ratio.h"
 #include "framework/optim/adam.h"
 #include "framework/optim/clip_grad.h"
 #include "framework/optim/sgd.h"
@@ -45,10 +44,7 @@ std::vector<NamedTensor> make_params(int64_t count, int64_t numel) {
   return params;
 }
 
-void report_bytes(benchmark::State& state, int64_t bytes_per_call) {
-  state.SetBytesProcessed(state.iterations() * bytes_per_call);
-  state.counters["bytes_per_call"] = static_cast<double>(bytes_per_call);
-}
+using bench::report_bytes;
 
 void BM_memcpy(benchmark::State& state) {
   std::vector<float> src(static_cast<size_t>(g_numel), 1.0f), dst(static_cast<size_t>(g_numel), 0.0f);
@@ -100,28 +96,6 @@ void BM_grad_norm(benchmark::State& state) {
   report_bytes(state, g_numel * kF);
 }
 
-// Collects every run for the ratio table and passes it on to the console.
-class CollectingReporter : public benchmark::ConsoleReporter {
- public:
-  struct Entry {
-    double gb_per_s = 0, ms_per_call = 0, bytes_per_call = 0;
-  };
-  void ReportRuns(const std::vector<Run>& runs) override {
-    for (const Run& run : runs) {
-      if (run.error_occurred || run.iterations == 0) continue;
-      const double seconds = run.real_accumulated_time / static_cast<double>(run.iterations);
-      const double bytes = run.counters.at("bytes_per_call").value;
-      std::string name = run.benchmark_name();
-      name = name.substr(3, name.find('/') - 3);  // "BM_adam/real_time" -> "adam"
-      entries[name] = Entry{bytes / seconds / 1e9, seconds * 1e3, bytes};
-      order.push_back(name);
-    }
-    ConsoleReporter::ReportRuns(runs);
-  }
-  std::map<std::string, Entry> entries;
-  std::vector<std::string> order;
-};
-
 }  // namespace
 }  // namespace attnscale
 
@@ -152,37 +126,13 @@ int main(int argc, char** argv) {
 
   int bench_argc = static_cast<int>(rest.size());
   benchmark::Initialize(&bench_argc, rest.data());
-  CollectingReporter reporter;
+  bench::MemcpyRatioReporter reporter;
   benchmark::RunSpecifiedBenchmarks(&reporter);
   benchmark::Shutdown();
 
-  const auto reference = reporter.entries.find("memcpy");
-  if (reference == reporter.entries.end()) {
-    std::fprintf(stderr, "bench_optim: memcpy did not run (filtered out?), so no ratios\n");
-    return 1;
-  }
-  const double memcpy_gbs = reference->second.gb_per_s;
-  std::printf("\n%d threads, fp32, %lld elements; ratio = GB/s / memcpy GB/s (%.2f GB/s)\n", thread_count(),
-              static_cast<long long>(g_numel), memcpy_gbs);
-  std::printf("%-18s %10s %10s %8s\n", "update", "ms/call", "GB/s", "ratio");
-  nlohmann::json results = nlohmann::json::array();
-  for (const std::string& name : reporter.order) {
-    const auto& e = reporter.entries.at(name);
-    const double ratio = e.gb_per_s / memcpy_gbs;
-    std::printf("%-18s %10.3f %10.2f %8.2f\n", name.c_str(), e.ms_per_call, e.gb_per_s, ratio);
-    results.push_back({{"update", name}, {"ms_per_call", e.ms_per_call}, {"gb_per_s", e.gb_per_s},
-                       {"bytes_per_call", e.bytes_per_call}, {"ratio_to_memcpy", ratio}});
-  }
-  if (!json_path.empty()) {
-    const nlohmann::json doc = {{"benchmark", "bench_optim"}, {"threads", thread_count()},
-                                {"dtype", "float32"},         {"numel", g_numel},
-                                {"memcpy_gb_per_s", memcpy_gbs}, {"results", results}};
-    std::ofstream out(json_path);
-    if (!out) {
-      std::fprintf(stderr, "bench_optim: cannot write %s\n", json_path.c_str());
-      return 1;
-    }
-    out << doc.dump(2) << "\n";
-  }
-  return 0;
+  const std::string what =
+      fmt::format("{} threads, fp32, {} elements; ratio = GB/s / memcpy GB/s", thread_count(), g_numel);
+  const nlohmann::json doc = {{"benchmark", "bench_optim"}, {"threads", thread_count()}, {"dtype", "float32"},
+                              {"numel", g_numel}};
+  return reporter.print_memcpy_ratios("bench_optim", what, "update", doc, json_path);
 }
