@@ -1,4 +1,5 @@
 #include "framework/train/captioner_task.h"
+#include "framework/train/task_config.h"
 
 #include <fmt/format.h>
 
@@ -10,9 +11,10 @@
 #include "framework/train/token_scoring.h"
 
 namespace attnscale::train {
+
+using task_config::kEvalBatchBase;  // evaluation batches are never training batches
 namespace {
 
-constexpr int64_t kEvalBatchBase = int64_t{1} << 40;  // as in lm_task.cpp
 
 }  // namespace
 

@@ -1,4 +1,5 @@
 #include "framework/train/encoder_decoder_task.h"
+#include "framework/train/task_config.h"
 
 #include <fmt/format.h>
 
@@ -11,10 +12,10 @@
 #include "framework/train/token_scoring.h"
 
 namespace attnscale::train {
+
+using task_config::kEvalBatchBase;  // evaluation batches are never training batches
 namespace {
 
-// Evaluation batches come from far beyond any training step (as in lm_task.cpp).
-constexpr int64_t kEvalBatchBase = int64_t{1} << 40;
 
 bool not_ignored(int64_t target) { return target != data::kIgnoreIndex; }
 

@@ -1,4 +1,5 @@
 #include "framework/train/lm_task.h"
+#include "framework/train/task_config.h"
 
 #include "framework/attention/mask_builder.h"
 #include "framework/autograd/node.h"
@@ -9,11 +10,8 @@
 #include "framework/train/lm_mechanism.h"
 
 namespace attnscale::train {
-namespace {
-// Evaluation batches are numbered from here, far beyond any training step, so they are never
-// batches the model trained on.
-constexpr int64_t kEvalBatchBase = int64_t{1} << 40;
-}  // namespace
+
+using task_config::kEvalBatchBase;  // evaluation batches are never training batches
 
 models::TransformerLMOptions transformer_options(const Config& cfg) {
   models::TransformerLMOptions o;

@@ -1,4 +1,5 @@
 #include "framework/train/seq2seq_task.h"
+#include "framework/train/task_config.h"
 
 #include <string>
 
@@ -9,21 +10,15 @@
 #include "framework/ops/ops.h"
 
 namespace attnscale::train {
+
+using task_config::kEvalBatchBase;  // evaluation batches are never training batches
 namespace {
 
-// Evaluation batches are numbered from here, far beyond any training step (as in lm_task.cpp).
-constexpr int64_t kEvalBatchBase = int64_t{1} << 40;
 
 using attention::SourceMechanism;
 
-std::string origin(const Config& cfg, std::string_view key) {
-  const auto it = cfg.origins.find(key);
-  return it == cfg.origins.end() ? "default" : it->second;
-}
-
-[[noreturn]] void fail(const Config& cfg, std::string_view key, const std::string& problem) {
-  throw ConfigError(fmt::format("[config] {}: {} ({})", key, problem, origin(cfg, key)));
-}
+using task_config::fail;
+using task_config::reject_unused;
 
 SourceMechanism source_mechanism(const Config& cfg) {
   switch (cfg.attention.mechanism) {
@@ -50,13 +45,6 @@ attention::ScoreKind score_kind(config::AttentionScore score) {
   return attention::ScoreKind::general;
 }
 
-// A key the chosen mechanism would ignore is an error when it differs from its default (as in
-// config/validate.cpp), not a silent no-op.
-template <typename T>
-void reject_unused(const Config& cfg, std::string_view key, const T& value, const T& default_value,
-                   std::string_view problem) {
-  if (value != default_value) fail(cfg, key, std::string(problem));
-}
 
 void check_seq2seq_keys(const Config& cfg, SourceMechanism mechanism) {
   const Seq2SeqConfig& s = cfg.seq2seq;

@@ -1,5 +1,6 @@
-// Config checks shared by the tasks of the mechanism models (memn2n, temporal): errors that name the
-// key, the problem and where the key was set, as config/validate.cpp does for the generic rules.
+// What the training tasks share: config checks whose errors name the key, the problem and where the
+// key was set (as config/validate.cpp does for the generic rules), and the numbering of evaluation
+// batches.
 #pragma once
 
 #include <cstdint>
@@ -10,8 +11,8 @@
 
 namespace attnscale::train::task_config {
 
-// Evaluation batches are numbered from here, far beyond any training batch (as lm_task.cpp and
-// seq2seq_task.cpp do).
+// Evaluation batches are numbered from here, far beyond any training batch, so no task ever
+// evaluates on a batch it trained on.
 inline constexpr int64_t kEvalBatchBase = int64_t{1} << 40;
 
 // Where `key` was set ("configs/x.yaml:4:12", or "default").
