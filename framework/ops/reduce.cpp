@@ -3,6 +3,7 @@
 #include <limits>
 
 #include "framework/autograd/node.h"
+#include "framework/ops/op_helpers.h"
 #include "framework/ops/ops.h"
 
 namespace attnscale {
@@ -48,17 +49,6 @@ void sum_columns(const T* x, int64_t r, int64_t inner, T* out) {
   }
 }
 
-// Views x as [outer, r, inner] along one axis (after making it contiguous).
-struct AxisSplit {
-  int64_t outer = 1, r = 1, inner = 1;
-};
-AxisSplit split_at(const Shape& shape, int axis) {
-  AxisSplit s;
-  for (int i = 0; i < axis; ++i) s.outer *= shape[i];
-  s.r = shape[axis];
-  for (size_t i = axis + 1; i < shape.size(); ++i) s.inner *= shape[i];
-  return s;
-}
 
 }  // namespace
 
@@ -129,14 +119,14 @@ Tensor sum_to(const Tensor& x, const Shape& shape) {
 namespace {
 // Index of the maximum along `axis` for each (outer, inner) and the value; NaN-free inputs assumed.
 template <typename T>
-void max_along(const T* x, AxisSplit s, T* values, int64_t* indices) {
-#pragma omp parallel for if (s.outer * s.r * s.inner > (1 << 16))
+void max_along(const T* x, ops_detail::AxisView s, T* values, int64_t* indices) {
+#pragma omp parallel for if (s.outer * s.len * s.inner > (1 << 16))
   for (int64_t o = 0; o < s.outer; ++o)
     for (int64_t j = 0; j < s.inner; ++j) {
-      const T* p = x + o * s.r * s.inner + j;
+      const T* p = x + o * s.len * s.inner + j;
       T best = -std::numeric_limits<T>::infinity();
       int64_t arg = 0;
-      for (int64_t i = 0; i < s.r; ++i)
+      for (int64_t i = 0; i < s.len; ++i)
         if (p[i * s.inner] > best) best = p[i * s.inner], arg = i;
       values[o * s.inner + j] = best;
       indices[o * s.inner + j] = arg;
@@ -144,16 +134,16 @@ void max_along(const T* x, AxisSplit s, T* values, int64_t* indices) {
 }
 // Log-sum-exp along `axis`; an all -inf slice gives -inf.
 template <typename T>
-void logsumexp_along(const T* x, AxisSplit s, T* out) {
-#pragma omp parallel for if (s.outer * s.r * s.inner > (1 << 16))
+void logsumexp_along(const T* x, ops_detail::AxisView s, T* out) {
+#pragma omp parallel for if (s.outer * s.len * s.inner > (1 << 16))
   for (int64_t o = 0; o < s.outer; ++o)
     for (int64_t j = 0; j < s.inner; ++j) {
-      const T* p = x + o * s.r * s.inner + j;
+      const T* p = x + o * s.len * s.inner + j;
       T m = -std::numeric_limits<T>::infinity();
-      for (int64_t i = 0; i < s.r; ++i) m = std::max(m, p[i * s.inner]);
+      for (int64_t i = 0; i < s.len; ++i) m = std::max(m, p[i * s.inner]);
       T acc = 0;
       if (std::isfinite(m))
-        for (int64_t i = 0; i < s.r; ++i) acc += std::exp(p[i * s.inner] - m);
+        for (int64_t i = 0; i < s.len; ++i) acc += std::exp(p[i * s.inner] - m);
       out[o * s.inner + j] = std::isfinite(m) ? m + std::log(acc) : m;
     }
 }
@@ -167,7 +157,7 @@ Tensor argmax(const Tensor& x, int axis, bool keepdim) {
   Tensor indices = Tensor::empty(out_shape, DType::i64);
   ATTNSCALE_DISPATCH_FLOAT(x.dtype(), "argmax", [&] {
     std::vector<scalar_t> values(indices.numel());
-    max_along(xc.data<scalar_t>(), split_at(x.shape(), ax), values.data(), indices.data<int64_t>());
+    max_along(xc.data<scalar_t>(), ops_detail::axis_view(x.shape(), ax), values.data(), indices.data<int64_t>());
   });
   return indices;
 }
@@ -176,7 +166,7 @@ Tensor max(const Tensor& x, int axis, bool keepdim) {
   const int ax = normalize_axis(axis, x.dim(), "max");
   ATTNSCALE_CHECK(x.shape()[ax] > 0, "max", "empty axis {}", ax);
   const Tensor xc = x.contiguous();
-  const AxisSplit s = split_at(x.shape(), ax);
+  const ops_detail::AxisView s = ops_detail::axis_view(x.shape(), ax);
   Tensor values = Tensor::empty(reduced_shape(x.shape(), {ax}, keepdim), x.dtype());
   auto indices = std::make_shared<std::vector<int64_t>>(values.numel());
   ATTNSCALE_DISPATCH_FLOAT(x.dtype(), "max", [&] {
@@ -191,7 +181,7 @@ Tensor max(const Tensor& x, int axis, bool keepdim) {
       scalar_t* pi = gin.data<scalar_t>();
       for (int64_t o = 0; o < s.outer; ++o)
         for (int64_t j = 0; j < s.inner; ++j)
-          pi[(o * s.r + (*indices)[o * s.inner + j]) * s.inner + j] = pg[o * s.inner + j];
+          pi[(o * s.len + (*indices)[o * s.inner + j]) * s.inner + j] = pg[o * s.inner + j];
     });
     return std::vector<Tensor>{gin};
   });
@@ -200,7 +190,7 @@ Tensor max(const Tensor& x, int axis, bool keepdim) {
 Tensor logsumexp(const Tensor& x, int axis, bool keepdim) {
   const int ax = normalize_axis(axis, x.dim(), "logsumexp");
   const Tensor xc = x.contiguous();
-  const AxisSplit s = split_at(x.shape(), ax);
+  const ops_detail::AxisView s = ops_detail::axis_view(x.shape(), ax);
   Tensor out = Tensor::empty(reduced_shape(x.shape(), {ax}, keepdim), x.dtype());
   ATTNSCALE_DISPATCH_FLOAT(x.dtype(), "logsumexp", [&] {
     logsumexp_along(xc.data<scalar_t>(), s, out.data<scalar_t>());
