@@ -1,6 +1,7 @@
 // `mpirun -np P attnscale op-check attention --input IN.h5 --output OUT.h5 --cp P --layout L
-//  --algo ring|ulysses|hybrid [--ulysses U]`: the op-check contract run through
-// context_parallel_attention. Every rank reads the whole file and takes its shard of the sequence
+//  --algo ring|ulysses|hybrid|halo|sparse-fetch|auto [--ulysses U]`: the op-check contract run
+// through context_parallel_attention (ring, ulysses, hybrid) or sequence_parallel_attention (halo,
+// sparse-fetch, auto: the choice and its reason are printed and stored). Every rank reads the whole file and takes its shard of the sequence
 // by the layout; rank 0 gathers out, lse and the gradients back into sequence order and writes
 // them, so the file compares one to one with a single-rank op-check or the user's reference.
 //
@@ -13,10 +14,10 @@
 #include "distributed/comm/mpi_communicator.h"
 #include "distributed/comm/mpi_environment.h"
 #include "distributed/comm/process_grid.h"
-#include "distributed/context_parallel/context_parallel_attention.h"
 #include "distributed/context_parallel/sequence_shard.h"
 #include "distributed/context_parallel/tensor_span.h"
 #include "distributed/context_parallel/ulysses.h"
+#include "distributed/sequence_parallel/sequence_parallel_attention.h"
 
 namespace attnscale::app {
 namespace {
@@ -33,12 +34,26 @@ void check_cp_input(const H5Reader& in, const AttentionInput<T>& input, const Cp
                              s.k_len, input.q_offset));
   const int ulysses = options.algo == "ulysses" ? options.cp : options.algo == "hybrid" ? options.ulysses : 1;
   cp::split_heads(s.q_heads, s.kv_heads, ulysses);  // "[ulysses] heads (..) not divisible by .."
+  const kernels::Mask& mask = input.params.mask;
+  ATTNSCALE_CHECK(options.algo != "halo" || (mask.window && options.layout == "contiguous"), "op-check",
+                  "--algo halo needs the file's mask 'window' and --layout contiguous (got mask '{}', layout {}); "
+                  "--algo auto picks what fits",
+                  input.mask, options.layout);
+  ATTNSCALE_CHECK(options.algo != "sparse-fetch" || mask.blocks, "op-check",
+                  "--algo sparse-fetch needs the file's mask 'block_sparse' (got '{}'); --algo auto picks what fits",
+                  input.mask);
+}
+
+// --algo as the context-parallel group's algorithm and the sequence-parallel choice over it.
+std::pair<Algo, SeqAlgo> parse_algorithms(const std::string& name) {
+  if (name == "ring" || name == "ulysses" || name == "hybrid") return {parse_algo(name), SeqAlgo::ring};
+  return {Algo::ring, parse_seq_algo(name)};
 }
 
 template <typename T>
 int run_cp(const AttentionInput<T>& input, const std::string& output, const CpOptions& options) {
   MpiCommunicator world;
-  const Algo algo = parse_algo(options.algo);
+  const auto [algo, sequence_algo] = parse_algorithms(options.algo);
   ProcessGrid grid(world, GridShape{.dp = 1, .cp = options.cp, .ulysses = algo == Algo::hybrid ? options.ulysses : 1});
   const kernels::AttentionShape& s = input.shape();
   const kernels::Layout layout(kernels::parse_layout_kind(options.layout.c_str()), s.q_len, options.cp);
@@ -63,7 +78,13 @@ int run_cp(const AttentionInput<T>& input, const std::string& output, const CpOp
   spec.k_segment = shard_ids(input.k_segment);
   spec.k_valid = shard_ids(input.k_valid);
 
-  auto [out, lse] = context_parallel_attention_with_lse(q, k, v, spec, group);
+  std::string chosen;
+  if (sequence_algo == SeqAlgo::automatic) {
+    const AlgoChoice choice = choose_algo(spec.mask, layout);
+    chosen = fmt::format(" chose={}", seq_algo_name(choice.algo));
+    if (world.rank() == 0) std::printf("--algo auto: %s (%s)\n", seq_algo_name(choice.algo), choice.reason.c_str());
+  }
+  auto [out, lse] = sequence_parallel_attention_with_lse(q, k, v, spec, group, sequence_algo);
   if (backward) out.backward(shard(input.dout->data, bq, s.value_dim, {s.batch, s.q_heads, n, s.value_dim}));
 
   Communicator* cp_comm = &grid.cp();
@@ -77,7 +98,7 @@ int run_cp(const AttentionInput<T>& input, const std::string& output, const CpOp
   }
   if (world.rank() == 0) {
     const std::string how =
-        fmt::format(" cp={} layout={} algo={}{}", options.cp, options.layout, options.algo,
+        fmt::format(" cp={} layout={} algo={}{}{}", options.cp, options.layout, options.algo, chosen,
                     algo == Algo::hybrid ? fmt::format(" ulysses={}", options.ulysses) : std::string());
     write_attention_output(input, result, output, how);
   }

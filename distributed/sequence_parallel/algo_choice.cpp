@@ -1,7 +1,7 @@
 // `--algo`: the algorithm names and the automatic choice from the mask and the layout.
+#include <algorithm>
 #include <limits>
 
-#include "distributed/context_parallel/context_parallel_attention.h"
 #include "distributed/sequence_parallel/sequence_parallel_attention.h"
 
 namespace attnscale {
@@ -46,22 +46,6 @@ AlgoChoice choose_algo(const kernels::Mask& mask, const kernels::Layout& layout)
     return {SeqAlgo::ring, fmt::format("a window on a {} layout (halo needs contiguous shards)",
                                        kernels::layout_kind_name(layout.kind))};
   return {SeqAlgo::ring, "no window or block pattern: every shard may need every other"};
-}
-
-Tensor sequence_parallel_attention(const Tensor& q, const Tensor& k, const Tensor& v, const AttentionSpec& spec,
-                                   const SequenceParallelGroup& group, SeqAlgo algo) {
-  if (algo == SeqAlgo::automatic) algo = choose_algo(spec.mask, group.layout).algo;
-  switch (algo) {
-    case SeqAlgo::halo:
-      return halo_attention(q, k, v, spec, group);
-    case SeqAlgo::sparse_fetch:
-      return block_sparse_attention(q, k, v, spec, group);
-    case SeqAlgo::ring:
-    case SeqAlgo::automatic:
-      break;
-  }
-  return context_parallel_attention(q, k, v, spec,
-                                    ContextParallelGroup{group.comm, nullptr, nullptr, Algo::ring, group.layout});
 }
 
 }  // namespace attnscale

@@ -1,10 +1,12 @@
 // The halo and block-sparse attention ops (front end): argument checks, the fetch plan, the
-// autograd node. The computation and the transfers are in fetch_attention.h.
+// autograd node, and the dispatch by algorithm. The computation and the transfers are in
+// fetch_attention.h.
 #include "distributed/sequence_parallel/sequence_parallel_attention.h"
 
 #include <cmath>
 #include <memory>
 
+#include "distributed/context_parallel/context_parallel_attention.h"
 #include "distributed/sequence_parallel/fetch_attention.h"
 #include "framework/autograd/node.h"
 #include "framework/ops/ops.h"
@@ -64,7 +66,7 @@ void check_positions(const kernels::Positions& given, const kernels::Positions& 
                   what);
 }
 
-Tensor run(const char* op, const Tensor& q_in, const Tensor& k_in, const Tensor& v_in, const AttentionSpec& spec,
+std::pair<Tensor, Tensor> run(const char* op, const Tensor& q_in, const Tensor& k_in, const Tensor& v_in, const AttentionSpec& spec,
            const SequenceParallelGroup& group, sp::Transport transport, int64_t plan_block) {
   ATTNSCALE_CHECK(q_in.dim() == 4 && k_in.dim() == 4 && v_in.dim() == 4, op,
                   "expects q, k, v as [B, H, n, D]; got {}, {}, {}", shape_str(q_in.shape()), shape_str(k_in.shape()),
@@ -116,7 +118,7 @@ Tensor run(const char* op, const Tensor& q_in, const Tensor& k_in, const Tensor&
     sp::fetch_attention_forward<T>(*group.comm, *saved->plan, transport, fetch_inputs<T>(*saved), mspan<T>(saved->out),
                                    mspan<T>(saved->lse), saved->fetched<T>());
   });
-  return autograd::record(saved->out.detach(), op, {q, k, v}, [saved](const Tensor& g) {
+  Tensor out = autograd::record(saved->out.detach(), op, {q, k, v}, [saved](const Tensor& g) {
     Saved& s = *saved;
     const Tensor dout = g.contiguous();
     Tensor dq = Tensor::empty(s.q.shape(), s.q.dtype()), dk = Tensor::empty(s.k.shape(), s.k.dtype()),
@@ -129,16 +131,15 @@ Tensor run(const char* op, const Tensor& q_in, const Tensor& k_in, const Tensor&
     });
     return std::vector<Tensor>{dq, dk, dv};
   });
+  return {out, saved->lse.detach()};
 }
 
-}  // namespace
-
-Tensor halo_attention(const Tensor& q, const Tensor& k, const Tensor& v, const AttentionSpec& spec,
-                      const SequenceParallelGroup& group) {
+std::pair<Tensor, Tensor> halo_with_lse(const Tensor& q, const Tensor& k, const Tensor& v, const AttentionSpec& spec,
+                                        const SequenceParallelGroup& group) {
   ATTNSCALE_CHECK(spec.mask.window.has_value(), "halo",
                   "the halo exchange needs a sliding-window mask (spec.mask.window); use block_sparse_attention "
                   "for block patterns or ring attention (context_parallel_attention) for other masks");
-  if (group.comm == nullptr || group.comm->size() == 1) return fused_attention(q, k, v, spec);
+  if (group.comm == nullptr || group.comm->size() == 1) return fused_attention_with_lse(q, k, v, spec);
   ATTNSCALE_CHECK(group.layout.kind == kernels::LayoutKind::contiguous, "halo",
                   "the halo exchange needs a contiguous layout (got {}): a window's neighbours are only on "
                   "adjacent ranks there; use ring attention (context_parallel_attention, --algo ring) for "
@@ -148,13 +149,53 @@ Tensor halo_attention(const Tensor& q, const Tensor& k, const Tensor& v, const A
   return run("halo", q, k, v, spec, group, sp::Transport::point_to_point, 64);
 }
 
-Tensor block_sparse_attention(const Tensor& q, const Tensor& k, const Tensor& v, const AttentionSpec& spec,
-                              const SequenceParallelGroup& group) {
+std::pair<Tensor, Tensor> block_sparse_with_lse(const Tensor& q, const Tensor& k, const Tensor& v,
+                                                const AttentionSpec& spec, const SequenceParallelGroup& group) {
   ATTNSCALE_CHECK(spec.mask.blocks != nullptr, "block_sparse",
                   "the block fetch needs a block-pattern mask (spec.mask.blocks); use halo_attention for sliding "
                   "windows or ring attention (context_parallel_attention) for other masks");
-  if (group.comm == nullptr || group.comm->size() == 1) return fused_attention(q, k, v, spec);
+  if (group.comm == nullptr || group.comm->size() == 1) return fused_attention_with_lse(q, k, v, spec);
   return run("block_sparse", q, k, v, spec, group, sp::Transport::all_to_all, spec.mask.blocks->block_size());
+}
+
+}  // namespace
+
+Tensor halo_attention(const Tensor& q, const Tensor& k, const Tensor& v, const AttentionSpec& spec,
+                      const SequenceParallelGroup& group) {
+  return halo_with_lse(q, k, v, spec, group).first;
+}
+
+Tensor block_sparse_attention(const Tensor& q, const Tensor& k, const Tensor& v, const AttentionSpec& spec,
+                              const SequenceParallelGroup& group) {
+  return block_sparse_with_lse(q, k, v, spec, group).first;
+}
+
+std::pair<Tensor, Tensor> sequence_parallel_attention_with_lse(const Tensor& q, const Tensor& k, const Tensor& v,
+                                                               const AttentionSpec& spec,
+                                                               const ContextParallelGroup& group, SeqAlgo algo) {
+  if (algo == SeqAlgo::automatic) algo = choose_algo(spec.mask, group.layout).algo;
+  const SequenceParallelGroup fetch_group{group.cp, group.layout};
+  switch (algo) {
+    case SeqAlgo::halo:
+      return halo_with_lse(q, k, v, spec, fetch_group);
+    case SeqAlgo::sparse_fetch:
+      return block_sparse_with_lse(q, k, v, spec, fetch_group);
+    case SeqAlgo::ring:
+    case SeqAlgo::automatic:
+      break;
+  }
+  return context_parallel_attention_with_lse(q, k, v, spec, group);
+}
+
+Tensor sequence_parallel_attention(const Tensor& q, const Tensor& k, const Tensor& v, const AttentionSpec& spec,
+                                   const ContextParallelGroup& group, SeqAlgo algo) {
+  return sequence_parallel_attention_with_lse(q, k, v, spec, group, algo).first;
+}
+
+Tensor sequence_parallel_attention(const Tensor& q, const Tensor& k, const Tensor& v, const AttentionSpec& spec,
+                                   const SequenceParallelGroup& group, SeqAlgo algo) {
+  return sequence_parallel_attention(q, k, v, spec,
+                                     ContextParallelGroup{group.comm, nullptr, nullptr, Algo::ring, group.layout}, algo);
 }
 
 }  // namespace attnscale

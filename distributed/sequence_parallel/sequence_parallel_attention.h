@@ -10,7 +10,9 @@
 //   block_sparse_attention  block-pattern masks (Mask::blocks: Sparse Transformer strided / fixed,
 //                           Longformer, BigBird): each rank fetches exactly the key rows of the
 //                           blocks its query blocks name, in one all_to_all_v; any layout.
-//   sequence_parallel_attention with an algorithm, or the cheapest correct one (choose_algo).
+//   sequence_parallel_attention with an algorithm, or the cheapest correct one (choose_algo); the
+//                           form that takes a ContextParallelGroup is what models call: its ring
+//                           runs the group's own algorithm (ring, Ulysses or hybrid).
 //
 // Every rank of the group calls the op together with the same shapes, mask and layout; q, k, v
 // are this rank's shard [B, H, n_local, D] at group.layout.positions(rank). spec: as for
@@ -24,6 +26,7 @@
 #include <utility>
 
 #include "distributed/comm/communicator.h"
+#include "distributed/context_parallel/context_parallel_attention.h"
 #include "framework/ops/attention.h"
 #include "kernels/layout.h"
 
@@ -58,5 +61,15 @@ AlgoChoice choose_algo(const kernels::Mask& mask, const kernels::Layout& layout)
 // Runs `algo` (automatic: choose_algo). Returns this rank's output shard [B, Hq, n_local, Dv].
 Tensor sequence_parallel_attention(const Tensor& q, const Tensor& k, const Tensor& v, const AttentionSpec& spec,
                                    const SequenceParallelGroup& group, SeqAlgo algo = SeqAlgo::automatic);
+
+// Over a context-parallel group (a model's MultiHeadOptions::context_parallel): halo and
+// sparse_fetch run over group.cp and group.layout; ring, and automatic where choose_algo picks
+// ring, run context_parallel_attention with the group's own algorithm (ring, Ulysses or hybrid).
+Tensor sequence_parallel_attention(const Tensor& q, const Tensor& k, const Tensor& v, const AttentionSpec& spec,
+                                   const ContextParallelGroup& group, SeqAlgo algo);
+// The same, with this rank's shard of the log-sum-exp [B, Hq, n_local] (no gradient).
+std::pair<Tensor, Tensor> sequence_parallel_attention_with_lse(const Tensor& q, const Tensor& k, const Tensor& v,
+                                                               const AttentionSpec& spec,
+                                                               const ContextParallelGroup& group, SeqAlgo algo);
 
 }  // namespace attnscale

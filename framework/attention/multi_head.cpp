@@ -69,7 +69,7 @@ Tensor MultiHeadAttention::forward(const Tensor& x, const Tensor& positions, std
     ATTNSCALE_CHECK(options_.fused && options_.normalizer == kernels::Normalizer::softmax, "multi_head",
                     "context-parallel attention runs the fused softmax kernel; set attention.impl=fused and "
                     "attention.normalizer=softmax");
-    out = context_parallel_attention(q, k, v, spec, *cp);
+    out = sequence_parallel_attention(q, k, v, spec, *cp, options_.sequence_algo);
   } else {
     spec.q_positions = spec.k_positions = positions_of(pos);
     out = scaled_dot_product_attention(q, k, v, spec, {options_.normalizer, options_.fused});

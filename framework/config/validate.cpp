@@ -54,6 +54,32 @@ void validate_attention(const Config& cfg) {
     fail_rule(cfg, {"attention.window", "attention.mask"}, "must be > 0 with attention.mask = window");
 }
 
+// halo, sparse_fetch and auto run the TransformerLM's attention by what its mask needs
+// (distributed/sequence_parallel/sequence_parallel_attention.h).
+void validate_sequence_parallel_algo(const Config& cfg) {
+  const ParallelConfig& p = cfg.parallel;
+  const std::string algo(config::to_string(p.algo));
+  if (p.ulysses != 1)
+    fail_rule(cfg, {"parallel.ulysses", "parallel.algo"},
+              fmt::format("{} needs parallel.algo = ulysses or hybrid ({} uses ulysses = 1)", p.ulysses, algo));
+  if (cfg.model.type != config::ModelType::transformer_lm)
+    fail_rule(cfg, {"parallel.algo", "model.type"},
+              fmt::format("{} applies to model.type = transformer_lm, not {}", algo, config::to_string(cfg.model.type)));
+  if (p.algo == config::ParallelAlgo::halo && cfg.attention.mask != config::Mask::window)
+    fail_rule(cfg, {"parallel.algo", "attention.mask"},
+              fmt::format("halo needs attention.mask = window (got {}): only a sliding window has a halo",
+                          config::to_string(cfg.attention.mask)));
+  if (p.algo == config::ParallelAlgo::halo && p.layout != config::Layout::contiguous)
+    fail_rule(cfg, {"parallel.algo", "parallel.layout"},
+              fmt::format("halo needs parallel.layout = contiguous (got {}): a window's neighbours sit on the "
+                          "adjacent ranks only there",
+                          config::to_string(p.layout)));
+  if (p.algo == config::ParallelAlgo::sparse_fetch && cfg.attention.mask != config::Mask::block_sparse)
+    fail_rule(cfg, {"parallel.algo", "attention.mask"},
+              fmt::format("sparse_fetch needs attention.mask = block_sparse (got {})",
+                          config::to_string(cfg.attention.mask)));
+}
+
 void validate_parallel(const Config& cfg) {
   const ParallelConfig& p = cfg.parallel;
   if (p.cp % p.ulysses != 0)
@@ -79,6 +105,11 @@ void validate_parallel(const Config& cfg) {
         fail_rule(cfg, {"parallel.ulysses", "parallel.algo", "parallel.cp"},
                   fmt::format("{} must lie strictly between 1 and parallel.cp = {} with parallel.algo = hybrid",
                               p.ulysses, p.cp));
+      break;
+    case config::ParallelAlgo::halo:
+    case config::ParallelAlgo::sparse_fetch:
+    case config::ParallelAlgo::auto_:
+      validate_sequence_parallel_algo(cfg);
       break;
   }
   const std::int64_t batch_split = p.dp * cfg.train.accum_steps;

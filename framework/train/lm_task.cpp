@@ -1,6 +1,7 @@
 #include "framework/train/lm_task.h"
 #include "framework/train/task_config.h"
 
+#include "base/logging.h"
 #include "framework/attention/mask_builder.h"
 #include "framework/autograd/node.h"
 #include "framework/config/enum_names.h"
@@ -43,6 +44,24 @@ data::SyntheticSpec synthetic_spec(const Config& cfg) {
   return s;
 }
 
+namespace {
+
+// parallel.algo as the context-parallel group's algorithm and the sequence-parallel choice over it
+// (MultiHeadOptions::sequence_algo: ring runs the group's algorithm).
+std::pair<Algo, SeqAlgo> attention_algorithms(config::ParallelAlgo algo) {
+  switch (algo) {
+    case config::ParallelAlgo::ring: return {Algo::ring, SeqAlgo::ring};
+    case config::ParallelAlgo::ulysses: return {Algo::ulysses, SeqAlgo::ring};
+    case config::ParallelAlgo::hybrid: return {Algo::hybrid, SeqAlgo::ring};
+    case config::ParallelAlgo::halo: return {Algo::ring, SeqAlgo::halo};
+    case config::ParallelAlgo::sparse_fetch: return {Algo::ring, SeqAlgo::sparse_fetch};
+    case config::ParallelAlgo::auto_: return {Algo::ring, SeqAlgo::automatic};
+  }
+  return {Algo::ring, SeqAlgo::ring};
+}
+
+}  // namespace
+
 LMTask::LMTask(const Config& cfg, ParallelContext parallel)
     : task_(synthetic_spec(cfg)),
       dropout_gen_(static_cast<uint64_t>(cfg.run.seed) + 2 + static_cast<uint64_t>(parallel.cp_rank())),
@@ -50,9 +69,14 @@ LMTask::LMTask(const Config& cfg, ParallelContext parallel)
   const kernels::Layout layout(parallel_.layout, cfg.data.seq_len, parallel_.cp_size());
   models::TransformerLMOptions options = transformer_options(cfg);
   if (parallel_.cp_size() > 1) {
-    options.context_parallel = std::make_shared<const ContextParallelGroup>(ContextParallelGroup{
-        &parallel_.grid->cp(), &parallel_.grid->ulysses(), &parallel_.grid->ring(),
-        parse_algo(config::to_string(cfg.parallel.algo)), layout});
+    const auto [group_algo, sequence_algo] = attention_algorithms(cfg.parallel.algo);
+    options.context_parallel = std::make_shared<const ContextParallelGroup>(
+        ContextParallelGroup{&parallel_.grid->cp(), &parallel_.grid->ulysses(), &parallel_.grid->ring(), group_algo, layout});
+    options.sequence_algo = sequence_algo;
+    if (sequence_algo == SeqAlgo::automatic) {
+      const AlgoChoice choice = choose_algo(options.mask, layout);
+      LOG_INFO("parallel.algo = auto: {} ({})", seq_algo_name(choice.algo), choice.reason);
+    }
   }
   Generator init(static_cast<uint64_t>(cfg.run.seed));  // the same weights on every rank
   model_ = std::make_unique<models::TransformerLM>(options, init);

@@ -150,6 +150,38 @@ TEST(Validate, ConsistencyRulesNameEveryKeyAndWhereItWasSet) {
   EXPECT_NO_THROW(validate(sgd));
 }
 
+TEST(Validate, HaloAndSparseFetchNeedTheMaskTheyServe) {
+  TempDir dir;
+  write_file(dir / "x.yaml", "parallel:\n  cp: 2\n  algo: halo\n");
+  std::string message = error_of([&] { load_config(dir / "x.yaml"); });
+  EXPECT_NE(message.find("parallel.algo: halo needs attention.mask = window (got causal)"), std::string::npos)
+      << message;
+  EXPECT_NE(message.find("parallel.algo: " + (dir / "x.yaml").string() + ":3:9"), std::string::npos) << message;
+
+  Config cfg;
+  cfg.parallel.cp = 2;
+  cfg.parallel.algo = config::ParallelAlgo::halo;
+  cfg.attention.mask = config::Mask::window;
+  EXPECT_NE(error_of([&] { validate(cfg); }).find("halo needs parallel.layout = contiguous (got zigzag)"),
+            std::string::npos);
+  cfg.parallel.layout = config::Layout::contiguous;
+  EXPECT_NO_THROW(validate(cfg));
+  cfg.parallel.algo = config::ParallelAlgo::sparse_fetch;
+  EXPECT_NE(error_of([&] { validate(cfg); }).find("sparse_fetch needs attention.mask = block_sparse (got window)"),
+            std::string::npos);
+  cfg.attention.mask = config::Mask::block_sparse;
+  EXPECT_NO_THROW(validate(cfg));
+  cfg.parallel.algo = config::ParallelAlgo::auto_;
+  EXPECT_NO_THROW(validate(cfg));
+  cfg.parallel.ulysses = 2;
+  EXPECT_NE(error_of([&] { validate(cfg); }).find("parallel.ulysses: 2 needs parallel.algo = ulysses or hybrid (auto"),
+            std::string::npos);
+  cfg.parallel.ulysses = 1;
+  cfg.model.type = config::ModelType::han;
+  EXPECT_NE(error_of([&] { validate(cfg); }).find("parallel.algo: auto applies to model.type = transformer_lm, not han"),
+            std::string::npos);
+}
+
 TEST(Validate, WorldSizeMustEqualDpTimesCp) {
   Config cfg;
   cfg.parallel.dp = 2;

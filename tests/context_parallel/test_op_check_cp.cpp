@@ -1,4 +1,5 @@
-// `mpirun -np P attnscale op-check attention --cp P --layout L --algo A`: the gathered result that
+// `mpirun -np P attnscale op-check attention --cp P --layout L --algo A` (A: ring, ulysses, hybrid,
+// halo, sparse-fetch, auto): the gathered result that
 // rank 0 writes equals the single-rank op-check of the same file, dataset by dataset; options that
 // do not fit the job fail with exit code 2 before any rank talks to another.
 #include <gtest/gtest.h>
@@ -8,6 +9,8 @@
 
 #include <cmath>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <memory>
 #include <random>
 #include <string>
@@ -64,7 +67,8 @@ std::vector<double> read_dataset(const fs::path& path, const char* name) {
 struct FileCase {
   bool f32 = false;
   std::string mask = "causal";
-  int64_t window_left = 0;
+  int64_t window_left = 0, window_right = 0;
+  int64_t block_size = 0;  // block_sparse: a strided-like layout of ceil(n / block_size) blocks
   bool segments = false, padding = false;
 };
 
@@ -100,7 +104,15 @@ void write_input(const fs::path& path, const FileCase& c) {
   write_attribute(f, "mask", c.mask);
   if (c.mask == "window") {
     write_attribute(f, "window_left", c.window_left);
-    write_attribute(f, "window_right", int64_t{0});
+    write_attribute(f, "window_right", c.window_right);
+  }
+  if (c.mask == "block_sparse") {
+    const hsize_t blocks = (n + c.block_size - 1) / c.block_size;
+    std::vector<int32_t> layout(blocks * blocks);
+    for (hsize_t i = 0; i < blocks; ++i)
+      for (hsize_t j = 0; j <= i; ++j) layout[i * blocks + j] = (i == j || j == 0 || (i - j) % 3 == 0) ? 1 : 0;
+    write_dataset(f, "block_layout", {blocks, blocks}, layout);
+    write_attribute(f, "block_size", c.block_size);
   }
 }
 
@@ -122,6 +134,7 @@ class OpCheckCp : public ::testing::Test {
     command += program_.string() + " op-check attention --input " + (dir_ / "in.h5").string() + " --output " +
                (dir_ / output).string() + " " + options + " > " + (dir_ / "log.txt").string() + " 2>&1";
     const int status = std::system(command.c_str());
+    log_ = read_text(dir_ / "log.txt");
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   }
 
@@ -140,7 +153,13 @@ class OpCheckCp : public ::testing::Test {
     }
   }
 
+  static std::string read_text(const fs::path& path) {
+    std::ifstream in(path);
+    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+  }
+
   fs::path dir_, program_;
+  mutable std::string log_;  // what the last op_check printed
 };
 
 TEST_F(OpCheckCp, RingZigzagWindowAndSegments) {
@@ -158,11 +177,41 @@ TEST_F(OpCheckCp, HybridOverFourRanksWithKeyPadding) {
   expect_same_as_single_rank(4, "--cp 4 --layout contiguous --algo hybrid --ulysses 2", 1e-12);
 }
 
+TEST_F(OpCheckCp, HaloWindowWiderThanAShardOverThreeRanks) {
+  // 29 tokens over 3 ranks (10, 10, 9); a non-causal window of 12 left, 3 right reaches two ranks back.
+  write_input<double>(dir_ / "in.h5", {.mask = "window", .window_left = 12, .window_right = 3, .padding = true});
+  expect_same_as_single_rank(3, "--cp 3 --layout contiguous --algo halo", 1e-12);
+}
+
+TEST_F(OpCheckCp, SparseFetchBlockPatternFloat32) {
+  write_input<float>(dir_ / "in.h5", {.f32 = true, .mask = "block_sparse", .block_size = 4, .segments = true});
+  expect_same_as_single_rank(2, "--cp 2 --layout striped --algo sparse-fetch", 1e-5);
+}
+
+TEST_F(OpCheckCp, AutoSaysWhatItChose) {
+  write_input<double>(dir_ / "in.h5", {.mask = "window", .window_left = 5});
+  expect_same_as_single_rank(2, "--cp 2 --layout contiguous --algo auto", 1e-12);
+  EXPECT_NE(log_.find("--algo auto: halo (window (5 left, 0 right) narrower than the smallest shard (14)"),
+            std::string::npos)
+      << log_;
+  expect_same_as_single_rank(2, "--cp 2 --layout zigzag --algo auto", 1e-12);
+  EXPECT_NE(log_.find("--algo auto: ring (a window on a zigzag layout"), std::string::npos) << log_;
+
+  write_input<double>(dir_ / "in.h5", {.mask = "block_sparse", .block_size = 5});
+  expect_same_as_single_rank(2, "--cp 2 --layout contiguous --algo auto", 1e-12);
+  EXPECT_NE(log_.find("--algo auto: sparse-fetch"), std::string::npos) << log_;
+}
+
 TEST_F(OpCheckCp, OptionsThatDoNotFitTheJobAreUsageErrors) {
   write_input<double>(dir_ / "in.h5", {});
   EXPECT_EQ(op_check(0, "x.h5", "--cp 2"), 2) << "two ranks asked for, one running";
   EXPECT_EQ(op_check(2, "x.h5", "--cp 2 --algo hybrid"), 2) << "hybrid without --ulysses";
   EXPECT_EQ(op_check(0, "x.h5", "--layout zigzag"), 2) << "--layout without --cp";
+  EXPECT_EQ(op_check(2, "x.h5", "--cp 2 --algo halo"), 2) << "halo on a causal (not window) mask";
+  EXPECT_NE(log_.find("--algo halo needs the file's mask 'window'"), std::string::npos) << log_;
+  EXPECT_EQ(op_check(2, "x.h5", "--cp 2 --algo sparse-fetch"), 2) << "sparse-fetch without a block pattern";
+  write_input<double>(dir_ / "in.h5", {.mask = "window", .window_left = 3});
+  EXPECT_EQ(op_check(2, "x.h5", "--cp 2 --layout zigzag --algo halo"), 2) << "halo on a zigzag layout";
   EXPECT_FALSE(fs::exists(dir_ / "x.h5"));
 }
 

@@ -1,5 +1,6 @@
 // The TransformerLM trained with its sequences sharded over a cp group (ring, Ulysses, hybrid;
-// every layout; a length not divisible by the rank count) follows the loss trajectory of one
+// halo for window masks, sparse_fetch for block patterns, auto; every layout; a length not
+// divisible by the rank count) follows the loss trajectory of one
 // process holding whole sequences, and ends with the same parameters.
 #include <gtest/gtest.h>
 
@@ -12,13 +13,18 @@
 namespace attnscale {
 namespace {
 
-Config tiny_cp_config(int cp, config::Layout layout, config::ParallelAlgo algo, int ulysses) {
+// Sets the attention mask both the sharded and the single-rank model use.
+using MaskSetter = void (*)(Config&);
+void causal_mask(Config&) {}
+
+Config tiny_cp_config(int cp, config::Layout layout, config::ParallelAlgo algo, int ulysses,
+                      MaskSetter set_mask = causal_mask) {
   set_log_level("warn");
   Config cfg;
   cfg.model.d_model = 24;
   cfg.model.n_layers = 1;
   cfg.model.n_heads = 12;  // divisible by 1..4 for Ulysses
-  cfg.model.n_kv_heads = algo == config::ParallelAlgo::ring ? 4 : 12;  // GQA on the ring (Ulysses shards kv heads too)
+  cfg.model.n_kv_heads = algo == config::ParallelAlgo::ulysses || algo == config::ParallelAlgo::hybrid ? 12 : 4;  // GQA on the ring (Ulysses shards kv heads too)
   cfg.data.task = config::Task::copy;
   cfg.data.seq_len = 19;  // not divisible by 2, 3 or 4
   cfg.data.vocab_size = 12;
@@ -31,14 +37,16 @@ Config tiny_cp_config(int cp, config::Layout layout, config::ParallelAlgo algo, 
   cfg.train.steps = 3;
   cfg.train.eval_batches = 1;
   cfg.logging.progress = config::ProgressMode::off;
+  set_mask(cfg);
   validate(cfg);
   return cfg;
 }
 
-void expect_matches_single_rank(config::Layout layout, config::ParallelAlgo algo, int ulysses) {
+void expect_matches_single_rank(config::Layout layout, config::ParallelAlgo algo, int ulysses,
+                                MaskSetter set_mask = causal_mask) {
   auto comm = test::fresh_comm();
   const int p = comm->size();
-  const Config cfg = tiny_cp_config(p, layout, algo, ulysses);
+  const Config cfg = tiny_cp_config(p, layout, algo, ulysses, set_mask);
   const ProcessGrid grid(*comm, GridShape::for_world(p, p, ulysses));
   train::ParallelContext parallel;
   parallel.world = comm.get();
@@ -47,7 +55,7 @@ void expect_matches_single_rank(config::Layout layout, config::ParallelAlgo algo
   train::LMTask task(cfg, parallel);
   const auto sharded = train::Trainer(cfg, task, nullptr, comm->rank(), comm.get()).run();
 
-  Config single_cfg = tiny_cp_config(1, layout, config::ParallelAlgo::ring, 1);
+  Config single_cfg = tiny_cp_config(1, layout, config::ParallelAlgo::ring, 1, set_mask);
   single_cfg.model.n_kv_heads = cfg.model.n_kv_heads;  // the same model
   train::LMTask single_task(single_cfg);
   const auto single = train::Trainer(single_cfg, single_task, nullptr, 0).run();
@@ -74,6 +82,35 @@ TEST(ContextParallelLM, UlyssesMatchesOneRank) {
 TEST(ContextParallelLM, HybridMatchesOneRank) {
   if (test::world().size() % 2 != 0 || test::world().size() < 4) GTEST_SKIP() << "hybrid needs 2 x 2 ranks";
   expect_matches_single_rank(config::Layout::contiguous, config::ParallelAlgo::hybrid, 2);
+}
+
+void narrow_window(Config& cfg) {
+  cfg.attention.mask = config::Mask::window;
+  cfg.attention.window = 3;  // 2 keys back: narrower than every shard of 19 tokens over 2..4 ranks
+}
+void wide_window(Config& cfg) {
+  cfg.attention.mask = config::Mask::window;
+  cfg.attention.window = 11;  // 10 keys back: two or three ranks back over 3 and 4 ranks
+}
+void block_pattern(Config& cfg) {
+  cfg.attention.mask = config::Mask::block_sparse;
+  cfg.attention.block_size = 3;
+  cfg.attention.sparse_pattern = config::SparsePattern::bigbird;
+}
+
+TEST(ContextParallelLM, HaloMatchesOneRank) {
+  expect_matches_single_rank(config::Layout::contiguous, config::ParallelAlgo::halo, 1, narrow_window);
+  expect_matches_single_rank(config::Layout::contiguous, config::ParallelAlgo::halo, 1, wide_window);
+}
+
+TEST(ContextParallelLM, SparseFetchMatchesOneRank) {
+  expect_matches_single_rank(config::Layout::zigzag, config::ParallelAlgo::sparse_fetch, 1, block_pattern);
+}
+
+TEST(ContextParallelLM, AutoMatchesOneRank) {
+  expect_matches_single_rank(config::Layout::contiguous, config::ParallelAlgo::auto_, 1, narrow_window);  // halo
+  expect_matches_single_rank(config::Layout::striped, config::ParallelAlgo::auto_, 1, narrow_window);     // ring
+  expect_matches_single_rank(config::Layout::contiguous, config::ParallelAlgo::auto_, 1, block_pattern);  // fetch
 }
 
 }  // namespace
