@@ -77,6 +77,7 @@ ATTNSCALE_CONFIG_ENUM(TemporalOutput, label, sequence);
   KEY(std::int64_t, n_kv_heads, 0, at_least(0), "key/value heads (GQA/MQA), must divide n_heads; 0 = n_heads") \
   KEY(std::int64_t, d_ff, 0, at_least(0), "hidden width of the MLP; 0 = 4 * d_model")                 \
   KEY(std::int64_t, max_seq_len, 512, at_least(1), "longest sequence (in tokens) the model accepts")   \
+  KEY(bool, activation_checkpointing, false, any_value, "transformer_lm: recompute each block's activations in the backward instead of storing them (memory of one block's activations instead of all, one more forward per step)") \
   KEY(double, dropout, 0.0, half_open(0, 1), "dropout probability")                                    \
   KEY(config::Norm, norm, config::Norm::layernorm, any_value, "normalisation layer")                  \
   KEY(double, rope_theta, 10000.0, greater_than(0), "base of the rotary position embedding frequencies") \

@@ -44,6 +44,12 @@ void validate_model(const Config& cfg) {
   if (m.d_model % m.n_heads != 0)
     fail_rule(cfg, {"model.d_model", "model.n_heads"},
               fmt::format("{} is not divisible by model.n_heads = {}", m.d_model, m.n_heads));
+  if (m.activation_checkpointing && m.type != config::ModelType::transformer_lm)
+    fail_rule(cfg, {"model.activation_checkpointing", "model.type"},
+              fmt::format("applies to model.type = transformer_lm, not {}", config::to_string(m.type)));
+  if (m.activation_checkpointing && cfg.attention.mechanism == config::Mechanism::adaptive)
+    fail_rule(cfg, {"model.activation_checkpointing", "attention.mechanism"},
+              "cannot recompute adaptive span (its span penalty is a loss term outside the block's output)");
   if (cfg.data.seq_len > m.max_seq_len)
     fail_rule(cfg, {"data.seq_len", "model.max_seq_len"},
               fmt::format("{} exceeds model.max_seq_len = {}", cfg.data.seq_len, m.max_seq_len));

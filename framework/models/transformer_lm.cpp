@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "framework/autograd/checkpoint.h"
 #include "framework/ops/ops.h"
 
 namespace attnscale::models {
@@ -27,6 +28,10 @@ Tensor TransformerBlock::forward(const Tensor& x, const Tensor& positions, Gener
 TransformerLM::TransformerLM(const TransformerLMOptions& options, Generator& gen) : options_(options) {
   ATTNSCALE_CHECK(options.vocab_size > 0 && options.n_layers > 0, "transformer_lm",
                   "vocab_size and n_layers must be positive");
+  ATTNSCALE_CHECK(!options.activation_checkpointing || options.attention_kind != attention::SelfAttentionKind::adaptive_span,
+                  "transformer_lm",
+                  "activation checkpointing cannot recompute adaptive span: its span penalty is a loss term computed "
+                  "inside the block, outside the block's output");
   embed_ = register_module("embed", std::make_shared<nn::Embedding>(options.vocab_size, options.d_model, gen, 0.02));
   for (int64_t i = 0; i < options.n_layers; ++i)
     blocks_.push_back(register_module(fmt::format("blocks.{}", i), std::make_shared<TransformerBlock>(options, gen)));
@@ -48,7 +53,26 @@ Tensor TransformerLM::forward(const Tensor& ids, const Tensor& positions, Genera
   ATTNSCALE_CHECK(ids.dim() == 2 && ids.dtype() == DType::i64, "transformer_lm", "ids must be int64 [B, N], got {} {}",
                   dtype_name(ids.dtype()), shape_str(ids.shape()));
   Tensor h = embed_->forward(ids);
-  for (const auto& block : blocks_) h = block->forward(h, positions, dropout_gen);
+  for (size_t i = 0; i < blocks_.size(); ++i) {
+    const std::shared_ptr<TransformerBlock> block = blocks_[i];
+    if (!options_.activation_checkpointing) {
+      h = block->forward(h, positions, dropout_gen);
+      continue;
+    }
+    // The recompute replays the dropout stream from where this block's forward found it.
+    auto start = std::make_shared<const Generator>(dropout_gen);
+    auto end = std::make_shared<Generator>(dropout_gen);
+    h = autograd::checkpoint(
+        fmt::format("blocks.{}", i),
+        [block, positions, start, end](const Tensor& x) {
+          Generator gen = *start;
+          Tensor y = block->forward(x, positions, gen);
+          *end = gen;
+          return y;
+        },
+        h, block->parameters());
+    dropout_gen = *end;
+  }
   h = final_norm_->forward(h);
   if (lm_head_) return lm_head_->forward(h);
   const int64_t b = ids.shape()[0], n = ids.shape()[1];

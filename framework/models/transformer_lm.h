@@ -25,6 +25,9 @@ struct TransformerLMOptions {
   std::string norm = "layernorm";
   double rope_theta = 10000.0;
   bool tie_embeddings = true;
+  // Recompute each block's activations in the backward instead of keeping them (autograd/checkpoint.h):
+  // the memory of one block's activations instead of all of them, for one more forward per step.
+  bool activation_checkpointing = false;
   kernels::Mask mask;      // attention mask (causal by default), global positions
   bool fused_attention = true;
   double attention_scale = 0.0;  // 0 = 1/sqrt(head_dim)

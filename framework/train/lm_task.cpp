@@ -26,6 +26,7 @@ models::TransformerLMOptions transformer_options(const Config& cfg) {
   o.norm = std::string(config::to_string(cfg.model.norm));
   o.rope_theta = cfg.model.rope_theta;
   o.tie_embeddings = cfg.model.tie_embeddings;
+  o.activation_checkpointing = cfg.model.activation_checkpointing;
   o.mask = attention::causal_lm_mask(cfg.attention, cfg.data.seq_len, static_cast<uint64_t>(cfg.run.seed));
   o.fused_attention = cfg.attention.impl == config::AttentionImpl::fused;
   o.attention_scale = cfg.attention.scale;

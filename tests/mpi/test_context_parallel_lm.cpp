@@ -103,6 +103,15 @@ TEST(ContextParallelLM, HaloMatchesOneRank) {
   expect_matches_single_rank(config::Layout::contiguous, config::ParallelAlgo::halo, 1, wide_window);
 }
 
+void narrow_window_recomputed(Config& cfg) {
+  narrow_window(cfg);
+  cfg.model.activation_checkpointing = true;  // the halo exchange runs again in the backward
+}
+
+TEST(ContextParallelLM, HaloWithActivationCheckpointingMatchesOneRank) {
+  expect_matches_single_rank(config::Layout::contiguous, config::ParallelAlgo::halo, 1, narrow_window_recomputed);
+}
+
 TEST(ContextParallelLM, SparseFetchMatchesOneRank) {
   expect_matches_single_rank(config::Layout::zigzag, config::ParallelAlgo::sparse_fetch, 1, block_pattern);
 }

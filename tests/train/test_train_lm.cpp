@@ -52,5 +52,21 @@ TEST(TrainLM, PlainAndFusedAttentionTrainTheSameModel) {
   EXPECT_NEAR(plain.last_loss, fused.last_loss, 1e-4 * plain.last_loss);
 }
 
+TEST(TrainLM, ActivationCheckpointingTrainsTheSameModel) {
+  Config cfg = small_copy_config();
+  cfg.train.steps = 4;
+  cfg.model.dropout = 0.1;  // the recompute must replay the same dropout masks
+  train::LMTask stored_task(cfg);
+  const auto stored = train::Trainer(cfg, stored_task, nullptr, 0).run();
+  cfg.model.activation_checkpointing = true;
+  train::LMTask recomputed_task(cfg);
+  const auto recomputed = train::Trainer(cfg, recomputed_task, nullptr, 0).run();
+  EXPECT_EQ(recomputed.losses, stored.losses);
+  const auto a = stored_task.model().named_parameters(), b = recomputed_task.model().named_parameters();
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = 0; i < a.size(); ++i)
+    EXPECT_EQ(a[i].tensor.to_vector<float>(), b[i].tensor.to_vector<float>()) << a[i].name;
+}
+
 }  // namespace
 }  // namespace attnscale
