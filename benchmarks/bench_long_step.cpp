@@ -124,13 +124,16 @@ double peak_rss_gib() {
 struct StepTimes {
   double forward = 0, backward = 0, reduce = 0, update = 0;  // slowest rank's, seconds
   double loss = 0;
-  uint64_t bytes_sent = 0;   // this rank, whole step
-  double wait_s = 0;         // this rank, blocked in communication waits
+  uint64_t attention_bytes = 0;  // this rank sent over the cp group (halo rows forward, dK/dV back)
+  double attention_wait_s = 0;   // this rank sat blocked in those transfers
+  uint64_t gradient_bytes = 0;   // this rank's gradient all-reduce payload
   double total() const { return forward + backward + reduce + update; }
 };
 
-// Runs `steps` training steps of `task`; returns the times of each. comm: the run's ranks (null: this process alone).
-std::vector<StepTimes> run_steps(const Config& cfg, train::TrainTask& task, Communicator* comm, int steps) {
+// Runs `steps` training steps of `task`; returns the times of each. comm: the run's ranks, cp: the
+// group attention communicates over (both null: this process alone).
+std::vector<StepTimes> run_steps(const Config& cfg, train::TrainTask& task, Communicator* comm, Communicator* cp,
+                                 int steps) {
   auto optimizer = train::make_optimizer(cfg.optim, task.model().named_parameters());
   std::unique_ptr<GradientReducer> reducer;
   if (comm) reducer = std::make_unique<GradientReducer>(optimizer->params(), *comm);
@@ -140,6 +143,7 @@ std::vector<StepTimes> run_steps(const Config& cfg, train::TrainTask& task, Comm
     if (comm) {
       comm->barrier();
       comm->reset_stats();
+      cp->reset_stats();
     }
     StepTimes t;
     auto start = Clock::now();
@@ -160,8 +164,9 @@ std::vector<StepTimes> run_steps(const Config& cfg, train::TrainTask& task, Comm
     optimizer->zero_grad();
     const double update = lap();
     if (comm) {
-      t.bytes_sent = comm->stats().total().bytes_sent;
-      t.wait_s = comm->stats().total().wait_seconds;
+      t.attention_bytes = cp->stats().total().bytes_sent;
+      t.attention_wait_s = cp->stats().total().wait_seconds;
+      t.gradient_bytes = comm->stats()[CommOp::all_reduce].bytes_sent;
     }
     t.forward = slowest(forward);
     t.backward = slowest(backward);
@@ -177,7 +182,8 @@ std::vector<StepTimes> run_steps(const Config& cfg, train::TrainTask& task, Comm
 nlohmann::json step_json(const StepTimes& t) {
   return {{"forward_s", t.forward}, {"backward_s", t.backward}, {"grad_allreduce_s", t.reduce},
           {"optimizer_s", t.update}, {"total_s", t.total()},    {"loss", t.loss},
-          {"bytes_sent", t.bytes_sent}, {"wait_s", t.wait_s}};
+          {"attention_bytes_sent", t.attention_bytes}, {"attention_wait_s", t.attention_wait_s},
+          {"gradient_allreduce_bytes", t.gradient_bytes}};
 }
 
 void print_step(const char* what, int index, const StepTimes& t, int64_t tokens) {
@@ -208,7 +214,7 @@ int run(int argc, char** argv) {
     parallel.grid = &grid;
     parallel.layout = kernels::LayoutKind::contiguous;
     train::LMTask task(cfg, parallel);
-    sharded = run_steps(cfg, task, &world, o.steps);
+    sharded = run_steps(cfg, task, &world, &grid.cp(), o.steps);
   }
   // Each rank's peak before the reference (which holds less) runs.
   std::vector<double> peak(static_cast<size_t>(ranks), 0.0);
@@ -217,8 +223,10 @@ int run(int argc, char** argv) {
   if (world.rank() == 0) {
     for (int i = 0; i < o.steps; ++i) print_step("sharded", i, sharded[static_cast<size_t>(i)], o.tokens);
     for (int r = 0; r < ranks; ++r) std::printf("peak resident memory, rank %d: %.2f GiB\n", r, peak[static_cast<size_t>(r)]);
-    std::printf("rank 0 sent %.1f MiB in the last step, blocked %.4f s in communication waits\n",
-                static_cast<double>(sharded.back().bytes_sent) / (1 << 20), sharded.back().wait_s);
+    std::printf("rank 0, last step: attention sent %.2f MiB (blocked %.4f s in those transfers), gradient "
+                "all-reduce %.2f MiB\n",
+                static_cast<double>(sharded.back().attention_bytes) / (1 << 20), sharded.back().attention_wait_s,
+                static_cast<double>(sharded.back().gradient_bytes) / (1 << 20));
   }
 
   nlohmann::json report{{"benchmark", "bench_long_step"},
@@ -238,7 +246,7 @@ int run(int argc, char** argv) {
     const int64_t shard = kernels::Layout(kernels::LayoutKind::contiguous, o.tokens, ranks).local_length(world.rank());
     const Config local_cfg = step_config(o, shard, 1);
     train::LMTask local_task(local_cfg);
-    const std::vector<StepTimes> local = run_steps(local_cfg, local_task, nullptr, o.steps);
+    const std::vector<StepTimes> local = run_steps(local_cfg, local_task, nullptr, nullptr, o.steps);
     const double local_total = world.all_reduce_value(local.back().total(), ReduceOp::max);
     const double ratio = sharded.back().total() / local_total;
     if (world.rank() == 0) {
