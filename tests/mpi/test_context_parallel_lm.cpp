@@ -112,6 +112,34 @@ TEST(ContextParallelLM, HaloWithActivationCheckpointingMatchesOneRank) {
   expect_matches_single_rank(config::Layout::contiguous, config::ParallelAlgo::halo, 1, narrow_window_recomputed);
 }
 
+// Per training step and layer, the halo sends the previous rank's last window - 1 key rows forward
+// (K and V of every kv head, f32) and the same rows' dK/dV back; with activation checkpointing the
+// forward's transfers happen twice. Nothing depends on the sequence length.
+TEST(ContextParallelLM, HaloTrafficPerLayerIsTheWindow) {
+  auto comm = test::fresh_comm();
+  const int p = comm->size();
+  for (const bool recompute : {false, true}) {
+    Config cfg = tiny_cp_config(p, config::Layout::contiguous, config::ParallelAlgo::halo, 1, narrow_window);
+    cfg.model.n_layers = 2;
+    cfg.model.activation_checkpointing = recompute;
+    const ProcessGrid grid(*comm, GridShape::for_world(p, p));
+    train::ParallelContext parallel;
+    parallel.world = comm.get();
+    parallel.grid = &grid;
+    train::LMTask task(cfg, parallel);
+    grid.cp().reset_stats();
+    task.train_batch(0).loss.backward();
+    const uint64_t head_dim = static_cast<uint64_t>(cfg.model.d_model / cfg.model.n_heads);
+    const uint64_t rows = static_cast<uint64_t>(cfg.attention.window - 1) * static_cast<uint64_t>(cfg.data.batch_size);
+    const uint64_t per_layer = rows * head_dim * static_cast<uint64_t>(cfg.model.n_kv_heads) * 2 * 4;
+    const int rank = grid.cp().rank();
+    const uint64_t forward = rank + 1 < p ? per_layer : 0, backward = rank > 0 ? per_layer : 0;
+    const uint64_t layers = static_cast<uint64_t>(cfg.model.n_layers);
+    EXPECT_EQ(grid.cp().stats().total().bytes_sent, layers * ((recompute ? 2 : 1) * forward + backward))
+        << "rank " << rank << (recompute ? " with" : " without") << " activation checkpointing";
+  }
+}
+
 TEST(ContextParallelLM, SparseFetchMatchesOneRank) {
   expect_matches_single_rank(config::Layout::zigzag, config::ParallelAlgo::sparse_fetch, 1, block_pattern);
 }
