@@ -45,7 +45,7 @@ int train_job(const Config& cfg, const MpiEnvironment& mpi) {
            s.tokens_per_s);
   if (grid.shape().cp > 1 && cfg.parallel.algo != config::ParallelAlgo::ulysses)
     LOG_INFO("context parallel ({}, {} layout): {}", config::to_string(cfg.parallel.algo),
-             config::to_string(cfg.parallel.layout), measure_ring_overlap(grid.cp()).str());
+             config::to_string(cfg.parallel.layout), measure_overlap(grid.cp()).str());
   return 0;
 }
 

@@ -9,18 +9,21 @@
 namespace attnscale {
 
 std::string OverlapReport::str() const {
-  return fmt::format("{} ring transfers, {:.1f} MiB sent per rank, blocked {:.3f} s of {:.3f} s unhidden transfer time: "
+  return fmt::format("{} K/V transfers, {:.1f} MiB sent per rank, blocked {:.3f} s of {:.3f} s unhidden transfer time: "
                      "{:.0f}% of communication hidden",
                      transfers, static_cast<double>(bytes_sent) / (1 << 20), blocked_s, unhidden_s,
                      100.0 * hidden_share);
 }
 
-OverlapReport measure_ring_overlap(Communicator& cp, int repeats) {
+OverlapReport measure_overlap(Communicator& cp, int repeats) {
   OverlapReport r;
-  const OpStats& s = cp.stats()[CommOp::sendrecv];
-  r.transfers = s.calls;
-  r.bytes_sent = s.bytes_sent;
-  r.blocked_s = s.wait_seconds;
+  const CommStats& stats = cp.stats();
+  for (const CommOp op : {CommOp::sendrecv, CommOp::send, CommOp::all_to_all_v}) {
+    r.transfers += stats[op].calls;
+    r.bytes_sent += stats[op].bytes_sent;
+  }
+  for (const CommOp op : {CommOp::sendrecv, CommOp::send, CommOp::recv, CommOp::all_to_all_v})
+    r.blocked_s += stats[op].wait_seconds;
   // Every rank calibrates with the same message size (the largest average), so the exchanges match.
   const std::uint64_t average = r.transfers ? r.bytes_sent / r.transfers : 0;
   const std::uint64_t message = cp.all_reduce_value(average, ReduceOp::max);
