@@ -43,7 +43,8 @@ FetchPlan::FetchPlan(std::vector<kernels::Positions> queries, std::vector<kernel
                      std::span<const cp::RowRange> needed)
     : ranks_(static_cast<int>(queries.size())), queries_(std::move(queries)), keys_(std::move(keys)) {
   ATTNSCALE_CHECK(ranks_ >= 1 && keys_.size() == queries_.size() && needed.size() == queries_.size(),
-                  "sequence_parallel", "a fetch plan needs every rank's positions and key range: {} query sets, {} "
+                  "sequence_parallel",
+                  "a fetch plan needs every rank's positions and key range: {} query sets, {} "
                   "key sets, {} ranges",
                   ranks_, keys_.size(), needed.size());
   rows_.resize(static_cast<size_t>(ranks_) * static_cast<size_t>(ranks_));

@@ -3,10 +3,10 @@
 #include "distributed/sequence_parallel/local_halo.h"
 
 #include <memory>
-#include <type_traits>
 
 #include "distributed/sequence_parallel/local_halo_compute.h"
 #include "distributed/sequence_parallel/local_halo_plan.h"
+#include "distributed/sequence_parallel/op_buffers.h"
 #include "framework/autograd/node.h"
 
 namespace attnscale {
@@ -21,26 +21,8 @@ struct Saved {
   double sigma = 1;
   Tensor q, keys, values, centres;  // centres undefined for local-m
   std::vector<sp::WindowBounds> windows;
-  sp::FetchedBlocks<float> fetched_f32;
-  sp::FetchedBlocks<double> fetched_f64;
-
-  template <typename T>
-  sp::FetchedBlocks<T>& fetched() {
-    if constexpr (std::is_same_v<T, float>)
-      return fetched_f32;
-    else
-      return fetched_f64;
-  }
+  sp::SavedFetch fetched;
 };
-
-template <typename T>
-std::span<const T> cspan(const Tensor& t) {
-  return t.defined() ? std::span<const T>{t.data<T>(), static_cast<size_t>(t.numel())} : std::span<const T>{};
-}
-template <typename T>
-std::span<T> mspan(Tensor& t) {
-  return t.defined() ? std::span<T>{t.data<T>(), static_cast<size_t>(t.numel())} : std::span<T>{};
-}
 
 template <typename T>
 sp::LocalHaloInputs<T> inputs(const Saved& s) {
@@ -51,14 +33,14 @@ sp::LocalHaloInputs<T> inputs(const Saved& s) {
   in.queries.count = s.q.shape()[1];
   in.queries.head_dim = s.q.shape()[2];
   in.queries.value_dim = s.values.shape()[2];
-  in.queries.q = cspan<T>(s.q);
-  in.queries.centres = cspan<T>(s.centres);
+  in.queries.q = sp::cspan<T>(s.q);
+  in.queries.centres = sp::cspan<T>(s.centres);
   in.queries.windows = s.windows;
   in.queries.sigma = s.sigma;
   in.source_begin = s.source_begin;
   in.source_rows = s.keys.shape()[1];
-  in.keys = cspan<T>(s.keys);
-  in.values = cspan<T>(s.values);
+  in.keys = sp::cspan<T>(s.keys);
+  in.values = sp::cspan<T>(s.values);
   return in;
 }
 
@@ -90,9 +72,10 @@ std::string empty_window(const Saved& s, const kernels::Positions& queries, std:
     if (!s.windows[i].empty()) continue;
     const auto b = static_cast<int64_t>(i) / count, local = static_cast<int64_t>(i) % count;
     const double centre = s.centres.defined() ? s.centres.to(DType::f64).to_vector<double>()[i] : -1.0;
-    return fmt::format("the window of query {} (global position {}) of sequence {} is empty: centre {} is farther than "
-                       "D from every source position in [0, {})",
-                       local, queries.at(local), b, centre, lengths[static_cast<size_t>(b)]);
+    return fmt::format(
+        "the window of query {} (global position {}) of sequence {} is empty: centre {} is farther than "
+        "D from every source position in [0, {})",
+        local, queries.at(local), b, centre, lengths[static_cast<size_t>(b)]);
   }
   return {};
 }
@@ -135,8 +118,9 @@ Tensor run(const Tensor& q_in, const Tensor& k_in, const Tensor& v_in, const Ten
   }
   ATTNSCALE_DISPATCH_FLOAT(q_in.dtype(), op, [&] {
     using T = scalar_t;
-    saved->windows = centres_in.defined() ? sp::predictive_windows<T>(cspan<T>(saved->centres), options.window, lengths)
-                                          : sp::monotonic_windows<T>(queries, options.window, lengths);
+    saved->windows = centres_in.defined()
+                         ? sp::predictive_windows<T>(sp::cspan<T>(saved->centres), options.window, lengths)
+                         : sp::monotonic_windows<T>(queries, options.window, lengths);
   });
   const std::string empty = empty_window(*saved, queries, lengths);
   if (!one_rank) {
@@ -151,15 +135,15 @@ Tensor run(const Tensor& q_in, const Tensor& k_in, const Tensor& v_in, const Ten
     } else {
       hulls = sp::monotonic_hulls(group.query_layout, options.window, lengths);
     }
-    saved->plan = std::make_shared<const sp::FetchPlan>(
-        sp::local_fetch_plan(group.query_layout, group.source_layout, hulls));
+    saved->plan =
+        std::make_shared<const sp::FetchPlan>(sp::local_fetch_plan(group.query_layout, group.source_layout, hulls));
   }
   ATTNSCALE_CHECK(empty.empty(), op, "{}", empty);
 
   Tensor out = Tensor::empty({batch, count, saved->values.shape()[2]}, q_in.dtype());
   ATTNSCALE_DISPATCH_FLOAT(q_in.dtype(), op, [&] {
     using T = scalar_t;
-    sp::local_halo_forward<T>(inputs<T>(*saved), saved->fetched<T>(), mspan<T>(out));
+    sp::local_halo_forward<T>(inputs<T>(*saved), saved->fetched.get<T>(), sp::mspan<T>(out));
   });
   std::vector<Tensor> differentiable{q_in, k_in, v_in};
   if (centres_in.defined()) differentiable.push_back(centres_in);
@@ -171,8 +155,8 @@ Tensor run(const Tensor& q_in, const Tensor& k_in, const Tensor& v_in, const Ten
     Tensor dcentres = s.centres.defined() ? Tensor::empty(s.centres.shape(), s.q.dtype()) : Tensor();
     ATTNSCALE_DISPATCH_FLOAT(s.q.dtype(), op, [&] {
       using T = scalar_t;
-      sp::local_halo_backward<T>(inputs<T>(s), s.fetched<T>(), cspan<T>(dout), mspan<T>(dq), mspan<T>(dk),
-                                 mspan<T>(dv), mspan<T>(dcentres));
+      sp::local_halo_backward<T>(inputs<T>(s), s.fetched.get<T>(), sp::cspan<T>(dout), sp::mspan<T>(dq),
+                                 sp::mspan<T>(dk), sp::mspan<T>(dv), sp::mspan<T>(dcentres));
     });
     std::vector<Tensor> grads{dq, dk, dv};
     if (dcentres.defined()) grads.push_back(dcentres);

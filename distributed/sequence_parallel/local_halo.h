@@ -42,8 +42,8 @@ struct LocalHaloOptions {
 };
 
 struct LocalHaloGroup {
-  Communicator* comm = nullptr;  // the ranks sharing the two sequences (null: one rank)
-  kernels::Layout query_layout;  // which target positions each rank holds (contiguous)
+  Communicator* comm = nullptr;   // the ranks sharing the two sequences (null: one rank)
+  kernels::Layout query_layout;   // which target positions each rank holds (contiguous)
   kernels::Layout source_layout;  // which source positions each rank holds (contiguous)
 };
 

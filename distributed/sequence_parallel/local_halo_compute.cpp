@@ -28,6 +28,19 @@ bool inside_own_rows(const LocalHaloInputs<T>& in, int64_t query) {
   return w.first >= in.source_begin && w.last < in.source_begin + in.source_rows;
 }
 
+// Runs fn(query) for every query whose window lies inside this rank's own rows (interior) or
+// reaches beyond them, driving MPI every few queries.
+template <typename T, typename Fn>
+void for_each_query(const LocalHaloInputs<T>& in, bool interior, cp::ProgressDriver& progress, Fn&& fn) {
+  int64_t done = 0;
+  for (int64_t query = 0; query < in.queries.batch * in.queries.count; ++query) {
+    if (inside_own_rows(in, query) != interior) continue;
+    fn(query);
+    if (++done % queries_per_progress == 0) progress();
+  }
+  progress.rethrow_if_failed();
+}
+
 // Global position of the first row this rank fetched from `owner` (contiguous layouts: the rows
 // of one owner are one range of consecutive positions).
 int64_t fetched_begin(const FetchPlan& plan, int rank, int owner) {
@@ -66,7 +79,7 @@ std::vector<SourceSegment<T>> all_segments(const LocalHaloInputs<T>& in, const F
 template <typename T>
 void local_halo_forward(const LocalHaloInputs<T>& in, FetchedBlocks<T>& fetched, std::span<T> out) {
   const LocalQueries<T>& queries = in.queries;
-  const int64_t total = queries.batch * queries.count, dv = queries.value_dim;
+  const int64_t dv = queries.value_dim;
   InFlight<T> in_flight;
   if (in.plan != nullptr)
     fetch_keys(*in.comm, *in.plan, Transport::point_to_point, cp::KvView<T>{in.keys, in.values, {}, {}}, kv_dims(in),
@@ -74,13 +87,9 @@ void local_halo_forward(const LocalHaloInputs<T>& in, FetchedBlocks<T>& fetched,
   cp::ProgressDriver progress(in.plan != nullptr ? in.comm : nullptr);
   std::vector<T> scratch;
   const auto compute = [&](std::span<const SourceSegment<T>> segments, bool interior) {
-    int64_t since_progress = 0;
-    for (int64_t query = 0; query < total; ++query) {
-      if (inside_own_rows(in, query) != interior) continue;
+    for_each_query(in, interior, progress, [&](int64_t query) {
       local_query_forward<T>(queries, segments, query, out.subspan(at(query * dv), at(dv)), scratch);
-      if (++since_progress % queries_per_progress == 0) progress();
-    }
-    progress.rethrow_if_failed();
+    });
   };
   const SourceSegment<T> own{in.source_begin, in.source_rows, in.keys, in.values, {}, {}};
   compute({&own, 1}, true);  // while the halo travels
@@ -92,7 +101,7 @@ template <typename T>
 void local_halo_backward(const LocalHaloInputs<T>& in, const FetchedBlocks<T>& fetched, std::span<const T> dout,
                          std::span<T> dq, std::span<T> dk, std::span<T> dv, std::span<T> dcentres) {
   const LocalQueries<T>& queries = in.queries;
-  const int64_t total = queries.batch * queries.count, d = queries.head_dim, d_v = queries.value_dim;
+  const int64_t d = queries.head_dim, d_v = queries.value_dim;
   std::fill(dk.begin(), dk.end(), T{0});
   std::fill(dv.begin(), dv.end(), T{0});
   GradReturn<T> grads;
@@ -109,15 +118,11 @@ void local_halo_backward(const LocalHaloInputs<T>& in, const FetchedBlocks<T>& f
   cp::ProgressDriver progress(in.plan != nullptr ? in.comm : nullptr);
   std::vector<T> scratch;
   const auto compute = [&](std::span<const SourceSegment<T>> segments, bool interior) {
-    int64_t since_progress = 0;
-    for (int64_t query = 0; query < total; ++query) {
-      if (inside_own_rows(in, query) != interior) continue;
+    for_each_query(in, interior, progress, [&](int64_t query) {
       T* dcentre = dcentres.empty() ? nullptr : &dcentres[at(query)];
       local_query_backward<T>(queries, segments, query, dout.subspan(at(query * d_v), at(d_v)),
                               dq.subspan(at(query * d), at(d)), dcentre, scratch);
-      if (++since_progress % queries_per_progress == 0) progress();
-    }
-    progress.rethrow_if_failed();
+    });
   };
   // Edge queries first: once they are done the fetched rows' gradients are complete.
   compute(all_segments<T>(in, fetched, dk, dv, &grads.dk, &grads.dv), false);
@@ -127,9 +132,9 @@ void local_halo_backward(const LocalHaloInputs<T>& in, const FetchedBlocks<T>& f
   if (in.plan != nullptr) finish_return_grads(*in.comm, *in.plan, kv_dims(in), in.source_rows, grads, dk, dv);
 }
 
-#define ATTNSCALE_INSTANTIATE(T)                                                                                      \
-  template void local_halo_forward<T>(const LocalHaloInputs<T>&, FetchedBlocks<T>&, std::span<T>);                    \
-  template void local_halo_backward<T>(const LocalHaloInputs<T>&, const FetchedBlocks<T>&, std::span<const T>,        \
+#define ATTNSCALE_INSTANTIATE(T)                                                                               \
+  template void local_halo_forward<T>(const LocalHaloInputs<T>&, FetchedBlocks<T>&, std::span<T>);             \
+  template void local_halo_backward<T>(const LocalHaloInputs<T>&, const FetchedBlocks<T>&, std::span<const T>, \
                                        std::span<T>, std::span<T>, std::span<T>, std::span<T>);
 ATTNSCALE_INSTANTIATE(float)
 ATTNSCALE_INSTANTIATE(double)

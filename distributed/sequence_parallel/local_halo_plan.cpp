@@ -27,7 +27,8 @@ std::vector<WindowBounds> predictive_windows(std::span<const T> centres, int64_t
   const size_t count = lengths.empty() ? 0 : centres.size() / lengths.size();
   std::vector<WindowBounds> windows;
   windows.reserve(centres.size());
-  for (size_t i = 0; i < centres.size(); ++i) windows.push_back(window_bounds(centres[i], half_width, lengths[i / count]));
+  for (size_t i = 0; i < centres.size(); ++i)
+    windows.push_back(window_bounds(centres[i], half_width, lengths[i / count]));
   return windows;
 }
 
@@ -84,8 +85,7 @@ template std::vector<WindowBounds> monotonic_windows<float>(const kernels::Posit
                                                             std::span<const int64_t>);
 template std::vector<WindowBounds> monotonic_windows<double>(const kernels::Positions&, int64_t,
                                                              std::span<const int64_t>);
-template std::vector<WindowBounds> predictive_windows<float>(std::span<const float>, int64_t,
-                                                             std::span<const int64_t>);
+template std::vector<WindowBounds> predictive_windows<float>(std::span<const float>, int64_t, std::span<const int64_t>);
 template std::vector<WindowBounds> predictive_windows<double>(std::span<const double>, int64_t,
                                                               std::span<const int64_t>);
 

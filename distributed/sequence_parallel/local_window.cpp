@@ -47,7 +47,8 @@ void window_weights(const LocalQueries<T>& in, std::span<const SourceSegment<T>>
     top = std::max(top, score);
   });
   T total = 0;
-  for (int64_t j = 0; j < n; ++j) total += scratch[static_cast<size_t>(j)] = std::exp(scratch[static_cast<size_t>(j)] - top);
+  for (int64_t j = 0; j < n; ++j)
+    total += scratch[static_cast<size_t>(j)] = std::exp(scratch[static_cast<size_t>(j)] - top);
   const T centre = in.gaussian() ? in.centres[static_cast<size_t>(query)] : T{0};
   const T neg_inv_two_var = static_cast<T>(-1.0 / (2.0 * in.sigma * in.sigma));
   for (int64_t j = 0; j < n; ++j) {
@@ -122,11 +123,11 @@ void local_query_backward(const LocalQueries<T>& in, std::span<const SourceSegme
   if (dcentre != nullptr) *dcentre = in.gaussian() ? dp : T{0};
 }
 
-#define ATTNSCALE_INSTANTIATE(T)                                                                                     \
-  template WindowBounds window_bounds<T>(T, int64_t, int64_t);                                                       \
-  template void local_query_forward<T>(const LocalQueries<T>&, std::span<const SourceSegment<T>>, int64_t,            \
-                                       std::span<T>, std::vector<T>&);                                               \
-  template void local_query_backward<T>(const LocalQueries<T>&, std::span<const SourceSegment<T>>, int64_t,           \
+#define ATTNSCALE_INSTANTIATE(T)                                                                            \
+  template WindowBounds window_bounds<T>(T, int64_t, int64_t);                                              \
+  template void local_query_forward<T>(const LocalQueries<T>&, std::span<const SourceSegment<T>>, int64_t,  \
+                                       std::span<T>, std::vector<T>&);                                      \
+  template void local_query_backward<T>(const LocalQueries<T>&, std::span<const SourceSegment<T>>, int64_t, \
                                         std::span<const T>, std::span<T>, T*, std::vector<T>&);
 ATTNSCALE_INSTANTIATE(float)
 ATTNSCALE_INSTANTIATE(double)

@@ -39,10 +39,10 @@ struct LocalCase {
   const char* name;
   LocalMode mode;
   ScoreKind kind;
-  int64_t window;                    // D
-  int64_t q_per_rank, q_extra;       // target length = q_per_rank * ranks + q_extra
-  int64_t s_per_rank, s_extra;       // source length likewise
-  bool padding = true;               // second sequence's source 3 shorter
+  int64_t window;               // D
+  int64_t q_per_rank, q_extra;  // target length = q_per_rank * ranks + q_extra
+  int64_t s_per_rank, s_extra;  // source length likewise
+  bool padding = true;          // second sequence's source 3 shorter
   DType dtype = DType::f64;
 };
 
@@ -194,8 +194,8 @@ TEST(LocalHaloBytes, LocalPReceivesTheRowsItsWindowsReach) {
         hi = std::max(hi, s);
       }
   const int64_t own_begin = s_layout.positions(rank).at(0), own_end = own_begin + n_s;
-  const int64_t outside = (std::max<int64_t>(0, std::min(hi + 1, own_begin) - lo)) +
-                          (std::max<int64_t>(0, hi + 1 - std::max(lo, own_end)));
+  const int64_t outside =
+      (std::max<int64_t>(0, std::min(hi + 1, own_begin) - lo)) + (std::max<int64_t>(0, hi + 1 - std::max(lo, own_end)));
   const Tensor q = test::random_tensor({c.batch, n_q, c.key_dim}, 1, DType::f32);
   const Tensor k = test::random_tensor({c.batch, n_s, c.key_dim}, 2, DType::f32);
   const Tensor v = test::random_tensor({c.batch, n_s, c.value_dim}, 3, DType::f32);

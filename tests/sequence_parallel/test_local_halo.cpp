@@ -158,8 +158,11 @@ TEST(LocalHaloOneRank, RejectsBadShapesWithTheOpName) {
     }
   };
   expect_error([&] { local_m_halo_attention(q, k, k, options, one_rank(5, 6)); }, "query layout");
-  expect_error([&] { local_p_halo_attention(q, k, k, Tensor::zeros({2, 3}, DType::f64), options, one_rank(4, 6)); },
-               "centres");
+  expect_error(
+      [&] {
+        local_p_halo_attention(q, k, k, Tensor::zeros({2, 3}, DType::f64), options, one_rank(4, 6));
+      },
+      "centres");
   options.source_lengths = {6, 7};
   expect_error([&] { local_m_halo_attention(q, k, k, options, one_rank(4, 6)); }, "source length 7");
   options.source_lengths = {};
