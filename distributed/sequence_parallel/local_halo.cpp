@@ -18,6 +18,7 @@ struct Saved {
   Communicator* comm = nullptr;  // null on one rank
   std::shared_ptr<const sp::FetchPlan> plan;
   int64_t source_begin = 0;
+  int64_t half_width = 1;
   double sigma = 1;
   Tensor q, keys, values, centres;  // centres undefined for local-m
   std::vector<sp::WindowBounds> windows;
@@ -36,6 +37,7 @@ sp::LocalHaloInputs<T> inputs(const Saved& s) {
   in.queries.q = sp::cspan<T>(s.q);
   in.queries.centres = sp::cspan<T>(s.centres);
   in.queries.windows = s.windows;
+  in.queries.half_width = s.half_width;
   in.queries.sigma = s.sigma;
   in.source_begin = s.source_begin;
   in.source_rows = s.keys.shape()[1];
@@ -104,6 +106,7 @@ Tensor run(const Tensor& q_in, const Tensor& k_in, const Tensor& v_in, const Ten
 
   auto saved = std::make_shared<Saved>();
   saved->comm = one_rank ? nullptr : group.comm;
+  saved->half_width = options.window;
   saved->sigma = options.sigma > 0 ? options.sigma : static_cast<double>(options.window) / 2.0;
   saved->q = q_in.contiguous().detach();
   saved->keys = k_in.contiguous().detach();

@@ -9,7 +9,7 @@
 namespace attnscale::sp {
 namespace {
 
-constexpr int64_t queries_per_progress = 16;  // MPI is driven this often while queries compute
+constexpr int64_t block_queries = 64;  // queries per block (one matrix product); MPI is driven after each
 
 size_t at(int64_t i) { return static_cast<size_t>(i); }
 
@@ -28,15 +28,15 @@ bool inside_own_rows(const LocalHaloInputs<T>& in, int64_t query) {
   return w.first >= in.source_begin && w.last < in.source_begin + in.source_rows;
 }
 
-// Runs fn(query) for every query whose window lies inside this rank's own rows (interior) or
-// reaches beyond them, driving MPI every few queries.
+// Runs fn(block) for blocks of the queries whose windows lie inside this rank's own rows
+// (interior) or reach beyond them, driving MPI after each block.
 template <typename T, typename Fn>
-void for_each_query(const LocalHaloInputs<T>& in, bool interior, cp::ProgressDriver& progress, Fn&& fn) {
-  int64_t done = 0;
-  for (int64_t query = 0; query < in.queries.batch * in.queries.count; ++query) {
-    if (inside_own_rows(in, query) != interior) continue;
-    fn(query);
-    if (++done % queries_per_progress == 0) progress();
+void for_each_block(const LocalHaloInputs<T>& in, bool interior, cp::ProgressDriver& progress, Fn&& fn) {
+  const auto keep = [&](int64_t query) { return inside_own_rows(in, query) == interior; };
+  for (const QueryBlock& block :
+       query_blocks(in.queries.windows, in.queries.count, in.queries.half_width, block_queries, keep)) {
+    fn(block);
+    progress();
   }
   progress.rethrow_if_failed();
 }
@@ -79,17 +79,15 @@ std::vector<SourceSegment<T>> all_segments(const LocalHaloInputs<T>& in, const F
 template <typename T>
 void local_halo_forward(const LocalHaloInputs<T>& in, FetchedBlocks<T>& fetched, std::span<T> out) {
   const LocalQueries<T>& queries = in.queries;
-  const int64_t dv = queries.value_dim;
   InFlight<T> in_flight;
   if (in.plan != nullptr)
     fetch_keys(*in.comm, *in.plan, Transport::point_to_point, cp::KvView<T>{in.keys, in.values, {}, {}}, kv_dims(in),
                fetched, in_flight);
   cp::ProgressDriver progress(in.plan != nullptr ? in.comm : nullptr);
-  std::vector<T> scratch;
+  BlockScratch<T> scratch;
   const auto compute = [&](std::span<const SourceSegment<T>> segments, bool interior) {
-    for_each_query(in, interior, progress, [&](int64_t query) {
-      local_query_forward<T>(queries, segments, query, out.subspan(at(query * dv), at(dv)), scratch);
-    });
+    for_each_block(in, interior, progress,
+                   [&](const QueryBlock& block) { local_block_forward<T>(queries, segments, block, out, scratch); });
   };
   const SourceSegment<T> own{in.source_begin, in.source_rows, in.keys, in.values, {}, {}};
   compute({&own, 1}, true);  // while the halo travels
@@ -116,12 +114,10 @@ void local_halo_backward(const LocalHaloInputs<T>& in, const FetchedBlocks<T>& f
     }
   }
   cp::ProgressDriver progress(in.plan != nullptr ? in.comm : nullptr);
-  std::vector<T> scratch;
+  BlockScratch<T> scratch;
   const auto compute = [&](std::span<const SourceSegment<T>> segments, bool interior) {
-    for_each_query(in, interior, progress, [&](int64_t query) {
-      T* dcentre = dcentres.empty() ? nullptr : &dcentres[at(query)];
-      local_query_backward<T>(queries, segments, query, dout.subspan(at(query * d_v), at(d_v)),
-                              dq.subspan(at(query * d), at(d)), dcentre, scratch);
+    for_each_block(in, interior, progress, [&](const QueryBlock& block) {
+      local_block_backward<T>(queries, segments, block, dout, dq, dcentres, scratch);
     });
   };
   // Edge queries first: once they are done the fetched rows' gradients are complete.

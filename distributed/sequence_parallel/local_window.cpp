@@ -5,56 +5,66 @@
 #include <cmath>
 #include <limits>
 
+#include "kernels/gemm.h"
+
 namespace attnscale::sp {
 namespace {
 
-// Calls fn(s, k_row, v_row, dk_row, dv_row) for every position s of `window` in sequence b, in
-// increasing order; dk_row / dv_row are null when the segment carries no gradient buffers.
+size_t at(int64_t i) { return static_cast<size_t>(i); }
+
+// Calls fn(column, rows, k, v, dk, dv) for each piece of the block's hull that a segment holds:
+// hull columns [column, column + rows), the piece's K/V rows of sequence b (row stride D / Dv);
+// dk / dv are null when the segment carries no gradient buffers.
 template <typename T, typename Fn>
-void for_each_row(const LocalQueries<T>& in, std::span<const SourceSegment<T>> segments, int64_t b,
-                  const WindowBounds& window, Fn&& fn) {
-  const int64_t d = in.head_dim, dv = in.value_dim;
+void for_each_piece(const LocalQueries<T>& in, std::span<const SourceSegment<T>> segments, const QueryBlock& block,
+                    Fn&& fn) {
+  const int64_t b = block.first / in.count, d = in.head_dim, dv = in.value_dim;
   for (const SourceSegment<T>& seg : segments) {
-    const int64_t first = std::max(window.first, seg.begin), last = std::min(window.last, seg.begin + seg.rows - 1);
-    for (int64_t s = first; s <= last; ++s) {
-      const int64_t row = b * seg.rows + (s - seg.begin);
-      fn(s, seg.k.data() + row * d, seg.v.data() + row * dv, seg.dk.empty() ? nullptr : seg.dk.data() + row * d,
-         seg.dv.empty() ? nullptr : seg.dv.data() + row * dv);
-    }
+    const int64_t first = std::max(block.hull.first, seg.begin);
+    const int64_t last = std::min(block.hull.last, seg.begin + seg.rows - 1);
+    if (first > last) continue;
+    const int64_t row = b * seg.rows + (first - seg.begin);
+    fn(first - block.hull.first, last - first + 1, seg.k.data() + row * d, seg.v.data() + row * dv,
+       seg.dk.empty() ? nullptr : seg.dk.data() + row * d, seg.dv.empty() ? nullptr : seg.dv.data() + row * dv);
   }
 }
 
+// scratch.softmax: the softmax over each query's window of its scores (0 outside the window);
+// scratch.gauss: the Gaussian factors (local-p; 1 for local-m); scratch.weights: their product.
 template <typename T>
-T dot(const T* a, const T* b, int64_t n) {
-  T sum = 0;
-  for (int64_t j = 0; j < n; ++j) sum += a[j] * b[j];
-  return sum;
-}
-
-// Softmax weights a_s over the window into scratch[0, n) and the Gaussian factors g_s (1 for
-// local-m) into scratch[n, 2n).
-template <typename T>
-void window_weights(const LocalQueries<T>& in, std::span<const SourceSegment<T>> segments, int64_t query,
-                    std::vector<T>& scratch) {
-  const WindowBounds& window = in.windows[static_cast<size_t>(query)];
-  const int64_t b = query / in.count, n = window.last - window.first + 1;
-  scratch.assign(static_cast<size_t>(2 * n), T{0});
-  const T* q = in.q.data() + query * in.head_dim;
-  T top = -std::numeric_limits<T>::infinity();
-  for_each_row(in, segments, b, window, [&](int64_t s, const T* k, const T*, T*, T*) {
-    const T score = dot(q, k, in.head_dim);
-    scratch[static_cast<size_t>(s - window.first)] = score;
-    top = std::max(top, score);
+void block_weights(const LocalQueries<T>& in, std::span<const SourceSegment<T>> segments, const QueryBlock& block,
+                   BlockScratch<T>& scratch) {
+  const int64_t width = block.hull.last - block.hull.first + 1, d = in.head_dim;
+  const size_t cells = at(block.count * width);
+  scratch.softmax.assign(cells, T{0});
+  scratch.gauss.assign(cells, T{1});
+  scratch.weights.assign(cells, T{0});
+  const T* q = in.q.data() + block.first * d;
+  for_each_piece(in, segments, block, [&](int64_t column, int64_t rows, const T* k, const T*, T*, T*) {
+    kernels::gemm<T>(false, true, block.count, rows, d, T{1}, q, d, k, d, T{0}, scratch.softmax.data() + column, width);
   });
-  T total = 0;
-  for (int64_t j = 0; j < n; ++j)
-    total += scratch[static_cast<size_t>(j)] = std::exp(scratch[static_cast<size_t>(j)] - top);
-  const T centre = in.gaussian() ? in.centres[static_cast<size_t>(query)] : T{0};
   const T neg_inv_two_var = static_cast<T>(-1.0 / (2.0 * in.sigma * in.sigma));
-  for (int64_t j = 0; j < n; ++j) {
-    scratch[static_cast<size_t>(j)] /= total;
-    const T distance = static_cast<T>(window.first + j) - centre;
-    scratch[static_cast<size_t>(n + j)] = in.gaussian() ? std::exp(distance * distance * neg_inv_two_var) : T{1};
+  for (int64_t i = 0; i < block.count; ++i) {
+    const int64_t query = block.first + i;
+    const WindowBounds& window = in.windows[at(query)];
+    T* a = scratch.softmax.data() + i * width;
+    T* g = scratch.gauss.data() + i * width;
+    T* w = scratch.weights.data() + i * width;
+    const int64_t begin = window.first - block.hull.first, end = window.last - block.hull.first + 1;
+    const T top = *std::max_element(a + begin, a + end);
+    T total = 0;
+    for (int64_t j = begin; j < end; ++j) total += a[j] = std::exp(a[j] - top);
+    std::fill(a, a + begin, T{0});
+    std::fill(a + end, a + width, T{0});
+    const T centre = in.gaussian() ? in.centres[at(query)] : T{0};
+    for (int64_t j = begin; j < end; ++j) {
+      a[j] /= total;
+      if (in.gaussian()) {
+        const T distance = static_cast<T>(block.hull.first + j) - centre;
+        g[j] = std::exp(distance * distance * neg_inv_two_var);
+      }
+      w[j] = a[j] * g[j];
+    }
   }
 }
 
@@ -74,61 +84,93 @@ WindowBounds window_bounds(T centre, int64_t half_width, int64_t source_length) 
   return window;
 }
 
-template <typename T>
-void local_query_forward(const LocalQueries<T>& in, std::span<const SourceSegment<T>> segments, int64_t query,
-                         std::span<T> out, std::vector<T>& scratch) {
-  window_weights(in, segments, query, scratch);
-  const WindowBounds& window = in.windows[static_cast<size_t>(query)];
-  const int64_t n = window.last - window.first + 1;
-  std::fill(out.begin(), out.end(), T{0});
-  for_each_row(in, segments, query / in.count, window, [&](int64_t s, const T*, const T* v, T*, T*) {
-    const auto j = static_cast<size_t>(s - window.first);
-    const T weight = scratch[j] * scratch[static_cast<size_t>(n) + j];
-    for (int64_t e = 0; e < in.value_dim; ++e) out[static_cast<size_t>(e)] += weight * v[e];
-  });
-}
-
-template <typename T>
-void local_query_backward(const LocalQueries<T>& in, std::span<const SourceSegment<T>> segments, int64_t query,
-                          std::span<const T> dout, std::span<T> dq, T* dcentre, std::vector<T>& scratch) {
-  window_weights(in, segments, query, scratch);
-  const WindowBounds& window = in.windows[static_cast<size_t>(query)];
-  const int64_t b = query / in.count, n = window.last - window.first + 1;
-  const auto un = static_cast<size_t>(n);
-  scratch.resize(3 * un);  // [2n, 3n): d loss / d softmax weight
-  const T* q = in.q.data() + query * in.head_dim;
-  const T centre = in.gaussian() ? in.centres[static_cast<size_t>(query)] : T{0};
-  const T inv_var = static_cast<T>(1.0 / (in.sigma * in.sigma));
-  // weight w = a g: dw = dout . v; dv += w dout; da = dw g; dp += dw a dg/dp, dg/dp = g (s - p) / sigma^2.
-  T softmax_dot = 0, dp = 0;
-  for_each_row(in, segments, b, window, [&](int64_t s, const T*, const T* v, T*, T* dv) {
-    const auto j = static_cast<size_t>(s - window.first);
-    const T a = scratch[j], g = scratch[un + j];
-    const T dw = dot(dout.data(), v, in.value_dim);
-    for (int64_t e = 0; e < in.value_dim; ++e) dv[e] += a * g * dout[static_cast<size_t>(e)];
-    scratch[2 * un + j] = dw * g;
-    softmax_dot += a * dw * g;
-    dp += dw * a * g * (static_cast<T>(s) - centre) * inv_var;
-  });
-  // Softmax: de_s = a_s (da_s - sum_r a_r da_r); scores q . k_s.
-  std::fill(dq.begin(), dq.end(), T{0});
-  for_each_row(in, segments, b, window, [&](int64_t s, const T* k, const T*, T* dk, T*) {
-    const auto j = static_cast<size_t>(s - window.first);
-    const T de = scratch[j] * (scratch[2 * un + j] - softmax_dot);
-    for (int64_t e = 0; e < in.head_dim; ++e) {
-      dq[static_cast<size_t>(e)] += de * k[e];
-      dk[e] += de * q[e];
+std::vector<QueryBlock> query_blocks(std::span<const WindowBounds> windows, int64_t per_sequence, int64_t half_width,
+                                     int64_t max_queries, const std::function<bool(int64_t)>& keep) {
+  const int64_t max_width = max_queries + 2 * (2 * half_width + 1);
+  std::vector<QueryBlock> blocks;
+  QueryBlock open;
+  for (int64_t query = 0; query < static_cast<int64_t>(windows.size()); ++query) {
+    if (!keep(query)) continue;
+    const WindowBounds& w = windows[at(query)];
+    const WindowBounds hull{std::min(open.hull.first, w.first), std::max(open.hull.last, w.last)};
+    const bool joins = open.count > 0 && open.count < max_queries && query == open.first + open.count &&
+                       query / per_sequence == open.first / per_sequence && hull.last - hull.first < max_width;
+    if (joins) {
+      ++open.count;
+      open.hull = hull;
+      continue;
     }
-  });
-  if (dcentre != nullptr) *dcentre = in.gaussian() ? dp : T{0};
+    if (open.count > 0) blocks.push_back(open);
+    open = QueryBlock{query, 1, w};
+  }
+  if (open.count > 0) blocks.push_back(open);
+  return blocks;
 }
 
-#define ATTNSCALE_INSTANTIATE(T)                                                                            \
-  template WindowBounds window_bounds<T>(T, int64_t, int64_t);                                              \
-  template void local_query_forward<T>(const LocalQueries<T>&, std::span<const SourceSegment<T>>, int64_t,  \
-                                       std::span<T>, std::vector<T>&);                                      \
-  template void local_query_backward<T>(const LocalQueries<T>&, std::span<const SourceSegment<T>>, int64_t, \
-                                        std::span<const T>, std::span<T>, T*, std::vector<T>&);
+template <typename T>
+void local_block_forward(const LocalQueries<T>& in, std::span<const SourceSegment<T>> segments, const QueryBlock& block,
+                         std::span<T> out, BlockScratch<T>& scratch) {
+  block_weights(in, segments, block, scratch);
+  const int64_t width = block.hull.last - block.hull.first + 1, dv = in.value_dim;
+  T* out_rows = out.data() + block.first * dv;
+  std::fill(out_rows, out_rows + block.count * dv, T{0});
+  for_each_piece(in, segments, block, [&](int64_t column, int64_t rows, const T*, const T* v, T*, T*) {
+    kernels::gemm<T>(false, false, block.count, dv, rows, T{1}, scratch.weights.data() + column, width, v, dv, T{1},
+                     out_rows, dv);
+  });
+}
+
+template <typename T>
+void local_block_backward(const LocalQueries<T>& in, std::span<const SourceSegment<T>> segments,
+                          const QueryBlock& block, std::span<const T> dout, std::span<T> dq, std::span<T> dcentres,
+                          BlockScratch<T>& scratch) {
+  block_weights(in, segments, block, scratch);
+  const int64_t width = block.hull.last - block.hull.first + 1, d = in.head_dim, dv = in.value_dim;
+  const T* dout_rows = dout.data() + block.first * dv;
+  const T* q_rows = in.q.data() + block.first * d;
+  // d loss / d weight = dout . v_s; dV += weights^T dout.
+  scratch.dweights.assign(at(block.count * width), T{0});
+  for_each_piece(in, segments, block, [&](int64_t column, int64_t rows, const T*, const T* v, T*, T* dv_rows) {
+    kernels::gemm<T>(false, true, block.count, rows, dv, T{1}, dout_rows, dv, v, dv, T{0},
+                     scratch.dweights.data() + column, width);
+    kernels::gemm<T>(true, false, rows, dv, block.count, T{1}, scratch.weights.data() + column, width, dout_rows, dv,
+                     T{1}, dv_rows, dv);
+  });
+  // weight = a g: da = dw g; dp = sum dw a dg/dp with dg/dp = g (s - p) / sigma^2. Softmax:
+  // dscore = a (da - sum_r a_r da_r). dscore overwrites dweights.
+  const T inv_var = static_cast<T>(1.0 / (in.sigma * in.sigma));
+  for (int64_t i = 0; i < block.count; ++i) {
+    const int64_t query = block.first + i;
+    const T* a = scratch.softmax.data() + i * width;
+    const T* g = scratch.gauss.data() + i * width;
+    T* dw = scratch.dweights.data() + i * width;
+    const T centre = in.gaussian() ? in.centres[at(query)] : T{0};
+    T softmax_dot = 0, dp = 0;
+    for (int64_t j = 0; j < width; ++j) {
+      dp += dw[j] * a[j] * g[j] * (static_cast<T>(block.hull.first + j) - centre) * inv_var;
+      dw[j] *= g[j];
+      softmax_dot += a[j] * dw[j];
+    }
+    for (int64_t j = 0; j < width; ++j) dw[j] = a[j] * (dw[j] - softmax_dot);
+    if (!dcentres.empty()) dcentres[at(query)] = in.gaussian() ? dp : T{0};
+  }
+  // dq = dscore K; dK += dscore^T q.
+  T* dq_rows = dq.data() + block.first * d;
+  std::fill(dq_rows, dq_rows + block.count * d, T{0});
+  for_each_piece(in, segments, block, [&](int64_t column, int64_t rows, const T* k, const T*, T* dk_rows, T*) {
+    kernels::gemm<T>(false, false, block.count, d, rows, T{1}, scratch.dweights.data() + column, width, k, d, T{1},
+                     dq_rows, d);
+    kernels::gemm<T>(true, false, rows, d, block.count, T{1}, scratch.dweights.data() + column, width, q_rows, d, T{1},
+                     dk_rows, d);
+  });
+}
+
+#define ATTNSCALE_INSTANTIATE(T)                                                                                      \
+  template WindowBounds window_bounds<T>(T, int64_t, int64_t);                                                        \
+  template void local_block_forward<T>(const LocalQueries<T>&, std::span<const SourceSegment<T>>, const QueryBlock&,  \
+                                       std::span<T>, BlockScratch<T>&);                                               \
+  template void local_block_backward<T>(const LocalQueries<T>&, std::span<const SourceSegment<T>>, const QueryBlock&, \
+                                        std::span<const T>, std::span<T>, std::span<T>, BlockScratch<T>&);
 ATTNSCALE_INSTANTIATE(float)
 ATTNSCALE_INSTANTIATE(double)
 #undef ATTNSCALE_INSTANTIATE

@@ -1,5 +1,6 @@
-// Luong local attention (1508.04025, 3.2) on raw buffers, one query at a time, over source rows
-// that may sit in several buffers (this rank's shard and the rows fetched from other ranks).
+// Luong local attention (1508.04025, 3.2) on raw buffers, a block of consecutive queries at a
+// time (matrix products against the hull of their windows), over source rows that may sit in
+// several buffers (this rank's shard and the rows fetched from other ranks).
 // Internal to distributed/sequence_parallel; the autograd op is local_halo.h.
 //
 // The numbers are those of framework/attention/local.cpp: source position s is in the window of
@@ -10,6 +11,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <span>
 #include <vector>
 
@@ -47,20 +49,40 @@ struct LocalQueries {
   std::span<const T> q;
   std::span<const T> centres;
   std::span<const WindowBounds> windows;
-  double sigma = 1;  // local-p Gaussian width
+  int64_t half_width = 1;  // D
+  double sigma = 1;        // local-p Gaussian width
   bool gaussian() const { return !centres.empty(); }
 };
 
-// Segments sorted by begin, non-overlapping, covering every window of the queries computed.
-// query = b * count + i. out: [Dv] of that query (overwritten). `scratch` is reused between calls.
-template <typename T>
-void local_query_forward(const LocalQueries<T>& in, std::span<const SourceSegment<T>> segments, int64_t query,
-                         std::span<T> out, std::vector<T>& scratch);
+// Consecutive queries [first, first + count) of one sequence (query = b * n + i) computed
+// together: their scores against the hull of their windows are one matrix product per segment.
+struct QueryBlock {
+  int64_t first = 0, count = 0;
+  WindowBounds hull;
+};
 
-// Gradients of one query's read: dq [D] and dcentre (overwritten; dcentre only for local-p), its
-// rows' dK/dV added into the segments. `scratch` is reused between calls.
+// The queries for which keep(query) holds, in order, cut into blocks of at most `max_queries`
+// whose hull stays within max_queries + 2 window widths (windows far apart, as local-p's
+// centres may be, end a block instead of widening it).
+std::vector<QueryBlock> query_blocks(std::span<const WindowBounds> windows, int64_t per_sequence, int64_t half_width,
+                                     int64_t max_queries, const std::function<bool(int64_t)>& keep);
+
 template <typename T>
-void local_query_backward(const LocalQueries<T>& in, std::span<const SourceSegment<T>> segments, int64_t query,
-                          std::span<const T> dout, std::span<T> dq, T* dcentre, std::vector<T>& scratch);
+struct BlockScratch {
+  std::vector<T> softmax, gauss, weights, dweights;  // [count, hull width] each
+};
+
+// Segments sorted by begin, non-overlapping, covering the block's hull. out: [B, n, Dv] of all
+// queries; the block's rows are overwritten.
+template <typename T>
+void local_block_forward(const LocalQueries<T>& in, std::span<const SourceSegment<T>> segments, const QueryBlock& block,
+                         std::span<T> out, BlockScratch<T>& scratch);
+
+// Gradients of the block's reads: its rows of dq [B, n, D] and dcentres [B, n] (local-p; empty
+// for local-m) are overwritten, its windows' dK/dV added into the segments.
+template <typename T>
+void local_block_backward(const LocalQueries<T>& in, std::span<const SourceSegment<T>> segments,
+                          const QueryBlock& block, std::span<const T> dout, std::span<T> dq, std::span<T> dcentres,
+                          BlockScratch<T>& scratch);
 
 }  // namespace attnscale::sp

@@ -10,6 +10,7 @@
 #include "distributed/sequence_parallel/local_halo.h"
 #include "distributed/sequence_parallel/local_window.h"
 #include "framework/attention/local.h"
+#include "framework/attention/source_attention.h"
 #include "framework/autograd/gradcheck.h"
 #include "framework/ops/indexing.h"
 #include "framework/ops/ops.h"
@@ -91,6 +92,65 @@ TEST(LocalHaloOneRank, EqualsLocalAttention) {
   const std::vector<double> got = out.to_vector<double>(), want = stack(reads, 1).to_vector<double>();
   ASSERT_EQ(got.size(), want.size());
   for (size_t i = 0; i < got.size(); ++i) EXPECT_NEAR(got[i], want[i], 1e-14) << i;
+}
+
+// Centres far apart on a long source (windows the query blocks cannot share, more queries than
+// one block): outputs and the gradients of q, keys, values and centres equal local.cpp's dense
+// formulation written with tensor ops (all S positions scored, the window as a mask).
+TEST(LocalHaloOneRank, ScatteredCentresEqualTheDenseFormulation) {
+  const int64_t batch = 1, queries = 70, sources = 300, d = 4, dv = 3, window = 2;
+  const double sigma = 1.1;
+  std::vector<double> centre_values;
+  for (int64_t i = 0; i < queries; ++i) centre_values.push_back(i % 2 == 0 ? 3.3 + 0.1 * i : 290.7 - 0.2 * i);
+  const Tensor q = uniform({batch, queries, d}, 31, -1, 1).set_requires_grad();
+  const Tensor k = uniform({batch, sources, d}, 32, -1, 1).set_requires_grad();
+  const Tensor v = uniform({batch, sources, dv}, 33, -1, 1).set_requires_grad();
+  const Tensor centres = Tensor::from(centre_values, {batch, queries}).set_requires_grad();
+  const Tensor dout = uniform({batch, queries, dv}, 34, -1, 1);
+
+  const Tensor distance = sub(reshape(Tensor::arange(sources, DType::f64), {1, 1, sources}), unsqueeze(centres, 2));
+  const Tensor outside = greater(abs(distance.detach()), Tensor::scalar(static_cast<double>(window), DType::f64));
+  const Tensor weights = mul(attention::masked_softmax(matmul(q, transpose(k, 1, 2)), outside),
+                             exp(mul(square(distance), -1.0 / (2.0 * sigma * sigma))));
+  const Tensor dense = matmul(weights, v);
+  dense.backward(dout);
+  const std::vector<Tensor> want{dense.detach(), q.grad(), k.grad(), v.grad(), centres.grad()};
+  for (const Tensor& t : {q, k, v, centres}) t.zero_grad();
+
+  LocalHaloOptions options;
+  options.window = window;
+  options.sigma = sigma;
+  const Tensor out = local_p_halo_attention(q, k, v, centres, options, one_rank(queries, sources));
+  out.backward(dout);
+  const std::vector<Tensor> got{out.detach(), q.grad(), k.grad(), v.grad(), centres.grad()};
+  const char* names[] = {"out", "dq", "dk", "dv", "dcentres"};
+  for (size_t t = 0; t < got.size(); ++t) {
+    const std::vector<double> g = got[t].to_vector<double>(), w = want[t].to_vector<double>();
+    ASSERT_EQ(g.size(), w.size()) << names[t];
+    double worst = 0;
+    for (size_t i = 0; i < g.size(); ++i) worst = std::max(worst, std::abs(g[i] - w[i]));
+    EXPECT_LE(worst, 1e-13) << names[t];
+  }
+}
+
+TEST(LocalWindow, QueryBlocksKeepTheirHullNarrow) {
+  // Two sequences of 5 queries; D = 1 (width 3), at most 3 queries a block, hull < 3 + 2 * 3 = 9.
+  const std::vector<sp::WindowBounds> windows{{0, 2}, {1, 3}, {2, 4}, {3, 5}, {40, 42},  // sequence 0
+                                              {0, 2}, {1, 3}, {9, 11}, {2, 4}, {3, 5}};  // sequence 1
+  const auto all = sp::query_blocks(windows, 5, 1, 3, [](int64_t) { return true; });
+  const std::vector<std::pair<int64_t, int64_t>> expected{{0, 3}, {3, 1}, {4, 1}, {5, 2}, {7, 1}, {8, 2}};
+  ASSERT_EQ(all.size(), expected.size());
+  for (size_t i = 0; i < all.size(); ++i) {
+    EXPECT_EQ(all[i].first, expected[i].first) << i;
+    EXPECT_EQ(all[i].count, expected[i].second) << i;
+  }
+  EXPECT_EQ(all[0].hull.first, 0);
+  EXPECT_EQ(all[0].hull.last, 4);
+  // Only the kept queries, and never across a skipped one.
+  const auto odd = sp::query_blocks(windows, 5, 1, 3, [](int64_t q) { return q != 1; });
+  EXPECT_EQ(odd[0].first, 0);
+  EXPECT_EQ(odd[0].count, 1);
+  EXPECT_EQ(odd[1].first, 2);
 }
 
 // window_bounds against scanning every position with local.cpp's test |T(s) - p| > D.
