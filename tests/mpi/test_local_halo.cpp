@@ -123,6 +123,11 @@ TEST(LocalHaloAttention, LocalPGeneralUnevenShards) {
 TEST(LocalHaloAttention, LocalPDotWindowWiderThanAShard) {
   check({"local-p dot D=8 > shard 3", LocalMode::predictive, ScoreKind::dot, 8, 3, 2, 3, 2});
 }
+// Shards left empty: the whole source on rank 0 (S = 1), or every query on rank 0.
+TEST(LocalHaloAttention, EmptyShards) {
+  check({"local-p source of 1 row", LocalMode::predictive, ScoreKind::general, 2, 3, 1, 0, 1, false});
+  check({"local-m queries on rank 0 only", LocalMode::monotonic, ScoreKind::dot, 3, 0, 1, 4, 1, false});
+}
 TEST(LocalHaloAttention, Float32LocalP) {
   check({"f32 local-p general D=4", LocalMode::predictive, ScoreKind::general, 4, 6, 1, 8, 1, false, DType::f32});
 }
