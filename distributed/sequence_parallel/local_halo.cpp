@@ -82,19 +82,41 @@ std::string empty_window(const Saved& s, const kernels::Positions& queries, std:
   return {};
 }
 
-Tensor run(const Tensor& q_in, const Tensor& k_in, const Tensor& v_in, const Tensor& centres_in,
-           const LocalHaloOptions& options, const LocalHaloGroup& group) {
+void check_tensors(const Tensor& q_in, const Tensor& k_in, const Tensor& v_in) {
   ATTNSCALE_CHECK(q_in.dim() == 3 && k_in.dim() == 3 && v_in.dim() == 3, op,
                   "expects q [B, n_q, D], keys [B, n_s, D], values [B, n_s, Dv]; got {}, {}, {}",
                   shape_str(q_in.shape()), shape_str(k_in.shape()), shape_str(v_in.shape()));
   ATTNSCALE_CHECK(q_in.dtype() == k_in.dtype() && k_in.dtype() == v_in.dtype() && is_floating(q_in.dtype()), op,
                   "q, keys, values must share one floating dtype, got {}, {}, {}", dtype_name(q_in.dtype()),
                   dtype_name(k_in.dtype()), dtype_name(v_in.dtype()));
-  const int64_t batch = q_in.shape()[0], count = q_in.shape()[1], rows = k_in.shape()[1];
+  const int64_t batch = q_in.shape()[0], rows = k_in.shape()[1];
   ATTNSCALE_CHECK(k_in.shape()[0] == batch && v_in.shape()[0] == batch && k_in.shape()[2] == q_in.shape()[2] &&
                       v_in.shape()[1] == rows,
                   op, "incompatible q {}, keys {}, values {}", shape_str(q_in.shape()), shape_str(k_in.shape()),
                   shape_str(v_in.shape()));
+}
+
+// The rows each rank fetches: local-m's hulls follow from the layouts; local-p's are shared by
+// one all-gather, which also carries an empty window on any rank, so that every rank stops with
+// an error instead of waiting in a transfer.
+std::shared_ptr<const sp::FetchPlan> fetch_plan(Communicator& comm, const LocalHaloGroup& group, const Saved& s,
+                                                std::span<const int64_t> lengths, const std::string& empty) {
+  std::vector<cp::RowRange> hulls;
+  if (s.centres.defined()) {
+    hulls = sp::gather_hulls(comm, empty.empty() ? sp::window_hull(s.windows) : cp::RowRange{-1, -1});
+    ATTNSCALE_CHECK(empty.empty(), op, "{}", empty);
+    for (size_t r = 0; r < hulls.size(); ++r)
+      ATTNSCALE_CHECK(hulls[r].begin >= 0, op, "rank {} has a query whose window is empty", r);
+  } else {
+    hulls = sp::monotonic_hulls(group.query_layout, s.half_width, lengths);
+  }
+  return std::make_shared<const sp::FetchPlan>(sp::local_fetch_plan(group.query_layout, group.source_layout, hulls));
+}
+
+Tensor run(const Tensor& q_in, const Tensor& k_in, const Tensor& v_in, const Tensor& centres_in,
+           const LocalHaloOptions& options, const LocalHaloGroup& group) {
+  check_tensors(q_in, k_in, v_in);
+  const int64_t batch = q_in.shape()[0], count = q_in.shape()[1], rows = k_in.shape()[1];
   ATTNSCALE_CHECK(options.window >= 1, op, "window half-width D must be >= 1, got {}", options.window);
   ATTNSCALE_CHECK(options.sigma >= 0, op, "sigma must be >= 0 (0 = D/2), got {}", options.sigma);
   const bool one_rank = group.comm == nullptr || group.comm->size() == 1;
@@ -126,21 +148,7 @@ Tensor run(const Tensor& q_in, const Tensor& k_in, const Tensor& v_in, const Ten
                          : sp::monotonic_windows<T>(queries, options.window, lengths);
   });
   const std::string empty = empty_window(*saved, queries, lengths);
-  if (!one_rank) {
-    std::vector<cp::RowRange> hulls;
-    if (centres_in.defined()) {
-      // An empty window on one rank must stop every rank, not leave them in the transfers.
-      const cp::RowRange mine = empty.empty() ? sp::window_hull(saved->windows) : cp::RowRange{-1, -1};
-      hulls = sp::gather_hulls(*group.comm, mine);
-      ATTNSCALE_CHECK(empty.empty(), op, "{}", empty);
-      for (int r = 0; r < ranks; ++r)
-        ATTNSCALE_CHECK(hulls[static_cast<size_t>(r)].begin >= 0, op, "rank {} has a query whose window is empty", r);
-    } else {
-      hulls = sp::monotonic_hulls(group.query_layout, options.window, lengths);
-    }
-    saved->plan =
-        std::make_shared<const sp::FetchPlan>(sp::local_fetch_plan(group.query_layout, group.source_layout, hulls));
-  }
+  if (!one_rank) saved->plan = fetch_plan(*group.comm, group, *saved, lengths, empty);
   ATTNSCALE_CHECK(empty.empty(), op, "{}", empty);
 
   Tensor out = Tensor::empty({batch, count, saved->values.shape()[2]}, q_in.dtype());
