@@ -6,6 +6,7 @@
 #include <limits>
 
 #include "kernels/gemm.h"
+#include "kernels/softmax.h"
 
 namespace attnscale::sp {
 namespace {
@@ -29,43 +30,47 @@ void for_each_piece(const LocalQueries<T>& in, std::span<const SourceSegment<T>>
   }
 }
 
-// scratch.softmax: the softmax over each query's window of its scores (0 outside the window);
-// scratch.gauss: the Gaussian factors (local-p; 1 for local-m); scratch.weights: their product.
+// scratch.softmax: the softmax over each query's window of its scores (0 outside the window).
+// Local-p: scratch.gauss, the Gaussian factors, and scratch.weights, the product; local-m's
+// weights are the softmax itself (block_read_weights).
 template <typename T>
 void block_weights(const LocalQueries<T>& in, std::span<const SourceSegment<T>> segments, const QueryBlock& block,
                    BlockScratch<T>& scratch) {
   const int64_t width = block.hull.last - block.hull.first + 1, d = in.head_dim;
   const size_t cells = at(block.count * width);
   scratch.softmax.assign(cells, T{0});
-  scratch.gauss.assign(cells, T{1});
-  scratch.weights.assign(cells, T{0});
   const T* q = in.q.data() + block.first * d;
   for_each_piece(in, segments, block, [&](int64_t column, int64_t rows, const T* k, const T*, T*, T*) {
     kernels::gemm<T>(false, true, block.count, rows, d, T{1}, q, d, k, d, T{0}, scratch.softmax.data() + column, width);
   });
+  if (in.gaussian()) {
+    scratch.gauss.assign(cells, T{0});
+    scratch.weights.assign(cells, T{0});
+  }
   const T neg_inv_two_var = static_cast<T>(-1.0 / (2.0 * in.sigma * in.sigma));
   for (int64_t i = 0; i < block.count; ++i) {
     const int64_t query = block.first + i;
     const WindowBounds& window = in.windows[at(query)];
-    T* a = scratch.softmax.data() + i * width;
-    T* g = scratch.gauss.data() + i * width;
-    T* w = scratch.weights.data() + i * width;
     const int64_t begin = window.first - block.hull.first, end = window.last - block.hull.first + 1;
-    const T top = *std::max_element(a + begin, a + end);
-    T total = 0;
-    for (int64_t j = begin; j < end; ++j) total += a[j] = std::exp(a[j] - top);
+    T* a = scratch.softmax.data() + i * width;
     std::fill(a, a + begin, T{0});
     std::fill(a + end, a + width, T{0});
-    const T centre = in.gaussian() ? in.centres[at(query)] : T{0};
+    kernels::softmax_rows<T>(a + begin, 1, end - begin, a + begin, false);
+    if (!in.gaussian()) continue;
+    T* g = scratch.gauss.data() + i * width;
+    T* w = scratch.weights.data() + i * width;
+    const T centre = in.centres[at(query)];
     for (int64_t j = begin; j < end; ++j) {
-      a[j] /= total;
-      if (in.gaussian()) {
-        const T distance = static_cast<T>(block.hull.first + j) - centre;
-        g[j] = std::exp(distance * distance * neg_inv_two_var);
-      }
+      const T distance = static_cast<T>(block.hull.first + j) - centre;
+      g[j] = std::exp(distance * distance * neg_inv_two_var);
       w[j] = a[j] * g[j];
     }
   }
+}
+
+template <typename T>
+const std::vector<T>& block_read_weights(const LocalQueries<T>& in, const BlockScratch<T>& scratch) {
+  return in.gaussian() ? scratch.weights : scratch.softmax;
 }
 
 }  // namespace
@@ -115,8 +120,8 @@ void local_block_forward(const LocalQueries<T>& in, std::span<const SourceSegmen
   T* out_rows = out.data() + block.first * dv;
   std::fill(out_rows, out_rows + block.count * dv, T{0});
   for_each_piece(in, segments, block, [&](int64_t column, int64_t rows, const T*, const T* v, T*, T*) {
-    kernels::gemm<T>(false, false, block.count, dv, rows, T{1}, scratch.weights.data() + column, width, v, dv, T{1},
-                     out_rows, dv);
+    kernels::gemm<T>(false, false, block.count, dv, rows, T{1}, block_read_weights(in, scratch).data() + column, width,
+                     v, dv, T{1}, out_rows, dv);
   });
 }
 
@@ -133,8 +138,8 @@ void local_block_backward(const LocalQueries<T>& in, std::span<const SourceSegme
   for_each_piece(in, segments, block, [&](int64_t column, int64_t rows, const T*, const T* v, T*, T* dv_rows) {
     kernels::gemm<T>(false, true, block.count, rows, dv, T{1}, dout_rows, dv, v, dv, T{0},
                      scratch.dweights.data() + column, width);
-    kernels::gemm<T>(true, false, rows, dv, block.count, T{1}, scratch.weights.data() + column, width, dout_rows, dv,
-                     T{1}, dv_rows, dv);
+    kernels::gemm<T>(true, false, rows, dv, block.count, T{1}, block_read_weights(in, scratch).data() + column, width,
+                     dout_rows, dv, T{1}, dv_rows, dv);
   });
   // weight = a g: da = dw g; dp = sum dw a dg/dp with dg/dp = g (s - p) / sigma^2. Softmax:
   // dscore = a (da - sum_r a_r da_r). dscore overwrites dweights.
@@ -142,17 +147,20 @@ void local_block_backward(const LocalQueries<T>& in, std::span<const SourceSegme
   for (int64_t i = 0; i < block.count; ++i) {
     const int64_t query = block.first + i;
     const T* a = scratch.softmax.data() + i * width;
-    const T* g = scratch.gauss.data() + i * width;
     T* dw = scratch.dweights.data() + i * width;
-    const T centre = in.gaussian() ? in.centres[at(query)] : T{0};
-    T softmax_dot = 0, dp = 0;
-    for (int64_t j = 0; j < width; ++j) {
-      dp += dw[j] * a[j] * g[j] * (static_cast<T>(block.hull.first + j) - centre) * inv_var;
-      dw[j] *= g[j];
-      softmax_dot += a[j] * dw[j];
+    T softmax_dot = 0;
+    if (in.gaussian()) {
+      const T* g = scratch.gauss.data() + i * width;
+      const T centre = in.centres[at(query)];
+      T dp = 0;
+      for (int64_t j = 0; j < width; ++j) {
+        dp += dw[j] * a[j] * g[j] * (static_cast<T>(block.hull.first + j) - centre) * inv_var;
+        dw[j] *= g[j];
+      }
+      dcentres[at(query)] = dp;
     }
+    for (int64_t j = 0; j < width; ++j) softmax_dot += a[j] * dw[j];
     for (int64_t j = 0; j < width; ++j) dw[j] = a[j] * (dw[j] - softmax_dot);
-    if (!dcentres.empty()) dcentres[at(query)] = in.gaussian() ? dp : T{0};
   }
   // dq = dscore K; dK += dscore^T q.
   T* dq_rows = dq.data() + block.first * d;
