@@ -1,6 +1,8 @@
 // Sequence-parallel local attention forward / backward (see local_halo_compute.h).
 #include "distributed/sequence_parallel/local_halo_compute.h"
 
+#include <omp.h>
+
 #include <algorithm>
 #include <vector>
 
@@ -28,15 +30,31 @@ bool inside_own_rows(const LocalHaloInputs<T>& in, int64_t query) {
   return w.first >= in.source_begin && w.last < in.source_begin + in.source_rows;
 }
 
-// Runs fn(block) for blocks of the queries whose windows lie inside this rank's own rows
-// (interior) or reach beyond them, driving MPI after each block.
+// Runs fn(block, scratch) for blocks of the queries whose windows lie inside this rank's own
+// rows (interior) or reach beyond them. Blocks of one sequence share source rows (and so dK/dV
+// rows in the backward), so a thread takes whole sequences; the calling thread drives MPI after
+// each of its blocks (DESIGN.md 9).
 template <typename T, typename Fn>
 void for_each_block(const LocalHaloInputs<T>& in, bool interior, cp::ProgressDriver& progress, Fn&& fn) {
   const auto keep = [&](int64_t query) { return inside_own_rows(in, query) == interior; };
-  for (const QueryBlock& block :
-       query_blocks(in.queries.windows, in.queries.count, in.queries.half_width, block_queries, keep)) {
-    fn(block);
-    progress();
+  const std::vector<QueryBlock> blocks =
+      query_blocks(in.queries.windows, in.queries.count, in.queries.half_width, block_queries, keep);
+  std::vector<size_t> sequence_start;  // index of the first block of each sequence, then blocks.size()
+  for (size_t i = 0; i < blocks.size(); ++i)
+    if (i == 0 || blocks[i].first / in.queries.count != blocks[i - 1].first / in.queries.count)
+      sequence_start.push_back(i);
+  sequence_start.push_back(blocks.size());
+  const auto sequences = static_cast<int64_t>(sequence_start.size()) - 1;
+#pragma omp parallel if (sequences > 1)
+  {
+    const bool calling_thread = omp_get_thread_num() == 0;
+    BlockScratch<T> scratch;
+#pragma omp for schedule(dynamic, 1)
+    for (int64_t sequence = 0; sequence < sequences; ++sequence)
+      for (size_t i = sequence_start[at(sequence)]; i < sequence_start[at(sequence + 1)]; ++i) {
+        fn(blocks[i], scratch);
+        if (calling_thread) progress();
+      }
   }
   progress.rethrow_if_failed();
 }
@@ -84,10 +102,10 @@ void local_halo_forward(const LocalHaloInputs<T>& in, FetchedBlocks<T>& fetched,
     fetch_keys(*in.comm, *in.plan, Transport::point_to_point, cp::KvView<T>{in.keys, in.values, {}, {}}, kv_dims(in),
                fetched, in_flight);
   cp::ProgressDriver progress(in.plan != nullptr ? in.comm : nullptr);
-  BlockScratch<T> scratch;
   const auto compute = [&](std::span<const SourceSegment<T>> segments, bool interior) {
-    for_each_block(in, interior, progress,
-                   [&](const QueryBlock& block) { local_block_forward<T>(queries, segments, block, out, scratch); });
+    for_each_block(in, interior, progress, [&](const QueryBlock& block, BlockScratch<T>& scratch) {
+      local_block_forward<T>(queries, segments, block, out, scratch);
+    });
   };
   const SourceSegment<T> own{in.source_begin, in.source_rows, in.keys, in.values, {}, {}};
   compute({&own, 1}, true);  // while the halo travels
@@ -114,9 +132,8 @@ void local_halo_backward(const LocalHaloInputs<T>& in, const FetchedBlocks<T>& f
     }
   }
   cp::ProgressDriver progress(in.plan != nullptr ? in.comm : nullptr);
-  BlockScratch<T> scratch;
   const auto compute = [&](std::span<const SourceSegment<T>> segments, bool interior) {
-    for_each_block(in, interior, progress, [&](const QueryBlock& block) {
+    for_each_block(in, interior, progress, [&](const QueryBlock& block, BlockScratch<T>& scratch) {
       local_block_backward<T>(queries, segments, block, dout, dq, dcentres, scratch);
     });
   };

@@ -1,8 +1,10 @@
 // Forward and backward of sequence-parallel local attention on raw buffers (the autograd op is
 // local_halo.h): the fetch of the halo rows is posted first, the queries whose windows lie inside
-// this rank's own source rows compute while it travels (driving MPI between queries, DESIGN.md 9),
-// then the queries at the shard edges. The backward computes the edge queries first, posts the
-// fetched rows' dK/dV home, computes the interior while they travel and adds what comes back.
+// this rank's own source rows compute while it travels (driving MPI between blocks of queries,
+// DESIGN.md 9), then the queries at the shard edges. The backward computes the edge queries
+// first, posts the fetched rows' dK/dV home, computes the interior while they travel and adds what
+// comes back. Queries go in blocks of consecutive queries (local_window.h); sequences run in
+// parallel over OpenMP threads.
 // Internal to distributed/sequence_parallel.
 #pragma once
 
