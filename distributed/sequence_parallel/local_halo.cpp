@@ -109,6 +109,11 @@ std::shared_ptr<const sp::FetchPlan> fetch_plan(Communicator& comm, const LocalH
       ATTNSCALE_CHECK(hulls[r].begin >= 0, op, "rank {} has a query whose window is empty", r);
   } else {
     hulls = sp::monotonic_hulls(group.query_layout, s.half_width, lengths);
+    // Derived from the layouts alone: it must cover the windows computed from this rank's queries.
+    const cp::RowRange mine = sp::window_hull(s.windows), planned = hulls[static_cast<size_t>(comm.rank())];
+    ATTNSCALE_CHECK(mine.size() == 0 || (planned.begin <= mine.begin && mine.end <= planned.end), op,
+                    "internal: local-m windows [{}, {}) outside the planned rows [{}, {})", mine.begin, mine.end,
+                    planned.begin, planned.end);
   }
   return std::make_shared<const sp::FetchPlan>(sp::local_fetch_plan(group.query_layout, group.source_layout, hulls));
 }
