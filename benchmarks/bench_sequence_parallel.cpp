@@ -14,6 +14,12 @@
 //          but hop by hop and with the dK/dV accumulator round the ring);
 //   local  fused_attention on this rank's shard alone: the same compute with no communication,
 //          the floor both distributed variants approach.
+//   local_m        Luong local-m (local_m_halo_attention, heads as batch rows) with D = window / 2,
+//                  so each query reads window + 1 keys as in `halo`: the D source rows beyond each
+//                  shard edge travel (window rows in all, as `halo`);
+//   local_m_alone  the same op on this rank's shard alone (no communication): the floor;
+//   gather_kv      an all-gather of every rank's K and V, what an op that gathers the whole
+//                  source moves in its forward (its backward would move as much back), timed alone.
 // Each variant runs once untimed first. Printed per variant: forward and backward seconds (slowest rank), bytes this
 // rank sent, and the ratios halo / ring and halo / local. A custom harness instead of Google Benchmark's loop: both
 // ranks must run identical iteration counts.
@@ -31,7 +37,9 @@
 #include "distributed/comm/mpi_communicator.h"
 #include "distributed/comm/mpi_environment.h"
 #include "distributed/context_parallel/context_parallel_attention.h"
+#include "distributed/sequence_parallel/local_halo.h"
 #include "distributed/sequence_parallel/sequence_parallel_attention.h"
+#include "framework/ops/ops.h"
 
 namespace attnscale {
 namespace {
@@ -149,6 +157,39 @@ int run(int argc, char** argv) {
     return fused_attention(q, k, v, shard);
   });
 
+  // Luong local-m with the heads as batch rows ([1, H, n, D] -> [H, n, D]); comm null: the shard alone.
+  LocalHaloOptions local_options;
+  local_options.window = std::max<int64_t>(1, o.window / 2);
+  const auto local_m = [&](Communicator* c) {
+    return [&, c](const Tensor& q, const Tensor& k, const Tensor& v) {
+      const int64_t n = q.shape()[2];
+      const kernels::Layout part(kernels::LayoutKind::contiguous, c != nullptr ? o.tokens : n, c != nullptr ? 2 : 1);
+      const auto flat = [&](const Tensor& x) { return reshape(x, {o.heads, n, o.head_dim}); };
+      return reshape(local_m_halo_attention(flat(q), flat(k), flat(v), local_options, {c, part, part}), q.shape());
+    };
+  };
+  const Timing local_m_halo = measure(*comm, o, local_m(comm.get()));
+  const Timing local_m_alone = measure(*comm, o, local_m(nullptr));
+  // Gathering the whole source instead: the all-gather of K and V alone (median of reps, slowest rank).
+  std::vector<double> gather_times;
+  uint64_t gather_bytes = 0;
+  {
+    const size_t shard = static_cast<size_t>(o.tokens / 2 * o.heads * o.head_dim);
+    const std::vector<float> kv_shard(2 * shard, 1.0f);
+    std::vector<float> kv_all(2 * kv_shard.size());
+    for (int rep = 0; rep <= o.reps; ++rep) {  // rep 0 untimed
+      comm->barrier();
+      comm->reset_stats();
+      const auto start = Clock::now();
+      comm->all_gather(kv_shard, kv_all);
+      const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+      gather_bytes = comm->stats()[CommOp::all_gather].bytes_received;
+      if (rep > 0) gather_times.push_back(comm->all_reduce_value(seconds, ReduceOp::max));
+    }
+    std::sort(gather_times.begin(), gather_times.end());
+  }
+  const double gather_s = gather_times[gather_times.size() / 2];
+
   const auto row = [](const Timing& t) {
     return nlohmann::json{{"forward_s", t.forward},
                           {"backward_s", t.backward},
@@ -168,18 +209,29 @@ int run(int argc, char** argv) {
       {"halo", row(halo)},
       {"ring", row(ring)},
       {"local_only", row(local)},
+      {"local_m", row(local_m_halo)},
+      {"local_m_alone", row(local_m_alone)},
+      {"gather_kv", {{"forward_s", gather_s}, {"bytes_received", gather_bytes}}},
+      {"ratio_local_m_over_alone_total",
+       (local_m_halo.forward + local_m_halo.backward) / (local_m_alone.forward + local_m_alone.backward)},
+      {"ratio_local_m_bytes_over_gather", static_cast<double>(local_m_halo.bytes_forward) / gather_bytes},
       {"halo_bytes_theory_rank0", halo_theory},
       {"ratio_halo_over_ring_total", (halo.forward + halo.backward) / (ring.forward + ring.backward)},
       {"ratio_halo_over_local_total", (halo.forward + halo.backward) / (local.forward + local.backward)}};
   if (world.rank() == 0) {
-    for (const auto& [name, t] : {std::pair{"halo", halo}, std::pair{"ring", ring}, std::pair{"local", local}})
+    for (const auto& [name, t] : {std::pair{"halo", halo}, std::pair{"ring", ring}, std::pair{"local", local},
+                                  std::pair{"local_m", local_m_halo}, std::pair{"lm_alone", local_m_alone}})
       std::printf(
-          "%-6s forward %8.4f s  backward %8.4f s  sent fwd %10llu B  bwd %10llu B  blocked in transfers %.5f s\n",
+          "%-8s forward %8.4f s  backward %8.4f s  sent fwd %10llu B  bwd %10llu B  blocked in transfers %.5f s\n",
           name, t.forward, t.backward, static_cast<unsigned long long>(t.bytes_forward),
           static_cast<unsigned long long>(t.bytes_backward), t.wait);
     std::printf("halo / ring (fwd+bwd): %.3f   halo / local-only: %.3f   halo bytes theory (rank 0 fwd): %llu\n",
                 report["ratio_halo_over_ring_total"].get<double>(), report["ratio_halo_over_local_total"].get<double>(),
                 static_cast<unsigned long long>(halo_theory));
+    std::printf(
+        "local-m / alone (fwd+bwd): %.3f   local-m bytes / gather bytes (fwd): %.2e   gather_kv %.4f s, %llu B\n",
+        report["ratio_local_m_over_alone_total"].get<double>(), report["ratio_local_m_bytes_over_gather"].get<double>(),
+        gather_s, static_cast<unsigned long long>(gather_bytes));
     if (!o.json_path.empty()) {
       std::ofstream file(o.json_path);
       if (!file) throw RuntimeFailure(fmt::format("[bench_sequence_parallel] cannot write '{}'", o.json_path));

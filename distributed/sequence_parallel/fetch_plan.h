@@ -4,9 +4,12 @@
 // before (and after, without causality); a block pattern names the key blocks its rows allow.
 // Unlike the ring, every fetched row comes straight from its owner in one hop.
 // Every rank builds the same plan, so both ends of a transfer agree on its size without talking.
+// Where the rows depend on data (Luong local-p's predicted centres), the ranks first share the
+// global key range each one needs and build the plan from those ranges.
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <vector>
 
 #include "distributed/context_parallel/row_set.h"
@@ -20,6 +23,10 @@ class FetchPlan {
   // block: granularity of the coarse pass over the keys (cp::needed_rows trims the edges to rows).
   FetchPlan(const kernels::Mask& mask, std::vector<kernels::Positions> queries, std::vector<kernels::Positions> keys,
             int64_t block);
+  // needed[r]: the global key positions [begin, end) rank r's queries reach (any layout: each
+  // owner contributes its rows whose positions fall inside).
+  FetchPlan(std::vector<kernels::Positions> queries, std::vector<kernels::Positions> keys,
+            std::span<const cp::RowRange> needed);
 
   int ranks() const { return ranks_; }
   const kernels::Positions& queries(int rank) const { return queries_[static_cast<size_t>(rank)]; }

@@ -8,6 +8,7 @@
 
 #include "distributed/context_parallel/context_parallel_attention.h"
 #include "distributed/sequence_parallel/fetch_attention.h"
+#include "distributed/sequence_parallel/op_buffers.h"
 #include "framework/autograd/node.h"
 #include "framework/ops/ops.h"
 
@@ -23,26 +24,8 @@ struct Saved {
   kernels::Mask mask;  // positional parts
   std::vector<int32_t> q_segment, k_segment, k_valid;
   Tensor q, k, v, out, lse;
-  sp::FetchedBlocks<float> fetched_f32;
-  sp::FetchedBlocks<double> fetched_f64;
-
-  template <typename T>
-  sp::FetchedBlocks<T>& fetched() {
-    if constexpr (std::is_same_v<T, float>)
-      return fetched_f32;
-    else
-      return fetched_f64;
-  }
+  sp::SavedFetch fetched;
 };
-
-template <typename T>
-std::span<const T> cspan(const Tensor& t) {
-  return {t.data<T>(), static_cast<size_t>(t.numel())};
-}
-template <typename T>
-std::span<T> mspan(Tensor& t) {
-  return {t.data<T>(), static_cast<size_t>(t.numel())};
-}
 
 template <typename T>
 sp::FetchInputs<T> fetch_inputs(const Saved& s) {
@@ -50,9 +33,9 @@ sp::FetchInputs<T> fetch_inputs(const Saved& s) {
   in.shape = s.shape;
   in.scale = s.scale;
   in.mask = s.mask;
-  in.q = cspan<T>(s.q);
-  in.k = cspan<T>(s.k);
-  in.v = cspan<T>(s.v);
+  in.q = sp::cspan<T>(s.q);
+  in.k = sp::cspan<T>(s.k);
+  in.v = sp::cspan<T>(s.v);
   in.q_segment = s.q_segment;
   in.k_segment = s.k_segment;
   in.k_valid = s.k_valid;
@@ -115,8 +98,8 @@ std::pair<Tensor, Tensor> run(const char* op, const Tensor& q_in, const Tensor& 
   saved->lse = Tensor::empty({batch, q_heads, n}, q.dtype());
   ATTNSCALE_DISPATCH_FLOAT(q.dtype(), op, [&] {
     using T = scalar_t;
-    sp::fetch_attention_forward<T>(*group.comm, *saved->plan, transport, fetch_inputs<T>(*saved), mspan<T>(saved->out),
-                                   mspan<T>(saved->lse), saved->fetched<T>());
+    sp::fetch_attention_forward<T>(*group.comm, *saved->plan, transport, fetch_inputs<T>(*saved),
+                                   sp::mspan<T>(saved->out), sp::mspan<T>(saved->lse), saved->fetched.get<T>());
   });
   Tensor out = autograd::record(saved->out.detach(), op, {q, k, v}, [saved](const Tensor& g) {
     Saved& s = *saved;
@@ -125,9 +108,9 @@ std::pair<Tensor, Tensor> run(const char* op, const Tensor& q_in, const Tensor& 
            dv = Tensor::empty(s.v.shape(), s.v.dtype());
     ATTNSCALE_DISPATCH_FLOAT(s.q.dtype(), "sequence_parallel", [&] {
       using T = scalar_t;
-      sp::fetch_attention_backward<T>(*s.comm, *s.plan, s.transport, fetch_inputs<T>(s), s.fetched<T>(),
-                                      cspan<T>(s.out), cspan<T>(s.lse), cspan<T>(dout), mspan<T>(dq), mspan<T>(dk),
-                                      mspan<T>(dv));
+      sp::fetch_attention_backward<T>(*s.comm, *s.plan, s.transport, fetch_inputs<T>(s), s.fetched.get<T>(),
+                                      sp::cspan<T>(s.out), sp::cspan<T>(s.lse), sp::cspan<T>(dout), sp::mspan<T>(dq),
+                                      sp::mspan<T>(dk), sp::mspan<T>(dv));
     });
     return std::vector<Tensor>{dq, dk, dv};
   });
