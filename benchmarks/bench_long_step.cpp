@@ -20,10 +20,12 @@
 // the peak resident memory (getrusage) is each rank's, taken before the reference runs.
 #include <sys/resource.h>
 
+#include <CLI/CLI.hpp>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <optional>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -53,40 +55,28 @@ struct Options {
   std::string json_path;
 };
 
-Options parse(int argc, char** argv) {
+// Empty after --help (printed).
+std::optional<Options> parse(int argc, char** argv) {
   Options o;
-  for (int i = 1; i < argc; ++i) {
-    const std::string arg = argv[i];
-    const auto next = [&]() -> std::string {
-      if (i + 1 >= argc) throw UsageError(fmt::format("[bench_long_step] {} needs a value", arg));
-      return argv[++i];
-    };
-    if (arg == "--tokens")
-      o.tokens = std::stoll(next());
-    else if (arg == "--window")
-      o.window = std::stoll(next());
-    else if (arg == "--d-model")
-      o.d_model = std::stoll(next());
-    else if (arg == "--layers")
-      o.layers = std::stoll(next());
-    else if (arg == "--heads")
-      o.heads = std::stoll(next());
-    else if (arg == "--algo")
-      o.algo = next();
-    else if (arg == "--steps")
-      o.steps = std::stoi(next());
-    else if (arg == "--no-reference")
-      o.reference = false;
-    else if (arg == "--store-activations")
-      o.checkpointing = false;
-    else if (arg == "--json")
-      o.json_path = next();
-    else
-      throw UsageError(fmt::format("[bench_long_step] unknown argument '{}' (use --tokens, --window, --d-model, "
-                                   "--layers, --heads, --algo, --steps, --no-reference, --store-activations, --json FILE)",
-                                   arg));
+  CLI::App app("bench_long_step: one training step on a 1M-token sequence sharded over the ranks");
+  app.add_option("--tokens", o.tokens, "tokens in the sequence")->check(CLI::PositiveNumber);
+  app.add_option("--window", o.window, "causal window in keys per query")->check(CLI::PositiveNumber);
+  app.add_option("--d-model", o.d_model, "model width")->check(CLI::PositiveNumber);
+  app.add_option("--layers", o.layers, "transformer blocks")->check(CLI::PositiveNumber);
+  app.add_option("--heads", o.heads, "attention heads")->check(CLI::PositiveNumber);
+  app.add_option("--algo", o.algo, "parallel.algo")->check(CLI::IsMember({"halo", "ring", "auto"}));
+  app.add_option("--steps", o.steps, "training steps timed")->check(CLI::PositiveNumber);
+  app.add_flag("!--no-reference", o.reference, "skip the shard-alone reference");
+  app.add_flag("!--store-activations", o.checkpointing, "keep activations instead of recomputing them");
+  app.add_option("--json", o.json_path, "write the report here");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp&) {
+    std::printf("%s", app.help().c_str());
+    return std::nullopt;
+  } catch (const CLI::ParseError& e) {
+    throw UsageError(fmt::format("[bench_long_step] {}", e.what()));
   }
-  if (o.steps < 1) throw UsageError("[bench_long_step] --steps must be >= 1");
   return o;
 }
 
@@ -194,7 +184,9 @@ void print_step(const char* what, int index, const StepTimes& t, int64_t tokens)
 }
 
 int run(int argc, char** argv) {
-  const Options o = parse(argc, argv);
+  const std::optional<Options> parsed = parse(argc, argv);
+  if (!parsed) return 0;
+  const Options& o = *parsed;
   set_log_level("warn");
   MpiCommunicator world;
   const int ranks = world.size();
