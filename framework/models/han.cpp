@@ -25,8 +25,9 @@ HAN::HAN(const HANOptions& o, Generator& gen, DType dtype) : options_(o), dtype_
         std::make_shared<nn::GRU>(nn::GRUOptions{annotation, o.hidden_size, 1, true}, gen, dtype));
   if (o.sentence_encoder == SentenceEncoderKind::transformer)
     sentence_transformer_ = register_module(
-        "sentence_encoder", std::make_shared<SentenceTransformer>(
-                                SentenceTransformerOptions{annotation, o.sentence_heads, o.sentence_layers}, gen, dtype));
+        "sentence_encoder",
+        std::make_shared<SentenceTransformer>(
+            SentenceTransformerOptions{annotation, o.sentence_heads, o.sentence_layers}, gen, dtype));
   sentence_pooling_ = register_module(
       "sentence_pooling", std::make_shared<attention::AttentionPooling>(annotation, o.attn_dim, o.pooling, gen, dtype));
   classifier_ = register_module("classifier", std::make_shared<nn::Linear>(annotation, o.num_classes, true, gen, dtype));

@@ -38,9 +38,10 @@ models::HANOptions han_options(const Config& cfg, const data::DocCorpus& corpus)
   o.pooling = h.pooling == config::HanPooling::attention ? attention::PoolingKind::attention
               : h.pooling == config::HanPooling::average ? attention::PoolingKind::average
                                                          : attention::PoolingKind::max;
-  o.sentence_encoder = h.sentence_encoder == config::SentenceEncoder::gru           ? models::SentenceEncoderKind::gru
-                        : h.sentence_encoder == config::SentenceEncoder::transformer ? models::SentenceEncoderKind::transformer
-                                                                                     : models::SentenceEncoderKind::none;
+  using models::SentenceEncoderKind;
+  o.sentence_encoder = h.sentence_encoder == config::SentenceEncoder::gru           ? SentenceEncoderKind::gru
+                       : h.sentence_encoder == config::SentenceEncoder::transformer ? SentenceEncoderKind::transformer
+                                                                                    : SentenceEncoderKind::none;
   o.sentence_heads = h.sentence_heads;
   o.sentence_layers = h.sentence_layers;
   o.dropout = cfg.model.dropout;

@@ -16,7 +16,7 @@
 #include "framework/ops/nn_functional.h"
 #include "framework/ops/ops.h"
 #include "framework/train/han_task.h"
-#include "tests/han/synthetic_docs.h"
+#include "tests/han/han_fixtures.h"
 
 namespace attnscale {
 namespace {
@@ -104,36 +104,31 @@ TEST(DocBatch, DpAndCpShardsTogetherHoldTheBatch) {
   EXPECT_EQ(sum(whole.word_mask).item(), static_cast<double>(whole.tokens));
 }
 
-models::HANOptions tiny_options(attention::PoolingKind pooling, models::SentenceEncoderKind encoder) {
-  models::HANOptions o;
-  o.vocab_size = 20;
-  o.num_classes = 3;
-  o.embed_dim = 3;
-  o.hidden_size = 2;
-  o.attn_dim = 3;
-  o.pooling = pooling;
-  o.sentence_encoder = encoder;
-  return o;
-}
-
 TEST(HAN, GradcheckWholeModelInFp64) {
   const data::DocCorpus c = data::make_synthetic_documents(test::small_doc_spec());
-  const data::DocBatch batch = data::make_doc_batch(c, std::vector<int64_t>{0, 1, 2}, {}, 0, 1, 0, 1, DType::f64);
-  for (const auto pooling : {attention::PoolingKind::attention, attention::PoolingKind::max}) {
+  const data::DocBatch batch = data::make_doc_batch(c, test::uneven_documents(c), {}, 0, 1, 0, 1, DType::f64);
+  using models::SentenceEncoderKind;
+  const std::pair<attention::PoolingKind, SentenceEncoderKind> variants[] = {
+      {attention::PoolingKind::attention, SentenceEncoderKind::gru},
+      {attention::PoolingKind::max, SentenceEncoderKind::gru},
+      {attention::PoolingKind::attention, SentenceEncoderKind::transformer},
+      {attention::PoolingKind::average, SentenceEncoderKind::transformer}};
+  for (const auto& [pooling, encoder] : variants) {
     Generator init(1);
-    const models::HAN han(tiny_options(pooling, models::SentenceEncoderKind::gru), init, DType::f64);
+    const models::HAN han(test::tiny_han_options(pooling, encoder), init, DType::f64);
     Generator gen(2);
     const auto result = autograd::gradcheck(
         [&](const std::vector<Tensor>&) { return han.forward(batch, gen, gen); }, han.parameters());
-    EXPECT_TRUE(result.ok) << result.report;
+    EXPECT_TRUE(result.ok) << "pooling " << static_cast<int>(pooling) << ", sentence encoder "
+                           << static_cast<int>(encoder) << ": " << result.report;
   }
 }
 
 TEST(HAN, DataParallelLossSharesAddUpToTheWholeBatch) {
   const data::DocCorpus c = data::make_synthetic_documents(test::small_doc_spec());
   Generator init(1), gen(2);
-  const models::HAN han(tiny_options(attention::PoolingKind::attention, models::SentenceEncoderKind::gru), init,
-                        DType::f64);
+  const models::HAN han(
+      test::tiny_han_options(attention::PoolingKind::attention, models::SentenceEncoderKind::gru), init, DType::f64);
   const std::vector<int64_t> docs{4, 9, 13, 20, 21};
   const auto loss_of = [&](int dp_rank, int dp_size) {
     const data::DocBatch b = data::make_doc_batch(c, docs, {}, dp_rank, dp_size, 0, 1, DType::f64);

@@ -1,7 +1,7 @@
-// HAN's transformer sentence encoder (han.sentence_encoder = transformer) on one rank: fp64
-// gradchecks of the encoder (inputs and parameters, with padded documents) and of the whole model,
-// padding slots that change nothing, its config keys, and a short training run on the synthetic
-// task. The cp > 1 path is checked against one rank in tests/mpi/test_han_distributed.cpp.
+// HAN's transformer sentence encoder (han.sentence_encoder = transformer) on one rank: an fp64
+// gradcheck of the encoder (inputs and parameters, with padded documents; the whole model's is in
+// test_han_model.cpp), padding slots that change nothing, its config keys, and a short training run
+// on the synthetic task. The cp > 1 path is checked against one rank in tests/mpi/test_han_distributed.cpp.
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -17,24 +17,10 @@
 #include "framework/ops/ops.h"
 #include "framework/train/han_task.h"
 #include "framework/train/trainer.h"
-#include "tests/han/synthetic_docs.h"
+#include "tests/han/han_fixtures.h"
 
 namespace attnscale {
 namespace {
-
-// Three training documents: one with the fewest sentences, one with the most, and another, so that
-// a batch of them has padding slots.
-std::vector<int64_t> uneven_documents(const data::DocCorpus& c) {
-  int64_t shortest = 0, longest = 0;
-  for (int64_t d = 1; d < 40; ++d) {
-    if (c.num_sentences(d) < c.num_sentences(shortest)) shortest = d;
-    if (c.num_sentences(d) > c.num_sentences(longest)) longest = d;
-  }
-  EXPECT_LT(c.num_sentences(shortest), c.num_sentences(longest));
-  int64_t middle = 0;
-  while (middle == shortest || middle == longest) ++middle;
-  return {shortest, longest, middle};
-}
 
 TEST(SentenceTransformer, GradcheckInputsAndParametersWithPaddingInFp64) {
   Generator gen(3);
@@ -67,38 +53,14 @@ TEST(SentenceTransformer, PaddingSlotsChangeNoSentence) {
   EXPECT_THROW(models::SentenceTransformer({6, 4, 1}, gen, DType::f64), UsageError);  // 4 heads do not divide 6
 }
 
-models::HANOptions tiny_options(attention::PoolingKind pooling) {
-  models::HANOptions o;
-  o.vocab_size = 20;
-  o.num_classes = 3;
-  o.embed_dim = 3;
-  o.hidden_size = 2;
-  o.attn_dim = 3;
-  o.pooling = pooling;
-  o.sentence_encoder = models::SentenceEncoderKind::transformer;
-  o.sentence_heads = 2;
-  o.sentence_layers = 2;
-  return o;
-}
-
-TEST(HAN, GradcheckWholeModelWithTransformerSentenceEncoderInFp64) {
-  const data::DocCorpus c = data::make_synthetic_documents(test::small_doc_spec());
-  const data::DocBatch batch = data::make_doc_batch(c, uneven_documents(c), {}, 0, 1, 0, 1, DType::f64);
-  for (const auto pooling : {attention::PoolingKind::attention, attention::PoolingKind::average}) {
-    Generator init(1);
-    const models::HAN han(tiny_options(pooling), init, DType::f64);
-    Generator gen(2);
-    const auto result = autograd::gradcheck(
-        [&](const std::vector<Tensor>&) { return han.forward(batch, gen, gen); }, han.parameters());
-    EXPECT_TRUE(result.ok) << result.report;
-  }
-}
-
 TEST(HAN, TransformerEncodedDocumentDoesNotDependOnItsBatch) {
   const data::DocCorpus c = data::make_synthetic_documents(test::small_doc_spec());
-  const auto docs = uneven_documents(c);  // docs[0] is the shortest: padded in the batch
+  const auto docs = test::uneven_documents(c);  // docs[0] is the shortest: padded in the batch
+  ASSERT_LT(c.num_sentences(docs[0]), c.num_sentences(docs[1]));
   Generator init(1), gen(2);
-  const models::HAN han(tiny_options(attention::PoolingKind::attention), init, DType::f64);
+  const models::HAN han(
+      test::tiny_han_options(attention::PoolingKind::attention, models::SentenceEncoderKind::transformer), init,
+      DType::f64);
   const auto alone =
       han.forward(data::make_doc_batch(c, std::vector<int64_t>{docs[0]}, {}, 0, 1, 0, 1, DType::f64), gen, gen)
           .to_vector<double>();
