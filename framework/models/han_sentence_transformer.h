@@ -1,12 +1,14 @@
 // HAN's transformer sentence encoder (han.sentence_encoder = transformer): pre-norm Transformer
 // encoder layers (Vaswani et al. 2017; pre-norm as in Xiong et al. 2020) over the sentence vectors
 // of each document, non-causal, with key padding for documents with fewer sentences, then a final
-// LayerNorm. Each layer: x + Attn(LN(x)), then h + MLP(LN(h)) (4x hidden, GELU).
+// LayerNorm. Each layer: x + Attn(LN(x)), then h + MLP(LN(h)) (4x hidden, GELU). No dropout inside
+// (HAN's model.dropout acts on the word embeddings and the document vector, as with the GRU).
 //
 // Unlike the bidirectional GRU it replaces, every sentence attends to every other sentence at once,
 // so a document whose sentences are spread over a cp group runs one context-parallel attention
-// (ring, distributed/context_parallel) per layer instead of a recurrence that would visit the ranks
-// one after another. Everything else in a layer is per sentence and stays local.
+// (ring, distributed/context_parallel; the ring puts no condition on the head count, unlike Ulysses)
+// per layer instead of a recurrence that would visit the ranks one after another. Everything else
+// in a layer is per sentence and stays local.
 //
 // No sentence positions (no RoPE, no learned positions): the encoder sees each document as a set of
 // sentences, as HAN's sentence attention already does. Why: with cp > 1 rank c holds sentences
