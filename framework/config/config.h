@@ -50,7 +50,7 @@ ATTNSCALE_CONFIG_ENUM(LocalMode, m, p);
 ATTNSCALE_CONFIG_ENUM(HardEstimator, reinforce, straight_through);
 // model.type = han (the han section).
 ATTNSCALE_CONFIG_ENUM(HanPooling, attention, average, max);
-ATTNSCALE_CONFIG_ENUM(SentenceEncoder, gru, none);
+ATTNSCALE_CONFIG_ENUM(SentenceEncoder, gru, none, transformer);
 ATTNSCALE_CONFIG_ENUM(EvalSplit, validation, test);
 // model.type = memn2n (the memn2n section).
 ATTNSCALE_CONFIG_ENUM(BabiTask, single_fact, two_facts);
@@ -205,7 +205,9 @@ ATTNSCALE_CONFIG_ENUM(TemporalOutput, label, sequence);
 // synthetic vocabulary = data.vocab_size; data.batch_size counts documents.
 #define ATTNSCALE_HAN_KEYS(KEY)                                                                        \
   KEY(config::HanPooling, pooling, config::HanPooling::attention, any_value, "word and sentence pooling: attention (HN-ATT), average (HN-AVE) or max (HN-MAX)") \
-  KEY(config::SentenceEncoder, sentence_encoder, config::SentenceEncoder::gru, any_value, "sentence encoder: bidirectional GRU (the paper) or none (needed when parallel.cp > 1: a GRU would serialise the ranks)") \
+  KEY(config::SentenceEncoder, sentence_encoder, config::SentenceEncoder::gru, any_value, "sentence encoder: bidirectional GRU (the paper), none, or transformer (pre-norm encoder layers over a document's sentences, no positions); with parallel.cp > 1 transformer or none (a GRU would serialise the ranks)") \
+  KEY(std::int64_t, sentence_heads, 2, at_least(1), "transformer sentence encoder: attention heads; must divide the sentence vector size 2 * model.d_model") \
+  KEY(std::int64_t, sentence_layers, 1, at_least(1), "transformer sentence encoder: encoder layers") \
   KEY(std::int64_t, embed_dim, 0, at_least(0), "word embedding size; 0 = model.d_model")               \
   KEY(std::int64_t, attn_dim, 0, at_least(0), "size of u_t and the context vectors; 0 = 2 * model.d_model") \
   KEY(std::int64_t, max_sentences, 0, at_least(0), "keep at most this many leading sentences of a document; 0 = all") \

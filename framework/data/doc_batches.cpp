@@ -86,7 +86,8 @@ DocBatch make_doc_batch(const DocCorpus& corpus, std::span<const int64_t> docs, 
                                static_cast<int64_t>(sentence_ids.size()) + end - begin);
     for (int64_t s = begin; s < end; ++s) sentence_ids.push_back(corpus.document_offsets[doc] + s);
     sentence_lengths.push_back(end - begin);
-    b.max_sentences = std::max(b.max_sentences, end - begin);
+    // The largest piece of any rank, so that the group agrees on S (ceil(n / cp) >= end - begin).
+    b.max_sentences = std::max(b.max_sentences, (n + cp_size - 1) / cp_size);
     labels.push_back(corpus.labels[doc]);
   }
   b.max_sentences = std::max<int64_t>(b.max_sentences, 1);  // a [B, 0] mask would have no rows to pool

@@ -9,7 +9,9 @@
 // Sharding: data-parallel rank r of dp takes documents [r * B / dp, (r + 1) * B / dp) of the global
 // batch; context-parallel rank c of cp takes sentences [n * c / cp, n * (c + 1) / cp) of each of
 // those documents (n = its sentence count after truncation), so the ranks together hold exactly the
-// global batch.
+// global batch. Every rank of a cp group pads its documents to the same S = ceil(longest n / cp)
+// sentence slots (the largest piece any rank gets), so a layer that spans the group (HAN's
+// transformer sentence encoder) sees equal shards: rank c's slots are [c S, (c + 1) S).
 #pragma once
 
 #include <cstdint>
@@ -40,7 +42,7 @@ struct DocBatch {
   Tensor sentence_mask;     // [B, S] 1 at sentences, 0 at padding
   Tensor labels;            // int64 [B]
   int64_t documents = 0, sentences = 0, tokens = 0;
-  int64_t max_sentences = 0;  // S
+  int64_t max_sentences = 0;  // S, the same on every rank of a cp group (>= 1)
 };
 
 class DocBatcher {

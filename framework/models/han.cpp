@@ -23,6 +23,11 @@ HAN::HAN(const HANOptions& o, Generator& gen, DType dtype) : options_(o), dtype_
     sentence_encoder_ = register_module(
         "sentence_encoder",
         std::make_shared<nn::GRU>(nn::GRUOptions{annotation, o.hidden_size, 1, true}, gen, dtype));
+  if (o.sentence_encoder == SentenceEncoderKind::transformer)
+    sentence_transformer_ = register_module(
+        "sentence_encoder",
+        std::make_shared<SentenceTransformer>(
+            SentenceTransformerOptions{annotation, o.sentence_heads, o.sentence_layers}, gen, dtype));
   sentence_pooling_ = register_module(
       "sentence_pooling", std::make_shared<attention::AttentionPooling>(annotation, o.attn_dim, o.pooling, gen, dtype));
   classifier_ = register_module("classifier", std::make_shared<nn::Linear>(annotation, o.num_classes, true, gen, dtype));
@@ -37,14 +42,15 @@ Tensor HAN::sentence_vectors(const data::DocBatch& batch, Generator& gen) const 
   return word_pooling_->forward(words, batch.word_mask);                              // [N, 2H]
 }
 
-Tensor HAN::sentence_annotations(const data::DocBatch& batch, Generator& gen) const {
+Tensor HAN::sentence_annotations(const data::DocBatch& batch, Generator& gen, Communicator* sentence_group) const {
   const int64_t annotation = 2 * options_.hidden_size;
   // Sentence vectors into [B, S, 2H]: padding slots pick the appended zero row.
   const Tensor rows = concat({sentence_vectors(batch, gen), Tensor::zeros({1, annotation}, dtype_)}, 0);
   const Tensor grouped =
       reshape(index_select(rows, 0, batch.sentence_index), {batch.documents, batch.max_sentences, annotation});
-  if (!sentence_encoder_) return grouped;
-  return sentence_encoder_->forward(grouped, batch.sentence_lengths).outputs;
+  if (sentence_transformer_) return sentence_transformer_->forward(grouped, batch.sentence_mask, sentence_group);
+  if (sentence_encoder_) return sentence_encoder_->forward(grouped, batch.sentence_lengths).outputs;
+  return grouped;
 }
 
 Tensor HAN::forward(const data::DocBatch& batch, Generator& word_gen, Generator& document_gen,
@@ -52,15 +58,15 @@ Tensor HAN::forward(const data::DocBatch& batch, Generator& word_gen, Generator&
   const bool distributed = sentence_group != nullptr && sentence_group->size() > 1;
   Tensor document;
   if (!distributed) {
-    document = sentence_pooling_->forward(sentence_annotations(batch, word_gen), batch.sentence_mask);
+    document = sentence_pooling_->forward(sentence_annotations(batch, word_gen, nullptr), batch.sentence_mask);
   } else {
     ATTNSCALE_CHECK(!sentence_encoder_, "han",
-                    "sentence_encoder gru cannot run with sentences spread over {} ranks (use none)",
+                    "sentence_encoder gru cannot run with sentences spread over {} ranks (use transformer or none)",
                     sentence_group->size());
     ATTNSCALE_CHECK(options_.pooling != attention::PoolingKind::max, "han",
                     "pooling max cannot merge across {} ranks (use attention or average)", sentence_group->size());
     const attention::PooledState local =
-        sentence_pooling_->partial(sentence_annotations(batch, word_gen), batch.sentence_mask);
+        sentence_pooling_->partial(sentence_annotations(batch, word_gen, sentence_group), batch.sentence_mask);
     document = attention::merge_pooled_states(local, *sentence_group);
   }
   return classifier_->forward(dropout_->forward(document, document_gen));
@@ -71,7 +77,7 @@ std::pair<Tensor, Tensor> HAN::attention_weights(const data::DocBatch& batch) co
   Generator no_dropout(0);  // evaluation mode draws nothing from it
   const Tensor words = word_encoder_->forward(embed_->forward(batch.words), batch.word_lengths).outputs;
   return {word_pooling_->weights(words, batch.word_mask),
-          sentence_pooling_->weights(sentence_annotations(batch, no_dropout), batch.sentence_mask)};
+          sentence_pooling_->weights(sentence_annotations(batch, no_dropout, nullptr), batch.sentence_mask)};
 }
 
 }  // namespace attnscale::models

@@ -1,20 +1,24 @@
 // Hierarchical Attention Network (Yang et al., NAACL 2016): word embeddings -> bidirectional GRU
-// word encoder -> word attention (context vector u_w) -> sentence vectors -> bidirectional GRU
-// sentence encoder -> sentence attention (context vector u_s) -> document vector -> linear
-// classifier. pooling = average / max gives the paper's HN-AVE / HN-MAX baselines.
+// word encoder -> word attention (context vector u_w) -> sentence vectors -> sentence encoder ->
+// sentence attention (context vector u_s) -> document vector -> linear classifier. pooling =
+// average / max gives the paper's HN-AVE / HN-MAX baselines. Sentence encoders: the paper's
+// bidirectional GRU, none, or pre-norm Transformer encoder layers over each document's sentences
+// (han_sentence_transformer.h: non-causal, key padding, no sentence positions).
 //
 // Distributed (DESIGN.md section 5): with a sentence group of several ranks, each rank holds some
 // sentences of every document (data/doc_batches.h); word encoding and word attention stay local,
-// and the sentence attention's softmax states are merged across the group, so every rank gets the
-// document vectors one rank would compute. That needs sentence_encoder = none (a recurrent encoder
-// would run the ranks one after another) and attention or average pooling (max has no softmax
-// state).
+// the transformer encoder's self-attention runs over the group with context-parallel (ring)
+// attention, and the sentence attention's softmax states are merged across the group, so every
+// rank gets the document vectors one rank would compute. That needs sentence_encoder = transformer
+// or none (a recurrent encoder would run the ranks one after another) and attention or average
+// pooling (max has no softmax state).
 #pragma once
 
 #include <memory>
 
 #include "framework/attention/hierarchical.h"
 #include "framework/data/doc_batches.h"
+#include "framework/models/han_sentence_transformer.h"
 #include "framework/nn/gru.h"
 #include "framework/nn/layers.h"
 #include "framework/nn/module.h"
@@ -25,7 +29,7 @@ class Communicator;
 
 namespace attnscale::models {
 
-enum class SentenceEncoderKind { gru, none };
+enum class SentenceEncoderKind { gru, none, transformer };
 
 struct HANOptions {
   int64_t vocab_size = 0;
@@ -35,6 +39,8 @@ struct HANOptions {
   int64_t attn_dim = 100;
   attention::PoolingKind pooling = attention::PoolingKind::attention;
   SentenceEncoderKind sentence_encoder = SentenceEncoderKind::gru;
+  int64_t sentence_heads = 2;   // transformer: attention heads (must divide 2 * hidden_size)
+  int64_t sentence_layers = 1;  // transformer: encoder layers
   double dropout = 0.0;  // on the word embeddings and on the document vector
 };
 
@@ -56,14 +62,16 @@ class HAN : public nn::Module {
   const HANOptions& options() const { return options_; }
 
  private:
-  Tensor sentence_annotations(const data::DocBatch& batch, Generator& gen) const;  // [B, S, 2H]
+  // [B, S, 2H]; sentence_group as in forward (the transformer encoder's attention spans it).
+  Tensor sentence_annotations(const data::DocBatch& batch, Generator& gen, Communicator* sentence_group) const;
 
   HANOptions options_;
   DType dtype_;
   std::shared_ptr<nn::Embedding> embed_;
   std::shared_ptr<nn::GRU> word_encoder_;
   std::shared_ptr<attention::AttentionPooling> word_pooling_;
-  std::shared_ptr<nn::GRU> sentence_encoder_;  // null with SentenceEncoderKind::none
+  std::shared_ptr<nn::GRU> sentence_encoder_;                 // SentenceEncoderKind::gru only
+  std::shared_ptr<SentenceTransformer> sentence_transformer_;  // SentenceEncoderKind::transformer only
   std::shared_ptr<attention::AttentionPooling> sentence_pooling_;
   std::shared_ptr<nn::Linear> classifier_;
   std::shared_ptr<nn::Dropout> dropout_;

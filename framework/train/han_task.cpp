@@ -38,16 +38,24 @@ models::HANOptions han_options(const Config& cfg, const data::DocCorpus& corpus)
   o.pooling = h.pooling == config::HanPooling::attention ? attention::PoolingKind::attention
               : h.pooling == config::HanPooling::average ? attention::PoolingKind::average
                                                          : attention::PoolingKind::max;
-  o.sentence_encoder =
-      h.sentence_encoder == config::SentenceEncoder::gru ? models::SentenceEncoderKind::gru : models::SentenceEncoderKind::none;
+  using models::SentenceEncoderKind;
+  o.sentence_encoder = h.sentence_encoder == config::SentenceEncoder::gru           ? SentenceEncoderKind::gru
+                       : h.sentence_encoder == config::SentenceEncoder::transformer ? SentenceEncoderKind::transformer
+                                                                                    : SentenceEncoderKind::none;
+  o.sentence_heads = h.sentence_heads;
+  o.sentence_layers = h.sentence_layers;
   o.dropout = cfg.model.dropout;
   if (o.num_classes < 2)
     throw DataError(fmt::format("[han] the corpus has {} label(s); classification needs at least 2", o.num_classes));
   if (cfg.parallel.cp > 1 && o.sentence_encoder == models::SentenceEncoderKind::gru)
     throw ConfigError(fmt::format(
         "[config] han.sentence_encoder: gru cannot spread a document's sentences over parallel.cp = {} ranks "
-        "(the recurrence would run them one after another); use none",
+        "(the recurrence would run them one after another); use transformer or none",
         cfg.parallel.cp));
+  if (o.sentence_encoder == models::SentenceEncoderKind::transformer && (2 * o.hidden_size) % o.sentence_heads != 0)
+    throw ConfigError(fmt::format(
+        "[config] han.sentence_heads: {} does not divide the sentence vector size 2 * model.d_model = {}",
+        o.sentence_heads, 2 * o.hidden_size));
   if (cfg.parallel.cp > 1 && o.pooling == attention::PoolingKind::max)
     throw ConfigError(fmt::format(
         "[config] han.pooling: max has no softmax state to merge over parallel.cp = {} ranks; use attention or average",

@@ -16,26 +16,13 @@
 #include "framework/ops/nn_functional.h"
 #include "framework/ops/ops.h"
 #include "framework/train/han_task.h"
+#include "tests/han/han_fixtures.h"
 
 namespace attnscale {
 namespace {
 
-data::SyntheticDocSpec small_spec() {
-  data::SyntheticDocSpec s;
-  s.vocab_size = 20;
-  s.num_classes = 3;
-  s.train_docs = 40;
-  s.eval_docs = 8;
-  s.min_sentences = 1;
-  s.max_sentences = 5;
-  s.min_words = 2;
-  s.max_words = 6;
-  s.seed = 11;
-  return s;
-}
-
 TEST(SyntheticDocs, LabelIsTheClassOfTheTriggerSentence) {
-  const data::DocCorpus c = data::make_synthetic_documents(small_spec());
+  const data::DocCorpus c = data::make_synthetic_documents(test::small_doc_spec());
   EXPECT_EQ(c.num_documents(), 56);
   EXPECT_EQ(c.split(data::Split::train).size(), 40u);
   EXPECT_EQ(c.split(data::Split::test).size(), 8u);
@@ -55,14 +42,14 @@ TEST(SyntheticDocs, LabelIsTheClassOfTheTriggerSentence) {
     }
     EXPECT_EQ(triggers, 1) << "document " << d;
   }
-  EXPECT_EQ(data::make_synthetic_documents(small_spec()).tokens, c.tokens);
-  auto bad = small_spec();
+  EXPECT_EQ(data::make_synthetic_documents(test::small_doc_spec()).tokens, c.tokens);
+  auto bad = test::small_doc_spec();
   bad.vocab_size = 8;
   EXPECT_THROW(data::make_synthetic_documents(bad), UsageError);
 }
 
 TEST(DocBatcher, EveryTrainingDocumentOncePerEpochInLengthBuckets) {
-  const data::DocCorpus c = data::make_synthetic_documents(small_spec());
+  const data::DocCorpus c = data::make_synthetic_documents(test::small_doc_spec());
   data::DocBatchSpec spec;
   spec.batch_size = 8;
   spec.bucket_batches = 5;  // the whole epoch is one window: sorted by length before cutting
@@ -92,7 +79,7 @@ TEST(DocBatcher, EveryTrainingDocumentOncePerEpochInLengthBuckets) {
 }
 
 TEST(DocBatch, DpAndCpShardsTogetherHoldTheBatch) {
-  const data::DocCorpus c = data::make_synthetic_documents(small_spec());
+  const data::DocCorpus c = data::make_synthetic_documents(test::small_doc_spec());
   data::DocBatchSpec spec;
   spec.max_words = 4;
   const std::vector<int64_t> docs{0, 1, 2, 3, 4, 5};
@@ -101,6 +88,10 @@ TEST(DocBatch, DpAndCpShardsTogetherHoldTheBatch) {
   for (int dp = 0; dp < 2; ++dp)
     for (int cp = 0; cp < 3; ++cp) {
       const data::DocBatch part = data::make_doc_batch(c, docs, spec, dp, 2, cp, 3, DType::f64);
+      // Every rank of the cp group pads to the same S: the largest piece of the longest document.
+      int64_t longest = 0;
+      for (int64_t i = 3 * dp; i < 3 * dp + 3; ++i) longest = std::max(longest, c.num_sentences(docs[i]));
+      EXPECT_EQ(part.max_sentences, (longest + 2) / 3) << "dp " << dp << " cp " << cp;
       if (cp == 0) documents += part.documents;
       sentences += part.sentences;
       tokens += part.tokens;
@@ -113,36 +104,31 @@ TEST(DocBatch, DpAndCpShardsTogetherHoldTheBatch) {
   EXPECT_EQ(sum(whole.word_mask).item(), static_cast<double>(whole.tokens));
 }
 
-models::HANOptions tiny_options(attention::PoolingKind pooling, models::SentenceEncoderKind encoder) {
-  models::HANOptions o;
-  o.vocab_size = 20;
-  o.num_classes = 3;
-  o.embed_dim = 3;
-  o.hidden_size = 2;
-  o.attn_dim = 3;
-  o.pooling = pooling;
-  o.sentence_encoder = encoder;
-  return o;
-}
-
 TEST(HAN, GradcheckWholeModelInFp64) {
-  const data::DocCorpus c = data::make_synthetic_documents(small_spec());
-  const data::DocBatch batch = data::make_doc_batch(c, std::vector<int64_t>{0, 1, 2}, {}, 0, 1, 0, 1, DType::f64);
-  for (const auto pooling : {attention::PoolingKind::attention, attention::PoolingKind::max}) {
+  const data::DocCorpus c = data::make_synthetic_documents(test::small_doc_spec());
+  const data::DocBatch batch = data::make_doc_batch(c, test::uneven_documents(c), {}, 0, 1, 0, 1, DType::f64);
+  using models::SentenceEncoderKind;
+  const std::pair<attention::PoolingKind, SentenceEncoderKind> variants[] = {
+      {attention::PoolingKind::attention, SentenceEncoderKind::gru},
+      {attention::PoolingKind::max, SentenceEncoderKind::gru},
+      {attention::PoolingKind::attention, SentenceEncoderKind::transformer},
+      {attention::PoolingKind::average, SentenceEncoderKind::transformer}};
+  for (const auto& [pooling, encoder] : variants) {
     Generator init(1);
-    const models::HAN han(tiny_options(pooling, models::SentenceEncoderKind::gru), init, DType::f64);
+    const models::HAN han(test::tiny_han_options(pooling, encoder), init, DType::f64);
     Generator gen(2);
     const auto result = autograd::gradcheck(
         [&](const std::vector<Tensor>&) { return han.forward(batch, gen, gen); }, han.parameters());
-    EXPECT_TRUE(result.ok) << result.report;
+    EXPECT_TRUE(result.ok) << "pooling " << static_cast<int>(pooling) << ", sentence encoder "
+                           << static_cast<int>(encoder) << ": " << result.report;
   }
 }
 
 TEST(HAN, DataParallelLossSharesAddUpToTheWholeBatch) {
-  const data::DocCorpus c = data::make_synthetic_documents(small_spec());
+  const data::DocCorpus c = data::make_synthetic_documents(test::small_doc_spec());
   Generator init(1), gen(2);
-  const models::HAN han(tiny_options(attention::PoolingKind::attention, models::SentenceEncoderKind::gru), init,
-                        DType::f64);
+  const models::HAN han(
+      test::tiny_han_options(attention::PoolingKind::attention, models::SentenceEncoderKind::gru), init, DType::f64);
   const std::vector<int64_t> docs{4, 9, 13, 20, 21};
   const auto loss_of = [&](int dp_rank, int dp_size) {
     const data::DocBatch b = data::make_doc_batch(c, docs, {}, dp_rank, dp_size, 0, 1, DType::f64);

@@ -6,12 +6,9 @@
 
 #include <cmath>
 
-#include "base/logging.h"
-#include "distributed/comm/process_grid.h"
 #include "framework/attention/hierarchical.h"
 #include "framework/ops/ops.h"
-#include "framework/train/han_task.h"
-#include "framework/train/trainer.h"
+#include "tests/mpi/han_test_util.h"
 #include "tests/mpi/mpi_test_env.h"
 
 namespace attnscale {
@@ -61,78 +58,22 @@ TEST(HierarchicalAttention, MergedPoolingAndGradientsEqualOneRank) {
   }
 }
 
-Config tiny_han_config(int dp, int cp) {
-  set_log_level("warn");
-  Config cfg;
-  cfg.model.type = config::ModelType::han;
-  cfg.model.d_model = 8;
-  cfg.han.embed_dim = 6;
-  cfg.han.attn_dim = 5;
-  cfg.han.sentence_encoder = config::SentenceEncoder::none;
-  cfg.han.num_classes = 3;
-  cfg.han.train_docs = 48;
-  cfg.han.eval_docs = 12;
-  cfg.han.synth_min_sentences = 1;  // some documents have fewer sentences than ranks
-  cfg.han.synth_max_sentences = 6;
-  cfg.data.vocab_size = 20;
-  cfg.data.batch_size = 12;  // divisible by 1, 2, 3, 4
-  cfg.parallel.dp = dp;
-  cfg.parallel.cp = cp;
-  cfg.optim.warmup_steps = 1;
-  cfg.train.steps = 4;
-  cfg.train.eval_batches = 1;
-  cfg.logging.progress = config::ProgressMode::off;
-  validate(cfg);
-  return cfg;
-}
-
-void expect_matches_one_rank(int dp, int cp, config::HanPooling pooling,
-                             config::SentenceEncoder encoder = config::SentenceEncoder::none) {
-  auto comm = test::fresh_comm();
-  Config cfg = tiny_han_config(dp, cp);
-  cfg.han.pooling = pooling;
-  cfg.han.sentence_encoder = encoder;
-  const ProcessGrid grid(*comm, GridShape::for_world(comm->size(), cp));
-  train::ParallelContext parallel;
-  parallel.world = comm.get();
-  parallel.grid = &grid;
-  train::HanTask task(cfg, parallel);
-  const train::TrainSummary distributed = train::Trainer(cfg, task, nullptr, comm->rank(), comm.get()).run();
-
-  Config single_cfg = tiny_han_config(1, 1);
-  single_cfg.han.pooling = pooling;
-  single_cfg.han.sentence_encoder = encoder;
-  train::HanTask single_task(single_cfg);
-  const train::TrainSummary single = train::Trainer(single_cfg, single_task, nullptr, 0).run();
-
-  ASSERT_EQ(distributed.losses.size(), single.losses.size());
-  for (size_t i = 0; i < single.losses.size(); ++i)
-    EXPECT_NEAR(distributed.losses[i], single.losses[i], 1e-5 * single.losses[i]) << "step " << i + 1;
-  EXPECT_NEAR(distributed.final_eval.accuracy, single.final_eval.accuracy, 1e-12);
-  const auto pd = task.model().named_parameters(), ps = single_task.model().named_parameters();
-  ASSERT_EQ(pd.size(), ps.size());
-  for (size_t i = 0; i < pd.size(); ++i) {
-    const auto vd = pd[i].tensor.to_vector<float>(), vs = ps[i].tensor.to_vector<float>();
-    for (size_t j = 0; j < vd.size(); ++j) ASSERT_NEAR(vd[j], vs[j], 2e-5) << pd[i].name << "[" << j << "]";
-  }
-}
-
 TEST(HanDistributed, SentencesOverTheCpGroupMatchOneRank) {
-  expect_matches_one_rank(1, test::world().size(), config::HanPooling::attention);
+  test::expect_han_matches_one_rank(1, test::world().size(), config::HanPooling::attention);
 }
 
 TEST(HanDistributed, AveragePoolingOverTheCpGroupMatchesOneRank) {
-  expect_matches_one_rank(1, test::world().size(), config::HanPooling::average);
+  test::expect_han_matches_one_rank(1, test::world().size(), config::HanPooling::average);
 }
 
 TEST(HanDistributed, DocumentsOverDpRanksMatchOneRank) {
   // Documents stay whole on a rank here, so the paper's GRU sentence encoder runs.
-  expect_matches_one_rank(test::world().size(), 1, config::HanPooling::attention, config::SentenceEncoder::gru);
+  test::expect_han_matches_one_rank(test::world().size(), 1, config::HanPooling::attention, config::SentenceEncoder::gru);
 }
 
 TEST(HanDistributed, DpTimesCpGridMatchesOneRank) {
   if (test::world().size() != 4) GTEST_SKIP() << "needs 4 ranks for a 2 x 2 grid";
-  expect_matches_one_rank(2, 2, config::HanPooling::attention);
+  test::expect_han_matches_one_rank(2, 2, config::HanPooling::attention);
 }
 
 }  // namespace
