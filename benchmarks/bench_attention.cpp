@@ -26,7 +26,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
 #include <functional>
 #include <random>
 #include <string>
@@ -38,6 +37,7 @@
 #include "base/threads.h"
 #include "kernels/attention.h"
 #include "kernels/cpu/tile_gemm.h"
+#include "benchmarks/json_report.h"
 
 extern "C" char* openblas_get_corename(void);
 
@@ -281,8 +281,7 @@ int main(int argc, char** argv) {
       }
   report["attention"] = rows;
   if (!json_path.empty()) {
-    std::ofstream(json_path) << report.dump(2) << "\n";
-    std::printf("wrote %s\n", json_path.c_str());
+    if (!attnscale::bench::write_json_report(report, json_path, "bench_attention")) return 1;
   }
   return 0;
 }

@@ -16,7 +16,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
 #include <map>
 #include <random>
 #include <string>
@@ -32,6 +31,7 @@
 #include "framework/io/sha256.h"
 #include "framework/nn/module.h"
 #include "framework/optim/adam.h"
+#include "benchmarks/json_report.h"
 
 namespace attnscale {
 namespace {
@@ -218,12 +218,7 @@ int main(int argc, char** argv) {
                                 {"save_over_raw_write", save_ratio},
                                 {"load_over_raw_read", load_ratio},
                                 {"results", results}};
-    std::ofstream out(json_path);
-    if (!out) {
-      std::fprintf(stderr, "bench_checkpoint: cannot write %s\n", json_path.c_str());
-      return 1;
-    }
-    out << doc.dump(2) << "\n";
+    if (!bench::write_json_report(doc, json_path, "bench_checkpoint")) return 1;
   }
   return 0;
 }

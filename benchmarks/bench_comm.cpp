@@ -24,7 +24,6 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
-#include <fstream>
 #include <string>
 #include <vector>
 
@@ -33,6 +32,7 @@
 #include "base/error.h"
 #include "distributed/comm/mpi_communicator.h"
 #include "distributed/comm/mpi_environment.h"
+#include "benchmarks/json_report.h"
 
 namespace attnscale {
 namespace {
@@ -211,10 +211,8 @@ int run(int argc, char** argv, const MpiEnvironment& mpi) {
   report["sendrecv_bandwidth"] = bench_bandwidth(comm, options.quick);
   report["overlap"] = bench_overlap(comm, options.quick);
   if (comm.rank() == 0 && !options.json_path.empty()) {
-    std::ofstream file(options.json_path);
-    if (!file) throw RuntimeFailure(fmt::format("[bench_comm] cannot write '{}'", options.json_path));
-    file << report.dump(2) << "\n";
-    std::printf("\nwrote %s\n", options.json_path.c_str());
+    std::printf("\n");
+    if (!bench::write_json_report(report, options.json_path, "bench_comm")) return 1;
   }
   return 0;
 }

@@ -24,7 +24,6 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <fstream>
 #include <functional>
 #include <random>
 #include <string>
@@ -37,6 +36,7 @@
 #include "distributed/comm/mpi_environment.h"
 #include "distributed/context_parallel/ring_attention.h"
 #include "distributed/context_parallel/ring_step.h"
+#include "benchmarks/json_report.h"
 
 namespace {
 
@@ -297,7 +297,7 @@ int run(int argc, char** argv, const MpiEnvironment& mpi) {
                           {"openblas_coretype", coretype ? coretype : ""},
                           {"note", "shared development machine, other builds running: expect noise"},
                           {"rows", rows}};
-    std::ofstream(opt.json) << report.dump(2) << "\n";
+    if (!bench::write_json_report(report, opt.json, "bench_context_parallel")) return 1;
   }
   return 0;
 }

@@ -24,7 +24,6 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <fstream>
 #include <optional>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -40,6 +39,7 @@
 #include "framework/optim/clip_grad.h"
 #include "framework/train/lm_task.h"
 #include "framework/train/trainer.h"
+#include "benchmarks/json_report.h"
 
 namespace attnscale {
 namespace {
@@ -251,10 +251,7 @@ int run(int argc, char** argv) {
     report["ratio_step_over_reference"] = ratio;
   }
   if (world.rank() == 0 && !o.json_path.empty()) {
-    std::ofstream file(o.json_path);
-    if (!file) throw RuntimeFailure(fmt::format("[bench_long_step] cannot write '{}'", o.json_path));
-    file << report.dump(2) << "\n";
-    std::printf("wrote %s\n", o.json_path.c_str());
+    if (!bench::write_json_report(report, o.json_path, "bench_long_step")) return 1;
   }
   return 0;
 }

@@ -27,7 +27,6 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <fstream>
 #include <functional>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -40,6 +39,7 @@
 #include "distributed/sequence_parallel/local_halo.h"
 #include "distributed/sequence_parallel/sequence_parallel_attention.h"
 #include "framework/ops/ops.h"
+#include "benchmarks/json_report.h"
 
 namespace attnscale {
 namespace {
@@ -233,10 +233,7 @@ int run(int argc, char** argv) {
         report["ratio_local_m_over_alone_total"].get<double>(), report["ratio_local_m_bytes_over_gather"].get<double>(),
         gather_s, static_cast<unsigned long long>(gather_bytes));
     if (!o.json_path.empty()) {
-      std::ofstream file(o.json_path);
-      if (!file) throw RuntimeFailure(fmt::format("[bench_sequence_parallel] cannot write '{}'", o.json_path));
-      file << report.dump(2) << "\n";
-      std::printf("wrote %s\n", o.json_path.c_str());
+      if (!bench::write_json_report(report, o.json_path, "bench_sequence_parallel")) return 1;
     }
   }
   return 0;

@@ -7,12 +7,13 @@
 
 #include <cstdint>
 #include <cstdio>
-#include <fstream>
 #include <map>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
+
+#include "benchmarks/json_report.h"
 
 namespace attnscale::bench {
 
@@ -67,13 +68,7 @@ class MemcpyRatioReporter : public benchmark::ConsoleReporter {
     if (json_path.empty()) return 0;
     doc["memcpy_gb_per_s"] = memcpy_gbs;
     doc["results"] = results;
-    std::ofstream out(json_path);
-    if (!out) {
-      std::fprintf(stderr, "%s: cannot write %s\n", program, json_path.c_str());
-      return 1;
-    }
-    out << doc.dump(2) << "\n";
-    return 0;
+    return write_json_report(doc, json_path, program) ? 0 : 1;
   }
 
  private:
