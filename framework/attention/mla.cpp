@@ -65,16 +65,25 @@ MultiHeadLatentAttention::Latents MultiHeadLatentAttention::latents(const Tensor
 Tensor MultiHeadLatentAttention::attend(const Queries& q, const Latents& kv, const Tensor& q_positions,
                                         const Tensor& k_positions, std::span<const int32_t> key_valid,
                                         LatentPath path) const {
+  const auto& cp = options_.context_parallel;
+  const bool sharded = cp && cp->cp && cp->cp->size() > 1;
   const int64_t b = q.nope.shape()[0], h = options_.n_heads, n = q.nope.shape()[2], m = kv.latent.shape()[1];
   const int64_t nope = options_.qk_nope_head_dim, rope = options_.qk_rope_head_dim, dv = options_.v_head_dim;
   const int64_t dc = options_.kv_lora_rank;
   AttentionSpec spec;
   spec.scale = options_.scale > 0 ? options_.scale : 1.0 / std::sqrt(static_cast<double>(nope + rope));
   spec.mask = options_.mask;
-  const std::vector<int64_t> qp = q_positions.to_vector<int64_t>(), kp = k_positions.to_vector<int64_t>();
-  spec.q_positions = positions_of(qp);
-  spec.k_positions = positions_of(kp);
   spec.k_valid.assign(key_valid.begin(), key_valid.end());
+  if (sharded) {
+    // The latents travel, so the sharded path is the absorbed one; positions come from the layout.
+    ATTNSCALE_CHECK(options_.fused && options_.normalizer == kernels::Normalizer::softmax, "multi_head_latent",
+                    "context-parallel attention runs the fused softmax kernel; set attention.impl=fused and "
+                    "attention.normalizer=softmax");
+    path = LatentPath::absorbed;
+  } else {
+    spec.q_positions = positions_of(q_positions.to_vector<int64_t>());
+    spec.k_positions = positions_of(k_positions.to_vector<int64_t>());
+  }
   const ScaledDotProductOptions sdpa{options_.normalizer, options_.fused};
   const Tensor rope_key = unsqueeze(kv.rope_key, 1);  // [B, 1, M, rope]: one key head shared by all
 
@@ -89,8 +98,9 @@ Tensor MultiHeadLatentAttention::attend(const Queries& q, const Latents& kv, con
     const Tensor w_uk = narrow(w, 1, 0, nope), w_uv = narrow(w, 1, nope, dv);
     const Tensor q_latent = matmul(q.nope, w_uk);  // [B, H, N, dc]
     const Tensor latent = unsqueeze(kv.latent, 1);  // [B, 1, M, dc]
-    const Tensor out_latent = scaled_dot_product_attention(concat({q_latent, q.rope}, 3),
-                                                           concat({latent, rope_key}, 3), latent, spec, sdpa);
+    const Tensor queries = concat({q_latent, q.rope}, 3), keys = concat({latent, rope_key}, 3);
+    const Tensor out_latent = sharded ? sequence_parallel_attention(queries, keys, latent, spec, *cp, options_.sequence_algo)
+                                      : scaled_dot_product_attention(queries, keys, latent, spec, sdpa);
     heads_out = matmul(out_latent, transpose(w_uv, 1, 2));  // [B, H, N, dv]
   }
   return o_proj_->forward(reshape(transpose(heads_out, 1, 2), {b, n, h * dv}));
@@ -111,6 +121,9 @@ Tensor MultiHeadLatentAttention::forward_absorbed(const Tensor& x, const Tensor&
 
 Tensor MultiHeadLatentAttention::forward_cached(const Tensor& x, const Tensor& positions, LatentKvCache& cache,
                                                 LatentPath path) const {
+  const auto& cp = options_.context_parallel;
+  ATTNSCALE_CHECK(!(cp && cp->cp && cp->cp->size() > 1), "multi_head_latent",
+                  "cached decoding runs on one rank: its cache holds whole sequences");
   check_input(x, positions);
   const int64_t start = cache.length(), n = x.shape()[1];
   const std::vector<int64_t> pos = positions.to_vector<int64_t>();

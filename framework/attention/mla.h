@@ -11,12 +11,18 @@
 //   absorbed  fold W_UK into the queries (q_nope W_UK attends over c_kv directly, an MQA-shaped
 //             attention with one latent "head") and apply W_UV to the attended latent.
 // Both give the same output (tests/mechanisms); the absorbed one never materialises per-head keys.
+//
+// Sequences sharded over a cp group (context_parallel set) attend by the absorbed path through
+// sequence_parallel_attention: what travels between ranks (ring, halo or block fetch) is the latent
+// cache, kv_lora_rank + qk_rope_head_dim key values and kv_lora_rank value values per token, not
+// per-head keys and values. Ulysses cannot split its one shared key/value head.
 #pragma once
 
 #include <cstdint>
 #include <memory>
 #include <span>
 
+#include "distributed/sequence_parallel/sequence_parallel_attention.h"
 #include "framework/attention/self_attention.h"
 #include "framework/nn/layers.h"
 #include "kernels/general_attention.h"
@@ -37,6 +43,9 @@ struct MultiHeadLatentOptions {
   bool fused = true;
   double scale = 0.0;             // 0 = 1/sqrt(qk_nope_head_dim + qk_rope_head_dim)
   kernels::Normalizer normalizer = kernels::Normalizer::softmax;
+  // As MultiHeadOptions: x holds this rank's shard of each sequence when set (ring algorithm only).
+  std::shared_ptr<const ContextParallelGroup> context_parallel;
+  SeqAlgo sequence_algo = SeqAlgo::ring;
 };
 
 // What decoding keeps per token: the normalised latent and the rotated shared rope key.

@@ -118,6 +118,11 @@ void validate_parallel(const Config& cfg) {
       validate_sequence_parallel_algo(cfg);
       break;
   }
+  if (p.cp > 1 && p.ulysses > 1 && cfg.attention.mechanism == config::Mechanism::multi_head_latent)
+    fail_rule(cfg, {"parallel.algo", "attention.mechanism"},
+              fmt::format("{} cannot split multi_head_latent's one shared latent key/value head over ranks; use "
+                          "ring, halo, sparse_fetch or auto",
+                          config::to_string(p.algo)));
   const std::int64_t batch_split = p.dp * cfg.train.accum_steps;
   if (cfg.data.batch_size % batch_split != 0)
     fail_rule(cfg, {"data.batch_size", "parallel.dp", "train.accum_steps"},

@@ -182,6 +182,19 @@ TEST(Validate, HaloAndSparseFetchNeedTheMaskTheyServe) {
             std::string::npos);
 }
 
+TEST(Validate, UlyssesCannotSplitLatentAttention) {
+  Config cfg;
+  cfg.model.n_heads = 4;
+  cfg.attention.mechanism = config::Mechanism::multi_head_latent;
+  cfg.parallel.cp = 2;
+  EXPECT_NO_THROW(validate(cfg));  // ring
+  cfg.parallel.ulysses = 2;
+  cfg.parallel.algo = config::ParallelAlgo::ulysses;
+  EXPECT_NE(error_of([&] { validate(cfg); })
+                .find("parallel.algo: ulysses cannot split multi_head_latent's one shared latent key/value head"),
+            std::string::npos);
+}
+
 TEST(Validate, WorldSizeMustEqualDpTimesCp) {
   Config cfg;
   cfg.parallel.dp = 2;

@@ -6,6 +6,7 @@
 
 #include "base/logging.h"
 #include "distributed/comm/process_grid.h"
+#include "framework/autograd/node.h"
 #include "framework/train/lm_task.h"
 #include "framework/train/trainer.h"
 #include "tests/mpi/mpi_test_env.h"
@@ -138,6 +139,47 @@ TEST(ContextParallelLM, HaloTrafficPerLayerIsTheWindow) {
     EXPECT_EQ(grid.cp().stats().total().bytes_sent, layers * ((recompute ? 2 : 1) * forward + backward))
         << "rank " << rank << (recompute ? " with" : " without") << " activation checkpointing";
   }
+}
+
+void latent_attention(Config& cfg) {
+  cfg.attention.mechanism = config::Mechanism::multi_head_latent;
+  cfg.model.n_kv_heads = 0;  // MLA's keys and values come from its latent
+  cfg.mla.kv_lora_rank = 6;
+  cfg.mla.qk_nope_head_dim = 4;
+  cfg.mla.qk_rope_head_dim = 2;
+  cfg.mla.v_head_dim = 3;
+}
+void latent_attention_window(Config& cfg) {
+  latent_attention(cfg);
+  narrow_window(cfg);
+}
+
+// MLA's sharded path (absorbed: the latent travels) equals its one-rank path (per-head keys).
+TEST(ContextParallelLM, LatentAttentionMatchesOneRank) {
+  expect_matches_single_rank(config::Layout::zigzag, config::ParallelAlgo::ring, 1, latent_attention);
+  expect_matches_single_rank(config::Layout::contiguous, config::ParallelAlgo::halo, 1, latent_attention_window);
+}
+
+// What MLA's halo moves per layer: (window - 1) rows of the latent key (kv_lora_rank +
+// qk_rope_head_dim) and latent value (kv_lora_rank), not per-head keys and values.
+TEST(ContextParallelLM, LatentAttentionHaloMovesTheLatent) {
+  auto comm = test::fresh_comm();
+  const int p = comm->size();
+  const Config cfg = tiny_cp_config(p, config::Layout::contiguous, config::ParallelAlgo::halo, 1, latent_attention_window);
+  const ProcessGrid grid(*comm, GridShape::for_world(p, p));
+  train::ParallelContext parallel;
+  parallel.world = comm.get();
+  parallel.grid = &grid;
+  train::LMTask task(cfg, parallel);
+  grid.cp().reset_stats();
+  {
+    autograd::NoGradGuard no_grad;
+    task.train_batch(0);
+  }
+  const uint64_t rows = static_cast<uint64_t>((cfg.attention.window - 1) * cfg.data.batch_size);
+  const uint64_t values = static_cast<uint64_t>(2 * cfg.mla.kv_lora_rank + cfg.mla.qk_rope_head_dim);
+  const uint64_t expected = grid.cp().rank() + 1 < p ? rows * values * 4 * static_cast<uint64_t>(cfg.model.n_layers) : 0;
+  EXPECT_EQ(grid.cp().stats().total().bytes_sent, expected) << "rank " << grid.cp().rank();
 }
 
 TEST(ContextParallelLM, SparseFetchMatchesOneRank) {
