@@ -1,7 +1,7 @@
 // `attnscale op-check attention --input IN.h5 --output OUT.h5`: runs the attention kernels on
 // tensors from an HDF5 file and writes the outputs, so that users can compare attnscale with
 // their own reference. The file format is documented in kernels/README.md ("op-check").
-// `mpirun -np P attnscale op-check attention ... --cp P --layout L --algo ring|ulysses|hybrid|halo|sparse-fetch|auto`
+// `mpirun -np P attnscale op-check attention ... --cp P --layout L --algo ring|ulysses|hybrid|halo|sparse-fetch|all-gather|auto`
 // runs the same contract through context-parallel attention (apps/op_check_cp.cpp); rank 0 writes
 // the gathered result.
 // Bad input files are DataErrors (exit code 3) with a message naming the file and the problem.
@@ -86,8 +86,8 @@ void add_op_check_command(CLI::App& app) {
       ->needs(cp_option);
   attention->add_option("--algo", cp->algo,
                         "with --cp: ring, ulysses, hybrid, halo (window masks), sparse-fetch (block_sparse "
-                        "masks) or auto (the cheapest correct one for the mask, printed)")
-      ->check(CLI::IsMember({"ring", "ulysses", "hybrid", "halo", "sparse-fetch", "auto"}))
+                        "masks), all-gather (any normalizer) or auto (the cheapest correct one for the file, printed)")
+      ->check(CLI::IsMember({"ring", "ulysses", "hybrid", "halo", "sparse-fetch", "all-gather", "auto"}))
       ->needs(cp_option);
   attention->add_option("--ulysses", cp->ulysses, "with --algo hybrid: ranks per Ulysses group (divides --cp)")
       ->check(CLI::PositiveNumber)

@@ -1,7 +1,8 @@
 // `mpirun -np P attnscale op-check attention --input IN.h5 --output OUT.h5 --cp P --layout L
-//  --algo ring|ulysses|hybrid|halo|sparse-fetch|auto [--ulysses U]`: the op-check contract run
-// through context_parallel_attention (ring, ulysses, hybrid) or sequence_parallel_attention (halo,
-// sparse-fetch, auto: the choice and its reason are printed and stored). Every rank reads the whole file and takes its shard of the sequence
+//  --algo ring|ulysses|hybrid|halo|sparse-fetch|all-gather|auto [--ulysses U]`: the op-check
+// contract run through context_parallel_attention (ring, ulysses, hybrid) or
+// sequence_parallel_attention (halo, sparse-fetch, all-gather, auto: the choice and its reason are
+// printed). Sparsemax files run with all-gather (or auto, which picks it). Every rank reads the whole file and takes its shard of the sequence
 // by the layout; rank 0 gathers out, lse and the gradients back into sequence order and writes
 // them, so the file compares one to one with a single-rank op-check or the user's reference.
 //
@@ -9,6 +10,7 @@
 // reported before any collective and each rank exits on its own; from then on run_job ends the
 // whole job on a failure (distributed/comm/mpi_environment.h).
 #include <cstdio>
+#include <tuple>
 
 #include "apps/op_check_attention.h"
 #include "distributed/comm/mpi_communicator.h"
@@ -28,7 +30,9 @@ using cp::values;
 template <typename T>
 void check_cp_input(const H5Reader& in, const AttentionInput<T>& input, const CpOptions& options) {
   const kernels::AttentionShape& s = input.shape();
-  if (!input.softmax()) bad_file(in, "--cp runs softmax attention only (normalizer 'sparsemax' is single-rank)");
+  ATTNSCALE_CHECK(input.softmax() || options.algo == "all-gather" || options.algo == "auto", "op-check",
+                  "--algo {} runs softmax attention only; normalizer 'sparsemax' needs --algo all-gather (or auto)",
+                  options.algo);
   if (s.q_len != s.k_len || input.q_offset != 0)
     bad_file(in, fmt::format("--cp shards one sequence: N ({}) must equal M ({}) and q_offset ({}) be 0", s.q_len,
                              s.k_len, input.q_offset));
@@ -80,17 +84,21 @@ int run_cp(const AttentionInput<T>& input, const std::string& output, const CpOp
 
   std::string chosen;
   if (sequence_algo == SeqAlgo::automatic) {
-    const AlgoChoice choice = choose_algo(spec.mask, layout);
+    const AlgoChoice choice = choose_algo(spec.mask, layout, kernels::parse_normalizer(input.normalizer.c_str()));
     chosen = fmt::format(" chose={}", seq_algo_name(choice.algo));
     if (world.rank() == 0) std::printf("--algo auto: %s (%s)\n", seq_algo_name(choice.algo), choice.reason.c_str());
   }
-  auto [out, lse] = sequence_parallel_attention_with_lse(q, k, v, spec, group, sequence_algo);
+  Tensor out, lse;
+  if (input.softmax())
+    std::tie(out, lse) = sequence_parallel_attention_with_lse(q, k, v, spec, group, sequence_algo);
+  else
+    out = sequence_parallel_attention(q, k, v, spec, group, sequence_algo, kernels::Normalizer::sparsemax);
   if (backward) out.backward(shard(input.dout->data, bq, s.value_dim, {s.batch, s.q_heads, n, s.value_dim}));
 
   Communicator* cp_comm = &grid.cp();
   AttentionOutput<T> result;
   result.out = cp::gather_sequence<T>(cp_comm, layout, values<T>(out), bq, s.value_dim);
-  result.lse = cp::gather_sequence<T>(cp_comm, layout, values<T>(lse), bq, 1);
+  if (lse.defined()) result.lse = cp::gather_sequence<T>(cp_comm, layout, values<T>(lse), bq, 1);
   if (backward) {
     result.dq = cp::gather_sequence<T>(cp_comm, layout, values<T>(q.grad()), bq, s.head_dim);
     result.dk = cp::gather_sequence<T>(cp_comm, layout, values<T>(k.grad()), bkv, s.head_dim);

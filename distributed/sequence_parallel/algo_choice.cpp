@@ -10,9 +10,10 @@ SeqAlgo parse_seq_algo(std::string_view name) {
   if (name == "halo") return SeqAlgo::halo;
   if (name == "sparse-fetch") return SeqAlgo::sparse_fetch;
   if (name == "ring") return SeqAlgo::ring;
+  if (name == "all-gather") return SeqAlgo::all_gather;
   if (name == "auto") return SeqAlgo::automatic;
   throw UsageError(
-      fmt::format("[sequence_parallel] unknown algorithm '{}' (expected halo, sparse-fetch, ring or auto)", name));
+      fmt::format("[sequence_parallel] unknown algorithm '{}' (expected halo, sparse-fetch, ring, all-gather or auto)", name));
 }
 
 const char* seq_algo_name(SeqAlgo algo) {
@@ -23,13 +24,17 @@ const char* seq_algo_name(SeqAlgo algo) {
       return "sparse-fetch";
     case SeqAlgo::ring:
       return "ring";
+    case SeqAlgo::all_gather:
+      return "all-gather";
     case SeqAlgo::automatic:
       return "auto";
   }
   return "?";
 }
 
-AlgoChoice choose_algo(const kernels::Mask& mask, const kernels::Layout& layout) {
+AlgoChoice choose_algo(const kernels::Mask& mask, const kernels::Layout& layout, kernels::Normalizer normalizer) {
+  if (normalizer == kernels::Normalizer::sparsemax)
+    return {SeqAlgo::all_gather, "sparsemax: its threshold needs every score of a row on one rank"};
   if (mask.blocks) return {SeqAlgo::sparse_fetch, "a block pattern: only the blocks it names travel"};
   if (mask.window && layout.kind == kernels::LayoutKind::contiguous) {
     int64_t smallest = std::numeric_limits<int64_t>::max();

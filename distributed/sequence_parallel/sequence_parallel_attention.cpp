@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "distributed/context_parallel/context_parallel_attention.h"
+#include "distributed/sequence_parallel/all_gather_attention.h"
 #include "distributed/sequence_parallel/fetch_attention.h"
 #include "distributed/sequence_parallel/op_buffers.h"
 #include "framework/autograd/node.h"
@@ -163,6 +164,8 @@ std::pair<Tensor, Tensor> sequence_parallel_attention_with_lse(const Tensor& q, 
       return halo_with_lse(q, k, v, spec, fetch_group);
     case SeqAlgo::sparse_fetch:
       return block_sparse_with_lse(q, k, v, spec, fetch_group);
+    case SeqAlgo::all_gather:
+      return all_gather_attention_with_lse(q, k, v, spec, fetch_group);
     case SeqAlgo::ring:
     case SeqAlgo::automatic:
       break;
@@ -171,7 +174,14 @@ std::pair<Tensor, Tensor> sequence_parallel_attention_with_lse(const Tensor& q, 
 }
 
 Tensor sequence_parallel_attention(const Tensor& q, const Tensor& k, const Tensor& v, const AttentionSpec& spec,
-                                   const ContextParallelGroup& group, SeqAlgo algo) {
+                                   const ContextParallelGroup& group, SeqAlgo algo, kernels::Normalizer normalizer) {
+  if (algo == SeqAlgo::automatic) algo = choose_algo(spec.mask, group.layout, normalizer).algo;
+  if (algo == SeqAlgo::all_gather)
+    return all_gather_attention(q, k, v, spec, SequenceParallelGroup{group.cp, group.layout}, normalizer);
+  ATTNSCALE_CHECK(normalizer == kernels::Normalizer::softmax, "sequence_parallel",
+                  "{} runs softmax attention only: sparsemax needs every score of a row on one rank (use the "
+                  "all-gather algorithm, or auto)",
+                  seq_algo_name(algo));
   return sequence_parallel_attention_with_lse(q, k, v, spec, group, algo).first;
 }
 

@@ -28,6 +28,7 @@
 #include "distributed/comm/communicator.h"
 #include "distributed/context_parallel/context_parallel_attention.h"
 #include "framework/ops/attention.h"
+#include "kernels/general_attention.h"
 #include "kernels/layout.h"
 
 namespace attnscale {
@@ -42,12 +43,14 @@ Tensor halo_attention(const Tensor& q, const Tensor& k, const Tensor& v, const A
 Tensor block_sparse_attention(const Tensor& q, const Tensor& k, const Tensor& v, const AttentionSpec& spec,
                               const SequenceParallelGroup& group);
 
-// The algorithms of `--algo`: halo, sparse-fetch, ring (context_parallel_attention), auto.
-enum class SeqAlgo { halo, sparse_fetch, ring, automatic };
-SeqAlgo parse_seq_algo(std::string_view name);  // "halo", "sparse-fetch", "ring", "auto"
+// The algorithms of `--algo`: halo, sparse-fetch, ring (context_parallel_attention), all-gather
+// (all_gather_attention.h), auto.
+enum class SeqAlgo { halo, sparse_fetch, ring, all_gather, automatic };
+SeqAlgo parse_seq_algo(std::string_view name);  // "halo", "sparse-fetch", "ring", "all-gather", "auto"
 const char* seq_algo_name(SeqAlgo algo);
 
-// What `auto` picks from the mask and the layout, with the reason in words:
+// What `auto` picks from the normaliser, the mask and the layout, with the reason in words:
+//   all_gather    sparsemax (its threshold needs every score of a row on one rank);
 //   halo          contiguous layout and a window narrower than the smallest shard (only the
 //                 neighbours' edges travel);
 //   sparse_fetch  a block pattern (only the named blocks travel);
@@ -56,18 +59,21 @@ struct AlgoChoice {
   SeqAlgo algo;
   std::string reason;
 };
-AlgoChoice choose_algo(const kernels::Mask& mask, const kernels::Layout& layout);
+AlgoChoice choose_algo(const kernels::Mask& mask, const kernels::Layout& layout,
+                       kernels::Normalizer normalizer = kernels::Normalizer::softmax);
 
 // Runs `algo` (automatic: choose_algo). Returns this rank's output shard [B, Hq, n_local, Dv].
 Tensor sequence_parallel_attention(const Tensor& q, const Tensor& k, const Tensor& v, const AttentionSpec& spec,
                                    const SequenceParallelGroup& group, SeqAlgo algo = SeqAlgo::automatic);
 
-// Over a context-parallel group (a model's MultiHeadOptions::context_parallel): halo and
-// sparse_fetch run over group.cp and group.layout; ring, and automatic where choose_algo picks
-// ring, run context_parallel_attention with the group's own algorithm (ring, Ulysses or hybrid).
+// Over a context-parallel group (a model's MultiHeadOptions::context_parallel): halo,
+// sparse_fetch and all_gather run over group.cp and group.layout; ring, and automatic where
+// choose_algo picks ring, run context_parallel_attention with the group's own algorithm (ring,
+// Ulysses or hybrid). Only all_gather runs sparsemax.
 Tensor sequence_parallel_attention(const Tensor& q, const Tensor& k, const Tensor& v, const AttentionSpec& spec,
-                                   const ContextParallelGroup& group, SeqAlgo algo);
-// The same, with this rank's shard of the log-sum-exp [B, Hq, n_local] (no gradient).
+                                   const ContextParallelGroup& group, SeqAlgo algo,
+                                   kernels::Normalizer normalizer = kernels::Normalizer::softmax);
+// Softmax, with this rank's shard of the log-sum-exp [B, Hq, n_local] (no gradient).
 std::pair<Tensor, Tensor> sequence_parallel_attention_with_lse(const Tensor& q, const Tensor& k, const Tensor& v,
                                                                const AttentionSpec& spec,
                                                                const ContextParallelGroup& group, SeqAlgo algo);

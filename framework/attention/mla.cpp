@@ -76,9 +76,8 @@ Tensor MultiHeadLatentAttention::attend(const Queries& q, const Latents& kv, con
   spec.k_valid.assign(key_valid.begin(), key_valid.end());
   if (sharded) {
     // The latents travel, so the sharded path is the absorbed one; positions come from the layout.
-    ATTNSCALE_CHECK(options_.fused && options_.normalizer == kernels::Normalizer::softmax, "multi_head_latent",
-                    "context-parallel attention runs the fused softmax kernel; set attention.impl=fused and "
-                    "attention.normalizer=softmax");
+    ATTNSCALE_CHECK(options_.fused, "multi_head_latent",
+                    "context-parallel attention runs the fused kernels; set attention.impl=fused");
     path = LatentPath::absorbed;
   } else {
     spec.q_positions = positions_of(q_positions.to_vector<int64_t>());
@@ -99,7 +98,8 @@ Tensor MultiHeadLatentAttention::attend(const Queries& q, const Latents& kv, con
     const Tensor q_latent = matmul(q.nope, w_uk);  // [B, H, N, dc]
     const Tensor latent = unsqueeze(kv.latent, 1);  // [B, 1, M, dc]
     const Tensor queries = concat({q_latent, q.rope}, 3), keys = concat({latent, rope_key}, 3);
-    const Tensor out_latent = sharded ? sequence_parallel_attention(queries, keys, latent, spec, *cp, options_.sequence_algo)
+    const Tensor out_latent = sharded ? sequence_parallel_attention(queries, keys, latent, spec, *cp, options_.sequence_algo,
+                                                                  options_.normalizer)
                                       : scaled_dot_product_attention(queries, keys, latent, spec, sdpa);
     heads_out = matmul(out_latent, transpose(w_uv, 1, 2));  // [B, H, N, dv]
   }

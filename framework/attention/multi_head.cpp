@@ -66,10 +66,9 @@ Tensor MultiHeadAttention::forward(const Tensor& x, const Tensor& positions, std
   Tensor out;
   if (cp && cp->cp && cp->cp->size() > 1) {
     // Positions come from the group's layout; the sequence's keys live on every rank of the group.
-    ATTNSCALE_CHECK(options_.fused && options_.normalizer == kernels::Normalizer::softmax, "multi_head",
-                    "context-parallel attention runs the fused softmax kernel; set attention.impl=fused and "
-                    "attention.normalizer=softmax");
-    out = sequence_parallel_attention(q, k, v, spec, *cp, options_.sequence_algo);
+    ATTNSCALE_CHECK(options_.fused, "multi_head",
+                    "context-parallel attention runs the fused kernels; set attention.impl=fused");
+    out = sequence_parallel_attention(q, k, v, spec, *cp, options_.sequence_algo, options_.normalizer);
   } else {
     spec.q_positions = spec.k_positions = positions_of(pos);
     out = scaled_dot_product_attention(q, k, v, spec, {options_.normalizer, options_.fused});

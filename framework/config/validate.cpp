@@ -114,6 +114,7 @@ void validate_parallel(const Config& cfg) {
       break;
     case config::ParallelAlgo::halo:
     case config::ParallelAlgo::sparse_fetch:
+    case config::ParallelAlgo::all_gather:
     case config::ParallelAlgo::auto_:
       validate_sequence_parallel_algo(cfg);
       break;
@@ -123,6 +124,13 @@ void validate_parallel(const Config& cfg) {
               fmt::format("{} cannot split multi_head_latent's one shared latent key/value head over ranks; use "
                           "ring, halo, sparse_fetch or auto",
                           config::to_string(p.algo)));
+  const bool whole_rows = p.algo == config::ParallelAlgo::all_gather || p.algo == config::ParallelAlgo::auto_;
+  if (p.cp > 1 && cfg.model.type == config::ModelType::transformer_lm &&
+      cfg.attention.normalizer == config::Normalizer::sparsemax && !whole_rows)
+    fail_rule(cfg, {"parallel.algo", "attention.normalizer", "parallel.cp"},
+              fmt::format("{} runs softmax attention only: sparsemax needs every score of a row on one rank; use "
+                          "all_gather (or auto) with parallel.cp = {}",
+                          config::to_string(p.algo), p.cp));
   const std::int64_t batch_split = p.dp * cfg.train.accum_steps;
   if (cfg.data.batch_size % batch_split != 0)
     fail_rule(cfg, {"data.batch_size", "parallel.dp", "train.accum_steps"},

@@ -56,6 +56,7 @@ std::pair<Algo, SeqAlgo> attention_algorithms(config::ParallelAlgo algo) {
     case config::ParallelAlgo::hybrid: return {Algo::hybrid, SeqAlgo::ring};
     case config::ParallelAlgo::halo: return {Algo::ring, SeqAlgo::halo};
     case config::ParallelAlgo::sparse_fetch: return {Algo::ring, SeqAlgo::sparse_fetch};
+    case config::ParallelAlgo::all_gather: return {Algo::ring, SeqAlgo::all_gather};
     case config::ParallelAlgo::auto_: return {Algo::ring, SeqAlgo::automatic};
   }
   return {Algo::ring, SeqAlgo::ring};
@@ -75,7 +76,7 @@ LMTask::LMTask(const Config& cfg, ParallelContext parallel)
         ContextParallelGroup{&parallel_.grid->cp(), &parallel_.grid->ulysses(), &parallel_.grid->ring(), group_algo, layout});
     options.sequence_algo = sequence_algo;
     if (sequence_algo == SeqAlgo::automatic) {
-      const AlgoChoice choice = choose_algo(options.mask, layout);
+      const AlgoChoice choice = choose_algo(options.mask, layout, options.normalizer);
       LOG_INFO("parallel.algo = auto: {} ({})", seq_algo_name(choice.algo), choice.reason);
     }
   }

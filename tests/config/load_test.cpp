@@ -182,6 +182,20 @@ TEST(Validate, HaloAndSparseFetchNeedTheMaskTheyServe) {
             std::string::npos);
 }
 
+TEST(Validate, ShardedSparsemaxNeedsAllGather) {
+  Config cfg;
+  cfg.attention.normalizer = config::Normalizer::sparsemax;
+  cfg.parallel.cp = 2;
+  EXPECT_NE(error_of([&] { validate(cfg); })
+                .find("parallel.algo: ring runs softmax attention only: sparsemax needs every score of a row on one "
+                      "rank; use all_gather (or auto)"),
+            std::string::npos);
+  cfg.parallel.algo = config::ParallelAlgo::all_gather;
+  EXPECT_NO_THROW(validate(cfg));
+  cfg.parallel.algo = config::ParallelAlgo::auto_;
+  EXPECT_NO_THROW(validate(cfg));
+}
+
 TEST(Validate, UlyssesCannotSplitLatentAttention) {
   Config cfg;
   cfg.model.n_heads = 4;

@@ -16,16 +16,18 @@ struct ShardedCase {
   DType dtype = DType::f64;
 };
 
+using AttentionOp = std::function<Tensor(const Tensor&, const Tensor&, const Tensor&, const AttentionSpec&)>;
+
 // op(q, k, v, spec) runs the distributed op on the shard at `mine` with the shard's per-token
-// parts. `whole` is the global spec (per-token parts [B, N]).
-inline void expect_matches_single_rank(
-    const ShardedCase& c, const AttentionSpec& whole, const kernels::Positions& mine,
-    const std::function<Tensor(const Tensor&, const Tensor&, const Tensor&, const AttentionSpec&)>& op) {
+// parts. `whole` is the global spec (per-token parts [B, N]); `reference` the single-rank op.
+inline void expect_matches_single_rank(const ShardedCase& c, const AttentionSpec& whole,
+                                       const kernels::Positions& mine, const AttentionOp& op,
+                                       const AttentionOp& reference = fused_attention) {
   const Tensor q = random_tensor({c.batch, c.q_heads, c.length, c.d}, 21, c.dtype).set_requires_grad();
   const Tensor k = random_tensor({c.batch, c.kv_heads, c.length, c.d}, 22, c.dtype).set_requires_grad();
   const Tensor v = random_tensor({c.batch, c.kv_heads, c.length, c.dv}, 23, c.dtype).set_requires_grad();
   const Tensor dout = random_tensor({c.batch, c.q_heads, c.length, c.dv}, 24, c.dtype);
-  const Tensor ref = fused_attention(q, k, v, whole);
+  const Tensor ref = reference(q, k, v, whole);
   ref.backward(dout);
 
   const Tensor lq = shard_rows(q.detach(), mine).set_requires_grad();

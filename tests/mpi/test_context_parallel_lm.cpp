@@ -182,6 +182,20 @@ TEST(ContextParallelLM, LatentAttentionHaloMovesTheLatent) {
   EXPECT_EQ(grid.cp().stats().total().bytes_sent, expected) << "rank " << grid.cp().rank();
 }
 
+void sparsemax_blocks(Config& cfg) {
+  block_pattern(cfg);
+  cfg.attention.mechanism = config::Mechanism::sparse;
+  cfg.attention.normalizer = config::Normalizer::sparsemax;
+}
+
+// Sparsemax needs whole score rows: all_gather (and auto, which picks it) shard the queries and
+// gather the keys.
+TEST(ContextParallelLM, SparsemaxAllGatherMatchesOneRank) {
+  expect_matches_single_rank(config::Layout::zigzag, config::ParallelAlgo::all_gather, 1, sparsemax_blocks);
+  expect_matches_single_rank(config::Layout::contiguous, config::ParallelAlgo::auto_, 1, sparsemax_blocks);
+  expect_matches_single_rank(config::Layout::striped, config::ParallelAlgo::all_gather, 1, narrow_window);  // softmax
+}
+
 TEST(ContextParallelLM, SparseFetchMatchesOneRank) {
   expect_matches_single_rank(config::Layout::zigzag, config::ParallelAlgo::sparse_fetch, 1, block_pattern);
 }
