@@ -4,6 +4,7 @@
 #include <cmath>
 #include <limits>
 
+#include "distributed/sequence_parallel/halo_prefix.h"
 #include "framework/autograd/node.h"
 #include "framework/nn/rope.h"
 #include "framework/ops/indexing.h"
@@ -81,22 +82,30 @@ Tensor AdaptiveSpanAttention::auxiliary_loss() const {
 
 Tensor AdaptiveSpanAttention::attend(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& spans,
                                      double ramp, int64_t window, double scale) {
-  ATTNSCALE_CHECK(q.dim() == 4 && k.dim() == 4 && v.dim() == 4 && q.shape() == k.shape() &&
+  ATTNSCALE_CHECK(q.dim() == 4 && k.dim() == 4 && v.dim() == 4, "adaptive_span", "expects q, k, v as [B, H, N, D]");
+  const int64_t n = q.shape()[2], w = std::clamp<int64_t>(window, 1, n);
+  const kernels::Layout whole(kernels::LayoutKind::contiguous, n, 1);
+  return attend_band(q, halo_prefix(k, nullptr, whole, w - 1), halo_prefix(v, nullptr, whole, w - 1), spans, ramp, w,
+                     scale, 0);
+}
+
+Tensor AdaptiveSpanAttention::attend_band(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& spans,
+                                          double ramp, int64_t w, double scale, int64_t first) {
+  ATTNSCALE_CHECK(q.dim() == 4 && k.dim() == 4 && v.dim() == 4 && w >= 1 && k.shape()[2] == q.shape()[2] + w - 1 &&
+                      k.shape()[3] == q.shape()[3] && k.shape()[0] == q.shape()[0] && k.shape()[1] == q.shape()[1] &&
                       v.shape()[2] == k.shape()[2] && v.shape()[1] == k.shape()[1],
-                  "adaptive_span", "expects q, k [B, H, N, D] and v [B, H, N, Dv]; got {}, {}, {}",
+                  "adaptive_span", "expects q [B, H, N, D] and k, v [B, H, {} - 1 + N, D*]; got {}, {}, {}", w,
                   shape_str(q.shape()), shape_str(k.shape()), shape_str(v.shape()));
   const int64_t b = q.shape()[0], h = q.shape()[1], n = q.shape()[2], d = q.shape()[3], dv = v.shape()[3];
   ATTNSCALE_CHECK(spans.dim() == 1 && spans.numel() == h, "adaptive_span", "spans must be [{}], got {}", h,
                   shape_str(spans.shape()));
-  const int64_t w = std::clamp<int64_t>(window, 1, n);
-  // The band: query t scores keys t-w+1 .. t, i.e. rows t .. t+w-1 of the keys padded with w-1
-  // leading zero rows (padding is masked below).
+  // The band: query t scores keys t-w+1 .. t, i.e. rows t .. t+w-1 of k and v (which start w-1
+  // tokens before the first query).
   auto band = [&](const Tensor& x, int64_t width) {
-    const Tensor padded = w > 1 ? concat({Tensor::zeros({b, h, w - 1, width}, x.dtype()), x}, 2) : x;
     std::vector<int64_t> rows(static_cast<size_t>(n * w));
     for (int64_t t = 0; t < n; ++t)
       for (int64_t j = 0; j < w; ++j) rows[t * w + j] = t + j;
-    return reshape(index_select(padded, 2, Tensor::from(rows, {n * w})), {b, h, n, w, width});
+    return reshape(index_select(x, 2, Tensor::from(rows, {n * w})), {b, h, n, w, width});
   };
   const Tensor scores = mul(squeeze(matmul(unsqueeze(q, 3), transpose(band(k, d), -1, -2)), 3), scale);  // [B,H,N,w]
 
@@ -106,14 +115,14 @@ Tensor AdaptiveSpanAttention::attend(const Tensor& q, const Tensor& k, const Ten
   const Tensor dist = Tensor::from(distance, {1, w}).to(q.dtype());
   const Tensor ramp_value = mul(add(sub(reshape(spans, {h, 1}), dist), ramp), 1.0 / ramp);  // [H, w]
   const Tensor m = sub(Tensor::scalar(1.0, q.dtype()), relu(sub(Tensor::scalar(1.0, q.dtype()), relu(ramp_value))));
-  // Keys with m = 0 (beyond the span) and padding slots before the sequence get -inf; log m
+  // Keys with m = 0 (beyond the span) and slots before the sequence start get -inf; log m
   // elsewhere (m is 1 at x = 0, so no row is empty).
   const Tensor zero_m = equal(m.detach(), Tensor::scalar(0.0, q.dtype()));  // 0/1, no gradient
   Tensor bias = Tensor::zeros({n, w}, q.dtype());
   ATTNSCALE_DISPATCH_FLOAT(q.dtype(), "adaptive_span", [&] {
     for (int64_t t = 0; t < n; ++t)
       for (int64_t j = 0; j < w; ++j)
-        if (t - (w - 1 - j) < 0) bias.data<scalar_t>()[t * w + j] = -std::numeric_limits<scalar_t>::infinity();
+        if (first + t - (w - 1 - j) < 0) bias.data<scalar_t>()[t * w + j] = -std::numeric_limits<scalar_t>::infinity();
   });
   const Tensor log_m = reshape(log(where(zero_m, Tensor::scalar(1.0, q.dtype()), m)), {1, h, 1, w});
   const Tensor beyond = reshape(masked_fill(Tensor::zeros({h, w}, q.dtype()), zero_m, -INFINITY), {1, h, 1, w});
@@ -140,7 +149,15 @@ Tensor AdaptiveSpanAttention::forward(const Tensor& x, const Tensor& positions,
     k = nn::apply_rope(k, positions, options_.rope_theta);
   }
   const double scale = options_.scale > 0 ? options_.scale : 1.0 / std::sqrt(static_cast<double>(head_dim_));
-  const Tensor out = attend(q, k, heads(v_proj_->forward(x)), spans_tensor(), options_.ramp, window(), scale);
+  // Every rank of a cp group uses the same band width (the spans are the same everywhere), so the
+  // halo plans agree; one rank clamps it to its sequence.
+  const auto& cp = options_.context_parallel;
+  Communicator* group = cp && cp->cp && cp->cp->size() > 1 ? cp->cp : nullptr;
+  const kernels::Layout layout = group ? cp->layout : kernels::Layout(kernels::LayoutKind::contiguous, n, 1);
+  const int64_t w = std::clamp<int64_t>(window(), 1, layout.length);
+  const Tensor v = heads(v_proj_->forward(x));
+  const Tensor out = attend_band(q, halo_prefix(k, group, layout, w - 1), halo_prefix(v, group, layout, w - 1),
+                                 spans_tensor(), options_.ramp, w, scale, pos[0]);
   return o_proj_->forward(reshape(transpose(out, 1, 2), {b, n, options_.d_model}));
 }
 

@@ -10,6 +10,10 @@
 // positions as in the other LM layers. z_h is stored as a fraction of max_span (the paper's
 // parameterisation), projected onto [0, 1] in the forward with a gradient that may only pull it
 // back inside.
+//
+// Sequences sharded contiguously over a cp group (context_parallel set): the span is a causal
+// window, so each rank fetches the W - 1 keys and values before its shard from their owners
+// (halo_prefix) and attends locally; their gradients go home in the backward.
 #pragma once
 
 #include <cstdint>
@@ -17,6 +21,7 @@
 #include <span>
 #include <vector>
 
+#include "distributed/context_parallel/context_parallel_attention.h"
 #include "framework/attention/self_attention.h"
 #include "framework/nn/layers.h"
 
@@ -31,6 +36,9 @@ struct AdaptiveSpanOptions {
   double penalty = 0.0;      // lambda of the span penalty
   double rope_theta = 10000.0;  // 0 = no rotary embedding
   double scale = 0.0;           // 0 = 1/sqrt(head_dim)
+  // When set (a group of more than one rank, contiguous layout), x holds this rank's shard of each
+  // sequence and the keys before it come from the other ranks.
+  std::shared_ptr<const ContextParallelGroup> context_parallel;
 };
 
 class AdaptiveSpanAttention : public SelfAttention {
@@ -52,6 +60,11 @@ class AdaptiveSpanAttention : public SelfAttention {
   // z [H] (in tokens, differentiable): the mechanism itself, without projections.
   static Tensor attend(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& spans, double ramp,
                        int64_t window, double scale);
+  // The same for queries at global positions first .. first + N - 1 whose keys and values come with
+  // the window - 1 tokens before them: k, v [B, H, window - 1 + N, D*] (rows before position 0 are
+  // masked).
+  static Tensor attend_band(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& spans, double ramp,
+                            int64_t window, double scale, int64_t first);
 
  private:
   Tensor spans_tensor() const;  // z [H] in tokens, projected onto [0, max_span]

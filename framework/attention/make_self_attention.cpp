@@ -5,14 +5,6 @@ namespace {
 
 bool one_kv_head_per_query_head(const MultiHeadOptions& h) { return h.n_kv_heads == 0 || h.n_kv_heads == h.n_heads; }
 
-// Only MultiHeadAttention has a context-parallel path; the others would attend within the shard.
-void check_single_rank_sequence(const MultiHeadOptions& h, const char* name) {
-  const auto& cp = h.context_parallel;
-  ATTNSCALE_CHECK(!(cp && cp->cp && cp->cp->size() > 1), name,
-                  "has no context-parallel path yet: sequences cannot be sharded (parallel.cp = {}); use parallel.cp = 1",
-                  cp && cp->cp ? cp->cp->size() : 1);
-}
-
 }  // namespace
 
 const char* self_attention_kind_name(SelfAttentionKind kind) {
@@ -67,9 +59,12 @@ std::shared_ptr<SelfAttention> make_self_attention(const SelfAttentionSpec& spec
                       "its soft span mask reweights a softmax: normalizer must be softmax");
       ATTNSCALE_CHECK(h.mask.causal && !h.mask.window && !h.mask.blocks, name,
                       "makes its own causal span mask: the mask must be plain causal (max_span bounds the window)");
-      check_single_rank_sequence(h, name);
+      ATTNSCALE_CHECK(!h.context_parallel || h.context_parallel->layout.kind == kernels::LayoutKind::contiguous, name,
+                      "fetches the keys before each shard (its span is a causal window): parallel.layout must be "
+                      "contiguous");
       AdaptiveSpanOptions o = spec.span;
       o.d_model = h.d_model, o.n_heads = h.n_heads, o.rope_theta = h.rope_theta, o.scale = h.scale;
+      o.context_parallel = h.context_parallel;
       return std::make_shared<AdaptiveSpanAttention>(o, gen, dtype);
     }
   }

@@ -71,7 +71,9 @@ void validate_sequence_parallel_algo(const Config& cfg) {
   if (cfg.model.type != config::ModelType::transformer_lm)
     fail_rule(cfg, {"parallel.algo", "model.type"},
               fmt::format("{} applies to model.type = transformer_lm, not {}", algo, config::to_string(cfg.model.type)));
-  if (p.algo == config::ParallelAlgo::halo && cfg.attention.mask != config::Mask::window)
+  // Adaptive span brings its own window (the span) on a causal mask.
+  if (p.algo == config::ParallelAlgo::halo && cfg.attention.mask != config::Mask::window &&
+      cfg.attention.mechanism != config::Mechanism::adaptive)
     fail_rule(cfg, {"parallel.algo", "attention.mask"},
               fmt::format("halo needs attention.mask = window (got {}): only a sliding window has a halo",
                           config::to_string(cfg.attention.mask)));
@@ -124,6 +126,15 @@ void validate_parallel(const Config& cfg) {
               fmt::format("{} cannot split multi_head_latent's one shared latent key/value head over ranks; use "
                           "ring, halo, sparse_fetch or auto",
                           config::to_string(p.algo)));
+  const bool span_halo = p.algo == config::ParallelAlgo::halo || p.algo == config::ParallelAlgo::auto_;
+  if (p.cp > 1 && cfg.model.type == config::ModelType::transformer_lm &&
+      cfg.attention.mechanism == config::Mechanism::adaptive &&
+      (!span_halo || p.layout != config::Layout::contiguous))
+    fail_rule(cfg, {"parallel.algo", "parallel.layout", "attention.mechanism"},
+              fmt::format("adaptive span over parallel.cp = {} ranks fetches the keys before each shard (its span "
+                          "is a causal window): use parallel.algo = halo (or auto) and parallel.layout = contiguous, "
+                          "got {} and {}",
+                          p.cp, config::to_string(p.algo), config::to_string(p.layout)));
   const bool whole_rows = p.algo == config::ParallelAlgo::all_gather || p.algo == config::ParallelAlgo::auto_;
   if (p.cp > 1 && cfg.model.type == config::ModelType::transformer_lm &&
       cfg.attention.normalizer == config::Normalizer::sparsemax && !whole_rows)

@@ -75,7 +75,10 @@ LMTask::LMTask(const Config& cfg, ParallelContext parallel)
     options.context_parallel = std::make_shared<const ContextParallelGroup>(
         ContextParallelGroup{&parallel_.grid->cp(), &parallel_.grid->ulysses(), &parallel_.grid->ring(), group_algo, layout});
     options.sequence_algo = sequence_algo;
-    if (sequence_algo == SeqAlgo::automatic) {
+    if (options.attention_kind == attention::SelfAttentionKind::adaptive_span) {
+      LOG_INFO("adaptive span over {} ranks: each rank fetches the keys within the span before its shard",
+               parallel_.cp_size());
+    } else if (sequence_algo == SeqAlgo::automatic) {
       const AlgoChoice choice = choose_algo(options.mask, layout, options.normalizer);
       LOG_INFO("parallel.algo = auto: {} ({})", seq_algo_name(choice.algo), choice.reason);
     }

@@ -196,6 +196,18 @@ TEST(Validate, ShardedSparsemaxNeedsAllGather) {
   EXPECT_NO_THROW(validate(cfg));
 }
 
+TEST(Validate, ShardedAdaptiveSpanNeedsTheHaloOnAContiguousLayout) {
+  Config cfg;
+  cfg.attention.mechanism = config::Mechanism::adaptive;
+  cfg.parallel.cp = 2;
+  EXPECT_NE(error_of([&] { validate(cfg); })
+                .find("use parallel.algo = halo (or auto) and parallel.layout = contiguous, got ring and zigzag"),
+            std::string::npos);
+  cfg.parallel.algo = config::ParallelAlgo::halo;
+  cfg.parallel.layout = config::Layout::contiguous;
+  EXPECT_NO_THROW(validate(cfg));  // the span is the window: attention.mask stays causal
+}
+
 TEST(Validate, UlyssesCannotSplitLatentAttention) {
   Config cfg;
   cfg.model.n_heads = 4;

@@ -196,6 +196,21 @@ TEST(ContextParallelLM, SparsemaxAllGatherMatchesOneRank) {
   expect_matches_single_rank(config::Layout::striped, config::ParallelAlgo::all_gather, 1, narrow_window);  // softmax
 }
 
+void adaptive_span(Config& cfg) {
+  cfg.attention.mechanism = config::Mechanism::adaptive;
+  cfg.model.n_kv_heads = 0;
+  cfg.adaptive_span.max_span = 12;  // wider than a shard over 2..4 ranks of 19 tokens
+  cfg.adaptive_span.ramp = 4;
+  cfg.adaptive_span.init = 0.5;
+  cfg.adaptive_span.penalty = 0.01;
+}
+
+// The span's band reaches into the previous shards (halo_prefix); the spans' gradients, the
+// penalty and the keys' gradients sent home follow the one-rank run.
+TEST(ContextParallelLM, AdaptiveSpanMatchesOneRank) {
+  expect_matches_single_rank(config::Layout::contiguous, config::ParallelAlgo::halo, 1, adaptive_span);
+}
+
 TEST(ContextParallelLM, SparseFetchMatchesOneRank) {
   expect_matches_single_rank(config::Layout::zigzag, config::ParallelAlgo::sparse_fetch, 1, block_pattern);
 }
