@@ -37,7 +37,7 @@ ALGOS = ("ring", "halo", "auto")
 NO_ALGO = "none"  # the algo of a 1-rank point: no communication
 
 # --quick fills in whatever the command line leaves unset.
-QUICK = {"tokens": "2048,4096", "ranks": "1,2", "algo": "ring,halo", "window": 256, "layers": 1, "steps": 1,
+QUICK = {"tokens": "256,1024,4096", "ranks": "1,2", "algo": "ring,halo", "window": 256, "layers": 1, "steps": 1,
          "timeout": 60.0}
 DEFAULTS = {"tokens": "16384,32768,65536,131072", "ranks": "1,2", "algo": "ring,halo", "window": 4096,
             "d_model": 64, "layers": 2, "heads": 2, "steps": 2, "threads": 1, "timeout": 900.0}
@@ -79,17 +79,20 @@ def parse_args(argv):
     p.add_argument("--d-model", type=int, help=f"model width (default {DEFAULTS['d_model']})")
     p.add_argument("--layers", type=int, help=f"transformer blocks (default {DEFAULTS['layers']})")
     p.add_argument("--heads", type=int, help=f"attention heads (default {DEFAULTS['heads']})")
-    p.add_argument("--steps", type=int, help=f"training steps per point; the last is reported (default {DEFAULTS['steps']})")
+    p.add_argument("--steps", type=int,
+                   help=f"training steps per point; the last is reported (default {DEFAULTS['steps']})")
     p.add_argument("--store-activations", action="store_true", help="keep activations instead of recomputing them")
     p.add_argument("--reference", action="store_true",
                    help="also run the benchmark's shard-alone reference (doubles the time; adds step/reference)")
     p.add_argument("--threads", type=int, help=f"OMP_NUM_THREADS per rank (default {DEFAULTS['threads']})")
-    p.add_argument("--timeout", type=float, help=f"seconds per point before it is killed (default {DEFAULTS['timeout']:.0f})")
+    p.add_argument("--timeout", type=float,
+                   help=f"seconds per point before it is killed (default {DEFAULTS['timeout']:.0f})")
     p.add_argument("--out", help="output directory (default runs/scaling-<timestamp>)")
     p.add_argument("--bench", help="the benchmark program (default build/bin/bench_long_step)")
     p.add_argument("--mpirun", help="mpirun program for ranks > 1 (default: mpirun on PATH)")
     p.add_argument("--quick", action="store_true",
-                   help="smoke test: tokens 2048,4096, window 256, 1 layer, 1 step (explicit options still win)")
+                   help="smoke test: tokens 256,1024,4096 (shards below and above the window), window 256, "
+                        "1 layer, 1 step (explicit options still win)")
     args = p.parse_args(argv)
     for key, value in {**DEFAULTS, **(QUICK if args.quick else {})}.items():
         if getattr(args, key) is None:
@@ -117,8 +120,8 @@ def parse_args(argv):
 def find_programs(args):
     bench = pathlib.Path(args.bench) if args.bench else REPO / "build" / "bin" / "bench_long_step"
     if not bench.is_file() or not os.access(bench, os.X_OK):
-        raise UsageError(f"{bench}: benchmark not found. Build it first: scripts/build.sh "
-                         f"(or cmake -S . -B build -G Ninja && ninja -C build bench_long_step), or pass --bench PATH")
+        raise UsageError(f"{bench}: benchmark not found. Build it first: scripts/build.sh (or "
+                         f"cmake -S . -B build -G Ninja && ninja -C build bench_long_step), or pass --bench PATH")
     mpirun = None
     if any(r > 1 for r in args.ranks):
         mpirun = args.mpirun or shutil.which("mpirun") or shutil.which("mpiexec")
@@ -195,7 +198,10 @@ def failure_reason(rc, timeout, log_path):
     if rc is None:
         return f"exceeded --timeout {timeout:g} s"
     if rc < 0:
-        name = signal.Signals(-rc).name if -rc in signal.Signals._value2member_map_ else str(-rc)
+        try:
+            name = signal.Signals(-rc).name
+        except ValueError:
+            name = f"signal {-rc}"
         hint = " (out of memory?)" if -rc == signal.SIGKILL else ""
         return f"killed by {name}{hint}: {tail(log_path)}"
     return f"exit {rc}: {tail(log_path)}"
@@ -210,7 +216,8 @@ def summarise(report, wall_s, json_path):
         "status": "ok", "reason": "",
         "step_time_s": last["total_s"], "first_step_s": steps[0]["total_s"],
         "tokens_per_s": report["tokens"] / last["total_s"] if last["total_s"] > 0 else float("nan"),
-        "forward_s": last["forward_s"], "backward_s": last["backward_s"], "grad_allreduce_s": last["grad_allreduce_s"],
+        "forward_s": last["forward_s"], "backward_s": last["backward_s"],
+        "grad_allreduce_s": last["grad_allreduce_s"],
         "peak_rss_gib_max": max(peaks), "peak_rss_gib_per_rank": peaks,
         "attention_bytes_sent": last["attention_bytes_sent"], "attention_wait_s": last["attention_wait_s"],
         "gradient_allreduce_bytes": last["gradient_allreduce_bytes"],
@@ -226,6 +233,7 @@ def run_point(args, bench, mpirun, env, out, tokens, ranks, algo):
     json_path = out / "points" / f"{name}.json"
     log_path = out / "points" / f"{name}.log"
     cmd = point_command(args, bench, mpirun, tokens, ranks, algo, json_path)
+    json_path.unlink(missing_ok=True)  # a report left by an earlier sweep into the same --out is not this run's
     rc, wall_s = run_with_timeout(cmd, env, log_path, args.timeout)
     row = {field: "" for field in CSV_FIELDS}
     row.update(tokens=tokens, ranks=ranks, algo=algo, wall_s=wall_s, json=str(json_path))
@@ -380,7 +388,7 @@ def main(argv):
         "points": [point_name(*p) for p in points],
     }
     (out / "config.json").write_text(json.dumps(config, indent=2) + "\n")
-    log(f"{len(points)} points -> {out}  (window {args.window}, d_model {args.d_model}, {args.layers} layers, "
+    log(f"{len(points)} point(s) -> {out}  (window {args.window}, d_model {args.d_model}, {args.layers} layers, "
         f"{args.heads} heads, {args.steps} steps, OMP_NUM_THREADS={args.threads}, load {machine_load()})")
 
     rows = []
@@ -396,7 +404,8 @@ def main(argv):
         eta = elapsed * (total_tokens - done_tokens) / done_tokens
         if row["status"] == "ok":
             result = (f"ok: step {row['step_time_s']:.3f} s, {row['tokens_per_s']:.0f} tok/s, "
-                      f"peak {row['peak_rss_gib_max']:.2f} GiB/rank, attention {row['attention_bytes_sent'] / 2**20:.2f} MiB")
+                      f"peak {row['peak_rss_gib_max']:.2f} GiB/rank, "
+                      f"attention {row['attention_bytes_sent'] / 2**20:.2f} MiB")
         else:
             result = f"FAILED ({row['reason']})"
         log(f"point {i}/{len(points)}: tokens {tokens}, ranks {ranks}, algo {algo}: {result}  "
