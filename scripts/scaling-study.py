@@ -393,15 +393,16 @@ def main(argv):
 
     rows = []
     sweep_start = time.monotonic()
-    total_tokens = sum(t * 1.0 for t, _, _ in points)
-    done_tokens = 0.0
+    # Attention dominates a small model's step: a point costs about tokens x min(tokens, window).
+    cost = {t: float(t) * min(t, args.window) for t in args.tokens}
+    total_cost = sum(cost[t] for t, _, _ in points)
+    done_cost = 0.0
     for i, (tokens, ranks, algo) in enumerate(points, 1):
         row = run_point(args, bench, mpirun, env, out, tokens, ranks, algo)
         rows.append(row)
-        done_tokens += tokens
+        done_cost += cost[tokens]
         elapsed = time.monotonic() - sweep_start
-        # A windowed step costs about linearly in tokens: the ETA weighs the points left by their tokens.
-        eta = elapsed * (total_tokens - done_tokens) / done_tokens
+        eta = elapsed * (total_cost - done_cost) / done_cost
         if row["status"] == "ok":
             result = (f"ok: step {row['step_time_s']:.3f} s, {row['tokens_per_s']:.0f} tok/s, "
                       f"peak {row['peak_rss_gib_max']:.2f} GiB/rank, "
