@@ -21,6 +21,7 @@ Runs with Debian's /usr/bin/python3 (python3-numpy, python3-matplotlib: scripts/
 import argparse
 import csv
 import datetime
+import importlib.util
 import json
 import os
 import pathlib
@@ -72,24 +73,28 @@ def parse_args(argv):
         description="Sweep sequence length x ranks x attention algorithm with build/bin/bench_long_step; "
                     "writes per-point JSON, results.csv/json, config.json and PNG plots.",
         epilog="Exit codes: 0 all points ran, 1 some point failed, 2 bad arguments or missing build.")
-    p.add_argument("--tokens", help=f"sequence lengths (default {DEFAULTS['tokens']})")
-    p.add_argument("--ranks", help=f"rank counts; >1 runs under mpirun (default {DEFAULTS['ranks']})")
-    p.add_argument("--algo", help=f"parallel.algo values from {','.join(ALGOS)} (default {DEFAULTS['algo']})")
-    p.add_argument("--window", type=int, help=f"causal window in keys (default {DEFAULTS['window']})")
-    p.add_argument("--d-model", type=int, help=f"model width (default {DEFAULTS['d_model']})")
-    p.add_argument("--layers", type=int, help=f"transformer blocks (default {DEFAULTS['layers']})")
-    p.add_argument("--heads", type=int, help=f"attention heads (default {DEFAULTS['heads']})")
-    p.add_argument("--steps", type=int,
+    p.add_argument("--tokens", metavar="N,N,...", help=f"sequence lengths (default {DEFAULTS['tokens']})")
+    p.add_argument("--ranks", metavar="P,P,...",
+                   help=f"rank counts; >1 runs under mpirun (default {DEFAULTS['ranks']})")
+    p.add_argument("--algo", metavar="A,A,...",
+                   help=f"parallel.algo values from {','.join(ALGOS)} (default {DEFAULTS['algo']})")
+    p.add_argument("--window", metavar="KEYS", type=int,
+                   help=f"causal window in keys (default {DEFAULTS['window']})")
+    p.add_argument("--d-model", metavar="N", type=int, help=f"model width (default {DEFAULTS['d_model']})")
+    p.add_argument("--layers", metavar="N", type=int, help=f"transformer blocks (default {DEFAULTS['layers']})")
+    p.add_argument("--heads", metavar="N", type=int, help=f"attention heads (default {DEFAULTS['heads']})")
+    p.add_argument("--steps", metavar="N", type=int,
                    help=f"training steps per point; the last is reported (default {DEFAULTS['steps']})")
     p.add_argument("--store-activations", action="store_true", help="keep activations instead of recomputing them")
     p.add_argument("--reference", action="store_true",
                    help="also run the benchmark's shard-alone reference (doubles the time; adds step/reference)")
-    p.add_argument("--threads", type=int, help=f"OMP_NUM_THREADS per rank (default {DEFAULTS['threads']})")
-    p.add_argument("--timeout", type=float,
+    p.add_argument("--threads", metavar="N", type=int,
+                   help=f"OMP_NUM_THREADS per rank (default {DEFAULTS['threads']})")
+    p.add_argument("--timeout", metavar="SECONDS", type=float,
                    help=f"seconds per point before it is killed (default {DEFAULTS['timeout']:.0f})")
-    p.add_argument("--out", help="output directory (default runs/scaling-<timestamp>)")
-    p.add_argument("--bench", help="the benchmark program (default build/bin/bench_long_step)")
-    p.add_argument("--mpirun", help="mpirun program for ranks > 1 (default: mpirun on PATH)")
+    p.add_argument("--out", metavar="DIR", help="output directory (default runs/scaling-<timestamp>)")
+    p.add_argument("--bench", metavar="PATH", help="the benchmark program (default build/bin/bench_long_step)")
+    p.add_argument("--mpirun", metavar="PATH", help="mpirun program for ranks > 1 (default: mpirun on PATH)")
     p.add_argument("--quick", action="store_true",
                    help="smoke test: tokens 256,1024,4096 (shards below and above the window), window 256, "
                         "1 layer, 1 step (explicit options still win)")
@@ -359,12 +364,10 @@ def main(argv):
     except UsageError as e:
         print(f"{TAG} error: {e}", file=sys.stderr)
         return 2
-    try:
-        import matplotlib  # noqa: F401  (fail before the sweep, not after it)
-        import numpy  # noqa: F401
-    except ImportError as e:
-        print(f"{TAG} error: {e} for {sys.executable}: run scripts/install-deps.sh (python3-numpy, "
-              f"python3-matplotlib) and run this script with /usr/bin/python3", file=sys.stderr)
+    missing = [m for m in ("numpy", "matplotlib") if importlib.util.find_spec(m) is None]
+    if missing:  # say so before the sweep, not after it
+        print(f"{TAG} error: no {', '.join(missing)} for {sys.executable}: run scripts/install-deps.sh "
+              f"(python3-numpy, python3-matplotlib) and run this script with /usr/bin/python3", file=sys.stderr)
         return 2
 
     started = datetime.datetime.now()
