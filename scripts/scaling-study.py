@@ -95,6 +95,8 @@ def parse_args(argv):
     p.add_argument("--out", metavar="DIR", help="output directory (default runs/scaling-<timestamp>)")
     p.add_argument("--bench", metavar="PATH", help="the benchmark program (default build/bin/bench_long_step)")
     p.add_argument("--mpirun", metavar="PATH", help="mpirun program for ranks > 1 (default: mpirun on PATH)")
+    p.add_argument("--replot", metavar="DIR",
+                   help="only redraw the plots of a finished sweep from DIR/results.json")
     p.add_argument("--quick", action="store_true",
                    help="smoke test: tokens 256,1024,4096 (shards below and above the window), window 256, "
                         "1 layer, 1 step (explicit options still win)")
@@ -313,6 +315,11 @@ def series_label(algo, ranks):
     return "1 rank" if algo == NO_ALGO else f"{algo}, {ranks} ranks"
 
 
+def plot_title(config):
+    return (f"bench_long_step: window {config['window']}, d_model {config['d_model']}, {config['layers']} layers, "
+            f"{config['heads']} heads, OMP_NUM_THREADS={config['omp_num_threads']}")
+
+
 def plot(out, rows, title):
     import matplotlib
     matplotlib.use("Agg")
@@ -330,20 +337,27 @@ def plot(out, rows, title):
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     color_of = {key: colors[i % len(colors)] for i, key in enumerate(by_series)}  # the same in every plot
     all_tokens = sorted({r["tokens"] for r in rows})
+    plain = matplotlib.ticker.FuncFormatter(lambda value, _: f"{value:g}")
     for file_name, metric, ylabel, log_y in figures:
         fig, ax = plt.subplots(figsize=(6.4, 4.4), dpi=100)
+        plotted = []
         for (algo, ranks), points in by_series.items():
             pts = [(p["tokens"], p[metric]) for p in points if not (log_y and p[metric] <= 0)]
             if metric == "attention_bytes_sent":
                 pts = [(t, v / 2**20) for t, v in pts]
+            plotted += [v for _, v in pts]
             if pts:
                 ax.plot([t for t, _ in pts], [v for _, v in pts], marker="o", color=color_of[(algo, ranks)],
                         label=series_label(algo, ranks))
         ax.set_xscale("log", base=2)
         ax.set_xticks(all_tokens, [f"{t // 1024}k" if t % 1024 == 0 else str(t) for t in all_tokens])
         ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())  # only the swept lengths are labelled
-        if log_y:
+        if log_y and plotted and max(plotted) >= 10 * min(plotted):  # within a decade a log axis shows nothing
             ax.set_yscale("log")
+            ax.yaxis.set_major_locator(matplotlib.ticker.LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+            ax.yaxis.set_major_formatter(plain)
+        elif log_y:
+            ax.set_ylim(bottom=0)
         ax.set_xlabel("sequence length (tokens)")
         ax.set_ylabel(ylabel)
         ax.set_title(title, fontsize=9)
@@ -357,9 +371,21 @@ def plot(out, rows, title):
     return written
 
 
+def replot(out):
+    try:
+        summary = json.loads((out / "results.json").read_text())
+        rows, config = summary["points"], summary["config"]
+    except (OSError, ValueError, KeyError) as e:
+        raise UsageError(f"--replot {out}: no usable results.json ({e})") from None
+    log(f"redrew {', '.join(plot(out, rows, plot_title(config)))} in {out}")
+    return 0
+
+
 def main(argv):
     try:
         args = parse_args(argv)
+        if args.replot:
+            return replot(pathlib.Path(args.replot))
         bench, mpirun = find_programs(args)
     except UsageError as e:
         print(f"{TAG} error: {e}", file=sys.stderr)
@@ -423,9 +449,7 @@ def main(argv):
     (out / "config.json").write_text(json.dumps(config, indent=2) + "\n")
     (out / "results.json").write_text(json.dumps({"config": config, "points": rows,
                                                   "exponents_vs_tokens": fits}, indent=2) + "\n")
-    title = (f"bench_long_step: window {args.window}, d_model {args.d_model}, {args.layers} layers, "
-             f"{args.heads} heads, OMP_NUM_THREADS={args.threads}")
-    plots = plot(out, rows, title)
+    plots = plot(out, rows, plot_title(config))
     for name, fit in fits.items():
         log(f"exponent vs tokens, {name}: " + ", ".join(f"{k} {v:.2f}" for k, v in fit.items()))
     log(f"wrote results.csv, results.json, config.json, {', '.join(plots)} in {out}")

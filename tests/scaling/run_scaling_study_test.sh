@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # scripts/scaling-study.py end to end in a few seconds: the --quick sweep (1 and 2 ranks, ring and
-# halo) writes its CSV, JSON and plots with sane numbers (check_scaling_results.py); a missing
-# benchmark and bad arguments exit 2 with a message; a point past --timeout is recorded as failed,
-# its ranks are ended, and the exit code is 1.
+# halo) writes its CSV, JSON and plots with sane numbers (check_scaling_results.py), --replot redraws
+# the plots; a missing benchmark and bad arguments exit 2 with a message; a point past --timeout is
+# recorded as failed, its ranks are ended, and the exit code is 1.
 #   run_scaling_study_test.sh BENCH_LONG_STEP
 set -uo pipefail
 bench=$1
@@ -16,6 +16,9 @@ fail() { echo "[scaling-study test] FAILED: $*"; exit 1; }
 
 "$python" "$script" --quick --bench "$bench" --out "$dir/quick" || fail "--quick exited $?"
 "$python" "$here/check_scaling_results.py" "$dir/quick" || fail "the quick sweep's results"
+rm "$dir/quick/attention_bytes.png"
+"$python" "$script" --replot "$dir/quick" || fail "--replot exited $?"
+[ -s "$dir/quick/attention_bytes.png" ] || fail "--replot did not redraw attention_bytes.png"
 
 expect_usage_error() {  # WHAT PATTERN ARGS...
   local what=$1 pattern=$2 output rc
@@ -28,7 +31,8 @@ expect_usage_error() {  # WHAT PATTERN ARGS...
   [ -e "$dir/unused" ] && fail "$what: an output directory was created"
   return 0
 }
-expect_usage_error "missing build" "scripts/build.sh" --quick --bench "$dir/no/bench_long_step" --out "$dir/unused"
+expect_usage_error "missing build" "scripts/build.sh" \
+  --quick --bench "$dir/no/bench_long_step" --out "$dir/unused"
 expect_usage_error "bad tokens" "--tokens" --quick --bench "$bench" --tokens 1024,abc --out "$dir/unused"
 expect_usage_error "bad algo" "not one of ring,halo,auto" --quick --bench "$bench" --algo ring,zigzag --out "$dir/unused"
 expect_usage_error "heads" "not divisible" --quick --bench "$bench" --d-model 64 --heads 3 --out "$dir/unused"
