@@ -10,7 +10,12 @@ line per (algo, ranks)).
   scripts/build.sh                                   # builds build/bin/bench_long_step
   scripts/scaling-study.py --tokens 16384,32768,65536 --ranks 1,2 --algo ring,halo --window 4096
   scripts/scaling-study.py --quick                   # a few seconds: a smoke test
+  scripts/scaling-study.py --replot DIR              # redraw the plots of a finished sweep
 
+results.csv: the last step's time (first_step_s: the cold first one), tokens/s over the whole step,
+peak resident memory (the largest rank's, and every rank's separated by ';'), the bytes rank 0 sent
+in attention transfers and sat blocked in them, rank 0's gradient all-reduce bytes (it includes the
+8-byte all-reduce of the scored-token count), the benchmark's reference with --reference.
 With 1 rank the benchmark runs without mpirun (parallel.cp = 1): nothing is communicated, so the
 algorithm does not apply and the point is recorded once, as algo "none".
 Exit codes: 0 every point ran, 1 some point failed or timed out (recorded with its reason),
@@ -26,6 +31,7 @@ import json
 import os
 import pathlib
 import platform
+import shlex
 import shutil
 import signal
 import subprocess
@@ -169,27 +175,37 @@ def point_command(args, bench, mpirun, tokens, ranks, algo, json_path):
     return launcher + cmd
 
 
+def end_process_group(proc):
+    """SIGTERM to the point's process group (mpirun and its ranks), SIGKILL after 5 s."""
+    for sig, grace in ((signal.SIGTERM, 5), (signal.SIGKILL, None)):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            break
+        try:
+            proc.wait(timeout=grace)
+            break
+        except subprocess.TimeoutExpired:
+            continue
+    proc.wait()
+
+
 def run_with_timeout(cmd, env, log_path, timeout):
-    """Runs cmd in its own process group (so mpirun's ranks go with it on a timeout).
+    """Runs cmd in its own process group, so that a timeout or Ctrl-C ends mpirun and its ranks too.
     Returns (exit code or None on timeout, wall seconds)."""
     start = time.monotonic()
     with open(log_path, "w") as log_file:
+        log_file.write(f"$ OMP_NUM_THREADS={env['OMP_NUM_THREADS']} {shlex.join(cmd)}\n")
+        log_file.flush()
         proc = subprocess.Popen(cmd, stdout=log_file, stderr=subprocess.STDOUT, env=env, start_new_session=True)
         try:
             rc = proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
-            for sig, grace in ((signal.SIGTERM, 5), (signal.SIGKILL, None)):
-                try:
-                    os.killpg(proc.pid, sig)
-                except ProcessLookupError:
-                    break
-                try:
-                    proc.wait(timeout=grace)
-                    break
-                except subprocess.TimeoutExpired:
-                    continue
-            proc.wait()
+            end_process_group(proc)
             rc = None
+        except BaseException:  # Ctrl-C reached only this process: its own session kept the ranks out of it
+            end_process_group(proc)
+            raise
     return rc, time.monotonic() - start
 
 
@@ -451,7 +467,8 @@ def main(argv):
                                                   "exponents_vs_tokens": fits}, indent=2) + "\n")
     plots = plot(out, rows, plot_title(config))
     for name, fit in fits.items():
-        log(f"exponent vs tokens, {name}: " + ", ".join(f"{k} {v:.2f}" for k, v in fit.items()))
+        exponents = ", ".join(f"{metric} {round(value, 2) + 0.0:.2f}" for metric, value in fit.items())
+        log(f"exponent vs tokens, {name}: {exponents}")
     log(f"wrote results.csv, results.json, config.json, {', '.join(plots)} in {out}")
     if failed:
         log(f"{len(failed)} of {len(rows)} points failed: " +
@@ -462,4 +479,8 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    try:
+        sys.exit(main(sys.argv[1:]))
+    except KeyboardInterrupt:
+        print(f"{TAG} interrupted: results.csv holds the points that finished", file=sys.stderr)
+        sys.exit(130)
