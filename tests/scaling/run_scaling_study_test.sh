@@ -37,8 +37,9 @@ expect_usage_error "bad tokens" "--tokens" --quick --bench "$bench" --tokens 102
 expect_usage_error "bad algo" "not one of ring,halo,auto" --quick --bench "$bench" --algo ring,zigzag --out "$dir/unused"
 expect_usage_error "heads" "not divisible" --quick --bench "$bench" --d-model 64 --heads 3 --out "$dir/unused"
 
-# A timeout: the point is recorded with its reason, mpirun and both ranks are gone, exit 1.
-"$python" "$script" --quick --bench "$bench" --ranks 2 --algo ring --tokens 4096 --timeout 0.2 --out "$dir/late"
+# A timeout (a point of about 1 s; mpirun alone needs more than 0.2 s to start): the point is
+# recorded with its reason, mpirun and both ranks are gone, exit 1.
+"$python" "$script" --quick --bench "$bench" --ranks 2 --algo ring --tokens 65536 --timeout 0.2 --out "$dir/late"
 rc=$?
 [ "$rc" -eq 1 ] || fail "a timed-out point: exit $rc, expected 1"
 grep -q ",failed,exceeded --timeout 0.2 s," "$dir/late/results.csv" || fail "the timeout is not in results.csv"
