@@ -191,11 +191,13 @@ int run(int argc, char** argv) {
   MpiCommunicator world;
   const int ranks = world.size();
   const Config cfg = step_config(o, o.tokens, ranks);
+  // One rank (parallel.cp = 1) communicates nothing: --algo does not apply and is not reported.
+  const std::string algo = ranks > 1 ? o.algo : "none";
   const ProcessGrid grid(world, GridShape::for_world(ranks, ranks));
   if (world.rank() == 0)
     std::printf("bench_long_step: %lld tokens over %d ranks (contiguous, parallel.algo %s), causal window %lld, "
                 "TransformerLM d_model %lld, %lld layers, %lld heads, f32, AdamW, activations %s (OMP_NUM_THREADS=%s)\n",
-                static_cast<long long>(o.tokens), ranks, o.algo.c_str(), static_cast<long long>(o.window),
+                static_cast<long long>(o.tokens), ranks, algo.c_str(), static_cast<long long>(o.window),
                 static_cast<long long>(o.d_model), static_cast<long long>(o.layers), static_cast<long long>(o.heads),
                 o.checkpointing ? "recomputed" : "stored", std::getenv("OMP_NUM_THREADS") ? std::getenv("OMP_NUM_THREADS") : "unset");
 
@@ -228,7 +230,7 @@ int run(int argc, char** argv) {
                         {"d_model", o.d_model},
                         {"layers", o.layers},
                         {"heads", o.heads},
-                        {"algo", o.algo},
+                        {"algo", algo},
                         {"activation_checkpointing", o.checkpointing},
                         {"omp_num_threads", std::getenv("OMP_NUM_THREADS") ? std::getenv("OMP_NUM_THREADS") : "unset"},
                         {"peak_rss_gib_per_rank", peak}};
