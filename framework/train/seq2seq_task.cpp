@@ -1,6 +1,8 @@
 #include "framework/train/seq2seq_task.h"
 #include "framework/train/task_config.h"
 
+#include <array>
+
 #include <string>
 
 #include "base/logging.h"
@@ -8,6 +10,7 @@
 #include "framework/data/synthetic.h"
 #include "framework/ops/nn_functional.h"
 #include "framework/ops/ops.h"
+#include "framework/train/data_parallel_task.h"
 
 namespace attnscale::train {
 
@@ -193,10 +196,11 @@ PredictionScore score_predictions(const Tensor& predicted, const Tensor& target_
   return score;
 }
 
-Seq2SeqTask::Seq2SeqTask(const Config& cfg)
-    : eval_batches_(cfg.train.eval_batches),
+Seq2SeqTask::Seq2SeqTask(const Config& cfg, ParallelContext parallel)
+    : parallel_(parallel),
+      eval_batches_(cfg.train.eval_batches),
       task_(transduction_spec(cfg)),
-      sample_gen_(static_cast<uint64_t>(cfg.run.seed) + 2) {
+      sample_gen_(rank_stream_seed(static_cast<uint64_t>(cfg.run.seed) + 2, parallel)) {
   Generator init(static_cast<uint64_t>(cfg.run.seed));
   model_ = std::make_unique<models::Seq2Seq>(seq2seq_options(cfg), init);
 }
@@ -216,21 +220,25 @@ BatchResult Seq2SeqTask::teacher_forced(const data::TransductionBatch& batch, bo
   BatchResult r;
   r.correct = teacher_forced_score.correct_tokens;
   r.scored = teacher_forced_score.scored_tokens;
-  r.loss = mul(sum(token_losses), 1.0 / static_cast<double>(r.scored));
+  const double global_factor = global_mean_factor(parallel_, r.scored);
+  r.loss = mul(sum(token_losses), global_factor);
   if (training) {
     // The reward of a hard-attention sample at step t is log p(y_t) (see attention/hard.h).
     const Tensor rewards = reshape(neg(token_losses.detach()), batch.target_outputs.shape());
     const Tensor extra = model_->auxiliary_loss(out, rewards, scored_mask);
-    if (extra.defined()) r.loss = add(r.loss, extra);
+    // The surrogate is a mean over this rank's scored tokens: rescaled to the global mean.
+    if (extra.defined()) r.loss = add(r.loss, mul(extra, static_cast<double>(r.scored) * global_factor));
   }
   r.tokens = batch.source.numel() + batch.target_inputs.numel();
   return r;
 }
 
-BatchResult Seq2SeqTask::train_batch(int64_t index) { return teacher_forced(task_.batch(index), true); }
+BatchResult Seq2SeqTask::train_batch(int64_t index) {
+  return teacher_forced(task_.batch(local_batch_index(parallel_, index)), true);
+}
 
 PredictionScore Seq2SeqTask::greedy_score(int64_t index) {
-  const data::TransductionBatch batch = task_.batch(kEvalBatchBase + index);
+  const data::TransductionBatch batch = task_.batch(local_batch_index(parallel_, kEvalBatchBase + index));
   model_->eval();
   const Tensor predicted =
       model_->greedy_decode(batch.source, batch.source_lengths, batch.target_outputs.shape()[1], sample_gen_);
@@ -239,16 +247,22 @@ PredictionScore Seq2SeqTask::greedy_score(int64_t index) {
 
 BatchResult Seq2SeqTask::eval_batch(int64_t index) {
   autograd::NoGradGuard no_grad;
-  BatchResult r = teacher_forced(task_.batch(kEvalBatchBase + index), false);
+  BatchResult r = teacher_forced(task_.batch(local_batch_index(parallel_, kEvalBatchBase + index)), false);
   const PredictionScore greedy = greedy_score(index);
   r.correct = greedy.correct_tokens;
   r.scored = greedy.scored_tokens;
   if (index == 0) eval_total_ = {};
   eval_total_ += greedy;
-  if (index == eval_batches_ - 1)
+  if (index == eval_batches_ - 1) {
+    PredictionScore all = eval_total_;  // over every rank's share
+    if (parallel_.world) {
+      std::array<int64_t, 4> counts{all.correct_tokens, all.scored_tokens, all.exact_sequences, all.sequences};
+      parallel_.world->all_reduce(counts, ReduceOp::sum);
+      all = {counts[0], counts[1], counts[2], counts[3]};
+    }
     LOG_INFO("greedy decoding: token accuracy {:.4f}, exact-sequence accuracy {:.4f} ({} of {} sequences)",
-             eval_total_.token_accuracy(), eval_total_.exact_accuracy(), eval_total_.exact_sequences,
-             eval_total_.sequences);
+             all.token_accuracy(), all.exact_accuracy(), all.exact_sequences, all.sequences);
+  }
   return r;
 }
 
