@@ -1,0 +1,136 @@
+// Data parallelism for every model type besides the LM and HAN (test_data_parallel.cpp,
+// test_han_distributed.cpp): dp ranks, each with its share of a global batch of 12, follow the
+// one-rank loss trajectory, evaluate to the same loss and accuracy, and end with the same
+// parameters as one process with the whole batch. The tasks come from make_task, as in a real run.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <functional>
+#include <string>
+
+#include "base/logging.h"
+#include "distributed/comm/process_grid.h"
+#include "framework/train/make_task.h"
+#include "framework/train/seq2seq_task.h"
+#include "framework/train/trainer.h"
+#include "tests/mpi/mpi_test_env.h"
+
+namespace attnscale {
+namespace {
+
+// Tiny models, global batch 12 (divisible by 1, 2, 3 and 4 ranks), variable-length examples so
+// that a rank's micro-batch is padded to another length than the whole batch.
+Config tiny_config(config::ModelType type, int dp) {
+  set_log_level("warn");  // every rank trains; keep the test output to results
+  Config cfg;
+  cfg.model.type = type;
+  cfg.model.d_model = 8;
+  cfg.model.n_heads = 2;
+  cfg.model.n_layers = 1;
+  cfg.data.batch_size = 12;
+  cfg.parallel.dp = dp;
+  cfg.optim.lr = 0.01;  // large enough that a wrong gradient share shows in a few steps
+  cfg.optim.warmup_steps = 1;
+  cfg.train.steps = 3;
+  cfg.train.eval_batches = 1;
+  cfg.logging.progress = config::ProgressMode::off;
+  switch (type) {
+    case config::ModelType::seq2seq:
+      cfg.attention.mechanism = config::Mechanism::soft;
+      cfg.data.vocab_size = 8;
+      cfg.seq2seq.min_len = 2;
+      cfg.seq2seq.max_len = 6;
+      break;
+    case config::ModelType::encoder_decoder:
+      cfg.attention.mechanism = config::Mechanism::cross;
+      cfg.data.vocab_size = 10;
+      cfg.encoder_decoder.min_len = 2;
+      cfg.encoder_decoder.max_len = 6;
+      break;
+    case config::ModelType::captioner:
+      cfg.attention.mechanism = config::Mechanism::adaptive;
+      cfg.captioner.regions = 4;
+      cfg.captioner.classes = 3;
+      cfg.captioner.objects = 2;
+      break;
+    case config::ModelType::memn2n:
+      cfg.attention.mechanism = config::Mechanism::memory;
+      cfg.memn2n.hops = 2;
+      cfg.memn2n.min_sentences = 2;
+      cfg.memn2n.max_sentences = 6;
+      cfg.memn2n.linear_start_steps = 1;  // the first step without the softmax, the others with it
+      break;
+    case config::ModelType::temporal:
+      cfg.attention.mechanism = config::Mechanism::temporal;
+      cfg.temporal.classes = 4;
+      cfg.temporal.events = 2;
+      cfg.temporal.min_steps = 3;
+      cfg.temporal.max_steps = 8;
+      cfg.temporal.feature_dim = 8;
+      break;
+    default: ADD_FAILURE() << "no tiny config for " << config::to_string(type);
+  }
+  validate(cfg);
+  return cfg;
+}
+
+struct DataParallelRun {
+  std::unique_ptr<Communicator> comm;
+  std::unique_ptr<ProcessGrid> grid;
+  std::unique_ptr<train::TrainTask> task;
+  train::TrainSummary summary;
+};
+
+DataParallelRun train_data_parallel(const Config& cfg) {
+  DataParallelRun run;
+  run.comm = test::fresh_comm();
+  run.grid = std::make_unique<ProcessGrid>(*run.comm, GridShape::for_world(run.comm->size(), 1));
+  train::ParallelContext parallel;
+  parallel.world = run.comm.get();
+  parallel.grid = run.grid.get();
+  run.task = train::make_task(cfg, parallel);
+  run.summary = train::Trainer(cfg, *run.task, nullptr, run.comm->rank(), run.comm.get()).run();
+  return run;
+}
+
+void expect_matches_one_rank(config::ModelType type, const std::function<void(Config&)>& adjust = {}) {
+  const int p = test::world().size();
+  Config cfg = tiny_config(type, p), single_cfg = tiny_config(type, 1);
+  if (adjust) adjust(cfg), adjust(single_cfg);
+  const DataParallelRun distributed = train_data_parallel(cfg);
+  const auto single_task = train::make_task(single_cfg, {});
+  const train::TrainSummary single = train::Trainer(single_cfg, *single_task, nullptr, 0).run();
+
+  ASSERT_EQ(distributed.summary.losses.size(), single.losses.size());
+  for (size_t i = 0; i < single.losses.size(); ++i)
+    EXPECT_NEAR(distributed.summary.losses[i], single.losses[i], 1e-5 * single.losses[i]) << "step " << i + 1;
+  // The loss moved: a trajectory that stayed put would match whatever the gradient.
+  EXPECT_GT(std::abs(single.losses.back() - single.losses.front()), 1e-4 * single.losses.front());
+  EXPECT_NEAR(distributed.summary.final_eval.loss, single.final_eval.loss, 1e-5 * single.final_eval.loss);
+  EXPECT_NEAR(distributed.summary.final_eval.accuracy, single.final_eval.accuracy, 1e-12);
+  const auto pd = distributed.task->model().named_parameters(), ps = single_task->model().named_parameters();
+  ASSERT_EQ(pd.size(), ps.size());
+  for (size_t i = 0; i < pd.size(); ++i) {
+    const auto vd = pd[i].tensor.to_vector<float>(), vs = ps[i].tensor.to_vector<float>();
+    ASSERT_EQ(vd.size(), vs.size()) << pd[i].name;
+    for (size_t j = 0; j < vd.size(); ++j) ASSERT_NEAR(vd[j], vs[j], 2e-5) << pd[i].name << "[" << j << "]";
+  }
+}
+
+TEST(DataParallelModels, Seq2SeqMatchesOneRank) { expect_matches_one_rank(config::ModelType::seq2seq); }
+
+TEST(DataParallelModels, Seq2SeqAdditiveMatchesOneRank) {
+  expect_matches_one_rank(config::ModelType::seq2seq,
+                          [](Config& cfg) { cfg.attention.mechanism = config::Mechanism::additive; });
+}
+
+TEST(DataParallelModels, EncoderDecoderMatchesOneRank) { expect_matches_one_rank(config::ModelType::encoder_decoder); }
+
+TEST(DataParallelModels, CaptionerMatchesOneRank) { expect_matches_one_rank(config::ModelType::captioner); }
+
+TEST(DataParallelModels, MemN2NMatchesOneRank) { expect_matches_one_rank(config::ModelType::memn2n); }
+
+TEST(DataParallelModels, TemporalMatchesOneRank) { expect_matches_one_rank(config::ModelType::temporal); }
+
+}  // namespace
+}  // namespace attnscale
