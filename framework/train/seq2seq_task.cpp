@@ -6,6 +6,7 @@
 #include <string>
 
 #include "base/logging.h"
+#include "framework/attention/hard.h"
 #include "framework/autograd/node.h"
 #include "framework/data/synthetic.h"
 #include "framework/ops/nn_functional.h"
@@ -203,6 +204,30 @@ Seq2SeqTask::Seq2SeqTask(const Config& cfg, ParallelContext parallel)
       sample_gen_(rank_stream_seed(static_cast<uint64_t>(cfg.run.seed) + 2, parallel)) {
   Generator init(static_cast<uint64_t>(cfg.run.seed));
   model_ = std::make_unique<models::Seq2Seq>(seq2seq_options(cfg), init);
+  const auto* hard = dynamic_cast<const attention::HardAttention*>(&model_->attention());
+  if (hard && hard->options().estimator == attention::HardEstimator::reinforce && parallel_.world_size() > 1) {
+    for (const NamedTensor& buffer : model_->named_buffers()) {
+      if (buffer.name == "attention.baseline") baseline_ = buffer.tensor;
+      if (buffer.name == "attention.baseline_updates") baseline_updates_ = buffer.tensor;
+    }
+    ATTNSCALE_CHECK(baseline_.defined() && baseline_updates_.defined(), "seq2seq",
+                    "hard attention's baseline buffers (attention.baseline, attention.baseline_updates) not found");
+  }
+}
+
+double Seq2SeqTask::seed_global_baseline(const Tensor& rewards, const Tensor& scored_mask, int64_t scored) {
+  std::array<double, 2> totals{sum(mul(rewards, scored_mask)).item(), static_cast<double>(scored)};
+  parallel_.world->all_reduce(totals, ReduceOp::sum);
+  const double global_mean_reward = totals[0] / totals[1];
+  const double decay = dynamic_cast<const attention::HardAttention&>(model_->attention()).options().baseline_decay;
+  if (baseline_updates_.item() == 0) {
+    // The one-rank run centres its first batch on that batch's mean reward: so does every rank. A
+    // count of 1 keeps the model from re-centring on the rank's own mean; the caller restores it.
+    baseline_.fill_(global_mean_reward);
+    baseline_updates_.fill_(1);
+    return global_mean_reward;
+  }
+  return decay * baseline_.item() + (1 - decay) * global_mean_reward;
 }
 
 BatchResult Seq2SeqTask::teacher_forced(const data::TransductionBatch& batch, bool training) {
@@ -225,7 +250,12 @@ BatchResult Seq2SeqTask::teacher_forced(const data::TransductionBatch& batch, bo
   if (training) {
     // The reward of a hard-attention sample at step t is log p(y_t) (see attention/hard.h).
     const Tensor rewards = reshape(neg(token_losses.detach()), batch.target_outputs.shape());
+    const bool global_baseline = baseline_.defined();
+    const double updates = global_baseline ? baseline_updates_.item() : 0;
+    const double baseline = global_baseline ? seed_global_baseline(rewards, scored_mask, r.scored) : 0;
     const Tensor extra = model_->auxiliary_loss(out, rewards, scored_mask);
+    // The model moved the baseline by this rank's mean reward: replace that by the global update.
+    if (global_baseline) baseline_.fill_(baseline), baseline_updates_.fill_(updates + 1);
     // The surrogate is a mean over this rank's scored tokens: rescaled to the global mean.
     if (extra.defined()) r.loss = add(r.loss, mul(extra, static_cast<double>(r.scored) * global_factor));
   }

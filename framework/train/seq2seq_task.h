@@ -3,9 +3,11 @@
 // decoding for the evaluation accuracy. Data-parallel ranks split every global batch (see
 // data_parallel_task.h); each rank's loss is its share of the mean over the scored tokens of all
 // ranks. Dropout masks and hard-attention samples come from the rank's own stream (seeded by its
-// dp rank) over its micro-batch: the models draw them for a whole batch tensor at once, so with
-// dp > 1 they are other draws from the same distribution than the one-rank run's, and a dp run
-// follows the one-rank run exactly only without dropout and hard attention.
+// dp rank) over its micro-batch: the model draws them for a whole batch tensor at once
+// (nn::Dropout, attention::gumbel_noise), so with dp > 1 they are other draws from the same
+// distribution than the one-rank run's, and a dp run follows the one-rank run exactly only without
+// dropout and hard attention. What does not depend on the draws does follow it: hard attention's
+// REINFORCE baseline moves by the mean reward of the whole global batch on every rank.
 #pragma once
 
 #include <memory>
@@ -51,6 +53,9 @@ class Seq2SeqTask : public TrainTask {
 
  private:
   BatchResult teacher_forced(const data::TransductionBatch& batch, bool training);
+  // Hard attention (REINFORCE) with dp > 1: gives the baseline the global batch's mean reward before
+  // the model's update sees the rank's share, and returns the baseline the one-rank update gives.
+  double seed_global_baseline(const Tensor& rewards, const Tensor& scored_mask, int64_t scored);
 
   ParallelContext parallel_;
   int64_t eval_batches_;
@@ -58,6 +63,8 @@ class Seq2SeqTask : public TrainTask {
   data::TransductionTask task_;
   Generator sample_gen_;  // dropout masks and hard-attention samples
   PredictionScore eval_total_;  // this rank's greedy scores over the evaluation so far
+  // Hard attention's REINFORCE baseline buffers, when dp > 1 must keep them global (else undefined).
+  Tensor baseline_, baseline_updates_;
 };
 
 // The config's model and data (ConfigError naming the key for a mechanism or option that does not

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "base/logging.h"
+#include "framework/attention/hard.h"
 #include "distributed/comm/process_grid.h"
 #include "framework/train/make_task.h"
 #include "framework/train/seq2seq_task.h"
@@ -131,6 +132,39 @@ TEST(DataParallelModels, CaptionerMatchesOneRank) { expect_matches_one_rank(conf
 TEST(DataParallelModels, MemN2NMatchesOneRank) { expect_matches_one_rank(config::ModelType::memn2n); }
 
 TEST(DataParallelModels, TemporalMatchesOneRank) { expect_matches_one_rank(config::ModelType::temporal); }
+
+// Hard attention samples each rank's share from the rank's own stream, so its trajectory is not the
+// one-rank one (seq2seq_task.h); its REINFORCE baseline still moves by the mean reward of the whole
+// global batch, as in the one-rank run. The reward of a token is minus its loss, so the global mean
+// reward is minus the sum of the ranks' loss shares.
+TEST(DataParallelModels, HardAttentionBaselineFollowsTheGlobalMeanReward) {
+  auto comm = test::fresh_comm();
+  Config cfg = tiny_config(config::ModelType::seq2seq, comm->size());
+  cfg.attention.mechanism = config::Mechanism::hard;
+  const ProcessGrid grid(*comm, GridShape::for_world(comm->size(), 1));
+  train::ParallelContext parallel;
+  parallel.world = comm.get();
+  parallel.grid = &grid;
+  train::Seq2SeqTask task(cfg, parallel);
+  const auto& hard = dynamic_cast<const attention::HardAttention&>(task.seq2seq().attention());
+  const double decay = hard.options().baseline_decay;
+  const auto updates = [&] {
+    for (const NamedTensor& b : task.model().named_buffers())
+      if (b.name == "attention.baseline_updates") return b.tensor.item();
+    return -1.0;
+  };
+
+  const double first_mean_reward = -comm->all_reduce_value(task.train_batch(0).loss.item(), ReduceOp::sum);
+  EXPECT_NEAR(hard.baseline(), first_mean_reward, 1e-5 * std::abs(first_mean_reward));
+  EXPECT_EQ(updates(), 1.0);
+  const double second_mean_reward = -comm->all_reduce_value(task.train_batch(1).loss.item(), ReduceOp::sum);
+  const double expected = decay * first_mean_reward + (1 - decay) * second_mean_reward;
+  EXPECT_NEAR(hard.baseline(), expected, 1e-5 * std::abs(expected));
+  EXPECT_EQ(updates(), 2.0);
+  // Every rank holds that one baseline.
+  EXPECT_EQ(comm->all_reduce_value(hard.baseline(), ReduceOp::max),
+            comm->all_reduce_value(hard.baseline(), ReduceOp::min));
+}
 
 }  // namespace
 }  // namespace attnscale
