@@ -4,6 +4,8 @@
 // parameters as one process with the whole batch. The tasks come from make_task, as in a real run.
 #include <gtest/gtest.h>
 
+#include <bit>
+#include <chrono>
 #include <cmath>
 #include <functional>
 #include <string>
@@ -11,10 +13,12 @@
 #include "base/logging.h"
 #include "framework/attention/hard.h"
 #include "distributed/comm/process_grid.h"
+#include "framework/io/run_dir.h"
 #include "framework/train/make_task.h"
 #include "framework/train/seq2seq_task.h"
 #include "framework/train/trainer.h"
 #include "tests/mpi/mpi_test_env.h"
+#include "tests/mpi/shared_temp_dir.h"
 
 namespace attnscale {
 namespace {
@@ -164,6 +168,45 @@ TEST(DataParallelModels, HardAttentionBaselineFollowsTheGlobalMeanReward) {
   // Every rank holds that one baseline.
   EXPECT_EQ(comm->all_reduce_value(hard.baseline(), ReduceOp::max),
             comm->all_reduce_value(hard.baseline(), ReduceOp::min));
+}
+
+// A dp run saved at step 2 and resumed continues bit-exactly as the uninterrupted run: each rank's
+// dropout and sample streams (TrainTask::generators) and the global baseline come back.
+TEST(DataParallelModels, Seq2SeqWithDropoutAndHardAttentionResumesBitExactly) {
+  auto comm = test::fresh_comm();
+  test::SharedTempDir dir(*comm);
+  const ProcessGrid grid(*comm, GridShape::for_world(comm->size(), 1));
+  train::ParallelContext parallel;
+  parallel.world = comm.get();
+  parallel.grid = &grid;
+  const auto config = [&](const std::string& name, int64_t every) {
+    Config cfg = tiny_config(config::ModelType::seq2seq, comm->size());
+    cfg.attention.mechanism = config::Mechanism::hard;
+    cfg.model.dropout = 0.2;
+    cfg.run.dir = (dir.path() / name).string();
+    cfg.train.steps = 4;
+    cfg.checkpoint.every = every;
+    cfg.logging.metrics = false;
+    return cfg;
+  };
+  const auto train = [&](const Config& cfg) {
+    const RunDir run_dir = resolve_run_dir(cfg, std::chrono::system_clock::now());
+    auto task = train::make_task(cfg, parallel);
+    return train::Trainer(cfg, *task, &run_dir, comm->rank(), comm.get()).run();
+  };
+  const train::TrainSummary reference = train(config("straight", 4));
+  Config interrupted = config("interrupted", 2);
+  train(interrupted);
+  comm->barrier();
+  if (comm->rank() == 0) std::filesystem::remove_all(dir.path() / "interrupted" / "checkpoints" / "step_00000004");
+  comm->barrier();
+  interrupted.train.resume = "auto";
+  const train::TrainSummary resumed = train(interrupted);
+  EXPECT_EQ(resumed.resumed_from_step, 2);
+  ASSERT_EQ(resumed.losses.size(), 2u);
+  for (size_t i = 0; i < 2; ++i)
+    EXPECT_EQ(std::bit_cast<uint64_t>(resumed.losses[i]), std::bit_cast<uint64_t>(reference.losses[i + 2]))
+        << "step " << i + 3 << ": " << resumed.losses[i] << " vs " << reference.losses[i + 2];
 }
 
 }  // namespace
