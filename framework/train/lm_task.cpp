@@ -67,7 +67,9 @@ std::pair<Algo, SeqAlgo> attention_algorithms(config::ParallelAlgo algo) {
 
 LMTask::LMTask(const Config& cfg, ParallelContext parallel)
     : task_(synthetic_spec(cfg)),
-      dropout_gen_(static_cast<uint64_t>(cfg.run.seed) + 2 + static_cast<uint64_t>(parallel.cp_rank())),
+      // Its own stream per rank: the same masks on every dp rank would correlate their micro-batches.
+      dropout_gen_(rank_stream_seed(static_cast<uint64_t>(cfg.run.seed) + 2 + static_cast<uint64_t>(parallel.cp_rank()),
+                                    parallel)),
       parallel_(parallel) {
   const kernels::Layout layout(parallel_.layout, cfg.data.seq_len, parallel_.cp_size());
   models::TransformerLMOptions options = transformer_options(cfg);

@@ -2,7 +2,6 @@
 #include "framework/train/task_config.h"
 
 #include <array>
-
 #include <string>
 
 #include "base/logging.h"
@@ -212,6 +211,7 @@ Seq2SeqTask::Seq2SeqTask(const Config& cfg, ParallelContext parallel)
     }
     ATTNSCALE_CHECK(baseline_.defined() && baseline_updates_.defined(), "seq2seq",
                     "hard attention's baseline buffers (attention.baseline, attention.baseline_updates) not found");
+    baseline_decay_ = hard->options().baseline_decay;
   }
 }
 
@@ -219,7 +219,6 @@ double Seq2SeqTask::seed_global_baseline(const Tensor& rewards, const Tensor& sc
   std::array<double, 2> totals{sum(mul(rewards, scored_mask)).item(), static_cast<double>(scored)};
   parallel_.world->all_reduce(totals, ReduceOp::sum);
   const double global_mean_reward = totals[0] / totals[1];
-  const double decay = dynamic_cast<const attention::HardAttention&>(model_->attention()).options().baseline_decay;
   if (baseline_updates_.item() == 0) {
     // The one-rank run centres its first batch on that batch's mean reward: so does every rank. A
     // count of 1 keeps the model from re-centring on the rank's own mean; the caller restores it.
@@ -227,7 +226,7 @@ double Seq2SeqTask::seed_global_baseline(const Tensor& rewards, const Tensor& sc
     baseline_updates_.fill_(1);
     return global_mean_reward;
   }
-  return decay * baseline_.item() + (1 - decay) * global_mean_reward;
+  return baseline_decay_ * baseline_.item() + (1 - baseline_decay_) * global_mean_reward;
 }
 
 BatchResult Seq2SeqTask::teacher_forced(const data::TransductionBatch& batch, bool training) {

@@ -65,6 +65,7 @@ class Seq2SeqTask : public TrainTask {
   PredictionScore eval_total_;  // this rank's greedy scores over the evaluation so far
   // Hard attention's REINFORCE baseline buffers, when dp > 1 must keep them global (else undefined).
   Tensor baseline_, baseline_updates_;
+  double baseline_decay_ = 0;
 };
 
 // The config's model and data (ConfigError naming the key for a mechanism or option that does not
