@@ -10,12 +10,8 @@ RankSetup::RankSetup(const Config& cfg, const MpiEnvironment& mpi)
     : grid(world, GridShape::for_world(mpi.world_size(), static_cast<int>(cfg.parallel.cp),
                                        static_cast<int>(cfg.parallel.ulysses))) {
   set_thread_count(static_cast<int>(cfg.train.threads), node_info().local_size);
-  // The language model and HAN shard their data and sequences over the grid; the other tasks would
-  // repeat the same work on every rank.
-  const bool shards_data = cfg.model.type == config::ModelType::transformer_lm || cfg.model.type == config::ModelType::han;
-  ATTNSCALE_CHECK(shards_data || mpi.world_size() == 1, "train",
-                  "model.type = {} runs on one rank; run it without mpirun (parallel.dp = parallel.cp = 1)",
-                  config::to_string(cfg.model.type));
+  // Every task splits its batches over the dp ranks; validate() has refused parallel.cp > 1 for the
+  // models that cannot shard a sequence.
   parallel.world = &world;
   parallel.grid = &grid;
   parallel.layout = kernels::parse_layout_kind(std::string(config::to_string(cfg.parallel.layout)).c_str());

@@ -90,6 +90,15 @@ void validate_sequence_parallel_algo(const Config& cfg) {
 
 void validate_parallel(const Config& cfg) {
   const ParallelConfig& p = cfg.parallel;
+  // Only these shard a sequence over a cp group; the RNN, memory and captioning models read a whole
+  // sequence (or story, or image) at every step.
+  const bool shards_sequences =
+      cfg.model.type == config::ModelType::transformer_lm || cfg.model.type == config::ModelType::han;
+  if (p.cp > 1 && !shards_sequences)
+    fail_rule(cfg, {"parallel.cp", "model.type"},
+              fmt::format("{} > 1 needs a model that shards its sequences (transformer_lm or han); model.type = {} "
+                          "keeps each example on one rank, so run it data-parallel with parallel.dp and cp = 1",
+                          p.cp, config::to_string(cfg.model.type)));
   if (p.cp % p.ulysses != 0)
     fail_rule(cfg, {"parallel.ulysses", "parallel.cp"},
               fmt::format("{} does not divide parallel.cp = {}", p.ulysses, p.cp));

@@ -8,6 +8,7 @@
 #include "framework/config/enum_names.h"
 #include "framework/ops/nn_functional.h"
 #include "framework/ops/ops.h"
+#include "framework/train/data_parallel_task.h"
 #include "framework/train/token_scoring.h"
 
 namespace attnscale::train {
@@ -56,17 +57,18 @@ models::CaptionerOptions captioner_options(const Config& cfg, const data::Captio
   return {task.vocab_size(), task.feature_size(), cfg.model.d_model, cfg.captioner.sentinel, cfg.captioner.global_feature};
 }
 
-CaptionerTask::CaptionerTask(const Config& cfg) : task_(caption_spec(cfg)) {
+CaptionerTask::CaptionerTask(const Config& cfg, ParallelContext parallel)
+    : parallel_(parallel), task_(caption_spec(cfg)) {
   Generator init(static_cast<uint64_t>(cfg.run.seed));
   model_ = std::make_unique<models::Captioner>(captioner_options(cfg, task_), init);
 }
 
 BatchResult CaptionerTask::train_batch(int64_t index) {
   model_->train(true);
-  const data::CaptionBatch batch = task_.batch(index);
+  const data::CaptionBatch batch = task_.batch(local_batch_index(parallel_, index));
   const models::CaptionerOutput out = model_->forward(batch.features, batch.inputs);
   BatchResult r;
-  r.loss = cross_entropy(reshape(out.logits, {-1, task_.vocab_size()}), reshape(batch.targets, {-1}));
+  r.loss = cross_entropy_share(parallel_, out.logits, batch.targets);
   score_tokens(argmax(out.logits, -1), batch.targets, data::CaptionTask::is_visual, r);
   r.tokens = batch.inputs.numel();
   return r;
@@ -75,10 +77,10 @@ BatchResult CaptionerTask::train_batch(int64_t index) {
 BatchResult CaptionerTask::eval_batch(int64_t index) {
   autograd::NoGradGuard no_grad;
   model_->eval();
-  const data::CaptionBatch batch = task_.batch(kEvalBatchBase + index);
+  const data::CaptionBatch batch = task_.batch(local_batch_index(parallel_, kEvalBatchBase + index));
   const models::CaptionerOutput forced = model_->forward(batch.features, batch.inputs);
   BatchResult r;
-  r.loss = cross_entropy(reshape(forced.logits, {-1, task_.vocab_size()}), reshape(batch.targets, {-1}));
+  r.loss = cross_entropy_share(parallel_, forced.logits, batch.targets);
   const models::CaptionerOutput greedy =
       model_->generate(batch.features, data::CaptionTokens::bos, task_.caption_length());
   score_tokens(argmax(greedy.logits, -1), batch.targets, data::CaptionTask::is_visual, r);

@@ -1,7 +1,9 @@
 // The captioning decoder with the visual sentinel on synthetic feature regions (model.type =
 // captioner, attention.mechanism = adaptive): teacher-forced cross-entropy over the whole caption;
 // accuracy counts the visual words (object classes) only, the words that need the image; evaluation
-// decodes greedily and logs the mean sentinel gate on visual and on non-visual words.
+// decodes greedily and logs the mean sentinel gate on visual and on non-visual words. Data-parallel
+// ranks split every global batch (data_parallel_task.h); each rank's loss is its share of the mean
+// over all ranks' caption words. It draws no random numbers, so a dp run follows the one-rank run.
 #pragma once
 
 #include <memory>
@@ -9,6 +11,7 @@
 #include "framework/config/config.h"
 #include "framework/data/captions.h"
 #include "framework/models/captioner.h"
+#include "framework/train/parallel_context.h"
 #include "framework/train/task.h"
 
 namespace attnscale::train {
@@ -21,7 +24,7 @@ GateSplit gate_split(const Tensor& beta, const Tensor& targets);
 
 class CaptionerTask : public TrainTask {
  public:
-  explicit CaptionerTask(const Config& cfg);
+  explicit CaptionerTask(const Config& cfg, ParallelContext parallel = {});
 
   nn::Module& model() override { return *model_; }
   BatchResult train_batch(int64_t index) override;
@@ -30,6 +33,7 @@ class CaptionerTask : public TrainTask {
   std::vector<NamedGenerator> generators() override { return {}; }  // no dropout, no sampling
 
  private:
+  ParallelContext parallel_;
   std::unique_ptr<models::Captioner> model_;
   data::CaptionTask task_;
 };

@@ -9,6 +9,7 @@
 #include "framework/ops/nn_functional.h"
 #include "framework/ops/ops.h"
 #include "framework/train/attention_normalizer.h"
+#include "framework/train/data_parallel_task.h"
 #include "framework/train/token_scoring.h"
 
 namespace attnscale::train {
@@ -64,36 +65,36 @@ data::TranslationSpec translation_spec(const Config& cfg) {
   return s;
 }
 
-EncoderDecoderTask::EncoderDecoderTask(const Config& cfg)
-    : task_(translation_spec(cfg)), dropout_gen_(static_cast<uint64_t>(cfg.run.seed) + 2) {
+EncoderDecoderTask::EncoderDecoderTask(const Config& cfg, ParallelContext parallel)
+    : parallel_(parallel),
+      task_(translation_spec(cfg)),
+      dropout_gen_(rank_stream_seed(static_cast<uint64_t>(cfg.run.seed) + 2, parallel)) {
   Generator init(static_cast<uint64_t>(cfg.run.seed));
   model_ = std::make_unique<models::EncoderDecoderTransformer>(encoder_decoder_options(cfg), init);
 }
 
 BatchResult EncoderDecoderTask::train_batch(int64_t index) {
   model_->train(true);
-  const data::TranslationBatch batch = task_.batch(index);
+  const data::TranslationBatch batch = task_.batch(local_batch_index(parallel_, index));
   const Tensor logits = model_->forward(batch.source, batch.source_valid, batch.target_inputs, dropout_gen_);
-  const int64_t vocab = logits.shape().back();
   BatchResult r;
-  r.loss = cross_entropy(reshape(logits, {-1, vocab}), reshape(batch.targets, {-1}), data::kIgnoreIndex);
-  score_tokens(argmax(logits, -1), batch.targets, not_ignored, r);
+  r.loss = cross_entropy_share(parallel_, logits, batch.targets, data::kIgnoreIndex);
   r.tokens = batch.target_inputs.numel();
+  score_tokens(argmax(logits, -1), batch.targets, not_ignored, r);
   return r;
 }
 
 BatchResult EncoderDecoderTask::eval_batch(int64_t index) {
   autograd::NoGradGuard no_grad;
   model_->eval();
-  const data::TranslationBatch batch = task_.batch(kEvalBatchBase + index);
+  const data::TranslationBatch batch = task_.batch(local_batch_index(parallel_, kEvalBatchBase + index));
   const Tensor logits = model_->forward(batch.source, batch.source_valid, batch.target_inputs, dropout_gen_);
-  const int64_t vocab = logits.shape().back();
   BatchResult r;
-  r.loss = cross_entropy(reshape(logits, {-1, vocab}), reshape(batch.targets, {-1}), data::kIgnoreIndex);
+  r.loss = cross_entropy_share(parallel_, logits, batch.targets, data::kIgnoreIndex);
+  r.tokens = batch.target_inputs.numel();
   const int64_t steps = batch.targets.shape()[1];
   score_tokens(model_->greedy(batch.source, batch.source_valid, data::TranslationTokens::bos, steps), batch.targets,
                not_ignored, r);
-  r.tokens = batch.target_inputs.numel();
   return r;
 }
 

@@ -1,6 +1,9 @@
 // The Transformer encoder-decoder on the synthetic translation task (model.type = encoder_decoder,
 // attention.mechanism = cross): teacher-forced cross-entropy for training; evaluation scores greedy
-// decoding, token by token against the reference (eos included).
+// decoding, token by token against the reference (eos included). Data-parallel ranks split every
+// global batch (data_parallel_task.h); each rank's loss is its share of the mean over the scored
+// tokens of all ranks. Dropout masks come from the rank's own stream over its micro-batch, so a dp
+// run follows the one-rank run exactly only with model.dropout = 0.
 #pragma once
 
 #include <memory>
@@ -8,13 +11,14 @@
 #include "framework/config/config.h"
 #include "framework/data/translation.h"
 #include "framework/models/encoder_decoder.h"
+#include "framework/train/parallel_context.h"
 #include "framework/train/task.h"
 
 namespace attnscale::train {
 
 class EncoderDecoderTask : public TrainTask {
  public:
-  explicit EncoderDecoderTask(const Config& cfg);
+  explicit EncoderDecoderTask(const Config& cfg, ParallelContext parallel = {});
 
   nn::Module& model() override { return *model_; }
   // Teacher-forced loss and token accuracy.
@@ -25,6 +29,7 @@ class EncoderDecoderTask : public TrainTask {
   std::vector<NamedGenerator> generators() override { return {{"dropout", &dropout_gen_}}; }
 
  private:
+  ParallelContext parallel_;
   std::unique_ptr<models::EncoderDecoderTransformer> model_;
   data::TranslationTask task_;
   Generator dropout_gen_;

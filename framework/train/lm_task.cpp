@@ -8,6 +8,7 @@
 #include "framework/ops/indexing.h"
 #include "framework/ops/nn_functional.h"
 #include "framework/ops/ops.h"
+#include "framework/train/data_parallel_task.h"
 #include "framework/train/lm_mechanism.h"
 
 namespace attnscale::train {
@@ -66,7 +67,9 @@ std::pair<Algo, SeqAlgo> attention_algorithms(config::ParallelAlgo algo) {
 
 LMTask::LMTask(const Config& cfg, ParallelContext parallel)
     : task_(synthetic_spec(cfg)),
-      dropout_gen_(static_cast<uint64_t>(cfg.run.seed) + 2 + static_cast<uint64_t>(parallel.cp_rank())),
+      // Its own stream per rank: the same masks on every dp rank would correlate their micro-batches.
+      dropout_gen_(rank_stream_seed(static_cast<uint64_t>(cfg.run.seed) + 2 + static_cast<uint64_t>(parallel.cp_rank()),
+                                    parallel)),
       parallel_(parallel) {
   const kernels::Layout layout(parallel_.layout, cfg.data.seq_len, parallel_.cp_size());
   models::TransformerLMOptions options = transformer_options(cfg);
@@ -96,7 +99,7 @@ LMTask::LMTask(const Config& cfg, ParallelContext parallel)
 // with the whole batch would see.
 BatchResult LMTask::run(int64_t index, bool training) {
   model_->train(training);
-  const data::TokenBatch full = task_.batch(index * parallel_.dp_size() + parallel_.dp_rank());
+  const data::TokenBatch full = task_.batch(local_batch_index(parallel_, index));
   const Tensor inputs = index_select(full.inputs, 1, local_positions_);
   const Tensor targets = reshape(index_select(full.targets, 1, local_positions_), {-1});
   const Tensor logits = model_->forward(inputs, local_positions_, dropout_gen_);
@@ -114,10 +117,8 @@ BatchResult LMTask::run(int64_t index, bool training) {
   r.tokens = inputs.numel();
   // Each rank's share of the global mean: its summed token losses over the scored tokens of all
   // ranks, so that summing losses (and gradients) over ranks gives the mean over every token.
-  int64_t global_scored = r.scored;
-  if (parallel_.world) global_scored = parallel_.world->all_reduce_value(global_scored, ReduceOp::sum);
   r.loss = mul(cross_entropy(flat_logits, targets, data::kIgnoreIndex, Reduction::sum),
-               1.0 / static_cast<double>(std::max<int64_t>(global_scored, 1)));
+               global_mean_factor(parallel_, r.scored));
   // A mechanism's own loss term (adaptive span's penalty) is the same on every rank: each adds its
   // 1/world share, so the sum over ranks counts it once.
   if (const Tensor aux = model_->auxiliary_loss(); training && aux.defined())

@@ -13,19 +13,19 @@ namespace attnscale::train {
 std::unique_ptr<TrainTask> make_task(const Config& cfg, const ParallelContext& parallel) {
   switch (cfg.model.type) {
     case config::ModelType::encoder_decoder:
-      return std::make_unique<EncoderDecoderTask>(cfg);
+      return std::make_unique<EncoderDecoderTask>(cfg, parallel);
     case config::ModelType::captioner:
-      return std::make_unique<CaptionerTask>(cfg);
+      return std::make_unique<CaptionerTask>(cfg, parallel);
     case config::ModelType::transformer_lm:
       return std::make_unique<LMTask>(cfg, parallel);
     case config::ModelType::seq2seq:
-      return std::make_unique<Seq2SeqTask>(cfg);
+      return std::make_unique<Seq2SeqTask>(cfg, parallel);
     case config::ModelType::han:
       return std::make_unique<HanTask>(cfg, parallel);
     case config::ModelType::memn2n:
-      return std::make_unique<MemN2NTask>(cfg);
+      return std::make_unique<MemN2NTask>(cfg, parallel);
     case config::ModelType::temporal:
-      return std::make_unique<TemporalTask>(cfg);
+      return std::make_unique<TemporalTask>(cfg, parallel);
   }
   throw ConfigError(fmt::format("[config] model.type: unknown value {}", static_cast<int>(cfg.model.type)));
 }

@@ -5,6 +5,7 @@
 #include "framework/autograd/node.h"
 #include "framework/ops/nn_functional.h"
 #include "framework/ops/ops.h"
+#include "framework/train/data_parallel_task.h"
 #include "framework/train/task_config.h"
 
 namespace attnscale::train {
@@ -47,8 +48,9 @@ data::BabiSpec babi_spec(const Config& cfg) {
   return spec;
 }
 
-MemN2NTask::MemN2NTask(const Config& cfg)
-    : linear_start_steps_(cfg.memn2n.linear_start_steps), accum_steps_(cfg.train.accum_steps), data_(babi_spec(cfg)) {
+MemN2NTask::MemN2NTask(const Config& cfg, ParallelContext parallel)
+    : parallel_(parallel),
+      linear_start_steps_(cfg.memn2n.linear_start_steps), accum_steps_(cfg.train.accum_steps), data_(babi_spec(cfg)) {
   Generator init(static_cast<uint64_t>(cfg.run.seed));
   model_ = std::make_unique<models::MemN2N>(memn2n_options(cfg), init);
 }
@@ -59,7 +61,7 @@ BatchResult MemN2NTask::run(const data::BabiBatch& batch, bool training, bool li
   model_->train(training);
   const models::MemN2NOutput out = model_->forward(batch.story, batch.story_lengths, batch.question, linear);
   BatchResult r;
-  r.loss = cross_entropy(out.logits, batch.answer);
+  r.loss = cross_entropy_share(parallel_, out.logits, batch.answer);
   const auto predicted = argmax(out.logits, -1).to_vector<int64_t>();
   const auto answers = batch.answer.to_vector<int64_t>();
   for (size_t b = 0; b < answers.size(); ++b) r.correct += predicted[b] == answers[b];
@@ -68,11 +70,13 @@ BatchResult MemN2NTask::run(const data::BabiBatch& batch, bool training, bool li
   return r;
 }
 
-BatchResult MemN2NTask::train_batch(int64_t index) { return run(data_.batch(index), true, linear_start(index)); }
+BatchResult MemN2NTask::train_batch(int64_t index) {
+  return run(data_.batch(local_batch_index(parallel_, index)), true, linear_start(index));
+}
 
 BatchResult MemN2NTask::eval_batch(int64_t index) {
   autograd::NoGradGuard no_grad;
-  return run(data_.batch(kEvalBatchBase + index), false, false);
+  return run(data_.batch(local_batch_index(parallel_, kEvalBatchBase + index)), false, false);
 }
 
 }  // namespace attnscale::train

@@ -1,6 +1,8 @@
 // The End-To-End Memory Network on the generated bAbI-style task (model.type = memn2n): cross-entropy
 // of the answer word; accuracy = exact answers. Linear start: the first memn2n.linear_start_steps
-// optimizer steps train with every hop's softmax removed.
+// optimizer steps train with every hop's softmax removed. Data-parallel ranks split every global
+// batch of stories (data_parallel_task.h); each rank's loss is its share of the mean over all
+// ranks' answers. It draws no random numbers, so a dp run follows the one-rank run.
 #pragma once
 
 #include <memory>
@@ -8,13 +10,14 @@
 #include "framework/config/config.h"
 #include "framework/data/babi_like.h"
 #include "framework/models/memn2n.h"
+#include "framework/train/parallel_context.h"
 #include "framework/train/task.h"
 
 namespace attnscale::train {
 
 class MemN2NTask : public TrainTask {
  public:
-  explicit MemN2NTask(const Config& cfg);
+  explicit MemN2NTask(const Config& cfg, ParallelContext parallel = {});
 
   nn::Module& model() override { return *model_; }
   BatchResult train_batch(int64_t index) override;
@@ -30,6 +33,7 @@ class MemN2NTask : public TrainTask {
  private:
   BatchResult run(const data::BabiBatch& batch, bool training, bool linear);
 
+  ParallelContext parallel_;
   int64_t linear_start_steps_, accum_steps_;
   data::BabiTaskGenerator data_;
   std::unique_ptr<models::MemN2N> model_;

@@ -1,13 +1,16 @@
 #include "framework/train/seq2seq_task.h"
 #include "framework/train/task_config.h"
 
+#include <array>
 #include <string>
 
 #include "base/logging.h"
+#include "framework/attention/hard.h"
 #include "framework/autograd/node.h"
 #include "framework/data/synthetic.h"
 #include "framework/ops/nn_functional.h"
 #include "framework/ops/ops.h"
+#include "framework/train/data_parallel_task.h"
 
 namespace attnscale::train {
 
@@ -193,12 +196,37 @@ PredictionScore score_predictions(const Tensor& predicted, const Tensor& target_
   return score;
 }
 
-Seq2SeqTask::Seq2SeqTask(const Config& cfg)
-    : eval_batches_(cfg.train.eval_batches),
+Seq2SeqTask::Seq2SeqTask(const Config& cfg, ParallelContext parallel)
+    : parallel_(parallel),
+      eval_batches_(cfg.train.eval_batches),
       task_(transduction_spec(cfg)),
-      sample_gen_(static_cast<uint64_t>(cfg.run.seed) + 2) {
+      sample_gen_(rank_stream_seed(static_cast<uint64_t>(cfg.run.seed) + 2, parallel)) {
   Generator init(static_cast<uint64_t>(cfg.run.seed));
   model_ = std::make_unique<models::Seq2Seq>(seq2seq_options(cfg), init);
+  const auto* hard = dynamic_cast<const attention::HardAttention*>(&model_->attention());
+  if (hard && hard->options().estimator == attention::HardEstimator::reinforce && parallel_.world_size() > 1) {
+    for (const NamedTensor& buffer : model_->named_buffers()) {
+      if (buffer.name == "attention.baseline") baseline_ = buffer.tensor;
+      if (buffer.name == "attention.baseline_updates") baseline_updates_ = buffer.tensor;
+    }
+    ATTNSCALE_CHECK(baseline_.defined() && baseline_updates_.defined(), "seq2seq",
+                    "hard attention's baseline buffers (attention.baseline, attention.baseline_updates) not found");
+    baseline_decay_ = hard->options().baseline_decay;
+  }
+}
+
+double Seq2SeqTask::seed_global_baseline(const Tensor& rewards, const Tensor& scored_mask, int64_t scored) {
+  std::array<double, 2> totals{sum(mul(rewards, scored_mask)).item(), static_cast<double>(scored)};
+  parallel_.world->all_reduce(totals, ReduceOp::sum);
+  const double global_mean_reward = totals[0] / totals[1];
+  if (baseline_updates_.item() == 0) {
+    // The one-rank run centres its first batch on that batch's mean reward: so does every rank. A
+    // count of 1 keeps the model from re-centring on the rank's own mean; the caller restores it.
+    baseline_.fill_(global_mean_reward);
+    baseline_updates_.fill_(1);
+    return global_mean_reward;
+  }
+  return baseline_decay_ * baseline_.item() + (1 - baseline_decay_) * global_mean_reward;
 }
 
 BatchResult Seq2SeqTask::teacher_forced(const data::TransductionBatch& batch, bool training) {
@@ -216,21 +244,30 @@ BatchResult Seq2SeqTask::teacher_forced(const data::TransductionBatch& batch, bo
   BatchResult r;
   r.correct = teacher_forced_score.correct_tokens;
   r.scored = teacher_forced_score.scored_tokens;
-  r.loss = mul(sum(token_losses), 1.0 / static_cast<double>(r.scored));
+  const double global_factor = global_mean_factor(parallel_, r.scored);
+  r.loss = mul(sum(token_losses), global_factor);
   if (training) {
     // The reward of a hard-attention sample at step t is log p(y_t) (see attention/hard.h).
     const Tensor rewards = reshape(neg(token_losses.detach()), batch.target_outputs.shape());
+    const bool global_baseline = baseline_.defined();
+    const double updates = global_baseline ? baseline_updates_.item() : 0;
+    const double baseline = global_baseline ? seed_global_baseline(rewards, scored_mask, r.scored) : 0;
     const Tensor extra = model_->auxiliary_loss(out, rewards, scored_mask);
-    if (extra.defined()) r.loss = add(r.loss, extra);
+    // The model moved the baseline by this rank's mean reward: replace that by the global update.
+    if (global_baseline) baseline_.fill_(baseline), baseline_updates_.fill_(updates + 1);
+    // The surrogate is a mean over this rank's scored tokens: rescaled to the global mean.
+    if (extra.defined()) r.loss = add(r.loss, mul(extra, static_cast<double>(r.scored) * global_factor));
   }
   r.tokens = batch.source.numel() + batch.target_inputs.numel();
   return r;
 }
 
-BatchResult Seq2SeqTask::train_batch(int64_t index) { return teacher_forced(task_.batch(index), true); }
+BatchResult Seq2SeqTask::train_batch(int64_t index) {
+  return teacher_forced(task_.batch(local_batch_index(parallel_, index)), true);
+}
 
 PredictionScore Seq2SeqTask::greedy_score(int64_t index) {
-  const data::TransductionBatch batch = task_.batch(kEvalBatchBase + index);
+  const data::TransductionBatch batch = task_.batch(local_batch_index(parallel_, kEvalBatchBase + index));
   model_->eval();
   const Tensor predicted =
       model_->greedy_decode(batch.source, batch.source_lengths, batch.target_outputs.shape()[1], sample_gen_);
@@ -239,16 +276,22 @@ PredictionScore Seq2SeqTask::greedy_score(int64_t index) {
 
 BatchResult Seq2SeqTask::eval_batch(int64_t index) {
   autograd::NoGradGuard no_grad;
-  BatchResult r = teacher_forced(task_.batch(kEvalBatchBase + index), false);
+  BatchResult r = teacher_forced(task_.batch(local_batch_index(parallel_, kEvalBatchBase + index)), false);
   const PredictionScore greedy = greedy_score(index);
   r.correct = greedy.correct_tokens;
   r.scored = greedy.scored_tokens;
   if (index == 0) eval_total_ = {};
   eval_total_ += greedy;
-  if (index == eval_batches_ - 1)
+  if (index == eval_batches_ - 1) {
+    PredictionScore all = eval_total_;  // over every rank's share
+    if (parallel_.world) {
+      std::array<int64_t, 4> counts{all.correct_tokens, all.scored_tokens, all.exact_sequences, all.sequences};
+      parallel_.world->all_reduce(counts, ReduceOp::sum);
+      all = {counts[0], counts[1], counts[2], counts[3]};
+    }
     LOG_INFO("greedy decoding: token accuracy {:.4f}, exact-sequence accuracy {:.4f} ({} of {} sequences)",
-             eval_total_.token_accuracy(), eval_total_.exact_accuracy(), eval_total_.exact_sequences,
-             eval_total_.sequences);
+             all.token_accuracy(), all.exact_accuracy(), all.exact_sequences, all.sequences);
+  }
   return r;
 }
 

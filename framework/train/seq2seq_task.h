@@ -1,6 +1,13 @@
 // The RNN encoder-decoder with attention on a synthetic transduction task (model.type = seq2seq):
 // teacher-forced cross-entropy for training (plus hard attention's REINFORCE surrogate), greedy
-// decoding for the evaluation accuracy.
+// decoding for the evaluation accuracy. Data-parallel ranks split every global batch (see
+// data_parallel_task.h); each rank's loss is its share of the mean over the scored tokens of all
+// ranks. Dropout masks and hard-attention samples come from the rank's own stream (seeded by its
+// dp rank) over its micro-batch: the model draws them for a whole batch tensor at once
+// (nn::Dropout, attention::gumbel_noise), so with dp > 1 they are other draws from the same
+// distribution than the one-rank run's, and a dp run follows the one-rank run exactly only without
+// dropout and hard attention. What does not depend on the draws does follow it: hard attention's
+// REINFORCE baseline moves by the mean reward of the whole global batch on every rank.
 #pragma once
 
 #include <memory>
@@ -8,6 +15,7 @@
 #include "framework/config/config.h"
 #include "framework/data/transduction.h"
 #include "framework/models/seq2seq.h"
+#include "framework/train/parallel_context.h"
 #include "framework/train/task.h"
 
 namespace attnscale::train {
@@ -28,7 +36,7 @@ PredictionScore score_predictions(const Tensor& predicted, const Tensor& target_
 
 class Seq2SeqTask : public TrainTask {
  public:
-  explicit Seq2SeqTask(const Config& cfg);
+  explicit Seq2SeqTask(const Config& cfg, ParallelContext parallel = {});
 
   nn::Module& model() override { return *model_; }
   // Teacher-forced loss; accuracy = teacher-forced token accuracy.
@@ -39,18 +47,25 @@ class Seq2SeqTask : public TrainTask {
   double chance_accuracy() const override { return task_.chance_accuracy(); }
   std::vector<NamedGenerator> generators() override { return {{"sample", &sample_gen_}}; }
 
-  // Greedy decoding of held-out batch `index` in evaluation mode.
+  // Greedy decoding of this rank's share of held-out batch `index` in evaluation mode.
   PredictionScore greedy_score(int64_t index);
   models::Seq2Seq& seq2seq() { return *model_; }
 
  private:
   BatchResult teacher_forced(const data::TransductionBatch& batch, bool training);
+  // Hard attention (REINFORCE) with dp > 1: gives the baseline the global batch's mean reward before
+  // the model's update sees the rank's share, and returns the baseline the one-rank update gives.
+  double seed_global_baseline(const Tensor& rewards, const Tensor& scored_mask, int64_t scored);
 
+  ParallelContext parallel_;
   int64_t eval_batches_;
   std::unique_ptr<models::Seq2Seq> model_;
   data::TransductionTask task_;
   Generator sample_gen_;  // dropout masks and hard-attention samples
-  PredictionScore eval_total_;
+  PredictionScore eval_total_;  // this rank's greedy scores over the evaluation so far
+  // Hard attention's REINFORCE baseline buffers, when dp > 1 must keep them global (else undefined).
+  Tensor baseline_, baseline_updates_;
+  double baseline_decay_ = 0;
 };
 
 // The config's model and data (ConfigError naming the key for a mechanism or option that does not

@@ -3,6 +3,7 @@
 #include "framework/autograd/node.h"
 #include "framework/ops/nn_functional.h"
 #include "framework/ops/ops.h"
+#include "framework/train/data_parallel_task.h"
 #include "framework/train/task_config.h"
 
 namespace attnscale::train {
@@ -53,7 +54,8 @@ models::TemporalNetOptions temporal_net_options(const Config& cfg) {
   return o;
 }
 
-TemporalTask::TemporalTask(const Config& cfg) : data_(feature_sequence_spec(cfg)) {
+TemporalTask::TemporalTask(const Config& cfg, ParallelContext parallel)
+    : parallel_(parallel), data_(feature_sequence_spec(cfg)) {
   Generator init(static_cast<uint64_t>(cfg.run.seed));
   model_ = std::make_unique<models::TemporalAttentionNet>(temporal_net_options(cfg), init);
 }
@@ -61,9 +63,8 @@ TemporalTask::TemporalTask(const Config& cfg) : data_(feature_sequence_spec(cfg)
 BatchResult TemporalTask::teacher_forced(const data::FeatureBatch& batch, bool training) {
   model_->train(training);
   const models::TemporalNetOutput out = model_->forward(batch.features, batch.lengths, batch.target_inputs);
-  const int64_t vocab = out.logits.shape().back();
   BatchResult r;
-  r.loss = cross_entropy(reshape(out.logits, {-1, vocab}), reshape(batch.target_outputs, {-1}));
+  r.loss = cross_entropy_share(parallel_, out.logits, batch.target_outputs);
   const PredictionScore score = score_predictions(argmax(out.logits, -1), batch.target_outputs);
   r.correct = score.correct_tokens;
   r.scored = score.scored_tokens;
@@ -72,10 +73,12 @@ BatchResult TemporalTask::teacher_forced(const data::FeatureBatch& batch, bool t
   return r;
 }
 
-BatchResult TemporalTask::train_batch(int64_t index) { return teacher_forced(data_.batch(index), true); }
+BatchResult TemporalTask::train_batch(int64_t index) {
+  return teacher_forced(data_.batch(local_batch_index(parallel_, index)), true);
+}
 
 PredictionScore TemporalTask::greedy_score(int64_t index) {
-  const data::FeatureBatch batch = data_.batch(kEvalBatchBase + index);
+  const data::FeatureBatch batch = data_.batch(local_batch_index(parallel_, kEvalBatchBase + index));
   model_->eval();
   const Tensor predicted = model_->greedy_decode(batch.features, batch.lengths, data_.target_steps());
   return score_predictions(predicted, batch.target_outputs);
@@ -83,7 +86,7 @@ PredictionScore TemporalTask::greedy_score(int64_t index) {
 
 BatchResult TemporalTask::eval_batch(int64_t index) {
   autograd::NoGradGuard no_grad;
-  BatchResult r = teacher_forced(data_.batch(kEvalBatchBase + index), false);
+  BatchResult r = teacher_forced(data_.batch(local_batch_index(parallel_, kEvalBatchBase + index)), false);
   const PredictionScore greedy = greedy_score(index);
   r.correct = greedy.correct_tokens;
   r.scored = greedy.scored_tokens;

@@ -1,6 +1,8 @@
 // TemporalAttentionNet on generated feature sequences (model.type = temporal): teacher-forced
 // cross-entropy for training; the evaluation accuracy is greedy decoding's token accuracy (for a
-// label, the label accuracy).
+// label, the label accuracy). Data-parallel ranks split every global batch (data_parallel_task.h);
+// each rank's loss is its share of the mean over all ranks' output tokens. It draws no random
+// numbers, so a dp run follows the one-rank run.
 #pragma once
 
 #include <memory>
@@ -8,6 +10,7 @@
 #include "framework/config/config.h"
 #include "framework/data/feature_sequences.h"
 #include "framework/models/temporal_net.h"
+#include "framework/train/parallel_context.h"
 #include "framework/train/seq2seq_task.h"
 #include "framework/train/task.h"
 
@@ -15,7 +18,7 @@ namespace attnscale::train {
 
 class TemporalTask : public TrainTask {
  public:
-  explicit TemporalTask(const Config& cfg);
+  explicit TemporalTask(const Config& cfg, ParallelContext parallel = {});
 
   nn::Module& model() override { return *model_; }
   BatchResult train_batch(int64_t index) override;  // accuracy: teacher-forced tokens
@@ -23,7 +26,7 @@ class TemporalTask : public TrainTask {
   double chance_accuracy() const override { return data_.chance_accuracy(); }
   std::vector<NamedGenerator> generators() override { return {}; }  // draws nothing while training
 
-  // Greedy decoding of held-out batch `index` (eval mode).
+  // Greedy decoding of this rank's share of held-out batch `index` (eval mode).
   PredictionScore greedy_score(int64_t index);
   models::TemporalAttentionNet& net() { return *model_; }
   const data::FeatureSequenceTask& sequences() const { return data_; }
@@ -31,6 +34,7 @@ class TemporalTask : public TrainTask {
  private:
   BatchResult teacher_forced(const data::FeatureBatch& batch, bool training);
 
+  ParallelContext parallel_;
   data::FeatureSequenceTask data_;
   std::unique_ptr<models::TemporalAttentionNet> model_;
 };

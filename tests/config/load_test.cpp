@@ -3,6 +3,7 @@
 #include <string>
 #include <vector>
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include "base/error.h"
@@ -219,6 +220,38 @@ TEST(Validate, UlyssesCannotSplitLatentAttention) {
   EXPECT_NE(error_of([&] { validate(cfg); })
                 .find("parallel.algo: ulysses cannot split multi_head_latent's one shared latent key/value head"),
             std::string::npos);
+}
+
+TEST(Validate, ContextParallelNeedsAModelThatShardsSequences) {
+  TempDir dir;
+  write_file(dir / "x.yaml", "model:\n  type: seq2seq\nattention:\n  mechanism: soft\nparallel:\n  cp: 2\n");
+  const std::string message = error_of([&] { load_config(dir / "x.yaml"); });
+  EXPECT_NE(message.find("parallel.cp: 2 > 1 needs a model that shards its sequences (transformer_lm or han); "
+                         "model.type = seq2seq keeps each example on one rank"),
+            std::string::npos)
+      << message;
+  EXPECT_NE(message.find("parallel.cp: " + (dir / "x.yaml").string() + ":6:7"), std::string::npos) << message;
+  EXPECT_NE(message.find("model.type: " + (dir / "x.yaml").string() + ":2:9"), std::string::npos) << message;
+
+  for (const auto type : {config::ModelType::seq2seq, config::ModelType::encoder_decoder, config::ModelType::captioner,
+                          config::ModelType::memn2n, config::ModelType::temporal}) {
+    Config cfg;
+    cfg.model.type = type;
+    cfg.parallel.dp = 4;
+    EXPECT_NO_THROW(validate(cfg)) << config::to_string(type);  // data parallelism is fine
+    cfg.parallel.dp = 2;
+    cfg.parallel.cp = 2;
+    EXPECT_NE(error_of([&] { validate(cfg); })
+                  .find(fmt::format("model.type = {} keeps each example on one rank", config::to_string(type))),
+              std::string::npos)
+        << config::to_string(type);
+  }
+  for (const auto type : {config::ModelType::transformer_lm, config::ModelType::han}) {
+    Config cfg;
+    cfg.model.type = type;
+    cfg.parallel.cp = 2;
+    EXPECT_NO_THROW(validate(cfg)) << config::to_string(type);
+  }
 }
 
 TEST(Validate, WorldSizeMustEqualDpTimesCp) {

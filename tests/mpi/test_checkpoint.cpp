@@ -20,6 +20,7 @@
 #include "framework/train/trainer.h"
 #include "tests/checkpoint/checkpoint_test_util.h"
 #include "tests/mpi/mpi_test_env.h"
+#include "tests/mpi/shared_temp_dir.h"
 
 namespace attnscale::test {
 namespace {
@@ -27,31 +28,6 @@ namespace {
 namespace fs = std::filesystem;
 using test_checkpoint::digest;
 using test_checkpoint::TinyModel;
-
-// A directory every rank of `comm` shares: rank 0 makes it and removes it at the end.
-class SharedTempDir {
- public:
-  explicit SharedTempDir(Communicator& comm) : comm_(comm) {
-    std::string path;
-    if (comm.rank() == 0) {
-      path = (fs::temp_directory_path() / ("attnscale-mpi-" + std::to_string(std::random_device{}()))).string();
-      fs::create_directories(path);
-    }
-    path_ = checkpoint::CheckpointGroup(&comm).broadcast(path);
-  }
-  ~SharedTempDir() {
-    comm_.barrier();
-    std::error_code ignored;
-    if (comm_.rank() == 0) fs::remove_all(path_, ignored);
-  }
-  SharedTempDir(const SharedTempDir&) = delete;
-  SharedTempDir& operator=(const SharedTempDir&) = delete;
-  const fs::path& path() const { return path_; }
-
- private:
-  Communicator& comm_;
-  fs::path path_;
-};
 
 // The first `size` ranks of the world (null on the others).
 std::unique_ptr<Communicator> first_ranks(int size, const std::string& name) {
