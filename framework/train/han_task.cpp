@@ -69,8 +69,12 @@ models::HANOptions han_options(const Config& cfg, const data::DocCorpus& corpus)
 HanTask::HanTask(const Config& cfg, ParallelContext parallel)
     : parallel_(parallel),
       corpus_(std::make_shared<const data::DocCorpus>(load_han_corpus(cfg))),
-      word_gen_(static_cast<uint64_t>(cfg.run.seed) + 2 + static_cast<uint64_t>(parallel.world ? parallel.world->rank() : 0)),
-      document_gen_(static_cast<uint64_t>(cfg.run.seed) + 3 + static_cast<uint64_t>(parallel.dp_rank())) {
+      // Word dropout differs on every rank (each holds other sentences); document dropout is shared by
+      // the cp ranks of a replica (they hold the same documents). The rank sits in the high bits so
+      // that no rank's word stream is another's document stream; rank 0 keeps the one-rank seeds.
+      word_gen_(static_cast<uint64_t>(cfg.run.seed) + 2 +
+                (static_cast<uint64_t>(parallel.world ? parallel.world->rank() : 0) << 32)),
+      document_gen_(static_cast<uint64_t>(cfg.run.seed) + 3 + (static_cast<uint64_t>(parallel.dp_rank()) << 32)) {
   batch_spec_.batch_size = micro_batch_size(cfg) * parallel_.dp_size();  // one micro-step, all dp ranks
   batch_spec_.bucket_batches = cfg.han.bucket_batches;
   batch_spec_.max_sentences = cfg.han.max_sentences;
