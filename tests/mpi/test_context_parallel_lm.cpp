@@ -113,6 +113,14 @@ TEST(ContextParallelLM, HaloWithActivationCheckpointingMatchesOneRank) {
   expect_matches_single_rank(config::Layout::contiguous, config::ParallelAlgo::halo, 1, narrow_window_recomputed);
 }
 
+// A task's view of a contiguous cp group of every rank of comm.
+train::ParallelContext cp_context(Communicator& comm, const ProcessGrid& grid) {
+  train::ParallelContext parallel;
+  parallel.world = &comm;
+  parallel.grid = &grid;
+  return parallel;
+}
+
 // Per training step and layer, the halo sends the previous rank's last window - 1 key rows forward
 // (K and V of every kv head, f32) and the same rows' dK/dV back; with activation checkpointing the
 // forward's transfers happen twice. Nothing depends on the sequence length.
@@ -124,10 +132,7 @@ TEST(ContextParallelLM, HaloTrafficPerLayerIsTheWindow) {
     cfg.model.n_layers = 2;
     cfg.model.activation_checkpointing = recompute;
     const ProcessGrid grid(*comm, GridShape::for_world(p, p));
-    train::ParallelContext parallel;
-    parallel.world = comm.get();
-    parallel.grid = &grid;
-    train::LMTask task(cfg, parallel);
+    train::LMTask task(cfg, cp_context(*comm, grid));
     grid.cp().reset_stats();
     task.train_batch(0).loss.backward();
     const uint64_t head_dim = static_cast<uint64_t>(cfg.model.d_model / cfg.model.n_heads);
@@ -167,10 +172,7 @@ TEST(ContextParallelLM, LatentAttentionHaloMovesTheLatent) {
   const int p = comm->size();
   const Config cfg = tiny_cp_config(p, config::Layout::contiguous, config::ParallelAlgo::halo, 1, latent_attention_window);
   const ProcessGrid grid(*comm, GridShape::for_world(p, p));
-  train::ParallelContext parallel;
-  parallel.world = comm.get();
-  parallel.grid = &grid;
-  train::LMTask task(cfg, parallel);
+  train::LMTask task(cfg, cp_context(*comm, grid));
   grid.cp().reset_stats();
   {
     autograd::NoGradGuard no_grad;
