@@ -1,5 +1,8 @@
 #include "framework/tensor/host_allocator.h"
 
+#include <unistd.h>
+
+#include <algorithm>
 #include <cstdlib>
 #include <map>
 #include <mutex>
@@ -12,12 +15,27 @@
 namespace attnscale::host_memory {
 namespace {
 
+constexpr size_t kMinLimit = size_t{1} << 30;
+
+size_t physical_memory() {
+  const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
+  return pages > 0 && page > 0 ? static_cast<size_t>(pages) * static_cast<size_t>(page) : kMinLimit * 8;
+}
+
+// The automatic limit for a largest request of `largest` bytes.
+size_t automatic_limit(size_t largest) {
+  static const size_t ceiling = std::max(kMinLimit, physical_memory() / 8);
+  return std::clamp(largest * 8, kMinLimit, ceiling);
+}
+
 struct Cache {
   std::mutex mutex;
   std::unordered_map<std::byte*, size_t> live_large;  // large blocks handed out, by rounded size
   std::multimap<size_t, std::byte*> free_blocks;      // rounded size -> cached block
   size_t cached_bytes = 0;
-  size_t limit_bytes = size_t{1} << 30;
+  size_t limit_bytes = kMinLimit;
+  bool automatic = true;  // limit_bytes follows largest_request
+  size_t largest_request = 0;
   size_t hits = 0, misses = 0;
 
   // Frees cached blocks, largest first, until at most `target` bytes remain. Caller holds mutex.
@@ -62,6 +80,10 @@ std::byte* allocate(size_t bytes) {
       return p;
     }
     ++c.misses;
+    if (rounded > c.largest_request) {
+      c.largest_request = rounded;
+      if (c.automatic) c.limit_bytes = automatic_limit(rounded);
+    }
   }
   std::byte* p = system_allocate(rounded);
   std::lock_guard lock(c.mutex);
@@ -100,8 +122,9 @@ CacheStats cache_stats() {
 void set_cache_limit(size_t bytes) {
   Cache& c = cache();
   std::lock_guard lock(c.mutex);
-  c.limit_bytes = bytes;
-  c.shrink_to(bytes);
+  c.automatic = bytes == 0;
+  c.limit_bytes = c.automatic ? automatic_limit(c.largest_request) : bytes;
+  c.shrink_to(c.limit_bytes);
 }
 
 void empty_cache() {

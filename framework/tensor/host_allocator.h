@@ -22,13 +22,16 @@ void release(std::byte* block);
 
 struct CacheStats {
   size_t cached_bytes = 0;  // held in the cache, free for reuse
-  size_t limit_bytes = 0;
+  size_t limit_bytes = 0;  // the cap now (automatic: it follows the largest request)
   size_t hits = 0;    // large allocations served from the cache
   size_t misses = 0;  // large allocations that went to the system
 };
 CacheStats cache_stats();
 
-// Caps the bytes the cache holds (default 1 GiB); lowering it frees blocks until under the cap.
+// Caps the bytes the cache holds; lowering it frees blocks until under the cap. 0 = automatic (the
+// default): 8 times the largest block asked for so far, at least 1 GiB and at most an eighth of the
+// machine's memory, so that a step's largest activations (512 MiB each for 512k tokens x 256 floats)
+// come back from the cache instead of faulting in afresh every step.
 void set_cache_limit(size_t bytes);
 // Frees every cached block (for example before measuring memory, or when memory is short).
 void empty_cache();

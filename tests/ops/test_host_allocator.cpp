@@ -1,6 +1,9 @@
 // The host allocator's cache: large blocks come back for the same size, the limit holds, and
 // every block is 64-byte aligned.
 #include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <algorithm>
 
 #include <cstdint>
 
@@ -33,16 +36,14 @@ TEST(HostAllocator, ReusesALargeBlockOfTheSameSize) {
 
 TEST(HostAllocator, RespectsTheCacheLimit) {
   host_memory::empty_cache();
-  const size_t saved_limit = host_memory::cache_stats().limit_bytes;
   host_memory::set_cache_limit(kOddLargeSize - 1);
   host_memory::release(host_memory::allocate(kOddLargeSize));
   EXPECT_EQ(host_memory::cache_stats().cached_bytes, 0u) << "a block over the limit must be freed";
-  host_memory::set_cache_limit(saved_limit);
+  host_memory::set_cache_limit(0);  // back to automatic
 }
 
 TEST(HostAllocator, ANewlyReleasedBlockEvictsOlderOnesWhenFull) {
   host_memory::empty_cache();
-  const size_t saved_limit = host_memory::cache_stats().limit_bytes;
   host_memory::set_cache_limit(kOddLargeSize + (size_t{512} << 10));
   host_memory::release(host_memory::allocate(size_t{1} << 20));  // 1 MiB cached
   std::byte* newer = host_memory::allocate(kOddLargeSize);
@@ -50,7 +51,24 @@ TEST(HostAllocator, ANewlyReleasedBlockEvictsOlderOnesWhenFull) {
   EXPECT_EQ(host_memory::cache_stats().cached_bytes, kOddLargeSize);
   EXPECT_EQ(host_memory::allocate(kOddLargeSize), newer) << "... so the older block made room for it";
   host_memory::release(newer);
-  host_memory::set_cache_limit(saved_limit);
+  host_memory::set_cache_limit(0);
+  host_memory::empty_cache();
+}
+
+TEST(HostAllocator, TheAutomaticLimitFollowsTheLargestBlock) {
+  host_memory::set_cache_limit(0);
+  const size_t gib = size_t{1} << 30;
+  EXPECT_GE(host_memory::cache_stats().limit_bytes, gib);
+  // A 192 MiB block asks for 1.5 GiB of cache, unless an eighth of the machine's memory is less.
+  const size_t block = size_t{192} << 20;
+  const size_t physical = static_cast<size_t>(sysconf(_SC_PHYS_PAGES)) * static_cast<size_t>(sysconf(_SC_PAGE_SIZE));
+  host_memory::release(host_memory::allocate(block));
+  EXPECT_EQ(host_memory::cache_stats().limit_bytes, std::clamp(8 * block, gib, std::max(gib, physical / 8)));
+  EXPECT_EQ(host_memory::cache_stats().cached_bytes, block) << "the block is kept for the next step";
+  host_memory::set_cache_limit(2 * block);  // an explicit cap stays put
+  host_memory::release(host_memory::allocate(block + 4096));
+  EXPECT_EQ(host_memory::cache_stats().limit_bytes, 2 * block);
+  host_memory::set_cache_limit(0);
   host_memory::empty_cache();
 }
 
