@@ -34,7 +34,7 @@ ATTNSCALE_CONFIG_ENUM(Mask, none, causal, window, block_sparse);
 ATTNSCALE_CONFIG_ENUM(Normalizer, softmax, sparsemax, hard);
 ATTNSCALE_CONFIG_ENUM(SparsePattern, strided, fixed, longformer, bigbird);
 ATTNSCALE_CONFIG_ENUM(Norm, layernorm, rmsnorm);
-ATTNSCALE_CONFIG_ENUM(Task, associative_recall, copy);
+ATTNSCALE_CONFIG_ENUM(Task, associative_recall, copy, local_copy);
 ATTNSCALE_CONFIG_ENUM(Optimizer, sgd, adam, adamw);
 // model.type = encoder_decoder: target order of the synthetic translation task.
 ATTNSCALE_CONFIG_ENUM(TranslationOrder, same, reversed);
@@ -136,6 +136,7 @@ ATTNSCALE_CONFIG_ENUM(TemporalOutput, label, sequence);
   KEY(std::int64_t, batch_size, 16, at_least(1), "sequences per optimizer step over all data-parallel ranks and accumulation steps") \
   KEY(std::int64_t, vocab_size, 32, at_least(2), "vocabulary size (tokens of the synthetic task)")      \
   KEY(std::int64_t, num_pairs, 8, at_least(1), "associative_recall: key/value pairs shown before the queries") \
+  KEY(std::int64_t, copy_span, 64, at_least(1), "local_copy: tokens per copied chunk; every scored prediction looks copy_span + 1 tokens back") \
   KEY(std::string, path, "", any_value, "dataset file; empty = the synthetic data.task")
 
 #define ATTNSCALE_OPTIM_KEYS(KEY)                                                                      \

@@ -55,6 +55,14 @@ void validate_model(const Config& cfg) {
               fmt::format("{} exceeds model.max_seq_len = {}", cfg.data.seq_len, m.max_seq_len));
 }
 
+void validate_data(const Config& cfg) {
+  const DataConfig& d = cfg.data;
+  if (d.path.empty() && d.task == config::Task::local_copy && 2 * d.copy_span + 1 > d.seq_len)
+    fail_rule(cfg, {"data.copy_span", "data.seq_len"},
+              fmt::format("{} needs data.seq_len >= 2 * copy_span + 1 = {} (one chunk and its copy), got {}",
+                          d.copy_span, 2 * d.copy_span + 1, d.seq_len));
+}
+
 void validate_attention(const Config& cfg) {
   if (cfg.attention.mask == config::Mask::window && cfg.attention.window == 0)
     fail_rule(cfg, {"attention.window", "attention.mask"}, "must be > 0 with attention.mask = window");
@@ -174,6 +182,7 @@ void validate(const Config& cfg) {
   if (cfg.train.resume.empty())
     fail_rule(cfg, {"train.resume"}, "must be auto, none or a checkpoint path");
   validate_model(cfg);
+  validate_data(cfg);
   validate_attention(cfg);
   validate_parallel(cfg);
   validate_optim(cfg);

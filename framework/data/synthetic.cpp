@@ -54,11 +54,30 @@ void copy_task(const SyntheticSpec& s, SequenceRng& rng, int64_t* in, int64_t* t
   for (int64_t i = 0; i < len; ++i) tgt[len + i] = in[i];  // position len+i predicts token len+1+i
 }
 
+// Local copy, for sequences far longer than a window: chunks of x1..xS 0 x1..xS one after another
+// (the last one cut at the sequence end); the model predicts every second copy, S + 1 tokens after
+// its original, so a sliding window wider than S + 1 sees everything it needs.
+void local_copy_task(const SyntheticSpec& s, SequenceRng& rng, int64_t* in, int64_t* tgt) {
+  const int64_t n = s.seq_len, span = s.copy_span, chunk = 2 * span + 1;
+  std::fill_n(tgt, n, kIgnoreIndex);
+  for (int64_t start = 0; start < n; start += chunk) {
+    for (int64_t i = 0; i < span && start + i < n; ++i) in[start + i] = 1 + rng.below(s.vocab_size - 1);
+    if (start + span < n) in[start + span] = 0;
+    for (int64_t i = 0; i < span && start + span + 1 + i < n; ++i) {
+      in[start + span + 1 + i] = in[start + i];
+      tgt[start + span + i] = in[start + i];  // position start+span+i predicts token start+span+1+i
+    }
+  }
+}
+
 }  // namespace
 
 SyntheticTask::SyntheticTask(SyntheticSpec spec) : spec_(std::move(spec)) {
-  ATTNSCALE_CHECK(spec_.task == "associative_recall" || spec_.task == "copy", "data",
-                  "unknown synthetic task '{}' (associative_recall, copy)", spec_.task);
+  ATTNSCALE_CHECK(spec_.task == "associative_recall" || spec_.task == "copy" || spec_.task == "local_copy", "data",
+                  "unknown synthetic task '{}' (associative_recall, copy, local_copy)", spec_.task);
+  if (spec_.task == "local_copy")
+    ATTNSCALE_CHECK(spec_.copy_span >= 1 && 2 * spec_.copy_span + 1 <= spec_.seq_len, "data",
+                    "local_copy with copy_span {} needs seq_len >= {}", spec_.copy_span, 2 * spec_.copy_span + 1);
   ATTNSCALE_CHECK(spec_.seq_len >= 4 && spec_.batch_size >= 1 && spec_.vocab_size >= 4, "data",
                   "seq_len >= 4, batch_size >= 1 and vocab_size >= 4 required");
   if (spec_.task == "associative_recall") {
@@ -79,6 +98,8 @@ TokenBatch SyntheticTask::batch(int64_t index) const {
     int64_t* tgt = targets.data<int64_t>() + s * n;
     if (spec_.task == "copy")
       copy_task(spec_, rng, in, tgt);
+    else if (spec_.task == "local_copy")
+      local_copy_task(spec_, rng, in, tgt);
     else
       associative_recall(spec_, rng, in, tgt);
   }
@@ -86,7 +107,7 @@ TokenBatch SyntheticTask::batch(int64_t index) const {
 }
 
 double SyntheticTask::chance_accuracy() const {
-  if (spec_.task == "copy") return 1.0 / static_cast<double>(spec_.vocab_size - 1);
+  if (spec_.task == "copy" || spec_.task == "local_copy") return 1.0 / static_cast<double>(spec_.vocab_size - 1);
   return 1.0 / static_cast<double>(spec_.vocab_size - spec_.vocab_size / 2);
 }
 

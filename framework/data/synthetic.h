@@ -19,11 +19,12 @@ struct TokenBatch {
 };
 
 struct SyntheticSpec {
-  std::string task = "associative_recall";  // associative_recall | copy
+  std::string task = "associative_recall";  // associative_recall | copy | local_copy
   int64_t seq_len = 64;
   int64_t batch_size = 16;
   int64_t vocab_size = 32;
   int64_t num_pairs = 8;  // associative_recall: key/value pairs shown before the queries
+  int64_t copy_span = 64;  // local_copy: tokens per chunk
   uint64_t seed = 1234;
 };
 

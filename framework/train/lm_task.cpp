@@ -42,6 +42,7 @@ data::SyntheticSpec synthetic_spec(const Config& cfg) {
   s.batch_size = micro_batch_size(cfg);  // per data-parallel rank and micro-step
   s.vocab_size = cfg.data.vocab_size;
   s.num_pairs = cfg.data.num_pairs;
+  s.copy_span = cfg.data.copy_span;
   s.seed = static_cast<uint64_t>(cfg.run.seed);
   return s;
 }
