@@ -9,10 +9,15 @@
 namespace attnscale {
 
 std::string OverlapReport::str() const {
-  return fmt::format("{} K/V transfers, {:.1f} MiB sent per rank, blocked {:.3f} s of {:.3f} s unhidden transfer time: "
-                     "{:.0f}% of communication hidden",
-                     transfers, static_cast<double>(bytes_sent) / (1 << 20), blocked_s, unhidden_s,
-                     100.0 * hidden_share);
+  const std::string head = fmt::format("{} K/V transfers, {:.1f} MiB sent per rank", transfers,
+                                       static_cast<double>(bytes_sent) / (1 << 20));
+  // Blocked longer than the transfers take on their own: the rank waited for a slower peer.
+  if (blocked_s > unhidden_s)
+    return fmt::format("{}, blocked {:.3f} s waiting for other ranks; the transfers alone take {:.3f} s, so the wait "
+                       "is uneven work between ranks, not transfer time",
+                       head, blocked_s, unhidden_s);
+  return fmt::format("{}, blocked {:.3f} s of {:.3f} s unhidden transfer time: {:.0f}% of communication hidden", head,
+                     blocked_s, unhidden_s, 100.0 * hidden_share);
 }
 
 OverlapReport measure_overlap(Communicator& cp, int repeats) {
