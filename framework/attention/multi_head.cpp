@@ -60,7 +60,6 @@ Tensor MultiHeadAttention::forward(const Tensor& x, const Tensor& positions, std
   AttentionSpec spec;
   spec.scale = options_.scale > 0 ? options_.scale : 1.0 / std::sqrt(static_cast<double>(head_dim_));
   spec.mask = options_.mask;
-  const std::vector<int64_t> pos = positions.to_vector<int64_t>();
   spec.k_valid.assign(key_valid.begin(), key_valid.end());
   const auto& cp = options_.context_parallel;
   Tensor out;
@@ -70,7 +69,7 @@ Tensor MultiHeadAttention::forward(const Tensor& x, const Tensor& positions, std
                     "context-parallel attention runs the fused kernels; set attention.impl=fused");
     out = sequence_parallel_attention(q, k, v, spec, *cp, options_.sequence_algo, options_.normalizer);
   } else {
-    spec.q_positions = spec.k_positions = positions_of(pos);
+    spec.q_positions = spec.k_positions = positions_of(positions.to_vector<int64_t>());
     out = scaled_dot_product_attention(q, k, v, spec, {options_.normalizer, options_.fused});
   }
   return o_proj_->forward(reshape(transpose(out, 1, 2), {b, n, options_.d_model}));

@@ -43,17 +43,23 @@ Config tiny_cp_config(int cp, config::Layout layout, config::ParallelAlgo algo, 
   return cfg;
 }
 
+// A task's view of a cp group of every rank of comm, sharded by `layout`.
+train::ParallelContext cp_context(Communicator& comm, const ProcessGrid& grid,
+                                  config::Layout layout = config::Layout::contiguous) {
+  train::ParallelContext parallel;
+  parallel.world = &comm;
+  parallel.grid = &grid;
+  parallel.layout = kernels::parse_layout_kind(std::string(config::to_string(layout)).c_str());
+  return parallel;
+}
+
 void expect_matches_single_rank(config::Layout layout, config::ParallelAlgo algo, int ulysses,
                                 MaskSetter set_mask = causal_mask) {
   auto comm = test::fresh_comm();
   const int p = comm->size();
   const Config cfg = tiny_cp_config(p, layout, algo, ulysses, set_mask);
   const ProcessGrid grid(*comm, GridShape::for_world(p, p, ulysses));
-  train::ParallelContext parallel;
-  parallel.world = comm.get();
-  parallel.grid = &grid;
-  parallel.layout = kernels::parse_layout_kind(std::string(config::to_string(layout)).c_str());
-  train::LMTask task(cfg, parallel);
+  train::LMTask task(cfg, cp_context(*comm, grid, layout));
   const auto sharded = train::Trainer(cfg, task, nullptr, comm->rank(), comm.get()).run();
 
   Config single_cfg = tiny_cp_config(1, layout, config::ParallelAlgo::ring, 1, set_mask);
@@ -111,14 +117,6 @@ void narrow_window_recomputed(Config& cfg) {
 
 TEST(ContextParallelLM, HaloWithActivationCheckpointingMatchesOneRank) {
   expect_matches_single_rank(config::Layout::contiguous, config::ParallelAlgo::halo, 1, narrow_window_recomputed);
-}
-
-// A task's view of a contiguous cp group of every rank of comm.
-train::ParallelContext cp_context(Communicator& comm, const ProcessGrid& grid) {
-  train::ParallelContext parallel;
-  parallel.world = &comm;
-  parallel.grid = &grid;
-  return parallel;
 }
 
 // Per training step and layer, the halo sends the previous rank's last window - 1 key rows forward
