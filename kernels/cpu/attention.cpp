@@ -33,12 +33,6 @@ void check_attention_params(const AttentionParams& p, bool check_scale) {
   validate_mask(p.mask, s.batch, s.q_len, s.k_len);
 }
 
-void check_head_dims_at_most(const AttentionShape& s, int64_t limit, const char* kernel) {
-  ATTNSCALE_CHECK(s.head_dim <= limit && s.value_dim <= limit, "attention",
-                  "the {} kernel takes head_dim and value_dim up to {}, got {} and {}", kernel,
-                  limit, s.head_dim, s.value_dim);
-}
-
 void check_delta_sizes(size_t dout, size_t out, int64_t dv, size_t delta) {
   ATTNSCALE_CHECK(dv >= 1 && dout == out &&
                       static_cast<int64_t>(out) == static_cast<int64_t>(delta) * dv,

@@ -9,8 +9,6 @@ namespace attnscale::kernels::cpu {
 // Shape, positions, tiles and mask checks shared by the entry points (UsageError "[attention]").
 void check_attention_params(const AttentionParams& params, bool check_scale);
 void check_buffer_size(const char* name, size_t got, int64_t expected);
-// head_dim and value_dim <= limit for a kernel with fixed tile widths (the CUDA kernels).
-void check_head_dims_at_most(const AttentionShape& s, int64_t limit, const char* kernel);
 // delta: dout and out both hold delta.size() rows of dv values.
 void check_delta_sizes(size_t dout, size_t out, int64_t dv, size_t delta);
 
