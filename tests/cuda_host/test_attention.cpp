@@ -9,8 +9,7 @@
 
 #include "base/error.h"
 #include "kernels/cuda/attention.h"
-#include "tests/cuda_host/cuda_host_test_util.h"
-#include "tests/kernels/attention_case.h"
+#include "tests/cuda_host/attention_compare.h"
 
 namespace attnscale::test {
 namespace {
@@ -44,22 +43,12 @@ KernelResult<T> run_cuda(const AttentionCase& c, const CaseData& data) {
   return r;
 }
 
-template <typename T>
-void expect_same(const KernelResult<T>& cuda, const KernelResult<T>& cpu) {
-  const Tolerance tol = attention_tolerance<T>();
-  EXPECT_TRUE(all_close(cuda.out, cpu.out, tol)) << "out";
-  EXPECT_TRUE(all_close(cuda.lse, cpu.lse, tol)) << "lse";
-  EXPECT_TRUE(all_close(cuda.dq, cpu.dq, tol)) << "dq";
-  EXPECT_TRUE(all_close(cuda.dk, cpu.dk, tol)) << "dk";
-  EXPECT_TRUE(all_close(cuda.dv, cpu.dv, tol)) << "dv";
-}
-
 // CUDA kernels and CPU kernels on the same inputs.
 template <typename T>
 KernelResult<T> check_against_cpu(const AttentionCase& c) {
   const CaseData data = make_data(c);
   KernelResult<T> cuda = run_cuda<T>(c, data);
-  expect_same(cuda, run_kernels<T>(c, data));
+  expect_same_results(cuda, run_kernels<T>(c, data), attention_tolerance<T>());
   return cuda;
 }
 
@@ -105,16 +94,6 @@ TYPED_TEST(CudaHostAttention, WindowBothSidesSkipsTiles) {
   c.q_offset = -5;
   c.mask.window = std::make_pair(int64_t{37}, int64_t{11});
   check_against_cpu<TypeParam>(c);
-}
-
-std::vector<int32_t> sorted_segments(int64_t batch, int64_t len, int64_t count, uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::vector<int32_t> seg(static_cast<size_t>(batch * len));
-  for (int64_t b = 0; b < batch; ++b) {
-    for (int64_t i = 0; i < len; ++i) seg[b * len + i] = static_cast<int32_t>(rng() % count);
-    std::sort(seg.begin() + b * len, seg.begin() + (b + 1) * len);
-  }
-  return seg;
 }
 
 TYPED_TEST(CudaHostAttention, SegmentsWithCausalWindow) {

@@ -9,8 +9,7 @@
 #include <vector>
 
 #include "kernels/cuda/attention.h"
-#include "tests/cuda_host/cuda_host_test_util.h"
-#include "tests/kernels/attention_case.h"
+#include "tests/cuda_host/attention_compare.h"
 
 namespace attnscale::test {
 namespace {
@@ -87,12 +86,8 @@ template <typename T>
 void check_against_cpu(const AttentionCase& c) {
   const CaseData data = make_data(c);
   const KernelResult<T> gpu = run_gpu<T>(c, data), cpu = run_kernels<T>(c, data);
-  const Tolerance tol = sizeof(T) == 4 ? Tolerance{2e-4, 2e-5} : Tolerance{1e-10, 1e-12};
-  EXPECT_TRUE(all_close(gpu.out, cpu.out, tol)) << "out";
-  EXPECT_TRUE(all_close(gpu.lse, cpu.lse, tol)) << "lse";
-  EXPECT_TRUE(all_close(gpu.dq, cpu.dq, tol)) << "dq";
-  EXPECT_TRUE(all_close(gpu.dk, cpu.dk, tol)) << "dk";
-  EXPECT_TRUE(all_close(gpu.dv, cpu.dv, tol)) << "dv";
+  expect_same_results(gpu, cpu,
+                      sizeof(T) == 4 ? Tolerance{2e-4, 2e-5} : Tolerance{1e-10, 1e-12});
 }
 
 template <typename T>
