@@ -1,4 +1,5 @@
-// The size check of merge_softmax_states (out of line: kernels/softmax_merge.h is also device code).
+// The size check of merge_softmax_states, shared by every backend (out of line, so that
+// kernels/softmax_merge.h stays includable from device code).
 #include "kernels/softmax_merge.h"
 
 #include "base/error.h"
