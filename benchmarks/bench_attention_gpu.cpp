@@ -49,7 +49,7 @@ using attnscale::kernels::AttentionShape;
 class DeviceArray {
  public:
   DeviceArray(size_t count, uint32_t seed) : count_(count) {
-    BENCH_CUDA(cudaMalloc(&data_, count * sizeof(float)));
+    BENCH_CUDA(cudaMalloc(reinterpret_cast<void**>(&data_), count * sizeof(float)));
     std::vector<float> host(count);
     std::mt19937 rng(seed);
     std::uniform_real_distribution<float> dist(-1.0f, 1.0f);

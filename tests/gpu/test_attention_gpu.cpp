@@ -37,7 +37,8 @@ template <typename T>
 class DeviceVector {
  public:
   explicit DeviceVector(const std::vector<T>& host) : size_(host.size()) {
-    check(cudaMalloc(&data_, std::max<size_t>(size_, 1) * sizeof(T)), "cudaMalloc");
+    check(cudaMalloc(reinterpret_cast<void**>(&data_), std::max<size_t>(size_, 1) * sizeof(T)),
+          "cudaMalloc");
     check(cudaMemcpy(data_, host.data(), size_ * sizeof(T), cudaMemcpyHostToDevice), "to device");
   }
   ~DeviceVector() { cudaFree(data_); }
