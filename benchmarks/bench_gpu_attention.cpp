@@ -1,7 +1,7 @@
-// bench_attention_gpu: GFLOP/s of the fused CUDA attention (kernels/cuda/attention.cu) against a
+// bench_gpu_attention: GFLOP/s of the fused CUDA attention (kernels/cuda/attention.cu) against a
 // cuBLAS fp32 SGEMM measured in the same run on the same GPU.
 //
-//   build/bin/bench_attention_gpu [--json FILE] [--quick] [--heads 16] [--repeats 5]
+//   build/bin/bench_gpu_attention [--json FILE] [--quick] [--heads 16] [--repeats 5]
 //
 // It reports:
 //   1. cuBLAS SGEMM GFLOP/s, 4096^3, fp32 compute without TF32 (CUBLAS_DEFAULT_MATH; the ratios
@@ -39,7 +39,7 @@ using attnscale::kernels::AttentionShape;
   do {                                                                                     \
     const cudaError_t status_ = (call);                                                    \
     if (status_ != cudaSuccess) {                                                          \
-      std::fprintf(stderr, "bench_attention_gpu: %s failed: %s\n", #call,                  \
+      std::fprintf(stderr, "bench_gpu_attention: %s failed: %s\n", #call,                  \
                    cudaGetErrorString(status_));                                           \
       std::exit(1);                                                                        \
     }                                                                                      \
@@ -104,7 +104,7 @@ double sgemm_gflops(cudaStream_t stream, int repeats) {
   DeviceArray a(size_t{n} * n, 1), b(size_t{n} * n, 2), c(size_t{n} * n, 3);
   cublasHandle_t handle = nullptr;
   if (cublasCreate(&handle) != CUBLAS_STATUS_SUCCESS) {
-    std::fprintf(stderr, "bench_attention_gpu: cublasCreate failed\n");
+    std::fprintf(stderr, "bench_gpu_attention: cublasCreate failed\n");
     std::exit(1);
   }
   cublasSetStream(handle, stream);
@@ -178,23 +178,23 @@ int main(int argc, char** argv) {
     else if (arg == "--repeats" && i + 1 < argc) repeats = std::atoi(argv[++i]);
     else {
       std::fprintf(stderr,
-                   "usage: bench_attention_gpu [--json FILE] [--quick] [--heads N] [--repeats R]\n");
+                   "usage: bench_gpu_attention [--json FILE] [--quick] [--heads N] [--repeats R]\n");
       return 1;
     }
   }
   if (heads < 1 || repeats < 1) {
-    std::fprintf(stderr, "bench_attention_gpu: --heads and --repeats must be >= 1\n");
+    std::fprintf(stderr, "bench_gpu_attention: --heads and --repeats must be >= 1\n");
     return 1;
   }
 #if !defined(ATTNSCALE_HAVE_CUDA)
   (void)quick;
-  std::printf("bench_attention_gpu: skipped: this build has no CUDA backend\n");
+  std::printf("bench_gpu_attention: skipped: this build has no CUDA backend\n");
   return 77;
 #else
   int devices = 0;
   const cudaError_t probe = cudaGetDeviceCount(&devices);
   if (probe != cudaSuccess || devices == 0) {
-    std::printf("bench_attention_gpu: skipped: no CUDA device (%s)\n",
+    std::printf("bench_gpu_attention: skipped: no CUDA device (%s)\n",
                 probe != cudaSuccess ? cudaGetErrorString(probe) : "none found");
     return 77;
   }
@@ -214,7 +214,7 @@ int main(int argc, char** argv) {
     report["attention"].push_back(attention_row(n, heads, repeats, sgemm, stream));
   BENCH_CUDA(cudaStreamDestroy(stream));
   if (!json_path.empty() &&
-      !attnscale::bench::write_json_report(report, json_path, "bench_attention_gpu"))
+      !attnscale::bench::write_json_report(report, json_path, "bench_gpu_attention"))
     return 1;
   return 0;
 #endif
