@@ -19,7 +19,7 @@
 #include <string>
 #include <vector>
 
-#include "framework/tensor/tensor.h"
+#include "framework/core/tensor/tensor.h"
 #include "kernels/cuda/stream.h"
 
 #if !defined(ATTNSCALE_CUDA_HOST_EMULATION)
