@@ -15,5 +15,9 @@ void check_limit(const char* where, const char* what, int64_t value, int64_t lim
     throw UsageError(fmt::format("[cuda {}] {} = {} exceeds the kernel's limit {}", where, what, value, limit));
 }
 
+void check_argument(bool ok, const char* where, const char* message) {
+  if (!ok) throw UsageError(fmt::format("[cuda {}] {}", where, message));
+}
+
 }  // namespace ATTNSCALE_CUDA_ABI
 }  // namespace attnscale::cuda

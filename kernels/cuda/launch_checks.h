@@ -15,5 +15,8 @@ void check_dims(const char* where, int ndim, int max_dims);
 // Throws UsageError "[cuda <where>] <what> = <value> exceeds the kernel's limit <limit>" when value > limit.
 void check_limit(const char* where, const char* what, int64_t value, int64_t limit);
 
+// Throws UsageError "[cuda <where>] <message>" unless ok.
+void check_argument(bool ok, const char* where, const char* message);
+
 }  // namespace ATTNSCALE_CUDA_ABI
 }  // namespace attnscale::cuda

@@ -11,6 +11,7 @@
 //   __shfl_xor_sync(kFullMask, v, lane_mask)   butterfly exchange within a warp (full mask only)
 //   __shfl_sync(kFullMask, v, src_lane)        broadcast within a warp (full mask only)
 //   atomicAdd(T* p, T v)                       float, double
+//   atomicMin(long long* p, long long v)
 //   ATTNSCALE_SHARED(T, name, count)           a static shared array `name` of the block (T name[count])
 //   dynamic_shared<T>()                        the launch's shared_bytes as T*, 16-byte aligned
 //   warp_sum(v) warp_max(v)                    butterfly over the 32 lanes: every lane gets the result
@@ -19,7 +20,7 @@
 //                                              barriers) and blockDim.x * y * z must be a multiple of 32
 //   lane_id() warp_id() warps_per_block()      kWarpSize = 32, kFullMask = 0xffffffff
 //   global_index() global_stride()             for grid-stride loops over x, as int64
-//   math::exp log log1p sqrt rsqrt tanh erf erfc pow abs isfinite max min, math::infinity<T>()
+//   math::exp log log1p sqrt rsqrt tanh erf erfc pow abs sin cos isfinite max min, math::infinity<T>()
 //                                              float and double overloads (device intrinsics on the
 //                                              GPU, libm on the host)
 //
@@ -141,6 +142,15 @@ template <typename T>
 T atomicAdd(T* address, T value) {
   return std::atomic_ref<T>(*address).fetch_add(value);
 }
+
+template <typename T>
+T atomicMin(T* address, T value) {
+  std::atomic_ref<T> target(*address);
+  T old = target.load();
+  while (value < old && !target.compare_exchange_weak(old, value)) {
+  }
+  return old;
+}
 #endif  // !__CUDACC__
 
 // ---- static shared memory ---------------------------------------------------------------------
@@ -207,6 +217,10 @@ __device__ __forceinline__ float pow(float x, float y) { return ::powf(x, y); }
 __device__ __forceinline__ double pow(double x, double y) { return ::pow(x, y); }
 __device__ __forceinline__ float abs(float x) { return ::fabsf(x); }
 __device__ __forceinline__ double abs(double x) { return ::fabs(x); }
+__device__ __forceinline__ float sin(float x) { return ::sinf(x); }
+__device__ __forceinline__ double sin(double x) { return ::sin(x); }
+__device__ __forceinline__ float cos(float x) { return ::cosf(x); }
+__device__ __forceinline__ double cos(double x) { return ::cos(x); }
 template <typename T>
 __device__ __forceinline__ bool isfinite(T x) { return ::isfinite(x); }
 #else
@@ -220,6 +234,8 @@ template <typename T> T erf(T x) { return std::erf(x); }
 template <typename T> T erfc(T x) { return std::erfc(x); }
 template <typename T> T pow(T x, T y) { return std::pow(x, y); }
 template <typename T> T abs(T x) { return std::fabs(x); }
+template <typename T> T sin(T x) { return std::sin(x); }
+template <typename T> T cos(T x) { return std::cos(x); }
 template <typename T> bool isfinite(T x) { return std::isfinite(x); }
 #endif
 // max/min as fmax/fmin would be: a NaN argument loses to a number. Kernels that must propagate NaN
