@@ -15,42 +15,10 @@ namespace attnscale::test {
 namespace {
 
 template <typename T>
-class CudaHostAttention : public ::testing::Test {};
+class CudaHostAttention : public KernelTest {};
 using FloatTypes = ::testing::Types<float, double>;
 TYPED_TEST_SUITE(CudaHostAttention, FloatTypes);
-
-template <typename T>
-constexpr Tolerance attention_tolerance() {
-  return sizeof(T) == 4 ? Tolerance{1e-4, 1e-5} : Tolerance{1e-11, 1e-12};
-}
-
-// The CUDA launchers on the case's inputs (host memory is device memory under the emulation).
-template <typename T>
-KernelResult<T> run_cuda(const AttentionCase& c, const CaseData& data) {
-  const auto params = c.params();
-  const auto q = cast<T>(data.q), k = cast<T>(data.k), v = cast<T>(data.v),
-             dout = cast<T>(data.dout);
-  KernelResult<T> r;
-  r.out.assign(c.shape.out_size(), T(7));  // garbage: the kernels must overwrite
-  r.lse.assign(c.shape.rows(), T(7));
-  cuda::attention_forward<T>(params, {q, k, v, r.out, r.lse}, kStream);
-  std::vector<T> delta(c.shape.rows(), T(7));
-  cuda::attention_delta<T>(dout, r.out, c.shape.value_dim, delta, kStream);
-  r.dq.assign(c.shape.q_size(), T(7));
-  r.dk.assign(c.shape.k_size(), T(7));
-  r.dv.assign(c.shape.v_size(), T(7));
-  cuda::attention_backward<T>(params, {q, k, v, dout, r.lse, delta, r.dq, r.dk, r.dv}, kStream);
-  return r;
-}
-
-// CUDA kernels and CPU kernels on the same inputs.
-template <typename T>
-KernelResult<T> check_against_cpu(const AttentionCase& c) {
-  const CaseData data = make_data(c);
-  KernelResult<T> cuda = run_cuda<T>(c, data);
-  expect_same_results(cuda, run_kernels<T>(c, data), attention_tolerance<T>());
-  return cuda;
-}
+class CudaHostAttentionOne : public KernelTest {};
 
 AttentionShape shape(int64_t b, int64_t hq, int64_t hkv, int64_t n, int64_t m, int64_t d,
                      int64_t dv) {
@@ -158,7 +126,7 @@ TYPED_TEST(CudaHostAttention, EmptyKeyOrQuerySets) {
   check_against_cpu<TypeParam>(c);  // dk and dv are 0
 }
 
-TEST(CudaHostAttentionFloat, HeadDim128) {
+TEST_F(CudaHostAttentionOne, HeadDim128Float) {
   AttentionCase c;
   c.shape = shape(1, 2, 1, 80, 100, 128, 80);
   c.mask.causal = true;
@@ -166,7 +134,7 @@ TEST(CudaHostAttentionFloat, HeadDim128) {
   check_against_cpu<float>(c);
 }
 
-TEST(CudaHostAttentionDouble, RejectsHeadDimAbove64) {
+TEST_F(CudaHostAttentionOne, DoubleRejectsHeadDimAbove64) {
   AttentionCase c;
   c.shape = shape(1, 1, 1, 4, 4, 80, 8);
   const CaseData data = make_data(c);
@@ -193,37 +161,40 @@ TYPED_TEST(CudaHostAttention, MergeAndAccumulateOverKeyShards) {
   const KernelResult<T> cpu = run_kernels<T>(c, data);
 
   const AttentionShape& s = c.shape;
-  const auto q = cast<T>(data.q), k = cast<T>(data.k), v = cast<T>(data.v),
-             dout = cast<T>(data.dout);
+  const auto k = cast<T>(data.k), v = cast<T>(data.v);
+  const KernelVector<T> q = kernel_copy(cast<T>(data.q)), dout = kernel_copy(cast<T>(data.dout));
   const int64_t split = 40, d = s.head_dim, dv = s.value_dim;
   // Shard `part` (0: keys [0, split), 1: the rest) of k, v, k_valid, in [B, Hkv, M_part, *].
   struct Shard {
-    std::vector<T> k, v;
-    std::vector<int32_t> k_valid;
+    KernelVector<T> k, v;
+    KernelVector<int32_t> k_valid;
     kernels::AttentionParams params;
+    int64_t begin = 0, len = 0;
   };
   const kernels::AttentionParams full = c.params();
   auto make_shard = [&](int part) {
     Shard sh;
-    const int64_t begin = part == 0 ? 0 : split, len = part == 0 ? split : s.k_len - split;
+    sh.begin = part == 0 ? 0 : split;
+    sh.len = part == 0 ? split : s.k_len - split;
     for (int64_t bg = 0; bg < s.batch * s.kv_heads; ++bg) {
-      sh.k.insert(sh.k.end(), k.begin() + (bg * s.k_len + begin) * d,
-                  k.begin() + (bg * s.k_len + begin + len) * d);
-      sh.v.insert(sh.v.end(), v.begin() + (bg * s.k_len + begin) * dv,
-                  v.begin() + (bg * s.k_len + begin + len) * dv);
+      sh.k.insert(sh.k.end(), k.begin() + (bg * s.k_len + sh.begin) * d,
+                  k.begin() + (bg * s.k_len + sh.begin + sh.len) * d);
+      sh.v.insert(sh.v.end(), v.begin() + (bg * s.k_len + sh.begin) * dv,
+                  v.begin() + (bg * s.k_len + sh.begin + sh.len) * dv);
     }
     for (int64_t b = 0; b < s.batch; ++b)
-      sh.k_valid.insert(sh.k_valid.end(), c.mask.k_valid.begin() + b * s.k_len + begin,
-                        c.mask.k_valid.begin() + b * s.k_len + begin + len);
+      sh.k_valid.insert(sh.k_valid.end(), c.mask.k_valid.begin() + b * s.k_len + sh.begin,
+                        c.mask.k_valid.begin() + b * s.k_len + sh.begin + sh.len);
     sh.params = full;
-    sh.params.shape.k_len = len;
-    sh.params.k_positions = kernels::Positions::contiguous(begin, len);
+    sh.params.shape.k_len = sh.len;
+    sh.params.k_positions = kernels::Positions::contiguous(sh.begin, sh.len);
     return sh;
   };
   Shard shards[2] = {make_shard(0), make_shard(1)};
-  for (Shard& sh : shards) sh.params.mask = full.mask.with_keys({}, sh.k_valid);
+  for (Shard& sh : shards)
+    sh.params.mask = full.mask.with_keys({}, {sh.k_valid.data(), sh.k_valid.size()});
 
-  std::vector<T> out(s.out_size(), T(0)), lse(s.rows(), -std::numeric_limits<T>::infinity());
+  KernelVector<T> out(s.out_size(), T(0)), lse(s.rows(), -std::numeric_limits<T>::infinity());
   for (const Shard& sh : shards) {
     kernels::AttentionForwardBuffers<T> io{q, sh.k, sh.v, out, lse};
     io.merge_into_output = true;
@@ -233,29 +204,23 @@ TYPED_TEST(CudaHostAttention, MergeAndAccumulateOverKeyShards) {
   EXPECT_TRUE(all_close(out, cpu.out, tol)) << "out";
   EXPECT_TRUE(all_close(lse, cpu.lse, tol)) << "lse";
 
-  std::vector<T> delta(s.rows());
+  KernelVector<T> delta(s.rows()), dq(s.q_size(), T(7));
   cuda::attention_delta<T>(dout, out, dv, delta, kStream);
-  std::vector<T> dq(s.q_size(), T(7));
-  std::vector<T> dk, dvv;
+  std::vector<T> dk(s.k_size()), dvv(s.v_size());
   for (int part = 0; part < 2; ++part) {
     const Shard& sh = shards[part];
     // dk, dv start at 1: accumulate_dkv adds this shard's gradient to them.
-    std::vector<T> dk_part(sh.k.size(), T(1)), dv_part(sh.v.size(), T(1));
+    KernelVector<T> dk_part(sh.k.size(), T(1)), dv_part(sh.v.size(), T(1));
     kernels::AttentionBackwardBuffers<T> io{q, sh.k, sh.v, dout, lse, delta, dq, dk_part, dv_part};
     io.accumulate_dq = part > 0;
     io.accumulate_dkv = true;
     cuda::attention_backward<T>(sh.params, io, kStream);
-    for (T& x : dk_part) x -= T(1);
-    for (T& x : dv_part) x -= T(1);
-    // Back into [B, Hkv, M, *] order.
-    const int64_t begin = part == 0 ? 0 : split, len = sh.params.shape.k_len;
-    dk.resize(s.k_size());
-    dvv.resize(s.v_size());
+    // Back into [B, Hkv, M, *] order, less the 1 they started from.
     for (int64_t bg = 0; bg < s.batch * s.kv_heads; ++bg) {
-      std::copy(dk_part.begin() + bg * len * d, dk_part.begin() + (bg + 1) * len * d,
-                dk.begin() + (bg * s.k_len + begin) * d);
-      std::copy(dv_part.begin() + bg * len * dv, dv_part.begin() + (bg + 1) * len * dv,
-                dvv.begin() + (bg * s.k_len + begin) * dv);
+      for (int64_t x = 0; x < sh.len * d; ++x)
+        dk[(bg * s.k_len + sh.begin) * d + x] = dk_part[bg * sh.len * d + x] - T(1);
+      for (int64_t x = 0; x < sh.len * dv; ++x)
+        dvv[(bg * s.k_len + sh.begin) * dv + x] = dv_part[bg * sh.len * dv + x] - T(1);
     }
   }
   EXPECT_TRUE(all_close(dq, cpu.dq, tol)) << "dq";
@@ -263,7 +228,7 @@ TYPED_TEST(CudaHostAttention, MergeAndAccumulateOverKeyShards) {
   EXPECT_TRUE(all_close(dvv, cpu.dv, Tolerance{tol.rtol * 10, tol.atol * 10})) << "dv";
 }
 
-TEST(CudaHostAttentionArguments, RejectsBadShapesLikeTheCpuEntryPoints) {
+TEST_F(CudaHostAttentionOne, RejectsBadShapesLikeTheCpuEntryPoints) {
   AttentionCase c;
   c.shape = shape(1, 3, 2, 4, 4, 8, 8);  // 3 query heads, 2 kv heads
   std::vector<float> q(c.shape.q_size()), k(c.shape.k_size()), v(c.shape.v_size()),
