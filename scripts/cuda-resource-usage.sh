@@ -18,13 +18,18 @@ for src in "${sources[@]}"; do
     --generate-code=arch=compute_80,code=sm_80 --generate-code=arch=compute_90,code=sm_90 \
     -c "$src" -o "$tmp/$name.o" >"$tmp/$name.log" 2>&1 || { cat "$tmp/$name.log" >&2; exit 1; }
   # ptxas: "Compiling entry function 'NAME' for 'sm_XX'", then spills, then "Used N registers, ... M bytes smem".
-  awk -v file="$name" '
-    /Compiling entry function/ { match($0, /function .([^'"'"']*)/, m); kernel = m[1]; match($0, /sm_[0-9a]+/); arch = substr($0, RSTART, RLENGTH) }
-    /spill stores/ && kernel != "" { split($0, w, " "); spill = w[5] + w[9] }
+  awk -v file="$name" -v q="'" '
+    /Compiling entry function/ {
+      kernel = $0; sub(".*function " q, "", kernel); sub(q " for.*", "", kernel)
+      arch = $0; sub(".*for " q, "", arch); sub(q ".*", "", arch)
+    }
+    /spill stores/ && kernel != "" { spill = $5 + $9 }
     /Used [0-9]+ registers/ && kernel != "" {
-      match($0, /Used [0-9]+/); regs = substr($0, RSTART + 5, RLENGTH - 5)
-      smem = 0; if (match($0, /[0-9]+ bytes smem/)) smem = substr($0, RSTART, RLENGTH - 11)
-      printf "%s\t%s\t%s\t%s\t%s\t%s\n", file, arch, regs, smem, spill, kernel; kernel = ""
+      regs = $0; sub(/.*Used /, "", regs); sub(/ registers.*/, "", regs)
+      smem = 0
+      if ($0 ~ /bytes smem/) { smem = $0; sub(/ bytes smem.*/, "", smem); sub(/.* /, "", smem) }
+      printf "%s\t%s\t%s\t%s\t%s\t%s\n", file, arch, regs, smem, spill, kernel
+      kernel = ""
     }' "$tmp/$name.log"
 done | c++filt | sed -E 's/attnscale::cuda::(device|host_emulation)::\(anonymous namespace\):://; s/\(anonymous namespace\):://g' |
   awk -F'\t' '{ printf "%-14s %-6s %5s %10s %12s  %s\n", $1, $2, $3, $4, $5, $6 }' | sort -k1,1 -k6 -k2,2
