@@ -73,6 +73,9 @@ class KernelTest : public ::testing::Test {
 };
 #endif
 
+// The element types the float kernels are tested with (typed test suites).
+using FloatTypes = ::testing::Types<float, double>;
+
 // n values uniform in [low, high).
 template <typename T>
 KernelVector<T> uniform(int64_t n, uint64_t seed, double low = -1.0, double high = 1.0) {

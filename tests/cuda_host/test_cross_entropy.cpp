@@ -10,7 +10,6 @@ namespace {
 
 template <typename T>
 class CudaHostCrossEntropy : public KernelTest {};
-using FloatTypes = ::testing::Types<float, double>;
 TYPED_TEST_SUITE(CudaHostCrossEntropy, FloatTypes);
 
 TYPED_TEST(CudaHostCrossEntropy, ForwardAndBackwardMatchCpu) {

@@ -11,7 +11,6 @@ namespace {
 
 template <typename T>
 class CudaHostDropout : public KernelTest {};
-using FloatTypes = ::testing::Types<float, double>;
 TYPED_TEST_SUITE(CudaHostDropout, FloatTypes);
 
 TYPED_TEST(CudaHostDropout, SameMaskAsCpu) {

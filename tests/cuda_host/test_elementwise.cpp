@@ -15,7 +15,6 @@ using kernels::UnaryOp;
 
 template <typename T>
 class CudaHostElementwise : public KernelTest {};
-using FloatTypes = ::testing::Types<float, double>;
 TYPED_TEST_SUITE(CudaHostElementwise, FloatTypes);
 
 constexpr UnaryOp kUnaryOps[] = {UnaryOp::neg,  UnaryOp::exp,  UnaryOp::log,   UnaryOp::tanh,

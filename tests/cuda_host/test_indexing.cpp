@@ -11,7 +11,6 @@ namespace {
 
 template <typename T>
 class CudaHostIndexing : public KernelTest {};
-using FloatTypes = ::testing::Types<float, double>;
 TYPED_TEST_SUITE(CudaHostIndexing, FloatTypes);
 
 TYPED_TEST(CudaHostIndexing, EmbeddingLookupAndBackwardMatchCpu) {

@@ -12,7 +12,6 @@ namespace {
 
 template <typename T>
 class CudaHostNorm : public KernelTest {};
-using FloatTypes = ::testing::Types<float, double>;
 TYPED_TEST_SUITE(CudaHostNorm, FloatTypes);
 
 template <typename T>

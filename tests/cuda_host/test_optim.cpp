@@ -16,7 +16,6 @@ namespace {
 
 template <typename T>
 class CudaHostOptim : public KernelTest {};
-using FloatTypes = ::testing::Types<float, double>;
 TYPED_TEST_SUITE(CudaHostOptim, FloatTypes);
 
 constexpr int64_t kN = 700;

@@ -11,7 +11,6 @@ namespace {
 
 template <typename T>
 class CudaHostRope : public KernelTest {};
-using FloatTypes = ::testing::Types<float, double>;
 TYPED_TEST_SUITE(CudaHostRope, FloatTypes);
 
 TYPED_TEST(CudaHostRope, ForwardAndBackwardMatchCpu) {

@@ -14,13 +14,7 @@ namespace {
 
 template <typename T>
 class CudaHostSoftmax : public KernelTest {};
-using FloatTypes = ::testing::Types<float, double>;
 TYPED_TEST_SUITE(CudaHostSoftmax, FloatTypes);
-
-template <typename T>
-constexpr DType dtype_of() {
-  return sizeof(T) == 4 ? DType::f32 : DType::f64;
-}
 
 TYPED_TEST(CudaHostSoftmax, ForwardAndBackwardMatchCpu) {
   using T = TypeParam;

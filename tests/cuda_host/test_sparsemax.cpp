@@ -13,7 +13,6 @@ namespace {
 
 template <typename T>
 class CudaHostSparsemax : public KernelTest {};
-using FloatTypes = ::testing::Types<float, double>;
 TYPED_TEST_SUITE(CudaHostSparsemax, FloatTypes);
 
 TYPED_TEST(CudaHostSparsemax, ForwardAndBackwardMatchCpu) {

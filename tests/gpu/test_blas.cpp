@@ -12,7 +12,6 @@ namespace {
 
 template <typename T>
 class GpuBlas : public KernelTest {};
-using FloatTypes = ::testing::Types<float, double>;
 TYPED_TEST_SUITE(GpuBlas, FloatTypes);
 
 TYPED_TEST(GpuBlas, GemmMatchesCpu) {
