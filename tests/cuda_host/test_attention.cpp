@@ -16,7 +16,6 @@ namespace {
 
 template <typename T>
 class CudaHostAttention : public KernelTest {};
-using FloatTypes = ::testing::Types<float, double>;
 TYPED_TEST_SUITE(CudaHostAttention, FloatTypes);
 class CudaHostAttentionOne : public KernelTest {};
 

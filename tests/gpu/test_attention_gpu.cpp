@@ -8,7 +8,6 @@ namespace {
 
 template <typename T>
 class GpuAttention : public KernelTest {};
-using FloatTypes = ::testing::Types<float, double>;
 TYPED_TEST_SUITE(GpuAttention, FloatTypes);
 class GpuAttentionFloat : public KernelTest {};
 
