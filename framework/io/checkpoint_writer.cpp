@@ -14,6 +14,7 @@
 #include "framework/io/durable_fs.h"
 #include "framework/io/hdf5.h"
 #include "framework/io/sha256.h"
+#include "framework/tensor/non_finite.h"
 
 namespace attnscale::checkpoint {
 namespace {
@@ -58,6 +59,16 @@ std::string utc_now() {
   char text[32];
   std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &utc);
   return text;
+}
+
+// A diverged run (NaN or infinity in its state) is not worth resuming: saving it would make it
+// the newest checkpoint, and retention could delete the last good ones for it.
+void refuse_non_finite(const Content& content) {
+  const std::pair<std::string_view, const NamedTensors*> groups[] = {
+      {"parameter", &content.parameters}, {"buffer", &content.buffers}, {"optimizer state", &content.optimizer_state}};
+  for (const auto& [what, tensors] : groups)
+    if (const auto found = first_non_finite(*tensors))
+      throw RuntimeFailure(fmt::format("[checkpoint] {} {}: refusing to save a diverged state", what, describe(*found)));
 }
 
 void write_group(h5::File& file, std::string_view group, const NamedTensors& tensors) {
@@ -140,6 +151,7 @@ fs::path CheckpointWriter::save(const Content& content) {
                         "grid dp {} x cp {} does not match the {} saving ranks", content.grid.dp, content.grid.cp,
                         group_.size());
         if (rank == 0) {
+          refuse_non_finite(content);
           fs::create_directories(options_.dir);
           fs::remove_all(tmp_dir);
           fs::create_directory(tmp_dir);
