@@ -2,9 +2,9 @@
 
 #include <cmath>
 
-#include "framework/autograd/node.h"
-#include "framework/ops/ops.h"
-#include "framework/tensor/non_finite.h"
+#include "framework/core/autograd/node.h"
+#include "framework/core/ops/ops.h"
+#include "framework/core/tensor/non_finite.h"
 #include "kernels/elementwise.h"
 #include "kernels/optim.h"
 

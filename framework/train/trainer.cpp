@@ -8,14 +8,14 @@
 #include <optional>
 
 #include "base/logging.h"
-#include "framework/io/checkpoint_group.h"
+#include "framework/checkpoint/group.h"
 #include "framework/io/metrics.h"
 #include "framework/io/progress.h"
 #include "framework/optim/adam.h"
 #include "framework/optim/clip_grad.h"
 #include "framework/optim/sgd.h"
-#include "framework/ops/ops.h"
-#include "framework/tensor/non_finite.h"
+#include "framework/core/ops/ops.h"
+#include "framework/core/tensor/non_finite.h"
 
 namespace attnscale::train {
 

@@ -16,9 +16,9 @@
 #include <fmt/format.h>
 
 #include "base/error.h"
-#include "framework/io/checkpoint_dir.h"
-#include "framework/io/checkpoint_format.h"
-#include "framework/io/checkpoint_lock.h"
+#include "framework/checkpoint/dir.h"
+#include "framework/checkpoint/format.h"
+#include "framework/checkpoint/lock.h"
 #include "tests/config/test_support.h"
 
 extern char** environ;

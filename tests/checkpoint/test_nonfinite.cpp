@@ -7,12 +7,12 @@
 #include <cmath>
 #include <limits>
 
-#include "framework/io/checkpoint_dir.h"
-#include "framework/io/checkpoint_format.h"
-#include "framework/io/checkpoint_manifest.h"
-#include "framework/io/checkpoint_reader.h"
-#include "framework/io/checkpoint_select.h"
-#include "framework/io/checkpoint_writer.h"
+#include "framework/checkpoint/dir.h"
+#include "framework/checkpoint/format.h"
+#include "framework/checkpoint/manifest.h"
+#include "framework/checkpoint/reader.h"
+#include "framework/checkpoint/select.h"
+#include "framework/checkpoint/writer.h"
 #include "framework/io/durable_fs.h"
 #include "framework/io/sha256.h"
 #include "tests/checkpoint/checkpoint_test_util.h"

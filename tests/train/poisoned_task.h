@@ -7,7 +7,7 @@
 #include <set>
 #include <vector>
 
-#include "framework/ops/ops.h"
+#include "framework/core/ops/ops.h"
 #include "framework/train/task.h"
 
 namespace attnscale::test {
