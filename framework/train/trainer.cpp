@@ -92,7 +92,7 @@ void Trainer::skip_nonfinite_step(int64_t step, const NonFiniteReasons& reasons)
   const int64_t budget = cfg_.train.skip_nonfinite_steps;
   if (skipped_nonfinite_ < budget) {
     ++skipped_nonfinite_;
-    if (!reasons.origin.empty()) LOG_WARN("[train] step {}: {}", step, reasons.origin);
+    if (!reasons.origin.empty()) LOG_WARN("{} at step {}", reasons.origin, step);
     if (rank_ == 0)
       LOG_WARN("[train] step {}: non-finite loss or gradient: skipped without an update ({} of "
                "train.skip_nonfinite_steps = {})",
