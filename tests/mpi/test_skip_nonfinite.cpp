@@ -15,29 +15,10 @@
 namespace attnscale {
 namespace {
 
-Config dp_config(int dp, int64_t budget) {
-  set_log_level("error");
-  Config cfg;
-  cfg.model.d_model = 16;
-  cfg.model.n_layers = 1;
-  cfg.model.n_heads = 2;
-  cfg.data.task = config::Task::copy;
-  cfg.data.seq_len = 17;
-  cfg.data.vocab_size = 12;
-  cfg.data.batch_size = 12;  // divisible by 1, 2, 3, 4 ranks
-  cfg.parallel.dp = dp;
-  cfg.optim.warmup_steps = 1;
-  cfg.train.steps = 4;
-  cfg.train.eval_batches = 1;
-  cfg.train.skip_nonfinite_steps = budget;
-  cfg.logging.progress = config::ProgressMode::off;
-  validate(cfg);
-  return cfg;
-}
-
 struct DpRun {
   explicit DpRun(Communicator& comm, int64_t budget)
-      : cfg(dp_config(comm.size(), budget)), grid(comm, GridShape::for_world(comm.size(), 1)) {
+      : cfg(test::tiny_lm_config(comm.size(), budget)), grid(comm, GridShape::for_world(comm.size(), 1)) {
+    set_log_level("error");  // every rank trains; keep the test output to results
     parallel.world = &comm;
     parallel.grid = &grid;
   }

@@ -7,10 +7,31 @@
 #include <set>
 #include <vector>
 
+#include "framework/config/config.h"
 #include "framework/core/ops/ops.h"
 #include "framework/train/task.h"
 
 namespace attnscale::test {
+
+// A TransformerLM that trains a step in milliseconds; batch 12 splits over 1 to 4 dp ranks.
+inline Config tiny_lm_config(int dp, int64_t skip_nonfinite_steps) {
+  Config cfg;
+  cfg.model.d_model = 16;
+  cfg.model.n_layers = 1;
+  cfg.model.n_heads = 2;
+  cfg.data.task = config::Task::copy;
+  cfg.data.seq_len = 17;
+  cfg.data.vocab_size = 12;
+  cfg.data.batch_size = 12;
+  cfg.parallel.dp = dp;
+  cfg.optim.warmup_steps = 1;
+  cfg.train.steps = 4;
+  cfg.train.eval_batches = 1;
+  cfg.train.skip_nonfinite_steps = skip_nonfinite_steps;
+  cfg.logging.progress = config::ProgressMode::off;
+  validate(cfg);
+  return cfg;
+}
 
 enum class Poison {
   gradient,  // the loss stays finite, the first parameter's gradient is NaN

@@ -16,21 +16,8 @@ namespace {
 
 Config tiny_config(int64_t budget) {
   set_thread_count(1);
-  Config cfg;
-  cfg.model.d_model = 16;
-  cfg.model.n_layers = 1;
-  cfg.model.n_heads = 2;
-  cfg.data.task = config::Task::copy;
-  cfg.data.seq_len = 17;
-  cfg.data.vocab_size = 12;
-  cfg.data.batch_size = 4;
-  cfg.optim.warmup_steps = 1;
+  Config cfg = test::tiny_lm_config(1, budget);
   cfg.train.steps = 5;
-  cfg.train.eval_batches = 1;
-  cfg.train.skip_nonfinite_steps = budget;
-  cfg.logging.progress = config::ProgressMode::off;
-  cfg.logging.level = config::LogLevel::error;
-  validate(cfg);
   return cfg;
 }
 
