@@ -12,7 +12,7 @@ using kernels::UnaryOp;
 using ops_detail::broadcast_strides;
 
 Tensor binary_forward(BinaryOp op, const Tensor& a, const Tensor& b, const char* name) {
-  ops_detail::check_cpu(a, name);
+  ops_detail::check_cpu(name, {a, b});
   ATTNSCALE_CHECK(a.dtype() == b.dtype(), name, "dtype mismatch: {} and {}", dtype_name(a.dtype()),
                   dtype_name(b.dtype()));
   const Shape out_shape = broadcast_shapes(a.shape(), b.shape(), name);
@@ -26,7 +26,7 @@ Tensor binary_forward(BinaryOp op, const Tensor& a, const Tensor& b, const char*
 }
 
 Tensor unary_op(UnaryOp op, const Tensor& x, const char* name) {
-  ops_detail::check_cpu(x, name);
+  ops_detail::check_cpu(name, {x});
   const Tensor xc = x.contiguous();
   Tensor out = Tensor::empty(x.shape(), x.dtype(), x.device());
   ATTNSCALE_DISPATCH_FLOAT(x.dtype(), name, [&] {
@@ -44,7 +44,7 @@ Tensor unary_op(UnaryOp op, const Tensor& x, const char* name) {
   });
 }
 
-Tensor scalar_like(const Tensor& x, double v) { return Tensor::scalar(v, x.dtype()); }
+Tensor scalar_like(const Tensor& x, double v) { return Tensor::scalar(v, x.dtype()).to(x.device()); }
 
 }  // namespace
 

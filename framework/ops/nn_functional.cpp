@@ -12,7 +12,7 @@
 namespace attnscale {
 
 Tensor cross_entropy(const Tensor& logits, const Tensor& targets, int64_t ignore_index, Reduction reduction) {
-  ops_detail::check_cpu(logits, "cross_entropy");
+  ops_detail::check_cpu("cross_entropy", {logits, targets});
   ops_detail::check_int64(targets, "cross_entropy", "targets");
   ATTNSCALE_CHECK(logits.dim() >= 1, "cross_entropy", "logits must have a class axis, got shape {}",
                   shape_str(logits.shape()));
@@ -63,7 +63,7 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& targets, int64_t ignore
 Tensor dropout(const Tensor& x, double p, Generator& gen, bool training) {
   ATTNSCALE_CHECK(p >= 0.0 && p <= 1.0, "dropout", "probability {} is outside [0, 1]", p);
   if (!training || p == 0.0) return x;
-  ops_detail::check_cpu(x, "dropout");
+  ops_detail::check_cpu("dropout", {x});
   const Tensor xc = x.contiguous();
   const int64_t n = xc.numel();
   const uint64_t seed = gen.seed(), first = gen.reserve(kernels::dropout_counters(n));

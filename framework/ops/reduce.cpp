@@ -53,6 +53,7 @@ void sum_columns(const T* x, int64_t r, int64_t inner, T* out) {
 }  // namespace
 
 Tensor sum(const Tensor& x, std::vector<int> axes, bool keepdim) {
+  ops_detail::check_cpu("sum", {x});
   axes = normalize_axes(std::move(axes), x.dim(), "sum");
   const Shape out_shape = reduced_shape(x.shape(), axes, keepdim);
   Tensor out = Tensor::empty(out_shape, x.dtype(), x.device());
@@ -150,6 +151,7 @@ void logsumexp_along(const T* x, ops_detail::AxisView s, T* out) {
 }  // namespace
 
 Tensor argmax(const Tensor& x, int axis, bool keepdim) {
+  ops_detail::check_cpu("argmax", {x});
   const int ax = normalize_axis(axis, x.dim(), "argmax");
   ATTNSCALE_CHECK(x.shape()[ax] > 0, "argmax", "empty axis {}", ax);
   const Tensor xc = x.contiguous();
@@ -163,6 +165,7 @@ Tensor argmax(const Tensor& x, int axis, bool keepdim) {
 }
 
 Tensor max(const Tensor& x, int axis, bool keepdim) {
+  ops_detail::check_cpu("max", {x});
   const int ax = normalize_axis(axis, x.dim(), "max");
   ATTNSCALE_CHECK(x.shape()[ax] > 0, "max", "empty axis {}", ax);
   const Tensor xc = x.contiguous();
@@ -188,6 +191,7 @@ Tensor max(const Tensor& x, int axis, bool keepdim) {
 }
 
 Tensor logsumexp(const Tensor& x, int axis, bool keepdim) {
+  ops_detail::check_cpu("logsumexp", {x});
   const int ax = normalize_axis(axis, x.dim(), "logsumexp");
   const Tensor xc = x.contiguous();
   const ops_detail::AxisView s = ops_detail::axis_view(x.shape(), ax);

@@ -1,4 +1,5 @@
 #include "framework/autograd/node.h"
+#include "framework/ops/op_helpers.h"
 #include "framework/ops/ops.h"
 #include "kernels/softmax.h"
 
@@ -7,6 +8,7 @@ namespace {
 
 template <bool Log>
 Tensor softmax_impl(const Tensor& x, int axis, const char* name) {
+  ops_detail::check_cpu(name, {x});
   const int ax = normalize_axis(axis, x.dim(), name);
   if (ax != x.dim() - 1) {
     // Move the axis last, normalise there, move it back: one code path for the loops.

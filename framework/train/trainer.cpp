@@ -13,6 +13,7 @@
 #include "framework/optim/clip_grad.h"
 #include "framework/optim/sgd.h"
 #include "framework/ops/ops.h"
+#include "framework/tensor/cuda_runtime.h"
 
 namespace attnscale::train {
 
@@ -144,6 +145,8 @@ TrainSummary Trainer::run() {
       m.step_time_s = step_time;
       m.comm_time_s = comm_time;
       m.peak_mem_bytes = peak_resident_bytes();
+      if (const Device device = task_.model().device(); device.is_cuda())
+        m.peak_device_mem_bytes = static_cast<int64_t>(cuda::memory_stats(device).peak_bytes);
       m.extra["train_accuracy"] = scored ? static_cast<double>(correct) / static_cast<double>(scored) : 0.0;
       if (eval) {
         m.extra["eval_loss"] = eval->loss;
