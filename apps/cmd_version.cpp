@@ -4,7 +4,7 @@
 #include <fmt/format.h>
 
 #include "apps/commands.h"
-#include "base/build_info.h"
+#include "framework/core/tensor/build_info.h"
 
 namespace attnscale::app {
 

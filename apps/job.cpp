@@ -7,7 +7,7 @@
 #include "base/logging.h"
 #include "base/threads.h"
 #include "distributed/comm/node_info.h"
-#include "framework/tensor/cuda_runtime.h"
+#include "framework/core/tensor/cuda_runtime.h"
 
 namespace attnscale::app {
 namespace {

@@ -4,7 +4,7 @@
 #pragma once
 
 #include "distributed/comm/process_grid.h"
-#include "framework/tensor/device.h"
+#include "framework/core/tensor/device.h"
 #include "kernels/layout.h"
 
 namespace attnscale::train {

@@ -12,8 +12,8 @@
 #include "framework/optim/adam.h"
 #include "framework/optim/clip_grad.h"
 #include "framework/optim/sgd.h"
-#include "framework/ops/ops.h"
-#include "framework/tensor/cuda_runtime.h"
+#include "framework/core/ops/ops.h"
+#include "framework/core/tensor/cuda_runtime.h"
 
 namespace attnscale::train {
 

@@ -10,7 +10,7 @@
 
 #include "framework/config/config.h"
 #include "framework/config/docs.h"
-#include "framework/tensor/cuda_runtime.h"
+#include "framework/core/tensor/cuda_runtime.h"
 #include "tests/config/test_support.h"
 
 #if ATTNSCALE_HAVE_CUDA

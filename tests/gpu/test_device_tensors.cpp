@@ -7,8 +7,8 @@
 
 #include "framework/io/hdf5.h"
 #include "framework/nn/module.h"
-#include "framework/ops/ops.h"
-#include "framework/tensor/cuda_runtime.h"
+#include "framework/core/ops/ops.h"
+#include "framework/core/tensor/cuda_runtime.h"
 
 namespace attnscale {
 namespace {

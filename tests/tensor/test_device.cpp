@@ -3,12 +3,12 @@
 // does when the runtime sees none. What needs a GPU itself is in tests/gpu/ (label gpu).
 #include <gtest/gtest.h>
 
-#include "base/build_info.h"
+#include "framework/core/tensor/build_info.h"
 #include "framework/nn/module.h"
-#include "framework/ops/op_helpers.h"
-#include "framework/ops/ops.h"
-#include "framework/tensor/cuda_runtime.h"
-#include "framework/tensor/memory_counter.h"
+#include "framework/core/ops/op_helpers.h"
+#include "framework/core/ops/ops.h"
+#include "framework/core/tensor/cuda_runtime.h"
+#include "framework/core/tensor/memory_counter.h"
 
 namespace attnscale {
 namespace {
