@@ -1,5 +1,5 @@
 // CUDA launchers of the reductions along one axis (kernels/cuda/reduce.cu), the device side of
-// framework/ops/reduce.cpp. x is contiguous and viewed as [outer, len, inner]; the axis is len; the
+// framework/core/ops/reduce.cpp. x is contiguous and viewed as [outer, len, inner]; the axis is len; the
 // outputs are [outer, inner].
 #pragma once
 

@@ -3,7 +3,7 @@
 // of x, gamma and beta.
 #include <vector>
 
-#include "framework/ops/ops.h"
+#include "framework/core/ops/ops.h"
 #include "kernels/cuda/norm.h"
 #include "tests/cuda_host/cuda_host_test_util.h"
 

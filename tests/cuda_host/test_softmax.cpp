@@ -3,7 +3,7 @@
 #include <limits>
 #include <vector>
 
-#include "framework/ops/ops.h"
+#include "framework/core/ops/ops.h"
 #include "kernels/cuda/reduce.h"
 #include "kernels/cuda/softmax.h"
 #include "kernels/softmax.h"

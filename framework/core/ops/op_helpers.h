@@ -8,6 +8,19 @@
 
 #include "framework/core/tensor/tensor.h"
 
+#if ATTNSCALE_HAVE_CUDA
+#include "framework/core/tensor/cuda_handles.h"
+// Inside an op's dtype dispatch: on a GPU tensor, run the CUDA launch given and return. A build
+// without CUDA never holds a GPU tensor, so the launch is left out there.
+#define ATTNSCALE_ON_CUDA(device, ...) \
+  if ((device).is_cuda()) {            \
+    __VA_ARGS__;                       \
+    return;                            \
+  }
+#else
+#define ATTNSCALE_ON_CUDA(device, ...)
+#endif
+
 namespace attnscale::ops_detail {
 
 using TensorRefs = std::initializer_list<std::reference_wrapper<const Tensor>>;

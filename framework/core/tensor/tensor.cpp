@@ -9,6 +9,11 @@
 #include "framework/core/tensor/cuda_runtime.h"
 #include "kernels/elementwise.h"
 
+#if ATTNSCALE_HAVE_CUDA
+#include "framework/core/tensor/cuda_handles.h"
+#include "kernels/cuda/elementwise.h"
+#endif
+
 namespace attnscale {
 
 TensorImpl& Tensor::impl() const {
@@ -169,8 +174,12 @@ std::byte* first_byte(const Tensor& x) {
 Tensor copy_contiguous(const Tensor& x) {
   Tensor out = Tensor::empty(x.shape(), x.dtype(), x.device());
   if (!x.device().is_cpu()) {
-    if (!x.is_contiguous()) throw_no_kernel("strided_copy", x.device());
-    cuda::copy_bytes(out.storage()->data(), out.device(), first_byte(x), x.device(), out.storage()->bytes());
+#if ATTNSCALE_HAVE_CUDA
+    ATTNSCALE_DISPATCH_ALL(x.dtype(), [&] {
+      cuda::strided_copy<scalar_t>(static_cast<int>(x.dim()), x.shape().data(), x.device_data<scalar_t>(),
+                                   x.strides().data(), out.device_data<scalar_t>(), cuda::compute_stream(x.device()));
+    });
+#endif
     return out;
   }
   ATTNSCALE_DISPATCH_ALL(x.dtype(), [&] {
