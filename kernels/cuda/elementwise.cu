@@ -73,6 +73,11 @@ StridedShape<N> strided_shape(const char* where, int ndim, const int64_t* shape,
 }
 
 template <typename T>
+__global__ void fill_kernel(int64_t n, T value, T* out) {
+  for (int64_t i = global_index(); i < n; i += global_stride()) out[i] = value;
+}
+
+template <typename T>
 __global__ void unary_kernel(UnaryOp op, int64_t n, const T* in, T* out) {
   for (int64_t i = global_index(); i < n; i += global_stride()) out[i] = kernels::apply_unary<DeviceMath>(op, in[i]);
 }
@@ -119,6 +124,11 @@ __global__ void strided_accumulate_kernel(StridedShape<1> shape, int64_t n, cons
 }  // namespace
 
 template <typename T>
+void fill(int64_t n, T value, T* out, Stream stream) {
+  if (n > 0) launch(fill_kernel<T>, blocks_for(n, kThreads), kThreads, 0, stream, n, value, out);
+}
+
+template <typename T>
 void unary(UnaryOp op, int64_t n, const T* in, T* out, Stream stream) {
   if (n > 0) launch(unary_kernel<T>, blocks_for(n, kThreads), kThreads, 0, stream, op, n, in, out);
 }
@@ -158,6 +168,7 @@ void strided_accumulate(int ndim, const int64_t* shape, const T* src, T* dst, co
 }
 
 #define INSTANTIATE_FLOAT(T)                                                                                  \
+  template void fill<T>(int64_t, T, T*, Stream);                                                              \
   template void unary<T>(UnaryOp, int64_t, const T*, T*, Stream);                                             \
   template void unary_backward<T>(UnaryOp, int64_t, const T*, const T*, const T*, T*, Stream);                \
   template void binary<T>(BinaryOp, int, const int64_t*, const T*, const int64_t*, const T*, const int64_t*, T*, \
@@ -171,6 +182,7 @@ INSTANTIATE_FLOAT(double)
 template void binary<int64_t>(BinaryOp, int, const int64_t*, const int64_t*, const int64_t*, const int64_t*,
                               const int64_t*, int64_t*, Stream);
 template void strided_copy<int64_t>(int, const int64_t*, const int64_t*, const int64_t*, int64_t*, Stream);
+template void fill<int64_t>(int64_t, int64_t, int64_t*, Stream);
 
 }  // namespace ATTNSCALE_CUDA_ABI
 }  // namespace attnscale::cuda

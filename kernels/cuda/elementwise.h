@@ -16,6 +16,10 @@ inline constexpr int kMaxDims = 8;
 using kernels::BinaryOp;
 using kernels::UnaryOp;
 
+// out[i] = value for i < n (Tensor::zeros / ones / full on the device).
+template <typename T>
+void fill(int64_t n, T value, T* out, Stream stream);
+
 template <typename T>
 void unary(UnaryOp op, int64_t n, const T* in, T* out, Stream stream);
 

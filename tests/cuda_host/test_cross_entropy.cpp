@@ -9,8 +9,7 @@ namespace attnscale::test {
 namespace {
 
 template <typename T>
-class CudaHostCrossEntropy : public ::testing::Test {};
-using FloatTypes = ::testing::Types<float, double>;
+class CudaHostCrossEntropy : public KernelTest {};
 TYPED_TEST_SUITE(CudaHostCrossEntropy, FloatTypes);
 
 TYPED_TEST(CudaHostCrossEntropy, ForwardAndBackwardMatchCpu) {
@@ -18,11 +17,11 @@ TYPED_TEST(CudaHostCrossEntropy, ForwardAndBackwardMatchCpu) {
   const int64_t rows = 7, ignore = -100;
   for (const int64_t classes : {3, 300}) {
     SCOPED_TRACE(classes);
-    const std::vector<T> logits = uniform<T>(rows * classes, 21, -5, 5), grad_loss = uniform<T>(rows, 22);
-    std::vector<int64_t> targets(rows);
+    const KernelVector<T> logits = uniform<T>(rows * classes, 21, -5, 5), grad_loss = uniform<T>(rows, 22);
+    KernelVector<int64_t> targets(rows);
     for (int64_t r = 0; r < rows; ++r) targets[r] = (r * 7919) % classes;
     targets[2] = ignore;
-    std::vector<T> loss_cpu(rows), lse_cpu(rows), loss_gpu(rows), lse_gpu(rows);
+    KernelVector<T> loss_cpu(rows), lse_cpu(rows), loss_gpu(rows), lse_gpu(rows);
     kernels::cross_entropy_forward<T>(rows, classes, logits.data(), targets.data(), ignore, loss_cpu.data(),
                                       lse_cpu.data());
     cuda::cross_entropy_forward<T>(rows, classes, logits.data(), targets.data(), ignore, loss_gpu.data(),
@@ -31,7 +30,7 @@ TYPED_TEST(CudaHostCrossEntropy, ForwardAndBackwardMatchCpu) {
     EXPECT_TRUE(all_close(lse_gpu, lse_cpu));
     EXPECT_EQ(loss_gpu[2], T(0));
 
-    std::vector<T> grad_cpu(rows * classes), grad_gpu(rows * classes, T(7));
+    KernelVector<T> grad_cpu(rows * classes), grad_gpu(rows * classes, T(7));
     kernels::cross_entropy_backward<T>(rows, classes, logits.data(), targets.data(), ignore, lse_cpu.data(),
                                        grad_loss.data(), grad_cpu.data());
     cuda::cross_entropy_backward<T>(rows, classes, logits.data(), targets.data(), ignore, lse_cpu.data(),

@@ -10,8 +10,7 @@ namespace attnscale::test {
 namespace {
 
 template <typename T>
-class CudaHostDropout : public ::testing::Test {};
-using FloatTypes = ::testing::Types<float, double>;
+class CudaHostDropout : public KernelTest {};
 TYPED_TEST_SUITE(CudaHostDropout, FloatTypes);
 
 TYPED_TEST(CudaHostDropout, SameMaskAsCpu) {
@@ -19,13 +18,13 @@ TYPED_TEST(CudaHostDropout, SameMaskAsCpu) {
   // A partial last group (1000 = 15 * 64 + 40), a counter past 2^32 (its high word matters) and
   // the edge probabilities 0 and 1.
   const int64_t n = 1000;
-  const std::vector<T> x = uniform<T>(n, 31, 0.5, 1.5);  // never 0, so a zero output means dropped
+  const KernelVector<T> x = uniform<T>(n, 31, 0.5, 1.5);  // never 0, so a zero output means dropped
   for (const double p : {0.0, 0.1, 0.5, 1.0}) {
     for (const uint64_t first_counter : {uint64_t{0}, uint64_t{17}, (uint64_t{1} << 32) - 5}) {
       SCOPED_TRACE(testing::Message() << "p " << p << " counter " << first_counter);
       const uint64_t drop_below = static_cast<uint64_t>(p * 4294967296.0);
       const T scale = p < 1 ? static_cast<T>(1 / (1 - p)) : T(0);
-      std::vector<T> cpu(n), gpu(n, T(-1));
+      KernelVector<T> cpu(n), gpu(n, T(-1));
       kernels::dropout<T>(n, x.data(), cpu.data(), 0x1234abcd5678ef01ull, first_counter, drop_below, scale);
       cuda::dropout<T>(n, x.data(), gpu.data(), 0x1234abcd5678ef01ull, first_counter, drop_below, scale, kStream);
       EXPECT_EQ(gpu, cpu);

@@ -11,8 +11,7 @@ namespace attnscale::test {
 namespace {
 
 template <typename T>
-class CudaHostNorm : public ::testing::Test {};
-using FloatTypes = ::testing::Types<float, double>;
+class CudaHostNorm : public KernelTest {};
 TYPED_TEST_SUITE(CudaHostNorm, FloatTypes);
 
 template <typename T>
@@ -27,12 +26,12 @@ TYPED_TEST(CudaHostNorm, LayerNormAndRmsNormMatchCpu) {
     for (const bool centered : {true, false}) {
       SCOPED_TRACE(testing::Message() << "dim " << dim << (centered ? " layernorm" : " rmsnorm"));
       const double eps = centered ? 1e-5 : 1e-6;
-      const std::vector<T> x = uniform<T>(rows * dim, 41, -2, 3), gamma = uniform<T>(dim, 42, 0.5, 1.5),
+      const KernelVector<T> x = uniform<T>(rows * dim, 41, -2, 3), gamma = uniform<T>(dim, 42, 0.5, 1.5),
                            beta = uniform<T>(dim, 43), dy = uniform<T>(rows * dim, 44);
       // The CPU: framework/nn/layers.cpp's formulas through autograd.
-      Tensor xt = Tensor::from(x, {rows, dim}).set_requires_grad();
-      Tensor gt = Tensor::from(gamma, {dim}).set_requires_grad();
-      Tensor bt = Tensor::from(beta, {dim}).set_requires_grad();
+      Tensor xt = tensor_from(x, {rows, dim}).set_requires_grad();
+      Tensor gt = tensor_from(gamma, {dim}).set_requires_grad();
+      Tensor bt = tensor_from(beta, {dim}).set_requires_grad();
       Tensor yt;
       if (centered) {
         const Tensor c = sub(xt, mean(xt, {-1}, true));
@@ -40,9 +39,9 @@ TYPED_TEST(CudaHostNorm, LayerNormAndRmsNormMatchCpu) {
       } else {
         yt = mul(mul(xt, rsqrt(add(mean(square(xt), {-1}, true), eps))), gt);
       }
-      yt.backward(Tensor::from(dy, {rows, dim}));
+      yt.backward(tensor_from(dy, {rows, dim}));
 
-      std::vector<T> y(rows * dim), mu(rows), rstd(rows), dx(rows * dim), dgamma(dim), dbeta(dim);
+      KernelVector<T> y(rows * dim), mu(rows), rstd(rows), dx(rows * dim), dgamma(dim), dbeta(dim);
       if (centered) {
         cuda::layer_norm_forward<T>(rows, dim, x.data(), gamma.data(), beta.data(), eps, y.data(), mu.data(),
                                     rstd.data(), kStream);

@@ -10,30 +10,32 @@ namespace attnscale::test {
 namespace {
 
 template <typename T>
-class CudaHostRope : public ::testing::Test {};
-using FloatTypes = ::testing::Types<float, double>;
+class CudaHostRope : public KernelTest {};
 TYPED_TEST_SUITE(CudaHostRope, FloatTypes);
 
 TYPED_TEST(CudaHostRope, ForwardAndBackwardMatchCpu) {
   using T = TypeParam;
   const int64_t rows = 3, n = 5, d = 16;
-  const std::vector<int64_t> positions = {4096, 4097, 70000, 12, 131071};  // a shard's global positions
-  const std::vector<T> x = uniform<T>(rows * n * d, 61), dy = uniform<T>(rows * n * d, 62);
-  Tensor xt = Tensor::from(x, {rows, n, d}).set_requires_grad();
-  const Tensor yt = nn::apply_rope(xt, Tensor::from(positions, {n}), 10000.0);
-  yt.backward(Tensor::from(dy, {rows, n, d}));
+  const KernelVector<int64_t> positions = {4096, 4097, 70000, 12, 131071};  // a shard's global positions
+  const KernelVector<T> x = uniform<T>(rows * n * d, 61), dy = uniform<T>(rows * n * d, 62);
+  Tensor xt = tensor_from(x, {rows, n, d}).set_requires_grad();
+  const Tensor yt = nn::apply_rope(xt, tensor_from(positions, {n}), 10000.0);
+  yt.backward(tensor_from(dy, {rows, n, d}));
 
-  std::vector<T> y(x.size()), dx(x.size());
+  KernelVector<T> y(x.size()), dx(x.size());
   cuda::rope_rotate<T>(x.data(), y.data(), rows, n, d, positions.data(), 10000.0, false, kStream);
   cuda::rope_rotate<T>(dy.data(), dx.data(), rows, n, d, positions.data(), 10000.0, true, kStream);
   EXPECT_TRUE(all_close(y, yt.template to_vector<T>()));
   EXPECT_TRUE(all_close(dx, xt.grad().template to_vector<T>()));
 }
 
-TEST(CudaHostRopeArguments, OddLastAxisIsAnError) {
-  std::vector<float> x(3), y(3);
-  const int64_t position = 0;
-  EXPECT_THROW(cuda::rope_rotate<float>(x.data(), y.data(), 1, 1, 3, &position, 10000.0, false, kStream), UsageError);
+class CudaHostRopeArguments : public KernelTest {};
+
+TEST_F(CudaHostRopeArguments, OddLastAxisIsAnError) {
+  KernelVector<float> x(3), y(3);
+  const KernelVector<int64_t> position(1, 0);
+  EXPECT_THROW(cuda::rope_rotate<float>(x.data(), y.data(), 1, 1, 3, position.data(), 10000.0, false, kStream),
+               UsageError);
 }
 
 }  // namespace
