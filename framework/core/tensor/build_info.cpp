@@ -7,7 +7,8 @@
 #if ATTNSCALE_HAVE_CUDA
 #include <cublas_api.h>
 #include <cuda_runtime_api.h>
-#include <library_types.h>
+
+#include "kernels/cuda/blas.h"
 #endif
 #if ATTNSCALE_HAVE_CUDNN
 #include <cudnn_graph.h>
@@ -36,12 +37,8 @@ BuildInfo build_info() {
   const bool have_runtime = cudaRuntimeGetVersion(&runtime) == cudaSuccess;
   info.libraries.push_back({"CUDA runtime", cuda_version_string(CUDART_VERSION),
                             have_runtime ? cuda_version_string(runtime) : ""});
-  int major = 0, minor = 0, patch = 0;
-  const bool have_cublas = cublasGetProperty(MAJOR_VERSION, &major) == CUBLAS_STATUS_SUCCESS &&
-                           cublasGetProperty(MINOR_VERSION, &minor) == CUBLAS_STATUS_SUCCESS &&
-                           cublasGetProperty(PATCH_LEVEL, &patch) == CUBLAS_STATUS_SUCCESS;
-  info.libraries.push_back({"cuBLAS", library_version_string(CUBLAS_VERSION),
-                            have_cublas ? fmt::format("{}.{}.{}", major, minor, patch) : ""});
+  info.libraries.push_back(
+      {"cuBLAS", library_version_string(CUBLAS_VERSION), library_version_string(cuda::Blas::version())});
 #else
   info.libraries.push_back({"CUDA runtime", "", ""});
   info.libraries.push_back({"cuBLAS", "", ""});
