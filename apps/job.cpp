@@ -41,8 +41,15 @@ Device rank_device(const Config& cfg, const NodeInfo& node, int world_rank) {
 
 }  // namespace
 
+CommSettings comm_settings(const Config& cfg) {
+  CommSettings base;
+  base.timeout = timeout_from_seconds(cfg.parallel.timeout_s);
+  return CommSettings::from_env(base);  // ATTNSCALE_COMM_TIMEOUT_S overrides the key
+}
+
 RankSetup::RankSetup(const Config& cfg, const MpiEnvironment& mpi)
-    : grid(world, GridShape::for_world(mpi.world_size(), static_cast<int>(cfg.parallel.cp),
+    : world(MPI_COMM_WORLD, comm_settings(cfg), "world"),
+      grid(world, GridShape::for_world(mpi.world_size(), static_cast<int>(cfg.parallel.cp),
                                        static_cast<int>(cfg.parallel.ulysses))) {
   const NodeInfo node = node_info();
   set_thread_count(static_cast<int>(cfg.train.threads), node.local_size);

@@ -14,6 +14,9 @@
 
 namespace attnscale::app {
 
+// parallel.timeout_s, unless ATTNSCALE_COMM_TIMEOUT_S overrides it, and the fault plan.
+CommSettings comm_settings(const Config& cfg);
+
 // The world communicator, the grid built from parallel.*, and the context tasks read it through
 // (with this rank's device: a GPU chosen by local rank when run.device = cuda).
 struct RankSetup {
