@@ -1,10 +1,45 @@
 #include "apps/job.h"
 
+#include <unistd.h>
+
+#include <array>
+
 #include "base/logging.h"
 #include "base/threads.h"
 #include "distributed/comm/node_info.h"
+#include "framework/core/tensor/cuda_runtime.h"
 
 namespace attnscale::app {
+namespace {
+
+// run.device = cuda on a machine whose runtime sees no GPU is a usage error, never a CPU run.
+void require_device(const Config& cfg) {
+  if (cfg.run.device != config::RunDevice::cuda) return;
+  const cuda::Availability available = cuda::probe();
+  if (available.device_count == 0)
+    throw ConfigError(
+        fmt::format("[device] run.device = cuda, but {} (train on the CPU with run.device=cpu)", available.reason));
+}
+
+std::string host_name() {
+  std::array<char, 256> name{};
+  return gethostname(name.data(), name.size() - 1) == 0 ? std::string(name.data()) : std::string("unknown host");
+}
+
+// Ranks on a node share its GPUs round robin by local rank.
+Device rank_device(const Config& cfg, const NodeInfo& node, int world_rank) {
+  if (cfg.run.device != config::RunDevice::cuda) return kCpu;
+  const Device device = cuda_device(cuda::gpu_for_local_rank(node.local_rank, cuda::probe().device_count));
+  cuda::set_current(device);
+  cuda::set_allow_tf32(cfg.run.allow_tf32);
+  const cuda::DeviceProperties p = cuda::properties(device);
+  LOG_INFO("rank {} (local rank {} of {}) on {}: GPU {} ({}, sm_{}{}, {:.1f} GiB){}", world_rank, node.local_rank,
+           node.local_size, host_name(), device.index, p.name, p.major, p.minor,
+           static_cast<double>(p.total_memory) / double(1 << 30), cfg.run.allow_tf32 ? ", TF32 GEMMs allowed" : "");
+  return device;
+}
+
+}  // namespace
 
 CommSettings comm_settings(const Config& cfg) {
   CommSettings base;
@@ -16,7 +51,9 @@ RankSetup::RankSetup(const Config& cfg, const MpiEnvironment& mpi)
     : world(MPI_COMM_WORLD, comm_settings(cfg), "world"),
       grid(world, GridShape::for_world(mpi.world_size(), static_cast<int>(cfg.parallel.cp),
                                        static_cast<int>(cfg.parallel.ulysses))) {
-  set_thread_count(static_cast<int>(cfg.train.threads), node_info().local_size);
+  const NodeInfo node = node_info();
+  set_thread_count(static_cast<int>(cfg.train.threads), node.local_size);
+  parallel.device = rank_device(cfg, node, mpi.world_rank());
   // Every task splits its batches over the dp ranks; validate() has refused parallel.cp > 1 for the
   // models that cannot shard a sequence.
   parallel.world = &world;
@@ -33,6 +70,7 @@ void run_config_job(const ConfigArguments& args,
     MpiEnvironment mpi;
     try {
       validate_world_size(cfg, mpi.world_size());
+      require_device(cfg);
       code = run_job([&] { return job(cfg, mpi); });
     } catch (const ConfigError& e) {
       // Every rank fails identically here, before any collective: each exits on its own, and MPI

@@ -17,7 +17,8 @@ namespace attnscale::app {
 // parallel.timeout_s, unless ATTNSCALE_COMM_TIMEOUT_S overrides it, and the fault plan.
 CommSettings comm_settings(const Config& cfg);
 
-// The world communicator, the grid built from parallel.*, and the context tasks read it through.
+// The world communicator, the grid built from parallel.*, and the context tasks read it through
+// (with this rank's device: a GPU chosen by local rank when run.device = cuda).
 struct RankSetup {
   RankSetup(const Config& cfg, const MpiEnvironment& mpi);
 
@@ -26,8 +27,9 @@ struct RankSetup {
   train::ParallelContext parallel;
 };
 
-// Loads the config (every rank fails alike before MPI starts), starts MPI, checks the world size
-// (every rank alike, before any collective: each exits 2 on its own) and runs `job` under run_job.
+// Loads the config (every rank fails alike before MPI starts), starts MPI, checks the world size and
+// that run.device = cuda finds a GPU (every rank alike, before any collective: each exits 2 on its
+// own) and runs `job` under run_job.
 // Throws ExitStatus with the job's exit code when it is not 0.
 void run_config_job(const ConfigArguments& args,
                     const std::function<int(const Config&, const MpiEnvironment&)>& job);

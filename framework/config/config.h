@@ -26,6 +26,7 @@ namespace config {
 
 // Enumerated settings; the YAML spelling is the enumerator's name (enum_names.h).
 ATTNSCALE_CONFIG_ENUM(ModelType, transformer_lm, seq2seq, han, memn2n, temporal, encoder_decoder, captioner);
+ATTNSCALE_CONFIG_ENUM(RunDevice, cpu, cuda);
 // The mechanisms of DESIGN.md section 4; the names match configs/mechanisms/<name>.yaml.
 ATTNSCALE_CONFIG_ENUM(Mechanism, scaled_dot_product, self, cross, multi_head, multi_head_latent, soft,
                       hard, additive, global, local, sparse, memory, adaptive, hierarchical, temporal);
@@ -67,7 +68,9 @@ ATTNSCALE_CONFIG_ENUM(TemporalOutput, label, sequence);
 #define ATTNSCALE_RUN_KEYS(KEY)                                                                        \
   KEY(std::string, name, "quickstart", any_value, "run name (letters, digits, . _ -); the default run.dir is runs/<name>-<timestamp>") \
   KEY(std::string, dir, "", any_value, "run directory for config.yaml, metrics.jsonl, log.txt and checkpoints; empty = runs/<name>-<timestamp>") \
-  KEY(std::int64_t, seed, 1234, at_least(0), "seed of every random stream (initialisation, data, dropout)")
+  KEY(std::int64_t, seed, 1234, at_least(0), "seed of every random stream (initialisation, data, dropout)") \
+  KEY(config::RunDevice, device, config::RunDevice::cpu, any_value, "where tensors live and kernels run: cpu, or cuda (each rank takes GPU local_rank % GPUs on its node; transformer_lm and han only)") \
+  KEY(bool, allow_tf32, false, any_value, "cuda: let cuBLAS GEMMs use TF32 tensor cores (faster, 10-bit mantissa inputs); false = full fp32")
 
 #define ATTNSCALE_MODEL_KEYS(KEY)                                                                      \
   KEY(config::ModelType, type, config::ModelType::transformer_lm, any_value, "model family")          \

@@ -55,6 +55,16 @@ void validate_model(const Config& cfg) {
               fmt::format("{} exceeds model.max_seq_len = {}", cfg.data.seq_len, m.max_seq_len));
 }
 
+// Only the TransformerLM and HAN have GPU paths; the RNN, memory and captioning models stay on the CPU.
+void validate_device(const Config& cfg) {
+  const bool has_gpu_path =
+      cfg.model.type == config::ModelType::transformer_lm || cfg.model.type == config::ModelType::han;
+  if (cfg.run.device == config::RunDevice::cuda && !has_gpu_path)
+    fail_rule(cfg, {"run.device", "model.type"},
+              fmt::format("model.type = {} runs on the CPU only (run.device = cuda applies to transformer_lm and han)",
+                          config::to_string(cfg.model.type)));
+}
+
 void validate_data(const Config& cfg) {
   const DataConfig& d = cfg.data;
   if (d.path.empty() && d.task == config::Task::local_copy && 2 * d.copy_span + 1 > d.seq_len)
@@ -182,6 +192,7 @@ void validate(const Config& cfg) {
   if (cfg.train.resume.empty())
     fail_rule(cfg, {"train.resume"}, "must be auto, none or a checkpoint path");
   validate_model(cfg);
+  validate_device(cfg);
   validate_data(cfg);
   validate_attention(cfg);
   validate_parallel(cfg);

@@ -228,9 +228,8 @@ void File::write_array(std::string_view path, hid_t file_type, hid_t memory_type
 }
 
 void File::write_tensor(std::string_view path, const Tensor& tensor) {
-  if (tensor.device().type != DeviceType::cpu)
-    throw UsageError(fmt::format("[hdf5] '{}' is on {}: copy it to the host before writing", path, tensor.device().str()));
-  const Tensor host = tensor.detach().contiguous();
+  // A GPU tensor is written from a host copy: the file is the same whichever device trained.
+  const Tensor host = tensor.detach().to(kCpu).contiguous();
   std::vector<hsize_t> dims;
   for (const int64_t d : host.shape()) dims.push_back(static_cast<hsize_t>(d));
   ATTNSCALE_DISPATCH_ALL(host.dtype(), [&] {

@@ -49,6 +49,7 @@ json to_json(const StepMetrics& m) {
                  {"step_time_s", m.step_time_s},
                  {"comm_time_s", m.comm_time_s},
                  {"peak_mem_bytes", m.peak_mem_bytes}};
+  if (m.peak_device_mem_bytes >= 0) record["peak_device_mem_bytes"] = m.peak_device_mem_bytes;
   if (!m.extra.is_object()) throw UsageError("[metrics] extra fields must be a JSON object");
   for (const auto& [name, value] : m.extra.items()) {
     if (record.contains(name))

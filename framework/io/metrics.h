@@ -24,6 +24,9 @@ struct StepMetrics {
   double step_time_s = unset;
   double comm_time_s = unset;  // time spent waiting in communication during the step
   std::int64_t peak_mem_bytes = 0;
+  // Most bytes held by tensors on this rank's GPU so far (runs with run.device = cuda; -1 = a CPU
+  // run, and the field is left out).
+  std::int64_t peak_device_mem_bytes = -1;
   nlohmann::ordered_json extra = nlohmann::ordered_json::object();  // free-form, e.g. {"accuracy": 0.9}
 };
 

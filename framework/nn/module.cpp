@@ -51,4 +51,14 @@ void Module::zero_grad() {
   for (auto& p : named_parameters()) p.tensor.zero_grad();
 }
 
+Device Module::device() const {
+  const NamedTensors params = named_parameters();
+  return params.empty() ? kCpu : params.front().tensor.device();
+}
+
+void Module::to(Device device) {
+  for (auto& p : named_parameters()) p.tensor.move_to_(device);
+  for (auto& b : named_buffers()) b.tensor.move_to_(device);
+}
+
 }  // namespace attnscale::nn

@@ -28,6 +28,10 @@ class Module {
   void eval() { train(false); }
   bool training() const { return training_; }
   void zero_grad();
+  // Moves every parameter and buffer to `device` in place (handles held elsewhere see the move).
+  void to(Device device);
+  // Where the parameters live (cpu for a module without any).
+  Device device() const;
 
  protected:
   // Marks `t` as a trainable parameter (requires_grad) and returns it.

@@ -13,9 +13,7 @@ namespace {
 constexpr const char* kWhere = "clip_grad_norm";
 
 void check_cpu(const NamedTensor& p, const Tensor& grad) {
-  if (grad.device().type != DeviceType::cpu)
-    throw UsageError(fmt::format("[{}] no kernel for device {} in this build (gradient of '{}')", kWhere,
-                                 grad.device().str(), p.name));
+  if (!grad.device().is_cpu()) throw_no_kernel(fmt::format("{} (gradient of '{}')", kWhere, p.name), grad.device());
 }
 
 [[noreturn]] void throw_non_finite(std::span<const NamedTensor> params, double norm) {

@@ -46,9 +46,9 @@ void Optimizer::step() {
     ATTNSCALE_CHECK(grad.dtype() == p.tensor.dtype() && grad.shape() == p.tensor.shape(), name_,
                     "gradient of '{}' is {} {} but the parameter is {} {}", p.name, dtype_name(grad.dtype()),
                     shape_str(grad.shape()), dtype_name(p.tensor.dtype()), shape_str(p.tensor.shape()));
-    if (p.tensor.device().type != DeviceType::cpu || grad.device().type != DeviceType::cpu)
-      throw UsageError(fmt::format("[{}] no update kernel for device {} in this build (parameter '{}')", name_,
-                                   p.tensor.device().str(), p.name));
+    ATTNSCALE_CHECK(grad.device() == p.tensor.device(), name_, "gradient of '{}' is on {} but the parameter is on {}",
+                    p.name, grad.device().str(), p.tensor.device().str());
+    if (!p.tensor.device().is_cpu()) throw_no_kernel(name_, p.tensor.device());
     grads[i] = grad.contiguous();
   }
   for (size_t i = 0; i < params_.size(); ++i) {
@@ -98,8 +98,6 @@ void Optimizer::load_state(std::span<const NamedTensor> saved) {
       fail(fmt::format("'{}' is {} {}, expected {} {}", target.name, dtype_name(source.dtype()),
                        shape_str(source.shape()), dtype_name(target.tensor.dtype()),
                        shape_str(target.tensor.shape())));
-    if (source.device().type != DeviceType::cpu)
-      fail(fmt::format("'{}' is on device {}; only CPU state is supported", target.name, source.device().str()));
     if (source.dtype() == DType::i64 && source.item() < 0)
       fail(fmt::format("'{}' is a negative step count ({})", target.name, source.item()));
     sources.push_back(&source);

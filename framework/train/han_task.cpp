@@ -85,13 +85,18 @@ HanTask::HanTask(const Config& cfg, ParallelContext parallel)
   eval_batcher_ = std::make_unique<data::DocBatcher>(*corpus_, eval_split, batch_spec_);
   Generator init(static_cast<uint64_t>(cfg.run.seed));
   model_ = std::make_unique<models::HAN>(han_options(cfg, *corpus_), init);
+  model_->to(parallel_.device);
 }
 
 double HanTask::chance_accuracy() const { return 1.0 / static_cast<double>(corpus_->label_names.size()); }
 
 data::DocBatch HanTask::local_batch(const std::vector<int64_t>& docs) const {
-  return data::make_doc_batch(*corpus_, docs, batch_spec_, parallel_.dp_rank(), parallel_.dp_size(),
-                              parallel_.cp_rank(), parallel_.cp_size(), DType::f32);
+  data::DocBatch batch = data::make_doc_batch(*corpus_, docs, batch_spec_, parallel_.dp_rank(), parallel_.dp_size(),
+                                             parallel_.cp_rank(), parallel_.cp_size(), DType::f32);
+  // Drawn on the host; what the model's ops read moves to its device (lengths stay host metadata).
+  for (Tensor* t : {&batch.words, &batch.word_mask, &batch.sentence_index, &batch.sentence_mask, &batch.labels})
+    *t = t->to(parallel_.device);
+  return batch;
 }
 
 BatchResult HanTask::run(const std::vector<int64_t>& docs, bool training) {

@@ -89,6 +89,7 @@ LMTask::LMTask(const Config& cfg, ParallelContext parallel)
   }
   Generator init(static_cast<uint64_t>(cfg.run.seed));  // the same weights on every rank
   model_ = std::make_unique<models::TransformerLM>(options, init);
+  model_->to(parallel_.device);
   log_lm_mechanism(*model_);
   std::vector<int64_t> positions(layout.local_length(parallel_.cp_rank()));
   layout.positions(parallel_.cp_rank()).fill(positions);
@@ -101,8 +102,9 @@ LMTask::LMTask(const Config& cfg, ParallelContext parallel)
 BatchResult LMTask::run(int64_t index, bool training) {
   model_->train(training);
   const data::TokenBatch full = task_.batch(local_batch_index(parallel_, index));
-  const Tensor inputs = index_select(full.inputs, 1, local_positions_);
-  const Tensor targets = reshape(index_select(full.targets, 1, local_positions_), {-1});
+  // Batches are drawn on the host (a pure function of the index) and moved to the model's device.
+  const Tensor inputs = index_select(full.inputs, 1, local_positions_).to(parallel_.device);
+  const Tensor targets = reshape(index_select(full.targets, 1, local_positions_), {-1}).to(parallel_.device);
   const Tensor logits = model_->forward(inputs, local_positions_, dropout_gen_);
   const int64_t vocab = logits.shape().back();
   const Tensor flat_logits = reshape(logits, {-1, vocab});

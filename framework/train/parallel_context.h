@@ -4,6 +4,7 @@
 #pragma once
 
 #include "distributed/comm/process_grid.h"
+#include "framework/core/tensor/device.h"
 #include "kernels/layout.h"
 
 namespace attnscale::train {
@@ -15,6 +16,8 @@ struct ParallelContext {
   // The process grid when there is one (null on a single process).
   const ProcessGrid* grid = nullptr;
   kernels::LayoutKind layout = kernels::LayoutKind::contiguous;
+  // Where this rank's model and batches live (run.device; a GPU chosen by local rank).
+  Device device = kCpu;
 
   int dp_rank() const { return grid ? grid->coords().dp : 0; }
   int dp_size() const { return grid ? grid->shape().dp : 1; }

@@ -15,6 +15,7 @@
 #include "framework/optim/clip_grad.h"
 #include "framework/optim/sgd.h"
 #include "framework/core/ops/ops.h"
+#include "framework/core/tensor/cuda_runtime.h"
 #include "framework/core/tensor/non_finite.h"
 
 namespace attnscale::train {
@@ -214,6 +215,8 @@ TrainSummary Trainer::run() {
       m.step_time_s = step_time;
       m.comm_time_s = comm_time;
       m.peak_mem_bytes = peak_resident_bytes();
+      if (const Device device = task_.model().device(); device.is_cuda())
+        m.peak_device_mem_bytes = static_cast<int64_t>(cuda::memory_stats(device).peak_bytes);
       m.extra["train_accuracy"] = scored ? static_cast<double>(correct) / static_cast<double>(scored) : 0.0;
       if (skipped_nonfinite_ > 0) m.extra["skipped_nonfinite_steps"] = skipped_nonfinite_;
       if (eval) {

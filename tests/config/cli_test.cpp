@@ -10,7 +10,12 @@
 
 #include "framework/config/config.h"
 #include "framework/config/docs.h"
+#include "framework/core/tensor/cuda_runtime.h"
 #include "tests/config/test_support.h"
+
+#if ATTNSCALE_HAVE_CUDA
+#include <cublas_api.h>
+#endif
 
 namespace attnscale::testing {
 namespace {
@@ -89,7 +94,16 @@ TEST_F(Program, DocsUpdateRewritesOnlyTheGeneratedPart) {
 TEST_F(Program, VersionAndHelpExitZero) {
   const ProgramResult version = run_attnscale({"version"});
   EXPECT_EQ(version.exit_code, 0);
-  EXPECT_EQ(version.out, fmt::format("attnscale {}\n", ATTNSCALE_VERSION));
+  EXPECT_EQ(version.out.rfind(fmt::format("attnscale {}\n", ATTNSCALE_VERSION), 0), 0u) << version.out;
+  for (const char* line : {"\nbackends: cpu", "\nCUDA architectures: ", "\nCUDA runtime: ", "\ncuBLAS: ", "\ncuDNN: ",
+                           "\nNCCL: ", "\nCUDA driver: "})
+    EXPECT_NE(version.out.find(line), std::string::npos) << line << " missing from:\n" << version.out;
+#if ATTNSCALE_HAVE_CUDA
+  EXPECT_NE(version.out.find("backends: cpu, cuda\n"), std::string::npos) << version.out;
+  EXPECT_NE(version.out.find(fmt::format("cuBLAS: compiled {}.{}.", CUBLAS_VER_MAJOR, CUBLAS_VER_MINOR)),
+            std::string::npos)
+      << version.out;
+#endif
   EXPECT_EQ(run_attnscale({"--help"}).exit_code, 0);
   EXPECT_EQ(run_attnscale({"config", "show", "--help"}).exit_code, 0);
 }
@@ -103,6 +117,27 @@ TEST_F(Program, CommandLineMistakesExitTwo) {
   const ProgramResult missing = run_attnscale({"config", "show", "no_such.yaml"});
   EXPECT_EQ(missing.exit_code, 2);
   EXPECT_NE(missing.err.find("config file 'no_such.yaml' not found"), std::string::npos) << missing.err;
+}
+
+// run.device = cuda where the runtime sees no GPU: exit 2 with the reason, before any training.
+TEST_F(Program, CudaWithoutAGpuExitsTwo) {
+  if (cuda::probe().device_count > 0) GTEST_SKIP() << "this machine has a GPU";
+  TempDir dir;
+  const ProgramResult r = run_attnscale({"train", (source_dir / "configs" / "quickstart.yaml").string(), "run.device=cuda",
+                                         "run.dir=" + (dir / "run").string()});
+  EXPECT_EQ(r.exit_code, 2) << r.out << r.err;
+  EXPECT_NE((r.out + r.err).find("[device] run.device = cuda, but "), std::string::npos)
+      << r.out << r.err;
+  EXPECT_FALSE(std::filesystem::exists(dir / "run" / "metrics.jsonl"));
+}
+
+// The models without a GPU path refuse run.device = cuda at load time, naming the model type.
+TEST_F(Program, CpuOnlyModelsRefuseCuda) {
+  const ProgramResult r = run_attnscale({"train", (source_dir / "configs" / "quickstart.yaml").string(),
+                                         "model.type=memn2n", "run.device=cuda"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE((r.out + r.err).find("run.device: model.type = memn2n runs on the CPU only"), std::string::npos)
+      << r.out << r.err;
 }
 
 }  // namespace

@@ -284,5 +284,25 @@ TEST(Derived, ZeroMeansDerive) {
   EXPECT_EQ(micro_batch_size(cfg), 4);
 }
 
+TEST(Validate, RunDeviceCudaOnlyForModelsWithAGpuPath) {
+  TempDir dir;
+  write_file(dir / "empty.yaml", "");
+  for (const char* type : {"seq2seq", "encoder_decoder", "captioner", "memn2n", "temporal"}) {
+    SCOPED_TRACE(type);
+    const std::vector<std::string> overrides{fmt::format("model.type={}", type), "run.device=cuda"};
+    const std::string message = error_of([&] { load_config(dir / "empty.yaml", overrides); });
+    EXPECT_NE(message.find(fmt::format("[config] run.device: model.type = {} runs on the CPU only", type)),
+              std::string::npos)
+        << message;
+  }
+  for (const char* type : {"transformer_lm", "han"}) {
+    const std::vector<std::string> overrides{fmt::format("model.type={}", type), "run.device=cuda"};
+    EXPECT_EQ(load_config(dir / "empty.yaml", overrides).run.device, config::RunDevice::cuda);
+  }
+  const Config defaults = load_config(dir / "empty.yaml");
+  EXPECT_EQ(defaults.run.device, config::RunDevice::cpu);
+  EXPECT_FALSE(defaults.run.allow_tf32);
+}
+
 }  // namespace
 }  // namespace attnscale

@@ -55,6 +55,15 @@ TEST(Metrics, OneObjectPerStepWithEveryStandardField) {
   EXPECT_EQ(last["phase"], "train");
 }
 
+TEST(Metrics, PeakDeviceMemoryOnlyOnGpuRuns) {
+  StepMetrics m;
+  EXPECT_FALSE(to_json(m).contains("peak_device_mem_bytes"));  // a CPU run
+  m.peak_device_mem_bytes = 123456789;
+  EXPECT_EQ(to_json(m)["peak_device_mem_bytes"], 123456789);
+  m.extra["peak_device_mem_bytes"] = 1;
+  EXPECT_THROW(to_json(m), UsageError);  // a standard field now
+}
+
 TEST(Metrics, NonFiniteValuesAreNullAndExtrasCannotShadowStandardFields) {
   TempDir dir;
   MetricsWriter writer(dir / "metrics.jsonl", 0);

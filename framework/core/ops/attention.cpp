@@ -3,10 +3,12 @@
 #include <cmath>
 
 #include "framework/core/autograd/node.h"
+#include "framework/core/ops/op_helpers.h"
 
 namespace attnscale {
 
 kernels::AttentionParams attention_params(const Tensor& q, const Tensor& k, const Tensor& v, const AttentionSpec& spec) {
+  ops_detail::check_cpu("attention", {q, k, v});
   ATTNSCALE_CHECK(q.dim() == 4 && k.dim() == 4 && v.dim() == 4, "attention",
                   "expects q, k, v as [B, H, N, D]; got {}, {}, {}", shape_str(q.shape()), shape_str(k.shape()),
                   shape_str(v.shape()));

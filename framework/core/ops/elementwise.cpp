@@ -3,6 +3,10 @@
 #include "framework/core/ops/ops.h"
 #include "kernels/elementwise.h"
 
+#if ATTNSCALE_HAVE_CUDA
+#include "kernels/cuda/elementwise.h"
+#endif
+
 namespace attnscale {
 namespace {
 
@@ -12,13 +16,16 @@ using kernels::UnaryOp;
 using ops_detail::broadcast_strides;
 
 Tensor binary_forward(BinaryOp op, const Tensor& a, const Tensor& b, const char* name) {
-  ops_detail::check_cpu(a, name);
+  [[maybe_unused]] const Device device = ops_detail::common_device(name, {a, b});
   ATTNSCALE_CHECK(a.dtype() == b.dtype(), name, "dtype mismatch: {} and {}", dtype_name(a.dtype()),
                   dtype_name(b.dtype()));
   const Shape out_shape = broadcast_shapes(a.shape(), b.shape(), name);
   Tensor out = Tensor::empty(out_shape, a.dtype(), a.device());
   const Shape sa = broadcast_strides(a, out_shape), sb = broadcast_strides(b, out_shape);
   ATTNSCALE_DISPATCH_ALL(a.dtype(), [&] {
+    ATTNSCALE_ON_CUDA(device, cuda::binary<scalar_t>(op, static_cast<int>(out_shape.size()), out_shape.data(),
+                                                     a.device_data<scalar_t>(), sa.data(), b.device_data<scalar_t>(),
+                                                     sb.data(), out.device_data<scalar_t>(), cuda::compute_stream(device)));
     kernels::binary<scalar_t>(op, static_cast<int>(out_shape.size()), out_shape.data(), a.data<scalar_t>(), sa.data(),
                               b.data<scalar_t>(), sb.data(), out.data<scalar_t>());
   });
@@ -26,17 +33,24 @@ Tensor binary_forward(BinaryOp op, const Tensor& a, const Tensor& b, const char*
 }
 
 Tensor unary_op(UnaryOp op, const Tensor& x, const char* name) {
-  ops_detail::check_cpu(x, name);
+  const Device device = ops_detail::common_device(name, {x});
   const Tensor xc = x.contiguous();
-  Tensor out = Tensor::empty(x.shape(), x.dtype(), x.device());
+  Tensor out = Tensor::empty(x.shape(), x.dtype(), device);
   ATTNSCALE_DISPATCH_FLOAT(x.dtype(), name, [&] {
+    ATTNSCALE_ON_CUDA(device, cuda::unary<scalar_t>(op, xc.numel(), xc.device_data<scalar_t>(),
+                                                    out.device_data<scalar_t>(), cuda::compute_stream(device)));
     kernels::unary<scalar_t>(op, xc.numel(), xc.data<scalar_t>(), out.data<scalar_t>());
   });
   const Tensor saved_in = xc.detach(), saved_out = out.detach();
   return autograd::record(out, name, {x}, [op, saved_in, saved_out, name](const Tensor& g) {
     const Tensor gc = g.contiguous();
-    Tensor gin = Tensor::empty(gc.shape(), gc.dtype());
+    const Device device = ops_detail::common_device(name, {gc, saved_in});
+    Tensor gin = Tensor::empty(gc.shape(), gc.dtype(), device);
     ATTNSCALE_DISPATCH_FLOAT(gc.dtype(), name, [&] {
+      ATTNSCALE_ON_CUDA(device, cuda::unary_backward<scalar_t>(op, gc.numel(), saved_in.device_data<scalar_t>(),
+                                                               saved_out.device_data<scalar_t>(),
+                                                               gc.device_data<scalar_t>(), gin.device_data<scalar_t>(),
+                                                               cuda::compute_stream(device)));
       kernels::unary_backward<scalar_t>(op, gc.numel(), saved_in.data<scalar_t>(), saved_out.data<scalar_t>(),
                                         gc.data<scalar_t>(), gin.data<scalar_t>());
     });
@@ -44,7 +58,7 @@ Tensor unary_op(UnaryOp op, const Tensor& x, const char* name) {
   });
 }
 
-Tensor scalar_like(const Tensor& x, double v) { return Tensor::scalar(v, x.dtype()); }
+Tensor scalar_like(const Tensor& x, double v) { return Tensor::scalar(v, x.dtype()).to(x.device()); }
 
 }  // namespace
 

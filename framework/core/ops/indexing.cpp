@@ -88,7 +88,7 @@ Tensor concat_impl(const std::vector<Tensor>& parts, int axis, const char* op) {
   out_shape[ax] = 0;
   for (size_t k = 0; k < parts.size(); ++k) {
     const Tensor& p = parts[k];
-    check_cpu(p, op);
+    ops_detail::check_cpu(op, {first, p});
     ATTNSCALE_CHECK(p.dtype() == first.dtype(), op, "part {} is {} but part 0 is {}", k, dtype_name(p.dtype()),
                     dtype_name(first.dtype()));
     bool ok = p.dim() == first.dim();
@@ -118,7 +118,7 @@ Tensor concat_impl(const std::vector<Tensor>& parts, int axis, const char* op) {
 }  // namespace
 
 Tensor gather(const Tensor& x, int axis, const Tensor& index) {
-  check_cpu(x, "gather");
+  check_cpu("gather", {x, index});
   check_int64(index, "gather", "index");
   const int ax = normalize_axis(axis, x.dim(), "gather");
   check_index_shape(x, ax, index, "gather");
@@ -134,7 +134,7 @@ Tensor gather(const Tensor& x, int axis, const Tensor& index) {
 }
 
 Tensor scatter_add(const Tensor& x, int axis, const Tensor& index, const Tensor& src) {
-  check_cpu(x, "scatter_add");
+  check_cpu("scatter_add", {x, index, src});
   check_int64(index, "scatter_add", "index");
   ATTNSCALE_CHECK(x.dtype() == src.dtype(), "scatter_add", "src is {} but input is {}", dtype_name(src.dtype()),
                   dtype_name(x.dtype()));
@@ -153,7 +153,7 @@ Tensor scatter_add(const Tensor& x, int axis, const Tensor& index, const Tensor&
 }
 
 Tensor index_select(const Tensor& x, int axis, const Tensor& index) {
-  check_cpu(x, "index_select");
+  check_cpu("index_select", {x, index});
   check_int64(index, "index_select", "index");
   const int ax = normalize_axis(axis, x.dim(), "index_select");
   ATTNSCALE_CHECK(index.dim() == 1, "index_select", "index must be 1-d, got shape {}", shape_str(index.shape()));
@@ -169,7 +169,7 @@ Tensor index_select(const Tensor& x, int axis, const Tensor& index) {
 }
 
 Tensor embedding(const Tensor& weight, const Tensor& ids) {
-  check_cpu(weight, "embedding");
+  check_cpu("embedding", {weight, ids});
   check_int64(ids, "embedding", "ids");
   ATTNSCALE_CHECK(weight.dim() == 2, "embedding", "weight must be [vocabulary, dim], got shape {}",
                   shape_str(weight.shape()));
@@ -231,7 +231,7 @@ std::vector<Tensor> split(const Tensor& x, const std::vector<int64_t>& sizes, in
 }
 
 Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
-  for (const Tensor* t : {&cond, &a, &b}) check_cpu(*t, "where");
+  check_cpu("where", {cond, a, b});
   ATTNSCALE_CHECK(a.dtype() == b.dtype(), "where", "a is {} but b is {}", dtype_name(a.dtype()), dtype_name(b.dtype()));
   Shape out_shape;
   try {
@@ -255,7 +255,7 @@ Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
   const Shape a_shape = a.shape(), b_shape = b.shape();
   const bool a_needs = a.requires_grad(), b_needs = b.requires_grad();
   return autograd::record(out, "where", {a, b}, [=](const Tensor& g) {
-    const Tensor zero = Tensor::scalar(0.0, g.dtype());
+    const Tensor zero = Tensor::scalar(0.0, g.dtype()).to(g.device());
     Tensor ga, gb;
     if (a_needs) ga = sum_to(where(saved_cond, g, zero), a_shape);
     if (b_needs) gb = sum_to(where(saved_cond, zero, g), b_shape);
@@ -267,7 +267,7 @@ Tensor masked_fill(const Tensor& x, const Tensor& mask, double value) {
   const Shape joint = broadcast_shapes(x.shape(), mask.shape(), "masked_fill");
   ATTNSCALE_CHECK(joint == x.shape(), "masked_fill", "mask shape {} does not broadcast to input shape {}",
                   shape_str(mask.shape()), shape_str(x.shape()));
-  return where(mask, Tensor::scalar(value, x.dtype()), x);
+  return where(mask, Tensor::scalar(value, x.dtype()).to(x.device()), x);
 }
 
 }  // namespace attnscale

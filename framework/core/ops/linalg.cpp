@@ -1,4 +1,5 @@
 #include "framework/core/autograd/node.h"
+#include "framework/core/ops/op_helpers.h"
 #include "framework/core/ops/ops.h"
 #include "kernels/gemm.h"
 
@@ -25,6 +26,7 @@ MatrixOperand as_blas_operand(const Tensor& x) {
 }  // namespace
 
 Tensor matmul(const Tensor& a, const Tensor& b) {
+  ops_detail::check_cpu("matmul", {a, b});
   ATTNSCALE_CHECK(a.dim() >= 2 && b.dim() >= 2, "matmul", "operands must have at least 2 axes, got {} and {}",
                   shape_str(a.shape()), shape_str(b.shape()));
   ATTNSCALE_CHECK(a.dtype() == b.dtype(), "matmul", "dtype mismatch: {} and {}", dtype_name(a.dtype()),

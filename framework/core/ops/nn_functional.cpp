@@ -9,10 +9,14 @@
 #include "kernels/dropout.h"
 #include "kernels/indexing.h"
 
+#if ATTNSCALE_HAVE_CUDA
+#include "kernels/cuda/dropout.h"
+#endif
+
 namespace attnscale {
 
 Tensor cross_entropy(const Tensor& logits, const Tensor& targets, int64_t ignore_index, Reduction reduction) {
-  ops_detail::check_cpu(logits, "cross_entropy");
+  ops_detail::check_cpu("cross_entropy", {logits, targets});
   ops_detail::check_int64(targets, "cross_entropy", "targets");
   ATTNSCALE_CHECK(logits.dim() >= 1, "cross_entropy", "logits must have a class axis, got shape {}",
                   shape_str(logits.shape()));
@@ -63,7 +67,7 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& targets, int64_t ignore
 Tensor dropout(const Tensor& x, double p, Generator& gen, bool training) {
   ATTNSCALE_CHECK(p >= 0.0 && p <= 1.0, "dropout", "probability {} is outside [0, 1]", p);
   if (!training || p == 0.0) return x;
-  ops_detail::check_cpu(x, "dropout");
+  [[maybe_unused]] const Device device = ops_detail::common_device("dropout", {x});
   const Tensor xc = x.contiguous();
   const int64_t n = xc.numel();
   const uint64_t seed = gen.seed(), first = gen.reserve(kernels::dropout_counters(n));
@@ -72,6 +76,10 @@ Tensor dropout(const Tensor& x, double p, Generator& gen, bool training) {
   auto apply = [=](const Tensor& in) {
     Tensor out = Tensor::empty(in.shape(), in.dtype(), in.device());
     ATTNSCALE_DISPATCH_FLOAT(in.dtype(), "dropout", [&] {
+      // The same Philox words as the CPU: the same elements are dropped on either device.
+      ATTNSCALE_ON_CUDA(device, cuda::dropout<scalar_t>(n, in.device_data<scalar_t>(), out.device_data<scalar_t>(), seed,
+                                                         first, drop_below, static_cast<scalar_t>(scale),
+                                                         cuda::compute_stream(device)));
       kernels::dropout<scalar_t>(n, in.data<scalar_t>(), out.data<scalar_t>(), seed, first, drop_below,
                                  static_cast<scalar_t>(scale));
     });

@@ -1,16 +1,54 @@
 // Small argument checks and shape helpers shared by the op front ends in framework/core/ops/.
 #pragma once
 
+#include <functional>
+#include <initializer_list>
+
 #include <fmt/format.h>
 
 #include "framework/core/tensor/tensor.h"
 
+#if ATTNSCALE_HAVE_CUDA
+#include "framework/core/tensor/cuda_handles.h"
+// Inside an op's dtype dispatch: on a GPU tensor, run the CUDA launch given and return. A build
+// without CUDA never holds a GPU tensor, so the launch is left out there.
+#define ATTNSCALE_ON_CUDA(device, ...) \
+  if ((device).is_cuda()) {            \
+    __VA_ARGS__;                       \
+    return;                            \
+  }
+#else
+#define ATTNSCALE_ON_CUDA(device, ...)
+#endif
+
 namespace attnscale::ops_detail {
 
-// Ops run their CPU kernels only; any other device gets one clear message naming the op.
-inline void check_cpu(const Tensor& x, const char* op) {
-  if (x.device().type != DeviceType::cpu)
-    throw UsageError(fmt::format("[{}] no kernel for device {} in this build", op, x.device().str()));
+using TensorRefs = std::initializer_list<std::reference_wrapper<const Tensor>>;
+
+// The device all of `op`'s inputs are on; throws UsageError naming both devices when two differ.
+inline Device common_device(const char* op, std::initializer_list<Device> devices) {
+  for (const Device& d : devices)
+    if (d != *devices.begin())
+      throw UsageError(fmt::format("[{}] inputs are on different devices: {} and {}; move them with to(device) first",
+                                   op, devices.begin()->str(), d.str()));
+  return devices.size() ? *devices.begin() : kCpu;
+}
+
+// The same for tensor inputs (undefined tensors, e.g. an absent bias, are skipped).
+inline Device common_device(const char* op, TensorRefs inputs) {
+  const Tensor* first = nullptr;
+  for (const Tensor& t : inputs) {
+    if (!t.defined()) continue;
+    if (!first) first = &t;
+    common_device(op, {first->device(), t.device()});
+  }
+  return first ? first->device() : kCpu;
+}
+
+// For ops whose kernels exist on the CPU only: the inputs share a device, and it is the CPU.
+inline void check_cpu(const char* op, TensorRefs inputs) {
+  const Device device = common_device(op, inputs);
+  if (!device.is_cpu()) throw_no_kernel(op, device);
 }
 
 inline void check_int64(const Tensor& index, const char* op, const char* what) {

@@ -6,6 +6,10 @@
 #include "framework/core/ops/op_helpers.h"
 #include "framework/core/ops/ops.h"
 
+#if ATTNSCALE_HAVE_CUDA
+#include "kernels/cuda/reduce.h"
+#endif
+
 namespace attnscale {
 namespace {
 
@@ -53,6 +57,7 @@ void sum_columns(const T* x, int64_t r, int64_t inner, T* out) {
 }  // namespace
 
 Tensor sum(const Tensor& x, std::vector<int> axes, bool keepdim) {
+  [[maybe_unused]] const Device device = ops_detail::common_device("sum", {x});
   axes = normalize_axes(std::move(axes), x.dim(), "sum");
   const Shape out_shape = reduced_shape(x.shape(), axes, keepdim);
   Tensor out = Tensor::empty(out_shape, x.dtype(), x.device());
@@ -67,7 +72,11 @@ Tensor sum(const Tensor& x, std::vector<int> axes, bool keepdim) {
     for (int a : axes) r *= x.shape()[a];
     const int64_t kept = r == 0 ? out.numel() : x.numel() / std::max<int64_t>(r, 1);
     ATTNSCALE_DISPATCH_FLOAT(x.dtype(), "sum", [&] {
+      // A reduced leading prefix of a contiguous tensor is [1, r, kept]; otherwise the reduced axes
+      // move last, [kept, r, 1].
       if (leading && x.is_contiguous()) {
+        ATTNSCALE_ON_CUDA(device, cuda::sum_along<scalar_t>(1, r, kept, x.device_data<scalar_t>(),
+                                                            out.device_data<scalar_t>(), cuda::compute_stream(device)));
         sum_columns(x.data<scalar_t>(), r, kept, out.data<scalar_t>());
         return;
       }
@@ -77,6 +86,8 @@ Tensor sum(const Tensor& x, std::vector<int> axes, bool keepdim) {
       order.insert(order.end(), axes.begin(), axes.end());
       autograd::NoGradGuard no_grad;
       const Tensor moved = permute(x, order).contiguous();
+      ATTNSCALE_ON_CUDA(device, cuda::sum_along<scalar_t>(kept, r, 1, moved.device_data<scalar_t>(),
+                                                          out.device_data<scalar_t>(), cuda::compute_stream(device)));
       sum_rows(moved.data<scalar_t>(), kept, r, out.data<scalar_t>());
     });
   }
@@ -150,6 +161,7 @@ void logsumexp_along(const T* x, ops_detail::AxisView s, T* out) {
 }  // namespace
 
 Tensor argmax(const Tensor& x, int axis, bool keepdim) {
+  ops_detail::check_cpu("argmax", {x});
   const int ax = normalize_axis(axis, x.dim(), "argmax");
   ATTNSCALE_CHECK(x.shape()[ax] > 0, "argmax", "empty axis {}", ax);
   const Tensor xc = x.contiguous();
@@ -163,6 +175,7 @@ Tensor argmax(const Tensor& x, int axis, bool keepdim) {
 }
 
 Tensor max(const Tensor& x, int axis, bool keepdim) {
+  ops_detail::check_cpu("max", {x});
   const int ax = normalize_axis(axis, x.dim(), "max");
   ATTNSCALE_CHECK(x.shape()[ax] > 0, "max", "empty axis {}", ax);
   const Tensor xc = x.contiguous();
@@ -188,6 +201,7 @@ Tensor max(const Tensor& x, int axis, bool keepdim) {
 }
 
 Tensor logsumexp(const Tensor& x, int axis, bool keepdim) {
+  ops_detail::check_cpu("logsumexp", {x});
   const int ax = normalize_axis(axis, x.dim(), "logsumexp");
   const Tensor xc = x.contiguous();
   const ops_detail::AxisView s = ops_detail::axis_view(x.shape(), ax);

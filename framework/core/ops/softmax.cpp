@@ -1,12 +1,18 @@
 #include "framework/core/autograd/node.h"
+#include "framework/core/ops/op_helpers.h"
 #include "framework/core/ops/ops.h"
 #include "kernels/softmax.h"
+
+#if ATTNSCALE_HAVE_CUDA
+#include "kernels/cuda/softmax.h"
+#endif
 
 namespace attnscale {
 namespace {
 
 template <bool Log>
 Tensor softmax_impl(const Tensor& x, int axis, const char* name) {
+  [[maybe_unused]] const Device device = ops_detail::common_device(name, {x});
   const int ax = normalize_axis(axis, x.dim(), name);
   if (ax != x.dim() - 1) {
     // Move the axis last, normalise there, move it back: one code path for the loops.
@@ -16,6 +22,8 @@ Tensor softmax_impl(const Tensor& x, int axis, const char* name) {
   Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
   const int64_t n = x.dim() ? x.shape().back() : 1;
   ATTNSCALE_DISPATCH_FLOAT(x.dtype(), name, [&] {
+    ATTNSCALE_ON_CUDA(device, cuda::softmax_rows<scalar_t>(xc.device_data<scalar_t>(), n ? x.numel() / n : 0, n,
+                                                           y.device_data<scalar_t>(), Log, cuda::compute_stream(device)));
     kernels::softmax_rows<scalar_t>(xc.data<scalar_t>(), n ? x.numel() / n : 0, n, y.data<scalar_t>(), Log);
   });
   const Tensor dy = y.detach();

@@ -36,7 +36,7 @@ void sparsemax_rows_backward(const T* p, const T* dp, T* dz, int64_t rows, int64
 
 // Sparsemax over the last axis.
 Tensor sparsemax_last(const Tensor& x_in) {
-  ops_detail::check_cpu(x_in, "sparsemax");
+  ops_detail::check_cpu("sparsemax", {x_in});
   const Tensor x = x_in.contiguous();
   const int64_t len = x.shape().back(), rows = len == 0 ? 0 : x.numel() / len;
   Tensor p = Tensor::empty(x.shape(), x.dtype());
@@ -65,7 +65,7 @@ Tensor sparsemax(const Tensor& x, int axis) {
 }
 
 Tensor sparsemax_attention(const Tensor& q_in, const Tensor& k_in, const Tensor& v_in, const AttentionSpec& spec_in) {
-  for (const Tensor* t : {&q_in, &k_in, &v_in}) ops_detail::check_cpu(*t, "sparsemax_attention");
+  ops_detail::check_cpu("sparsemax_attention", {q_in, k_in, v_in});
   auto spec = std::make_shared<const AttentionSpec>(spec_in);
   const Tensor q = q_in.contiguous(), k = k_in.contiguous(), v = v_in.contiguous();
   const kernels::AttentionParams params = attention_params(q, k, v, *spec);

@@ -1,4 +1,5 @@
-// A reference-counted block of device memory (64-byte aligned on the CPU, so loops vectorise).
+// A reference-counted block of memory on one device: 64-byte aligned host memory on the CPU (so
+// loops vectorise), the device's caching pool on a GPU (framework/core/tensor/cuda_runtime.h).
 #pragma once
 
 #include <cstddef>
@@ -14,6 +15,8 @@ class Storage {
   Storage(const Storage&) = delete;
   Storage& operator=(const Storage&) = delete;
 
+  // Host code may dereference data() only on a CPU storage; on a GPU it is a device pointer for
+  // kernel launchers.
   std::byte* data() { return data_.get(); }
   const std::byte* data() const { return data_.get(); }
   size_t bytes() const { return bytes_; }
@@ -21,6 +24,8 @@ class Storage {
 
  private:
   struct Free {
+    size_t bytes;
+    Device device;
     void operator()(std::byte* p) const;
   };
   std::unique_ptr<std::byte, Free> data_;

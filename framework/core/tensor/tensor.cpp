@@ -6,7 +6,13 @@
 #include <fmt/format.h>
 
 #include "framework/core/autograd/node.h"
+#include "framework/core/tensor/cuda_runtime.h"
 #include "kernels/elementwise.h"
+
+#if ATTNSCALE_HAVE_CUDA
+#include "framework/core/tensor/cuda_handles.h"
+#include "kernels/cuda/elementwise.h"
+#endif
 
 namespace attnscale {
 
@@ -102,25 +108,40 @@ bool Tensor::is_contiguous() const {
 }
 
 template <typename T>
-T* Tensor::data() {
+T* Tensor::device_data() {
   if (dtype() != dtype_of<T>())
     throw UsageError(fmt::format("[tensor] data<{}>() on a {} tensor", dtype_name(dtype_of<T>()), dtype_name(dtype())));
   return reinterpret_cast<T*>(impl().storage->data()) + impl().offset;
 }
 template <typename T>
+const T* Tensor::device_data() const {
+  return const_cast<Tensor*>(this)->device_data<T>();
+}
+template <typename T>
+T* Tensor::data() {
+  if (!device().is_cpu())
+    throw UsageError(fmt::format("[tensor] host code read a tensor on {}: move it with to(kCpu) first, or the op "
+                                 "that reads it has no kernel for that device",
+                                 device().str()));
+  return device_data<T>();
+}
+template <typename T>
 const T* Tensor::data() const {
   return const_cast<Tensor*>(this)->data<T>();
 }
-template float* Tensor::data<float>();
-template double* Tensor::data<double>();
-template int64_t* Tensor::data<int64_t>();
-template const float* Tensor::data<float>() const;
-template const double* Tensor::data<double>() const;
-template const int64_t* Tensor::data<int64_t>() const;
+#define ATTNSCALE_INSTANTIATE_DATA(T)              \
+  template T* Tensor::data<T>();                   \
+  template const T* Tensor::data<T>() const;       \
+  template T* Tensor::device_data<T>();            \
+  template const T* Tensor::device_data<T>() const;
+ATTNSCALE_INSTANTIATE_DATA(float)
+ATTNSCALE_INSTANTIATE_DATA(double)
+ATTNSCALE_INSTANTIATE_DATA(int64_t)
+#undef ATTNSCALE_INSTANTIATE_DATA
 
 template <typename T>
 std::vector<T> Tensor::to_vector() const {
-  const Tensor c = to(dtype_of<T>()).contiguous();
+  const Tensor c = to(kCpu).to(dtype_of<T>()).contiguous();
   return std::vector<T>(c.data<T>(), c.data<T>() + c.numel());
 }
 template std::vector<float> Tensor::to_vector<float>() const;
@@ -129,7 +150,8 @@ template std::vector<int64_t> Tensor::to_vector<int64_t>() const;
 
 double Tensor::item() const {
   ATTNSCALE_CHECK(numel() == 1, "item", "tensor of shape {} has {} elements, not 1", shape_str(shape()), numel());
-  return ATTNSCALE_DISPATCH_ALL(dtype(), [&] { return static_cast<double>(*data<scalar_t>()); });
+  const Tensor host = to(kCpu);
+  return ATTNSCALE_DISPATCH_ALL(dtype(), [&] { return static_cast<double>(*host.data<scalar_t>()); });
 }
 
 Tensor make_view(const Tensor& base, Shape shape, Shape strides, int64_t offset) {
@@ -143,9 +165,23 @@ Tensor make_view(const Tensor& base, Shape shape, Shape strides, int64_t offset)
 }
 
 namespace {
-// Plain (non-recording) contiguous copy of any tensor.
+// The first byte of a tensor's elements, in its own device's memory.
+std::byte* first_byte(const Tensor& x) {
+  return x.storage()->data() + x.offset() * static_cast<int64_t>(dtype_size(x.dtype()));
+}
+
+// Plain (non-recording) contiguous copy of any tensor, on its device.
 Tensor copy_contiguous(const Tensor& x) {
   Tensor out = Tensor::empty(x.shape(), x.dtype(), x.device());
+  if (!x.device().is_cpu()) {
+#if ATTNSCALE_HAVE_CUDA
+    ATTNSCALE_DISPATCH_ALL(x.dtype(), [&] {
+      cuda::strided_copy<scalar_t>(static_cast<int>(x.dim()), x.shape().data(), x.device_data<scalar_t>(),
+                                   x.strides().data(), out.device_data<scalar_t>(), cuda::compute_stream(x.device()));
+    });
+#endif
+    return out;
+  }
   ATTNSCALE_DISPATCH_ALL(x.dtype(), [&] {
     kernels::strided_copy<scalar_t>(static_cast<int>(x.dim()), x.shape().data(), x.data<scalar_t>(),
                                     x.strides().data(), out.data<scalar_t>());
@@ -166,6 +202,7 @@ Tensor Tensor::clone() const {
 
 Tensor Tensor::to(DType target) const {
   if (target == dtype()) return *this;
+  if (!device().is_cpu()) throw_no_kernel("to(dtype)", device());
   const Tensor src = contiguous();
   Tensor out = empty(shape(), target, device());
   ATTNSCALE_DISPATCH_ALL(dtype(), [&] {
@@ -181,10 +218,28 @@ Tensor Tensor::to(DType target) const {
   return autograd::record(out, "to", {*this}, [source](const Tensor& g) { return std::vector<Tensor>{g.to(source)}; });
 }
 
+Tensor Tensor::to(Device target) const {
+  if (target == device()) return *this;
+  // The dtype and layout are settled on the CPU side, so a plain byte copy moves the tensor.
+  const Tensor src = contiguous();
+  Tensor out = empty(shape(), dtype(), target);
+  cuda::copy_bytes(out.storage()->data(), target, first_byte(src), src.device(), out.storage()->bytes());
+  if (!is_floating(dtype())) return out;
+  const Device source = device();
+  return autograd::record(out, "to", {*this}, [source](const Tensor& g) { return std::vector<Tensor>{g.to(source)}; });
+}
+
 void Tensor::copy_(const Tensor& src) {
   ATTNSCALE_CHECK(src.shape() == shape(), "copy_", "source shape {} does not match destination shape {}",
                   shape_str(src.shape()), shape_str(shape()));
   ATTNSCALE_CHECK(is_contiguous(), "copy_", "destination must be contiguous");
+  if (!device().is_cpu() || !src.device().is_cpu()) {
+    // Between devices, or on one GPU: convert and lay out on the source's side, then copy bytes.
+    const Tensor s = src.device().is_cpu() ? src.to(dtype()).contiguous() : src.contiguous().to(dtype());
+    cuda::copy_bytes(first_byte(*this), device(),
+                     first_byte(s), s.device(), static_cast<size_t>(numel()) * dtype_size(dtype()));
+    return;
+  }
   const Tensor s = src.to(dtype());
   ATTNSCALE_DISPATCH_ALL(dtype(), [&] {
     kernels::strided_copy<scalar_t>(static_cast<int>(dim()), shape().data(), s.data<scalar_t>(), s.strides().data(),
@@ -192,8 +247,25 @@ void Tensor::copy_(const Tensor& src) {
   });
 }
 
+void Tensor::move_to_(Device target) {
+  ATTNSCALE_CHECK(!grad_fn(), "move_to_", "only leaf tensors move in place; this one is the output of an op");
+  if (target == device()) return;
+  const Tensor moved = detach().to(target);
+  TensorImpl& self = impl();
+  self.storage = moved.storage();
+  self.strides = moved.strides();
+  self.offset = 0;
+  if (self.grad) Tensor(self.grad).move_to_(target);
+}
+
 void Tensor::fill_(double value) {
   ATTNSCALE_CHECK(is_contiguous(), "fill_", "tensor must be contiguous");
+  if (!device().is_cpu()) {
+    if (value != 0.0) throw_no_kernel("fill_", device());
+    cuda::zero_bytes(first_byte(*this), device(),
+                     static_cast<size_t>(numel()) * dtype_size(dtype()));
+    return;
+  }
   ATTNSCALE_DISPATCH_ALL(dtype(), [&] { std::fill_n(data<scalar_t>(), numel(), static_cast<scalar_t>(value)); });
 }
 
@@ -212,7 +284,7 @@ Tensor Tensor::detach() const { return make_view(*this, shape(), strides(), offs
 void Tensor::backward() const {
   ATTNSCALE_CHECK(numel() == 1, "backward", "backward() without a gradient needs a 1-element tensor, got shape {}",
                   shape_str(shape()));
-  autograd::run_backward(*this, Tensor::ones(shape(), dtype()));
+  autograd::run_backward(*this, Tensor::ones(shape(), dtype()).to(device()));
 }
 
 void Tensor::backward(const Tensor& grad_output) const { autograd::run_backward(*this, grad_output); }
@@ -221,6 +293,7 @@ std::string Tensor::str() const {
   if (!defined()) return "Tensor(undefined)";
   std::ostringstream os;
   os << "Tensor(shape=" << shape_str(shape()) << ", dtype=" << dtype_name(dtype());
+  if (!device().is_cpu()) os << ", device=" << device().str();
   if (numel() <= 16) {
     os << ", values=[";
     const auto v = to_vector<double>();

@@ -69,12 +69,19 @@ class Tensor {
   std::string str() const;  // shape, dtype, and values when small
 
   // ---- data ----
+  // Host pointer to element 0 (checks the dtype); throws on a GPU tensor, whose memory host code
+  // cannot read: move it with to(kCpu) first.
   template <typename T>
-  T* data();  // pointer to element 0 (checks the dtype)
+  T* data();
   template <typename T>
   const T* data() const;
+  // Pointer to element 0 in the tensor's own memory, host or GPU: for kernel launchers.
   template <typename T>
-  std::vector<T> to_vector() const;  // row-major copy of the logical elements
+  T* device_data();
+  template <typename T>
+  const T* device_data() const;
+  template <typename T>
+  std::vector<T> to_vector() const;  // row-major copy of the logical elements (from any device)
   double item() const;               // the single element of a 1-element tensor, as double
   const std::shared_ptr<Storage>& storage() const { return impl().storage; }
 
@@ -82,8 +89,12 @@ class Tensor {
   Tensor contiguous() const;          // differentiable; returns *this when already contiguous
   Tensor clone() const;               // differentiable copy
   Tensor to(DType dtype) const;       // differentiable between float types
-  void copy_(const Tensor& src);      // in place, no autograd; shapes must match
+  Tensor to(Device device) const;     // differentiable copy to another device; *this when already there
+  void copy_(const Tensor& src);      // in place, no autograd; shapes must match, devices may differ
   void fill_(double value);           // in place, no autograd
+  // In place, no autograd: the elements (and the gradient, if any) now live on `device`, and every
+  // handle to this tensor sees the move. For leaves: parameters, buffers, optimizer state.
+  void move_to_(Device device);
 
   // ---- autograd ----
   bool requires_grad() const { return impl().requires_grad; }
