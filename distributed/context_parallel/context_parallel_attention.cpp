@@ -13,23 +13,6 @@
 
 namespace attnscale {
 
-Algo parse_algo(std::string_view name) {
-  if (name == "ring") return Algo::ring;
-  if (name == "ulysses") return Algo::ulysses;
-  if (name == "hybrid") return Algo::hybrid;
-  throw UsageError(fmt::format("[context_parallel] unknown algorithm '{}' (expected ring, ulysses or hybrid)",
-                               name));
-}
-
-const char* algo_name(Algo algo) {
-  switch (algo) {
-    case Algo::ring: return "ring";
-    case Algo::ulysses: return "ulysses";
-    case Algo::hybrid: return "hybrid";
-  }
-  return "?";
-}
-
 namespace {
 
 using cp::CpSetup;

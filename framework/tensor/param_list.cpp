@@ -1,4 +1,4 @@
-#include "framework/optim/param_list.h"
+#include "framework/tensor/param_list.h"
 
 #include <unordered_map>
 
