@@ -8,9 +8,9 @@
 
 #include "distributed/comm/communicator.h"
 #include "distributed/context_parallel/merge_states.h"
-#include "framework/autograd/node.h"
-#include "framework/ops/indexing.h"
-#include "framework/ops/ops.h"
+#include "framework/core/autograd/node.h"
+#include "framework/core/ops/indexing.h"
+#include "framework/core/ops/ops.h"
 
 namespace attnscale::attention {
 namespace {
