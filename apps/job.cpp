@@ -3,6 +3,7 @@
 #include "base/logging.h"
 #include "base/threads.h"
 #include "distributed/comm/node_info.h"
+#include "framework/train/from_config.h"
 
 namespace attnscale::app {
 
@@ -14,7 +15,7 @@ RankSetup::RankSetup(const Config& cfg, const MpiEnvironment& mpi)
   // models that cannot shard a sequence.
   parallel.world = &world;
   parallel.grid = &grid;
-  parallel.layout = kernels::parse_layout_kind(std::string(config::to_string(cfg.parallel.layout)).c_str());
+  parallel.layout = train::layout_kind(cfg);
 }
 
 void run_config_job(const ConfigArguments& args,

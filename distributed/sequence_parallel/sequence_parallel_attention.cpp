@@ -90,7 +90,7 @@ std::pair<Tensor, Tensor> run(const char* op, const Tensor& q_in, const Tensor& 
   std::vector<kernels::Positions> positions;
   for (int r = 0; r < ranks; ++r) positions.push_back(group.layout.positions(r));
   saved->plan = std::make_shared<const sp::FetchPlan>(saved->mask, positions, positions, plan_block);
-  saved->scale = spec.scale > 0 ? spec.scale : 1.0 / std::sqrt(static_cast<double>(d));
+  saved->scale = kernels::score_scale(spec.scale, d);
   saved->shape = {batch, q_heads, kv_heads, n, m, d, dv};
   saved->q = q.detach();
   saved->k = k.detach();

@@ -71,7 +71,7 @@ Tensor MultiHeadLatentAttention::attend(const Queries& q, const Latents& kv, con
   const int64_t nope = options_.qk_nope_head_dim, rope = options_.qk_rope_head_dim, dv = options_.v_head_dim;
   const int64_t dc = options_.kv_lora_rank;
   AttentionSpec spec;
-  spec.scale = options_.scale > 0 ? options_.scale : 1.0 / std::sqrt(static_cast<double>(nope + rope));
+  spec.scale = kernels::score_scale(options_.scale, nope + rope);
   spec.mask = options_.mask;
   spec.k_valid.assign(key_valid.begin(), key_valid.end());
   if (sharded) {

@@ -58,7 +58,7 @@ Tensor MultiHeadAttention::forward(const Tensor& x, const Tensor& positions, std
     k = nn::apply_rope(k, positions, options_.rope_theta);
   }
   AttentionSpec spec;
-  spec.scale = options_.scale > 0 ? options_.scale : 1.0 / std::sqrt(static_cast<double>(head_dim_));
+  spec.scale = kernels::score_scale(options_.scale, head_dim_);
   spec.mask = options_.mask;
   spec.k_valid.assign(key_valid.begin(), key_valid.end());
   const auto& cp = options_.context_parallel;

@@ -317,7 +317,7 @@ std::string to_yaml(const Config& cfg, YamlStyle style = YamlStyle::plain);
 std::int64_t kv_heads(const ModelConfig& model);             // n_kv_heads, or n_heads when 0
 std::int64_t head_dim(const ModelConfig& model);             // d_model / n_heads
 std::int64_t ff_width(const ModelConfig& model);             // d_ff, or 4 * d_model when 0
-double score_scale(const AttentionConfig& attention, std::int64_t head_dim);  // scale or 1/sqrt(d)
+// attention.scale = 0 (1/sqrt(head_dim)) is kernels::score_scale, the rule every module applies.
 std::int64_t micro_batch_size(const Config& cfg);            // batch_size / (dp * accum_steps)
 
 }  // namespace attnscale

@@ -2,13 +2,13 @@
 #include "framework/train/task_config.h"
 
 #include "base/logging.h"
-#include "framework/attention/mask_builder.h"
 #include "framework/core/autograd/node.h"
 #include "framework/config/enum_names.h"
 #include "framework/core/ops/indexing.h"
 #include "framework/core/ops/nn_functional.h"
 #include "framework/core/ops/ops.h"
 #include "framework/train/data_parallel_task.h"
+#include "framework/train/from_config.h"
 #include "framework/train/lm_mechanism.h"
 
 namespace attnscale::train {
@@ -28,7 +28,7 @@ models::TransformerLMOptions transformer_options(const Config& cfg) {
   o.rope_theta = cfg.model.rope_theta;
   o.tie_embeddings = cfg.model.tie_embeddings;
   o.activation_checkpointing = cfg.model.activation_checkpointing;
-  o.mask = attention::causal_lm_mask(cfg.attention, cfg.data.seq_len, static_cast<uint64_t>(cfg.run.seed));
+  o.mask = causal_lm_mask(cfg.attention, cfg.data.seq_len, static_cast<uint64_t>(cfg.run.seed));
   o.fused_attention = cfg.attention.impl == config::AttentionImpl::fused;
   o.attention_scale = cfg.attention.scale;
   apply_lm_mechanism(cfg, o);
@@ -55,20 +55,7 @@ LMTask::LMTask(const Config& cfg, ParallelContext parallel)
       parallel_(parallel) {
   const kernels::Layout layout(parallel_.layout, cfg.data.seq_len, parallel_.cp_size());
   models::TransformerLMOptions options = transformer_options(cfg);
-  if (parallel_.cp_size() > 1) {
-    // The algorithm is chosen here, once for every layer, and logged once.
-    ParallelAlgo algo = cfg.parallel.algo;
-    if (options.attention_kind == attention::SelfAttentionKind::adaptive_span) {
-      LOG_INFO("adaptive span over {} ranks: each rank fetches the keys within the span before its shard",
-               parallel_.cp_size());
-    } else if (algo == ParallelAlgo::auto_) {
-      const AlgoChoice choice = choose_algo(options.mask, layout, options.normalizer);
-      algo = choice.algo;
-      LOG_INFO("parallel.algo = auto: {} ({})", parallel_algo_name(algo), choice.reason);
-    }
-    options.context_parallel = std::make_shared<const ContextParallelGroup>(
-        ContextParallelGroup{&parallel_.grid->cp(), &parallel_.grid->ulysses(), &parallel_.grid->ring(), algo, layout});
-  }
+  options.context_parallel = context_parallel_group(cfg, parallel_, options.mask, options.normalizer);
   Generator init(static_cast<uint64_t>(cfg.run.seed));  // the same weights on every rank
   model_ = std::make_unique<models::TransformerLM>(options, init);
   log_lm_mechanism(*model_);

@@ -274,9 +274,9 @@ TEST(Derived, ZeroMeansDerive) {
   EXPECT_EQ(kv_heads(model), 2);
   EXPECT_EQ(ff_width(model), 100);
   AttentionConfig attention;
-  EXPECT_DOUBLE_EQ(score_scale(attention, 64), 0.125);
+  EXPECT_DOUBLE_EQ(kernels::score_scale(attention.scale, 64), 0.125);
   attention.scale = 0.5;
-  EXPECT_DOUBLE_EQ(score_scale(attention, 64), 0.5);
+  EXPECT_DOUBLE_EQ(kernels::score_scale(attention.scale, 64), 0.5);
   Config cfg;
   cfg.data.batch_size = 24;
   cfg.parallel.dp = 2;
