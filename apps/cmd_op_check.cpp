@@ -4,6 +4,8 @@
 // `mpirun -np P attnscale op-check attention ... --cp P --layout L --algo ring|ulysses|hybrid|halo|sparse-fetch|all-gather|auto`
 // runs the same contract through context-parallel attention (apps/op_check_cp.cpp); rank 0 writes
 // the gathered result.
+// `--device cuda` runs the same contract on the CUDA kernels (apps/op_check_cuda.cpp); without a
+// usable GPU it exits 2 saying so.
 // Bad input files are DataErrors (exit code 3) with a message naming the file and the problem.
 #include <CLI/CLI.hpp>
 
@@ -19,8 +21,12 @@ namespace attnscale::app {
 namespace {
 
 template <typename T>
-void run_attention(const H5Reader& in, const std::string& output) {
+void run_attention(const H5Reader& in, const std::string& output, bool on_gpu) {
   const auto input = read_attention_input<T>(in);
+  if (on_gpu) {
+    write_attention_output(*input, run_attention_cuda<T>(*input), output, " device=cuda:0");
+    return;
+  }
   const kernels::AttentionParams& params = input->params;
   const kernels::AttentionShape& s = input->shape();
   AttentionOutput<T> r;
@@ -51,13 +57,22 @@ void run_attention(const H5Reader& in, const std::string& output) {
   write_attention_output(*input, r, output, "");
 }
 
-void op_check_attention(const std::string& input, const std::string& output) {
+void op_check_attention(const std::string& input, const std::string& output,
+                        const std::string& device) {
+  // No GPU is a usage error (exit 2), found before the file is read.
+  const bool on_gpu = device == "cuda";
+  if (on_gpu) require_cuda_device();
   silence_hdf5_errors();
   const H5Reader in(input);
   const size_t precision = attention_precision(in);
+  const std::string normalizer = in.string_attribute("normalizer").value_or("softmax");
+  if (on_gpu && normalizer != "softmax")
+    throw UsageError(fmt::format(
+        "[op-check] --device cuda: normalizer '{}' has no CUDA kernel; run it with --device cpu",
+        normalizer));
   try {
-    if (precision == 4) run_attention<float>(in, output);
-    else run_attention<double>(in, output);
+    if (precision == 4) run_attention<float>(in, output, on_gpu);
+    else run_attention<double>(in, output, on_gpu);
   } catch (const UsageError& e) {
     // Every kernel argument comes from the file, so a rejected argument is a bad file.
     bad_file(in, e.what());
@@ -75,13 +90,18 @@ void add_op_check_command(CLI::App& app) {
   auto input = std::make_shared<std::string>();
   auto output = std::make_shared<std::string>();
   auto cp = std::make_shared<CpOptions>();
+  auto device = std::make_shared<std::string>("cpu");
   attention->add_option("--input", *input, "HDF5 file with q, k, v [, dout] (kernels/README.md)")
       ->required();
   attention->add_option("--output", *output, "HDF5 file to write out, lse [, dq, dk, dv] to")
       ->required();
+  auto* device_option =
+      attention->add_option("--device", *device, "run the kernels on the cpu or on the GPU (cuda:0)")
+          ->check(CLI::IsMember({"cpu", "cuda"}));
   auto* cp_option =
       attention->add_option("--cp", cp->cp, "run context-parallel over this many ranks (under mpirun -np CP; rank 0 writes)")
-          ->check(CLI::PositiveNumber);
+          ->check(CLI::PositiveNumber)
+          ->excludes(device_option);
   attention->add_option("--layout", cp->layout, "with --cp: how the sequence is sharded")
       ->check(CLI::IsMember({"contiguous", "zigzag", "striped"}))
       ->needs(cp_option);
@@ -93,9 +113,9 @@ void add_op_check_command(CLI::App& app) {
   attention->add_option("--ulysses", cp->ulysses, "with --algo hybrid: ranks per Ulysses group (divides --cp)")
       ->check(CLI::PositiveNumber)
       ->needs(cp_option);
-  attention->callback([input, output, cp] {
+  attention->callback([input, output, cp, device] {
     if (cp->cp == 0) {
-      op_check_attention(*input, *output);
+      op_check_attention(*input, *output, *device);
       return;
     }
     const int code = op_check_attention_cp(*input, *output, *cp);

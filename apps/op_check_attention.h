@@ -46,6 +46,14 @@ template <typename T>
 void write_attention_output(const AttentionInput<T>& input, const AttentionOutput<T>& result,
                             const std::string& output, const std::string& how);
 
+// --device cuda (apps/op_check_cuda.cpp): selects GPU 0, or throws UsageError "[op-check]
+// --device cuda: no CUDA device (...)" when there is none or the build has no CUDA backend.
+void require_cuda_device();
+
+// The softmax run on the CUDA kernels (kernels/cuda/attention.h): inputs to GPU 0, results back.
+template <typename T>
+AttentionOutput<T> run_attention_cuda(const AttentionInput<T>& input);
+
 // Which float type the file's q holds: 4 or 8 bytes (DataError otherwise).
 size_t attention_precision(const H5Reader& in);
 

@@ -25,17 +25,6 @@ BlockPattern::BlockPattern(int64_t block_size, int64_t rows, int64_t cols,
                                      prefix_[r * w + c] + (allowed_[r * cols + c] != 0 ? 1 : 0);
 }
 
-int64_t BlockPattern::count_allowed(int64_t r0, int64_t r1, int64_t c0, int64_t c1) const {
-  r0 = std::max<int64_t>(r0, 0);
-  c0 = std::max<int64_t>(c0, 0);
-  r1 = std::min(r1, rows_ - 1);
-  c1 = std::min(c1, cols_ - 1);
-  if (r0 > r1 || c0 > c1) return 0;
-  const int64_t w = cols_ + 1;
-  return prefix_[(r1 + 1) * w + c1 + 1] - prefix_[r0 * w + c1 + 1] - prefix_[(r1 + 1) * w + c0] +
-         prefix_[r0 * w + c0];
-}
-
 namespace {
 
 template <typename Rule>

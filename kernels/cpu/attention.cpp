@@ -33,6 +33,13 @@ void check_attention_params(const AttentionParams& p, bool check_scale) {
   validate_mask(p.mask, s.batch, s.q_len, s.k_len);
 }
 
+void check_delta_sizes(size_t dout, size_t out, int64_t dv, size_t delta) {
+  ATTNSCALE_CHECK(dv >= 1 && dout == out &&
+                      static_cast<int64_t>(out) == static_cast<int64_t>(delta) * dv,
+                  "attention", "delta: dout ({}), out ({}) must both be delta ({}) x dv ({})",
+                  dout, out, delta, dv);
+}
+
 void check_buffer_size(const char* name, size_t got, int64_t expected) {
   ATTNSCALE_CHECK(static_cast<int64_t>(got) == expected, "attention",
                   "{} has {} elements, the shape needs {}", name, got, expected);
@@ -77,10 +84,7 @@ void attention_backward(const AttentionParams& params, const AttentionBackwardBu
 template <typename T>
 void attention_delta(std::span<const T> dout, std::span<const T> out, int64_t dv,
                      std::span<T> delta) {
-  ATTNSCALE_CHECK(dv >= 1 && dout.size() == out.size() &&
-                      static_cast<int64_t>(out.size()) == static_cast<int64_t>(delta.size()) * dv,
-                  "attention", "delta: dout ({}), out ({}) must both be delta ({}) x dv ({})",
-                  dout.size(), out.size(), delta.size(), dv);
+  cpu::check_delta_sizes(dout.size(), out.size(), dv, delta.size());
   const auto rows = static_cast<int64_t>(delta.size());
 #pragma omp parallel for schedule(static)
   for (int64_t r = 0; r < rows; ++r) {

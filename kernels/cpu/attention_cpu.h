@@ -9,6 +9,8 @@ namespace attnscale::kernels::cpu {
 // Shape, positions, tiles and mask checks shared by the entry points (UsageError "[attention]").
 void check_attention_params(const AttentionParams& params, bool check_scale);
 void check_buffer_size(const char* name, size_t got, int64_t expected);
+// delta: dout and out both hold delta.size() rows of dv values.
+void check_delta_sizes(size_t dout, size_t out, int64_t dv, size_t delta);
 
 // Sizes of the forward buffers; lse only when with_lse (sparsemax has none).
 template <typename T>

@@ -79,11 +79,9 @@ void attention_forward(const AttentionParams& params, const AttentionForwardBuff
         }
         bool any_rescale = false;
         for (int64_t i = 0; i < nq; ++i) {
-          const T new_max = std::max(run_max[i], tile_max[i]);
-          // exp(old - new) rescales the state; both -inf (nothing seen yet) leaves it alone.
-          rescale[i] = new_max == neg_inf ? T{0} : run_max[i] - new_max;
-          shift[i] = new_max == neg_inf ? T{0} : new_max;
-          run_max[i] = new_max;
+          const OnlineSoftmaxStep<T> step = online_softmax_step(run_max[i], tile_max[i]);
+          rescale[i] = step.log_rescale;
+          shift[i] = step.shift;
           any_rescale = any_rescale || rescale[i] != T{0};
         }
         if (any_rescale) {
@@ -105,10 +103,9 @@ void attention_forward(const AttentionParams& params, const AttentionForwardBuff
       T* lse = io.lse.data() + bh * n + q0;
       for (int64_t i = 0; i < nq; ++i) {
         T* acc_row = acc.data() + i * dv;
-        const bool seen = run_sum[i] > T{0};
-        const T inv = seen ? T{1} / run_sum[i] : T{0};
+        const T inv = run_sum[i] > T{0} ? T{1} / run_sum[i] : T{0};
         for (int64_t c = 0; c < dv; ++c) acc_row[c] *= inv;
-        const T row_lse = seen ? run_max[i] + std::log(run_sum[i]) : neg_inf;
+        const T row_lse = online_softmax_lse(run_max[i], run_sum[i]);
         if (io.merge_into_output) {
           merge_softmax_row(out + i * dv, lse[i], acc_row, row_lse, dv);
         } else {

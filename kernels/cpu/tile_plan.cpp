@@ -6,7 +6,7 @@ namespace attnscale::kernels::cpu {
 
 TilePlan::TilePlan(const Mask& mask, const Positions& q_positions, const Positions& k_positions,
                    int64_t batch, int64_t q_tile, int64_t k_tile)
-    : mask_(mask),
+    : rule_(mask.rule()),
       q_pos_(static_cast<size_t>(q_positions.size())),
       k_pos_(static_cast<size_t>(k_positions.size())),
       q_tile_(q_tile),
@@ -31,7 +31,7 @@ TilePlan::TilePlan(const Mask& mask, const Positions& q_positions, const Positio
 
 TileKind TilePlan::kind(int64_t b, int64_t qt, int64_t kt) const {
   const int64_t row = per_batch_ ? b : 0;
-  return classify_tile(mask_, q_sum_[row * q_tiles_ + qt], k_sum_[row * k_tiles_ + kt]);
+  return classify_tile(rule_, q_sum_[row * q_tiles_ + qt], k_sum_[row * k_tiles_ + kt]);
 }
 
 }  // namespace attnscale::kernels::cpu

@@ -40,7 +40,7 @@ class TilePlan {
   const MaskView& view(int64_t b) const { return views_[per_batch_ ? b : 0]; }
 
  private:
-  const Mask& mask_;
+  MaskRule rule_;
   std::vector<int64_t> q_pos_, k_pos_;
   int64_t q_tile_, k_tile_, q_tiles_, k_tiles_;
   bool per_batch_;                  // per-token parts make summaries depend on the batch row
@@ -55,14 +55,14 @@ template <typename T>
 void mask_tile(const MaskView& view, int64_t q0, int64_t nq, int64_t k0, int64_t nk,
                bool keys_major, T* score, int64_t ld) {
   constexpr T neg_inf = -std::numeric_limits<T>::infinity();
-  const Mask& mask = *view.mask;
-  if (!mask.blocks && !view.q_segment && !view.k_valid) {
+  const MaskRule& rule = view.rule;
+  if (!rule.blocked && !view.q_segment && !view.k_valid) {
     // Causal and window only: for a fixed row the allowed partners form one interval of global
     // positions, tested branch-free so the loop vectorises.
     constexpr int64_t lowest = std::numeric_limits<int64_t>::min() / 4;
     constexpr int64_t highest = std::numeric_limits<int64_t>::max() / 4;
-    const int64_t left = mask.window ? mask.window->left : highest;
-    const int64_t right = mask.window ? mask.window->right : highest;
+    const int64_t left = rule.windowed ? rule.window.left : highest;
+    const int64_t right = rule.windowed ? rule.window.right : highest;
     const int64_t rows = keys_major ? nk : nq, cols = keys_major ? nq : nk;
     const int64_t* row_pos = keys_major ? view.k_pos + k0 : view.q_pos + q0;
     const int64_t* col_pos = keys_major ? view.q_pos + q0 : view.k_pos + k0;
@@ -70,11 +70,11 @@ void mask_tile(const MaskView& view, int64_t q0, int64_t nq, int64_t k0, int64_t
       const int64_t p = row_pos[r];
       int64_t lo, hi;  // allowed column positions
       if (keys_major) {  // key p: queries q with p - right <= q <= p + left, and q >= p if causal
-        lo = std::max(mask.causal ? p : lowest, p - right);
+        lo = std::max(rule.causal ? p : lowest, p - right);
         hi = p + left;
       } else {  // query p: keys k with p - left <= k <= p + right, and k <= p if causal
         lo = p - left;
-        hi = std::min(mask.causal ? p : highest, p + right);
+        hi = std::min(rule.causal ? p : highest, p + right);
       }
       T* row = score + r * ld;
       for (int64_t c = 0; c < cols; ++c)

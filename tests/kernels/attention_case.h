@@ -2,7 +2,9 @@
 // forward and backward and compares every output with the naive fp64 reference.
 #pragma once
 
+#include <algorithm>
 #include <memory>
+#include <random>
 
 #include "kernels/attention.h"
 #include "tests/kernels/reference.h"
@@ -48,6 +50,18 @@ struct AttentionCase {
     return p;
   }
 };
+
+// Segment ids of `batch` rows of `len` tokens: `count` documents, sorted (packed sequences).
+inline std::vector<int32_t> sorted_segments(int64_t batch, int64_t len, int64_t count,
+                                            uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::vector<int32_t> seg(static_cast<size_t>(batch * len));
+  for (int64_t b = 0; b < batch; ++b) {
+    for (int64_t i = 0; i < len; ++i) seg[b * len + i] = static_cast<int32_t>(rng() % count);
+    std::sort(seg.begin() + b * len, seg.begin() + (b + 1) * len);
+  }
+  return seg;
+}
 
 inline std::vector<int64_t> expand(const kernels::Positions& p) {
   std::vector<int64_t> out(static_cast<size_t>(p.size()));

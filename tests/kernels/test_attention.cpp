@@ -133,16 +133,6 @@ TYPED_TEST(AttentionTest, SparseTransformerStridedCausal) {
   check_case<TypeParam>(c);
 }
 
-std::vector<int32_t> sorted_segments(int64_t batch, int64_t len, int64_t count, uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::vector<int32_t> seg(static_cast<size_t>(batch * len));
-  for (int64_t b = 0; b < batch; ++b) {
-    for (int64_t i = 0; i < len; ++i) seg[b * len + i] = static_cast<int32_t>(rng() % count);
-    std::sort(seg.begin() + b * len, seg.begin() + (b + 1) * len);
-  }
-  return seg;
-}
-
 TYPED_TEST(AttentionTest, SegmentsCausalWindowCombined) {
   AttentionCase c;
   c.shape = shape(2, 2, 1, 57, 57, 16, 16);

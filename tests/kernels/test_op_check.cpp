@@ -127,6 +127,15 @@ void write_case(H5File& f, const AttentionCase& c, const CaseData& data, bool wi
   if (c.q_offset != 0) f.attribute("q_offset", c.q_offset);
 }
 
+// out, lse, dq, dk, dv of an output file against the fp64 reference.
+void expect_matches_reference(const H5File& out, const Reference& ref, double tol) {
+  expect_close("out", out.read("out"), ref.out, tol, tol);
+  expect_close("lse", out.read("lse"), ref.lse, tol, tol);
+  expect_close("dq", out.read("dq"), ref.dq, tol, tol);
+  expect_close("dk", out.read("dk"), ref.dk, tol, tol);
+  expect_close("dv", out.read("dv"), ref.dv, tol, tol);
+}
+
 TEST_F(OpCheckTest, Float32CausalSegmentsPaddingRoundTrip) {
   AttentionCase c;
   c.shape = AttentionShape{2, 4, 2, 21, 30, 16, 8};
@@ -149,11 +158,7 @@ TEST_F(OpCheckTest, Float32CausalSegmentsPaddingRoundTrip) {
   const ProgramRun r = op_check(dir_ / "in.h5");
   ASSERT_EQ(r.exit_code, 0) << r.stderr_text;
   const H5File out(dir_ / "out.h5", false);
-  expect_close("out", out.read("out"), data.ref.out, 2e-4, 2e-4);
-  expect_close("lse", out.read("lse"), data.ref.lse, 2e-4, 2e-4);
-  expect_close("dq", out.read("dq"), data.ref.dq, 2e-4, 2e-4);
-  expect_close("dk", out.read("dk"), data.ref.dk, 2e-4, 2e-4);
-  expect_close("dv", out.read("dv"), data.ref.dv, 2e-4, 2e-4);
+  expect_matches_reference(out, data.ref, 2e-4);
 }
 
 TEST_F(OpCheckTest, Float64WindowAndBlockSparseRoundTrip) {
@@ -188,11 +193,7 @@ TEST_F(OpCheckTest, Float64WindowAndBlockSparseRoundTrip) {
     const ProgramRun r = op_check(dir_ / "in.h5");
     ASSERT_EQ(r.exit_code, 0) << r.stderr_text;
     const H5File out(dir_ / "out.h5", false);
-    expect_close("out", out.read("out"), data.ref.out, 1e-12, 1e-12);
-    expect_close("lse", out.read("lse"), data.ref.lse, 1e-12, 1e-12);
-    expect_close("dq", out.read("dq"), data.ref.dq, 1e-12, 1e-12);
-    expect_close("dk", out.read("dk"), data.ref.dk, 1e-12, 1e-12);
-    expect_close("dv", out.read("dv"), data.ref.dv, 1e-12, 1e-12);
+    expect_matches_reference(out, data.ref, 1e-12);
   }
 }
 
@@ -292,6 +293,39 @@ TEST_F(OpCheckTest, BadFilesExitWithCode3AndSayWhy) {
                       f.write("q", {1, 2, 6, 4}, std::vector<int32_t>(48));
                     })),
                     "must hold float32 or float64");
+}
+
+// --device cuda: the CUDA kernels on the same file. Without a usable GPU (this project's CI) the
+// program exits 2 saying so; with one, the results match the fp64 reference like the CPU run.
+TEST_F(OpCheckTest, DeviceCudaRunsTheGpuKernelsOrSaysThereIsNoDevice) {
+  AttentionCase c;
+  c.shape = AttentionShape{2, 4, 2, 70, 90, 16, 8};
+  c.q_offset = -10;  // the first ten queries see no key
+  c.mask.causal = true;
+  c.mask.k_valid.assign(2 * 90, 1);
+  c.mask.k_valid[5] = c.mask.k_valid[130] = 0;
+  const CaseData data = make_data(c);
+  {
+    H5File f(dir_ / "in.h5", true);
+    write_case<float>(f, c, data, true);
+    f.attribute("mask", std::string("causal"));
+  }
+  const ProgramRun r = run("op-check attention --device cuda --input " + (dir_ / "in.h5").string() +
+                           " --output " + (dir_ / "out.h5").string());
+  if (r.exit_code == 2) {
+    EXPECT_NE(r.stderr_text.find("[op-check] --device cuda: no CUDA device"), std::string::npos)
+        << r.stderr_text;
+    EXPECT_FALSE(fs::exists(dir_ / "out.h5"));
+    return;
+  }
+  ASSERT_EQ(r.exit_code, 0) << r.stderr_text;
+  const H5File out(dir_ / "out.h5", false);
+  expect_matches_reference(out, data.ref, 2e-4);
+}
+
+TEST_F(OpCheckTest, DeviceCudaAndCpAreExclusive) {
+  EXPECT_EQ(run("op-check attention --device cuda --cp 2 --input x.h5 --output y.h5").exit_code, 2);
+  EXPECT_EQ(run("op-check attention --device tpu --input x.h5 --output y.h5").exit_code, 2);
 }
 
 TEST_F(OpCheckTest, MissingOptionIsAUsageError) {
