@@ -8,6 +8,7 @@
 #include "base/threads.h"
 #include "distributed/comm/node_info.h"
 #include "framework/core/tensor/cuda_runtime.h"
+#include "framework/train/from_config.h"
 
 namespace attnscale::app {
 namespace {
@@ -58,7 +59,7 @@ RankSetup::RankSetup(const Config& cfg, const MpiEnvironment& mpi)
   // models that cannot shard a sequence.
   parallel.world = &world;
   parallel.grid = &grid;
-  parallel.layout = kernels::parse_layout_kind(std::string(config::to_string(cfg.parallel.layout)).c_str());
+  parallel.layout = train::layout_kind(cfg);
 }
 
 void run_config_job(const ConfigArguments& args,

@@ -89,7 +89,7 @@ Row measure(MpiCommunicator& comm, const Options& opt, int64_t n, int repeats) {
   const int64_t local = layout.local_length(rank);
   cp::RingInputs<float> in;
   in.shape = {1, opt.heads, opt.heads, local, local, opt.d, opt.d};
-  in.scale = 1.0 / std::sqrt(static_cast<double>(opt.d));
+  in.scale = kernels::score_scale(0, opt.d);
   in.mask = mask;
   const auto& s = in.shape;
   const std::vector<float> q = random_floats(static_cast<size_t>(s.q_size()), 1 + rank),

@@ -22,6 +22,8 @@
 // writing or accumulating dk, dv.
 #pragma once
 
+#include <cmath>
+
 #include <cstdint>
 #include <functional>
 #include <span>
@@ -71,6 +73,12 @@ struct AttentionParams {
   // its own (DESIGN.md 9). Must not throw. Empty = none.
   std::function<void()> progress;
 };
+
+// The one scale rule: a scale of 0 (attention.scale's default, AttentionSpec::scale's, every
+// module option's) means 1/sqrt(head_dim) (Vaswani et al. 2017).
+inline double score_scale(double scale, int64_t head_dim) {
+  return scale > 0 ? scale : 1.0 / std::sqrt(static_cast<double>(head_dim));
+}
 
 // Queries at global positions q_offset .. q_offset+N-1, keys at 0 .. M-1, scale 1/sqrt(D), no mask.
 AttentionParams default_attention_params(const AttentionShape& shape, int64_t q_offset = 0);

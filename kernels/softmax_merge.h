@@ -6,7 +6,8 @@
 //   lse = log(exp(lse_a) + exp(lse_b)),  out = out_a * exp(lse_a - lse) + out_b * exp(lse_b - lse)
 // evaluated from the gap exp(min - max) <= 1 so that it never overflows, keeps its digits when
 // |lse| is large, and handles -inf.
-// Ring attention (across steps), distributed global attention (across ranks) and the fused
+// Ring attention (across steps), the merge across ranks
+// (distributed/context_parallel/merge_states.h) and the fused
 // kernels' merge_into_output mode (CPU and CUDA) all call merge_softmax_row / merge_softmax_states.
 //
 // Inside a fused kernel the state is kept unnormalised across key tiles (running max, running

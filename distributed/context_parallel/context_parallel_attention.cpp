@@ -13,23 +13,6 @@
 
 namespace attnscale {
 
-Algo parse_algo(std::string_view name) {
-  if (name == "ring") return Algo::ring;
-  if (name == "ulysses") return Algo::ulysses;
-  if (name == "hybrid") return Algo::hybrid;
-  throw UsageError(fmt::format("[context_parallel] unknown algorithm '{}' (expected ring, ulysses or hybrid)",
-                               name));
-}
-
-const char* algo_name(Algo algo) {
-  switch (algo) {
-    case Algo::ring: return "ring";
-    case Algo::ulysses: return "ulysses";
-    case Algo::hybrid: return "hybrid";
-  }
-  return "?";
-}
-
 namespace {
 
 using cp::CpSetup;
@@ -139,7 +122,7 @@ std::pair<Tensor, Tensor> run(const Tensor& q_in, const Tensor& k_in, const Tens
   auto saved = std::make_shared<Saved>();
   saved->setup = cp::make_cp_setup(group, key_layout, q_heads, kv_heads);
   CpSetup& setup = saved->setup;
-  saved->scale = spec.scale > 0 ? spec.scale : 1.0 / std::sqrt(static_cast<double>(d));
+  saved->scale = kernels::score_scale(spec.scale, d);
   saved->mask = positional;
   saved->q_heads = q_heads;
   saved->kv_heads = kv_heads;

@@ -148,7 +148,7 @@ Tensor AdaptiveSpanAttention::forward(const Tensor& x, const Tensor& positions,
     q = nn::apply_rope(q, positions, options_.rope_theta);
     k = nn::apply_rope(k, positions, options_.rope_theta);
   }
-  const double scale = options_.scale > 0 ? options_.scale : 1.0 / std::sqrt(static_cast<double>(head_dim_));
+  const double scale = kernels::score_scale(options_.scale, head_dim_);
   // Every rank of a cp group uses the same band width (the spans are the same everywhere), so the
   // halo plans agree; one rank clamps it to its sequence.
   const auto& cp = options_.context_parallel;

@@ -39,7 +39,7 @@ Tensor CrossAttention::forward(const Tensor& x, const Tensor& memory, std::span<
   const Tensor k = heads(k_proj_->forward(memory), m, kv_heads_);
   const Tensor v = heads(v_proj_->forward(memory), m, kv_heads_);
   AttentionSpec spec;
-  spec.scale = options_.scale > 0 ? options_.scale : 1.0 / std::sqrt(static_cast<double>(head_dim_));
+  spec.scale = kernels::score_scale(options_.scale, head_dim_);
   spec.k_valid.assign(memory_valid.begin(), memory_valid.end());
   const Tensor out = scaled_dot_product_attention(q, k, v, spec, {options_.normalizer, options_.fused});
   return o_proj_->forward(reshape(transpose(out, 1, 2), {b, n, options_.d_model}));

@@ -58,7 +58,7 @@ Tensor MultiHeadAttention::forward(const Tensor& x, const Tensor& positions, std
     k = nn::apply_rope(k, positions, options_.rope_theta);
   }
   AttentionSpec spec;
-  spec.scale = options_.scale > 0 ? options_.scale : 1.0 / std::sqrt(static_cast<double>(head_dim_));
+  spec.scale = kernels::score_scale(options_.scale, head_dim_);
   spec.mask = options_.mask;
   spec.k_valid.assign(key_valid.begin(), key_valid.end());
   const auto& cp = options_.context_parallel;
@@ -67,7 +67,7 @@ Tensor MultiHeadAttention::forward(const Tensor& x, const Tensor& positions, std
     // Positions come from the group's layout; the sequence's keys live on every rank of the group.
     ATTNSCALE_CHECK(options_.fused, "multi_head",
                     "context-parallel attention runs the fused kernels; set attention.impl=fused");
-    out = sequence_parallel_attention(q, k, v, spec, *cp, options_.sequence_algo, options_.normalizer);
+    out = sequence_parallel_attention(q, k, v, spec, *cp, options_.normalizer);
   } else {
     spec.q_positions = spec.k_positions = positions_of(positions.to_vector<int64_t>());
     out = scaled_dot_product_attention(q, k, v, spec, {options_.normalizer, options_.fused});

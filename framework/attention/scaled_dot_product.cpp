@@ -53,7 +53,7 @@ Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tens
   ATTNSCALE_CHECK(q.dim() == 4 && k.dim() == 4 && v.dim() == 4, "scaled_dot_product",
                   "expects q, k, v as [B, H, N, D]; got {}, {}, {}", shape_str(q.shape()), shape_str(k.shape()),
                   shape_str(v.shape()));
-  const double scale = spec.scale > 0 ? spec.scale : 1.0 / std::sqrt(static_cast<double>(q.shape()[3]));
+  const double scale = kernels::score_scale(spec.scale, q.shape()[3]);
   const Tensor bias = attention_bias(spec, q.shape()[0], q.shape()[2], k.shape()[2], q.dtype());
   if (softmax) return scaled_dot_attention_plain(q, k, v, bias, scale);
   const int64_t hq = q.shape()[1];

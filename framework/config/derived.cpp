@@ -1,6 +1,4 @@
 // The "0 = derive it" rules of the key table, in one place.
-#include <cmath>
-
 #include "framework/config/config.h"
 
 namespace attnscale {
@@ -10,10 +8,6 @@ std::int64_t kv_heads(const ModelConfig& model) { return model.n_kv_heads > 0 ? 
 std::int64_t head_dim(const ModelConfig& model) { return model.d_model / model.n_heads; }
 
 std::int64_t ff_width(const ModelConfig& model) { return model.d_ff > 0 ? model.d_ff : 4 * model.d_model; }
-
-double score_scale(const AttentionConfig& attention, std::int64_t head_dim) {
-  return attention.scale > 0.0 ? attention.scale : 1.0 / std::sqrt(static_cast<double>(head_dim));
-}
 
 std::int64_t micro_batch_size(const Config& cfg) {
   return cfg.data.batch_size / (cfg.parallel.dp * cfg.train.accum_steps);

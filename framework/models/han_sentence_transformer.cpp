@@ -27,7 +27,7 @@ Tensor SentenceEncoderLayer::self_attention(const Tensor& x, const std::vector<i
   const auto heads = [&](const Tensor& t) { return transpose(reshape(t, {batch, slots, heads_, head_dim}), 1, 2); };
   const Tensor q = heads(q_proj_->forward(x)), k = heads(k_proj_->forward(x)), v = heads(v_proj_->forward(x));
   AttentionSpec spec;  // no positional mask: every sentence of a document meets every other
-  spec.scale = 1.0 / std::sqrt(static_cast<double>(head_dim));
+  spec.scale = kernels::score_scale(0, head_dim);
   spec.k_valid = key_valid;
   Tensor out;  // [B, H, S, head_dim]
   if (sentence_group == nullptr || sentence_group->size() == 1) {
@@ -35,7 +35,7 @@ Tensor SentenceEncoderLayer::self_attention(const Tensor& x, const std::vector<i
   } else {
     // Slots, not sentence positions (han_sentence_transformer.h): rank c holds [c S, (c + 1) S).
     const int ranks = sentence_group->size();
-    const ContextParallelGroup group{sentence_group, nullptr, nullptr, Algo::ring,
+    const ContextParallelGroup group{sentence_group, nullptr, nullptr, ParallelAlgo::ring,
                                      kernels::Layout(kernels::LayoutKind::contiguous, slots * ranks, ranks)};
     out = context_parallel_attention(q, k, v, spec, group);
   }

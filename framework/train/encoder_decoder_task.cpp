@@ -8,7 +8,7 @@
 #include "framework/data/synthetic.h"
 #include "framework/core/ops/nn_functional.h"
 #include "framework/core/ops/ops.h"
-#include "framework/train/attention_normalizer.h"
+#include "framework/train/from_config.h"
 #include "framework/train/data_parallel_task.h"
 #include "framework/train/token_scoring.h"
 

@@ -5,7 +5,7 @@
 
 #include "base/logging.h"
 #include "framework/attention/kv_cache_report.h"
-#include "framework/train/attention_normalizer.h"
+#include "framework/train/from_config.h"
 
 namespace attnscale::train {
 namespace {

@@ -2,13 +2,13 @@
 #include "framework/train/task_config.h"
 
 #include "base/logging.h"
-#include "framework/attention/mask_builder.h"
 #include "framework/core/autograd/node.h"
 #include "framework/config/enum_names.h"
 #include "framework/core/ops/indexing.h"
 #include "framework/core/ops/nn_functional.h"
 #include "framework/core/ops/ops.h"
 #include "framework/train/data_parallel_task.h"
+#include "framework/train/from_config.h"
 #include "framework/train/lm_mechanism.h"
 
 namespace attnscale::train {
@@ -28,7 +28,7 @@ models::TransformerLMOptions transformer_options(const Config& cfg) {
   o.rope_theta = cfg.model.rope_theta;
   o.tie_embeddings = cfg.model.tie_embeddings;
   o.activation_checkpointing = cfg.model.activation_checkpointing;
-  o.mask = attention::causal_lm_mask(cfg.attention, cfg.data.seq_len, static_cast<uint64_t>(cfg.run.seed));
+  o.mask = causal_lm_mask(cfg.attention, cfg.data.seq_len, static_cast<uint64_t>(cfg.run.seed));
   o.fused_attention = cfg.attention.impl == config::AttentionImpl::fused;
   o.attention_scale = cfg.attention.scale;
   apply_lm_mechanism(cfg, o);
@@ -47,25 +47,6 @@ data::SyntheticSpec synthetic_spec(const Config& cfg) {
   return s;
 }
 
-namespace {
-
-// parallel.algo as the context-parallel group's algorithm and the sequence-parallel choice over it
-// (MultiHeadOptions::sequence_algo: ring runs the group's algorithm).
-std::pair<Algo, SeqAlgo> attention_algorithms(config::ParallelAlgo algo) {
-  switch (algo) {
-    case config::ParallelAlgo::ring: return {Algo::ring, SeqAlgo::ring};
-    case config::ParallelAlgo::ulysses: return {Algo::ulysses, SeqAlgo::ring};
-    case config::ParallelAlgo::hybrid: return {Algo::hybrid, SeqAlgo::ring};
-    case config::ParallelAlgo::halo: return {Algo::ring, SeqAlgo::halo};
-    case config::ParallelAlgo::sparse_fetch: return {Algo::ring, SeqAlgo::sparse_fetch};
-    case config::ParallelAlgo::all_gather: return {Algo::ring, SeqAlgo::all_gather};
-    case config::ParallelAlgo::auto_: return {Algo::ring, SeqAlgo::automatic};
-  }
-  return {Algo::ring, SeqAlgo::ring};
-}
-
-}  // namespace
-
 LMTask::LMTask(const Config& cfg, ParallelContext parallel)
     : task_(synthetic_spec(cfg)),
       // Its own stream per rank: the same masks on every dp rank would correlate their micro-batches.
@@ -74,19 +55,7 @@ LMTask::LMTask(const Config& cfg, ParallelContext parallel)
       parallel_(parallel) {
   const kernels::Layout layout(parallel_.layout, cfg.data.seq_len, parallel_.cp_size());
   models::TransformerLMOptions options = transformer_options(cfg);
-  if (parallel_.cp_size() > 1) {
-    const auto [group_algo, sequence_algo] = attention_algorithms(cfg.parallel.algo);
-    options.context_parallel = std::make_shared<const ContextParallelGroup>(
-        ContextParallelGroup{&parallel_.grid->cp(), &parallel_.grid->ulysses(), &parallel_.grid->ring(), group_algo, layout});
-    options.sequence_algo = sequence_algo;
-    if (options.attention_kind == attention::SelfAttentionKind::adaptive_span) {
-      LOG_INFO("adaptive span over {} ranks: each rank fetches the keys within the span before its shard",
-               parallel_.cp_size());
-    } else if (sequence_algo == SeqAlgo::automatic) {
-      const AlgoChoice choice = choose_algo(options.mask, layout, options.normalizer);
-      LOG_INFO("parallel.algo = auto: {} ({})", seq_algo_name(choice.algo), choice.reason);
-    }
-  }
+  options.context_parallel = context_parallel_group(cfg, parallel_, options.mask, options.normalizer);
   Generator init(static_cast<uint64_t>(cfg.run.seed));  // the same weights on every rank
   model_ = std::make_unique<models::TransformerLM>(options, init);
   model_->to(parallel_.device);

@@ -59,7 +59,7 @@ namespace {
 AttentionParams default_attention_params(const AttentionShape& shape, int64_t q_offset) {
   AttentionParams p;
   p.shape = shape;
-  p.scale = 1.0 / std::sqrt(static_cast<double>(shape.head_dim));
+  p.scale = score_scale(0, shape.head_dim);
   p.q_positions = Positions::contiguous(q_offset, shape.q_len);
   p.k_positions = Positions::contiguous(0, shape.k_len);
   return p;

@@ -4,6 +4,7 @@
 
 #include "framework/attention/multi_head.h"
 #include "framework/attention/mask_builder.h"
+#include "framework/train/from_config.h"
 #include "framework/attention/scaled_dot.h"
 #include "framework/core/autograd/gradcheck.h"
 #include "framework/nn/layers.h"
@@ -131,7 +132,7 @@ TEST(Attention, FusedMatchesPlainForEveryConfigMask) {
     cfg.window = 3;
     cfg.block_size = 2;
     cfg.sparse_stride = 2;
-    const kernels::Mask mask = attention::causal_lm_mask(cfg, 7, 1);
+    const kernels::Mask mask = train::causal_lm_mask(cfg, 7, 1);
     Generator g1(21), g2(21);
     attention::MultiHeadAttention plain({8, 4, 2, 10000.0, mask, false, 0.0, kernels::Normalizer::softmax, nullptr}, g1, DType::f64);
     attention::MultiHeadAttention fused({8, 4, 2, 10000.0, mask, true, 0.0, kernels::Normalizer::softmax, nullptr}, g2, DType::f64);
