@@ -12,7 +12,7 @@
 #include <cstdint>
 #include <span>
 
-#include "distributed/context_parallel/ring_step.h"
+#include "distributed/context_parallel/ring_attention.h"
 #include "distributed/sequence_parallel/fetch_exchange.h"
 #include "kernels/attention.h"
 

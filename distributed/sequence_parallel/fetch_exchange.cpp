@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <numeric>
 
-#include "distributed/context_parallel/row_copy.h"
+#include "distributed/context_parallel/row_set.h"
 
 namespace attnscale::sp {
 namespace {

@@ -4,7 +4,7 @@
 #include <span>
 #include <vector>
 
-#include "distributed/context_parallel/row_copy.h"
+#include "distributed/context_parallel/row_set.h"
 #include "distributed/sequence_parallel/fetch_plan.h"
 #include "framework/core/autograd/node.h"
 #include "framework/core/ops/indexing.h"
