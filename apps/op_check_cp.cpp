@@ -19,7 +19,7 @@
 #include "distributed/context_parallel/sequence_shard.h"
 #include "distributed/context_parallel/tensor_span.h"
 #include "distributed/context_parallel/ulysses.h"
-#include "distributed/sequence_parallel/sequence_parallel_attention.h"
+#include "distributed/context_parallel/sequence_parallel_attention.h"
 
 namespace attnscale::app {
 namespace {

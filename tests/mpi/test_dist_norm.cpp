@@ -7,8 +7,8 @@
 #include <cmath>
 #include <limits>
 
-#include "distributed/sequence_parallel/distributed_hard.h"
-#include "distributed/sequence_parallel/distributed_sparsemax.h"
+#include "distributed/context_parallel/distributed_hard.h"
+#include "distributed/context_parallel/distributed_sparsemax.h"
 #include "framework/attention/hard.h"
 #include "framework/core/ops/indexing.h"
 #include "framework/core/ops/ops.h"

@@ -2,8 +2,8 @@
 // one process: the plan is pure arithmetic over the mask and the layout.
 #include <gtest/gtest.h>
 
-#include "distributed/sequence_parallel/fetch_plan.h"
-#include "distributed/sequence_parallel/sequence_parallel_attention.h"
+#include "distributed/context_parallel/fetch_plan.h"
+#include "distributed/context_parallel/sequence_parallel_attention.h"
 
 namespace attnscale::sp {
 namespace {

@@ -1,5 +1,5 @@
 // Fetched-key attention on raw buffers (see fetch_attention.h): the forward, then the backward.
-#include "distributed/sequence_parallel/fetch_attention.h"
+#include "distributed/context_parallel/fetch_attention.h"
 
 #include <functional>
 #include <limits>

@@ -1,4 +1,4 @@
-#include "distributed/sequence_parallel/distributed_hard.h"
+#include "distributed/context_parallel/distributed_hard.h"
 
 #include <cmath>
 #include <limits>

@@ -13,7 +13,7 @@
 #include <span>
 
 #include "distributed/context_parallel/ring_attention.h"
-#include "distributed/sequence_parallel/fetch_exchange.h"
+#include "distributed/context_parallel/fetch_exchange.h"
 #include "kernels/attention.h"
 
 namespace attnscale::sp {

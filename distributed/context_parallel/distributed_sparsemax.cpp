@@ -1,4 +1,4 @@
-#include "distributed/sequence_parallel/distributed_sparsemax.h"
+#include "distributed/context_parallel/distributed_sparsemax.h"
 
 #include <cmath>
 #include <limits>

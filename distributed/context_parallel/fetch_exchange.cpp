@@ -1,4 +1,4 @@
-#include "distributed/sequence_parallel/fetch_exchange.h"
+#include "distributed/context_parallel/fetch_exchange.h"
 
 #include <algorithm>
 #include <numeric>

@@ -2,7 +2,7 @@
 #include <algorithm>
 #include <limits>
 
-#include "distributed/sequence_parallel/sequence_parallel_attention.h"
+#include "distributed/context_parallel/sequence_parallel_attention.h"
 
 namespace attnscale {
 
