@@ -18,7 +18,7 @@ namespace attnscale::app {
 namespace {
 
 template <typename T>
-void run_attention(const H5Reader& in, const std::string& output) {
+void run_attention(const OpCheckFile& in, const std::string& output) {
   const auto input = read_attention_input<T>(in);
   const kernels::AttentionParams& params = input->params;
   const kernels::AttentionShape& s = input->shape();
@@ -51,8 +51,7 @@ void run_attention(const H5Reader& in, const std::string& output) {
 }
 
 void op_check_attention(const std::string& input, const std::string& output) {
-  silence_hdf5_errors();
-  const H5Reader in(input);
+  const OpCheckFile in(input);
   const size_t precision = attention_precision(in);
   try {
     if (precision == 4) run_attention<float>(in, output);

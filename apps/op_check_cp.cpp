@@ -28,7 +28,7 @@ using cp::values;
 
 // What this file and these options must satisfy before any rank talks to another.
 template <typename T>
-void check_cp_input(const H5Reader& in, const AttentionInput<T>& input, const CpOptions& options) {
+void check_cp_input(const OpCheckFile& in, const AttentionInput<T>& input, const CpOptions& options) {
   const kernels::AttentionShape& s = input.shape();
   ATTNSCALE_CHECK(input.softmax() || options.algo == "all-gather" || options.algo == "auto", "op-check",
                   "--algo {} runs softmax attention only; normalizer 'sparsemax' needs --algo all-gather (or auto)",
@@ -114,7 +114,7 @@ int run_cp(const AttentionInput<T>& input, const std::string& output, const CpOp
 }
 
 template <typename T>
-int read_and_run(const H5Reader& in, const std::string& output, const CpOptions& options) {
+int read_and_run(const OpCheckFile& in, const std::string& output, const CpOptions& options) {
   const auto input = read_attention_input<T>(in);
   check_cp_input(in, *input, options);
   return run_job([&] { return run_cp<T>(*input, output, options); });
@@ -133,8 +133,7 @@ int op_check_attention_cp(const std::string& input, const std::string& output, c
     ATTNSCALE_CHECK(options.algo != "hybrid" || (options.ulysses >= 1 && options.cp % options.ulysses == 0),
                     "op-check", "--algo hybrid needs --ulysses U, a divisor of --cp ({}); got {}", options.cp,
                     options.ulysses);
-    silence_hdf5_errors();
-    const H5Reader in(input);
+    const OpCheckFile in(input);
     return attention_precision(in) == 4 ? read_and_run<float>(in, output, options)
                                          : read_and_run<double>(in, output, options);
   } catch (const Error& e) {
