@@ -12,6 +12,7 @@
 
 #include "apps/commands.h"
 #include "apps/op_check_attention.h"
+#include "distributed/parallel_algo.h"
 #include "kernels/general_attention.h"
 
 namespace attnscale::app {
@@ -44,7 +45,7 @@ void run_attention(const OpCheckFile& in, const std::string& output) {
     } else {
       kernels::general_attention_backward<T>(
           params, dot, kernels::Normalizer::sparsemax,
-          {input->q.data, input->k.data, input->v.data, input->dout->data, {}, {}, r.dq, r.dk, r.dv}, {});
+          {input->q.data, input->k.data, input->v.data, input->dout->data, {}, {}, r.dq, r.dk, r.dv});
     }
   }
   write_attention_output(*input, r, output, "");
@@ -86,7 +87,7 @@ void add_op_check_command(CLI::App& app) {
   attention->add_option("--algo", cp->algo,
                         "with --cp: ring, ulysses, hybrid, halo (window masks), sparse-fetch (block_sparse "
                         "masks), all-gather (any normalizer) or auto (the cheapest correct one for the file, printed)")
-      ->check(CLI::IsMember({"ring", "ulysses", "hybrid", "halo", "sparse-fetch", "all-gather", "auto"}))
+      ->check(CLI::IsMember(parallel_algo_flags()))
       ->needs(cp_option);
   attention->add_option("--ulysses", cp->ulysses, "with --algo hybrid: ranks per Ulysses group (divides --cp)")
       ->check(CLI::PositiveNumber)

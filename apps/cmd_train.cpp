@@ -43,7 +43,7 @@ int train_job(const Config& cfg, const MpiEnvironment& mpi) {
   LOG_INFO("done: {} steps, loss {:.4f} -> {:.4f}, eval loss {:.4f}, eval accuracy {:.4f} (chance {:.4f}), {:.0f} tok/s",
            s.steps, s.first_loss, s.last_loss, s.final_eval.loss, s.final_eval.accuracy, task->chance_accuracy(),
            s.tokens_per_s);
-  if (grid.shape().cp > 1 && cfg.parallel.algo != config::ParallelAlgo::ulysses)
+  if (grid.shape().cp > 1 && cfg.parallel.algo != ParallelAlgo::ulysses)
     LOG_INFO("context parallel ({}, {} layout): {}", config::to_string(cfg.parallel.algo),
              config::to_string(cfg.parallel.layout), measure_overlap(grid.cp()).str());
   return 0;

@@ -16,10 +16,11 @@
 #include "distributed/comm/mpi_communicator.h"
 #include "distributed/comm/mpi_environment.h"
 #include "distributed/comm/process_grid.h"
+#include "distributed/context_parallel/sequence_parallel_attention.h"
 #include "distributed/context_parallel/sequence_shard.h"
 #include "distributed/context_parallel/tensor_span.h"
 #include "distributed/context_parallel/ulysses.h"
-#include "distributed/context_parallel/sequence_parallel_attention.h"
+#include "distributed/parallel_algo.h"
 
 namespace attnscale::app {
 namespace {
@@ -28,40 +29,43 @@ using cp::values;
 
 // What this file and these options must satisfy before any rank talks to another.
 template <typename T>
-void check_cp_input(const OpCheckFile& in, const AttentionInput<T>& input, const CpOptions& options) {
+void check_cp_input(const OpCheckFile& in, const AttentionInput<T>& input, const CpOptions& options, ParallelAlgo algo) {
   const kernels::AttentionShape& s = input.shape();
-  ATTNSCALE_CHECK(input.softmax() || options.algo == "all-gather" || options.algo == "auto", "op-check",
-                  "--algo {} runs softmax attention only; normalizer 'sparsemax' needs --algo all-gather (or auto)",
-                  options.algo);
   if (s.q_len != s.k_len || input.q_offset != 0)
     bad_file(in, fmt::format("--cp shards one sequence: N ({}) must equal M ({}) and q_offset ({}) be 0", s.q_len,
                              s.k_len, input.q_offset));
-  const int ulysses = options.algo == "ulysses" ? options.cp : options.algo == "hybrid" ? options.ulysses : 1;
+  const int ulysses = algo == ParallelAlgo::ulysses ? options.cp : algo == ParallelAlgo::hybrid ? options.ulysses : 1;
   cp::split_heads(s.q_heads, s.kv_heads, ulysses);  // "[ulysses] heads (..) not divisible by .."
-  const kernels::Mask& mask = input.params.mask;
-  ATTNSCALE_CHECK(options.algo != "halo" || (mask.window && options.layout == "contiguous"), "op-check",
-                  "--algo halo needs the file's mask 'window' and --layout contiguous (got mask '{}', layout {}); "
-                  "--algo auto picks what fits",
-                  input.mask, options.layout);
-  ATTNSCALE_CHECK(options.algo != "sparse-fetch" || mask.blocks, "op-check",
-                  "--algo sparse-fetch needs the file's mask 'block_sparse' (got '{}'); --algo auto picks what fits",
-                  input.mask);
-}
-
-// --algo as the context-parallel group's algorithm and the sequence-parallel choice over it.
-std::pair<Algo, SeqAlgo> parse_algorithms(const std::string& name) {
-  if (name == "ring" || name == "ulysses" || name == "hybrid") return {parse_algo(name), SeqAlgo::ring};
-  return {Algo::ring, parse_seq_algo(name)};
+  const kernels::Layout layout(kernels::parse_layout_kind(options.layout.c_str()), s.q_len, options.cp);
+  const auto need = algo_misfit(
+      algo, algo_inputs(input.params.mask, layout, kernels::parse_normalizer(input.normalizer.c_str())));
+  if (!need) return;
+  switch (*need) {
+    case AlgoNeed::window:
+    case AlgoNeed::contiguous_layout:
+      throw UsageError(fmt::format("[op-check] --algo {} needs the file's mask 'window' and --layout contiguous (got "
+                                   "mask '{}', layout {}); --algo auto picks what fits",
+                                   options.algo, input.mask, options.layout));
+    case AlgoNeed::block_pattern:
+      throw UsageError(fmt::format("[op-check] --algo {} needs the file's mask 'block_sparse' (got '{}'); --algo auto "
+                                   "picks what fits",
+                                   options.algo, input.mask));
+    case AlgoNeed::softmax:
+      throw UsageError(fmt::format("[op-check] --algo {} runs softmax attention only; normalizer 'sparsemax' needs "
+                                   "--algo all-gather (or auto)",
+                                   options.algo));
+  }
 }
 
 template <typename T>
-int run_cp(const AttentionInput<T>& input, const std::string& output, const CpOptions& options) {
+int run_cp(const AttentionInput<T>& input, const std::string& output, const CpOptions& options,
+           ParallelAlgo requested) {
   MpiCommunicator world;
-  const auto [algo, sequence_algo] = parse_algorithms(options.algo);
-  ProcessGrid grid(world, GridShape{.dp = 1, .cp = options.cp, .ulysses = algo == Algo::hybrid ? options.ulysses : 1});
+  ProcessGrid grid(world, GridShape{.dp = 1,
+                                    .cp = options.cp,
+                                    .ulysses = requested == ParallelAlgo::hybrid ? options.ulysses : 1});
   const kernels::AttentionShape& s = input.shape();
   const kernels::Layout layout(kernels::parse_layout_kind(options.layout.c_str()), s.q_len, options.cp);
-  const ContextParallelGroup group{&grid.cp(), &grid.ulysses(), &grid.ring(), algo, layout};
   const kernels::Positions mine = layout.positions(grid.cp().rank());
   const int64_t n = mine.size(), len = s.q_len, bq = s.batch * s.q_heads, bkv = s.batch * s.kv_heads;
   const auto shard = [&](const std::vector<T>& global, int64_t outer, int64_t width, const Shape& shape) {
@@ -83,16 +87,19 @@ int run_cp(const AttentionInput<T>& input, const std::string& output, const CpOp
   spec.k_valid = shard_ids(input.k_valid);
 
   std::string chosen;
-  if (sequence_algo == SeqAlgo::automatic) {
+  ParallelAlgo algo = requested;
+  if (algo == ParallelAlgo::auto_) {
     const AlgoChoice choice = choose_algo(spec.mask, layout, kernels::parse_normalizer(input.normalizer.c_str()));
-    chosen = fmt::format(" chose={}", seq_algo_name(choice.algo));
-    if (world.rank() == 0) std::printf("--algo auto: %s (%s)\n", seq_algo_name(choice.algo), choice.reason.c_str());
+    algo = choice.algo;
+    chosen = fmt::format(" chose={}", parallel_algo_flag(algo));
+    if (world.rank() == 0) std::printf("--algo auto: %s (%s)\n", parallel_algo_flag(algo).c_str(), choice.reason.c_str());
   }
+  const ContextParallelGroup group{&grid.cp(), &grid.ulysses(), &grid.ring(), algo, layout};
   Tensor out, lse;
   if (input.softmax())
-    std::tie(out, lse) = sequence_parallel_attention_with_lse(q, k, v, spec, group, sequence_algo);
+    std::tie(out, lse) = sequence_parallel_attention_with_lse(q, k, v, spec, group);
   else
-    out = sequence_parallel_attention(q, k, v, spec, group, sequence_algo, kernels::Normalizer::sparsemax);
+    out = sequence_parallel_attention(q, k, v, spec, group, kernels::Normalizer::sparsemax);
   if (backward) out.backward(shard(input.dout->data, bq, s.value_dim, {s.batch, s.q_heads, n, s.value_dim}));
 
   Communicator* cp_comm = &grid.cp();
@@ -107,17 +114,17 @@ int run_cp(const AttentionInput<T>& input, const std::string& output, const CpOp
   if (world.rank() == 0) {
     const std::string how =
         fmt::format(" cp={} layout={} algo={}{}{}", options.cp, options.layout, options.algo, chosen,
-                    algo == Algo::hybrid ? fmt::format(" ulysses={}", options.ulysses) : std::string());
+                    requested == ParallelAlgo::hybrid ? fmt::format(" ulysses={}", options.ulysses) : std::string());
     write_attention_output(input, result, output, how);
   }
   return 0;
 }
 
 template <typename T>
-int read_and_run(const OpCheckFile& in, const std::string& output, const CpOptions& options) {
+int read_and_run(const OpCheckFile& in, const std::string& output, const CpOptions& options, ParallelAlgo algo) {
   const auto input = read_attention_input<T>(in);
-  check_cp_input(in, *input, options);
-  return run_job([&] { return run_cp<T>(*input, output, options); });
+  check_cp_input(in, *input, options, algo);
+  return run_job([&] { return run_cp<T>(*input, output, options, algo); });
 }
 
 }  // namespace
@@ -128,14 +135,15 @@ int op_check_attention_cp(const std::string& input, const std::string& output, c
     ATTNSCALE_CHECK(mpi.world_size() == options.cp, "op-check",
                     "--cp {} but the job has {} rank(s): run it as mpirun -np {} attnscale op-check ...", options.cp,
                     mpi.world_size(), options.cp);
-    ATTNSCALE_CHECK(options.algo == "hybrid" || options.ulysses == 0, "op-check",
+    const ParallelAlgo algo = parallel_algo_from_name(options.algo, "op-check");
+    ATTNSCALE_CHECK(algo == ParallelAlgo::hybrid || options.ulysses == 0, "op-check",
                     "--ulysses applies to --algo hybrid only");
-    ATTNSCALE_CHECK(options.algo != "hybrid" || (options.ulysses >= 1 && options.cp % options.ulysses == 0),
+    ATTNSCALE_CHECK(algo != ParallelAlgo::hybrid || (options.ulysses >= 1 && options.cp % options.ulysses == 0),
                     "op-check", "--algo hybrid needs --ulysses U, a divisor of --cp ({}); got {}", options.cp,
                     options.ulysses);
     const OpCheckFile in(input);
-    return attention_precision(in) == 4 ? read_and_run<float>(in, output, options)
-                                         : read_and_run<double>(in, output, options);
+    return attention_precision(in) == 4 ? read_and_run<float>(in, output, options, algo)
+                                         : read_and_run<double>(in, output, options, algo);
   } catch (const Error& e) {
     // Raised before any collective, alike on every rank: each exits on its own; rank 0 says why.
     if (mpi.world_rank() == 0) std::fprintf(stderr, "error: %s\n", e.what());

@@ -97,9 +97,7 @@ Config step_config(const Options& o, int64_t tokens, int cp) {
   cfg.parallel.cp = cp;
   cfg.parallel.layout = config::Layout::contiguous;
   if (cp > 1) {
-    const auto algo = config::enum_from_string<config::ParallelAlgo>(o.algo);
-    if (!algo) throw UsageError(fmt::format("[bench_long_step] --algo {}: not a parallel.algo value", o.algo));
-    cfg.parallel.algo = *algo;
+    cfg.parallel.algo = parallel_algo_from_name(o.algo, "bench_long_step");
   }
   validate(cfg);
   return cfg;

@@ -10,7 +10,7 @@
 // One causal sliding-window sequence of --tokens tokens (f32, batch 1, kv heads = heads) split
 // contiguously over the 2 ranks. Measured in the same run, each the median of --reps:
 //   halo   halo_attention (the previous rank's last `window` keys, overlapped with the local block);
-//   ring   context_parallel_attention with Algo::ring (its plan also sends only the window rows,
+//   ring   context_parallel_attention with ParallelAlgo::ring (its plan also sends only the window rows,
 //          but hop by hop and with the dK/dV accumulator round the ring);
 //   local  fused_attention on this rank's shard alone: the same compute with no communication,
 //          the floor both distributed variants approach.
@@ -149,7 +149,7 @@ int run(int argc, char** argv) {
     return halo_attention(q, k, v, spec, {comm.get(), layout});
   });
   const Timing ring = measure(*comm, o, [&](const Tensor& q, const Tensor& k, const Tensor& v) {
-    return context_parallel_attention(q, k, v, spec, {comm.get(), nullptr, nullptr, Algo::ring, layout});
+    return context_parallel_attention(q, k, v, spec, {comm.get(), nullptr, nullptr, ParallelAlgo::ring, layout});
   });
   const Timing local = measure(*comm, o, [&](const Tensor& q, const Tensor& k, const Tensor& v) {
     AttentionSpec shard = spec;

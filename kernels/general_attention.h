@@ -4,8 +4,8 @@
 // Memory: softmax never holds more than one tile of scores per thread (tiles.q x tiles.k): key
 // tiles are folded into the running state with merge_softmax_row. Sparsemax needs a whole row
 // to find its threshold, so it holds one row block per thread, tiles.q x M scores: linear in the
-// key length, never N x M. (Across ranks, distributed sparsemax finds tau by bisection with
-// all-reduces instead.)
+// key length, never N x M. (Across ranks, all-gather attention gathers K/V so each rank holds whole
+// rows: distributed/context_parallel/all_gather_attention.h.)
 //
 // Threads: the forward over batch x heads x query tiles, the backward over batch x kv heads.
 // params.scale is not used here: the score function carries its own scale.
@@ -31,11 +31,9 @@ void general_attention_forward(const AttentionParams& params, const ScoreFunctio
                                Normalizer normalizer, const AttentionForwardBuffers<T>& io);
 
 // softmax: needs io.lse and io.delta like attention_backward. sparsemax: recomputes the weights
-// from the scores; io.lse and io.delta must be empty. dparams (score.param_count() entries)
-// accumulates the gradient of the score's own parameters.
+// from the scores; io.lse and io.delta must be empty.
 template <typename T>
 void general_attention_backward(const AttentionParams& params, const ScoreFunction<T>& score,
-                                Normalizer normalizer, const AttentionBackwardBuffers<T>& io,
-                                std::span<T> dparams);
+                                Normalizer normalizer, const AttentionBackwardBuffers<T>& io);
 
 }  // namespace attnscale::kernels

@@ -6,8 +6,8 @@
 //   lse = log(exp(lse_a) + exp(lse_b)),  out = out_a * exp(lse_a - lse) + out_b * exp(lse_b - lse)
 // evaluated from the gap exp(min - max) <= 1 so that it never overflows, keeps its digits when
 // |lse| is large, and handles -inf.
-// The fused kernel (across key tiles), ring attention (across steps) and distributed global
-// attention (across ranks) all call merge_softmax_row / merge_softmax_states.
+// The fused kernel (across key tiles), ring attention (across steps) and the merge across ranks
+// (distributed/context_parallel/merge_states.h) all call merge_softmax_row / merge_softmax_states.
 #pragma once
 
 #include <cmath>

@@ -57,13 +57,13 @@ CpSetup make_cp_setup(const ContextParallelGroup& group, const kernels::Layout& 
   const int cp_rank = group.cp ? group.cp->rank() : 0;
   CpSetup setup;
   switch (group.algo) {
-    case Algo::ring:
+    case ParallelAlgo::ring:
       setup.ring = cp_size > 1 ? group.cp : nullptr;
       break;
-    case Algo::ulysses:
+    case ParallelAlgo::ulysses:
       setup.ulysses = cp_size > 1 ? group.cp : nullptr;
       break;
-    case Algo::hybrid: {
+    case ParallelAlgo::hybrid: {
       ATTNSCALE_CHECK(group.ulysses != nullptr && group.ring != nullptr, "context_parallel",
                       "algo hybrid needs both the ulysses and the ring communicator (ProcessGrid::ulysses(), "
                       "ring())");
@@ -78,6 +78,10 @@ CpSetup make_cp_setup(const ContextParallelGroup& group, const kernels::Layout& 
       setup.ring = r > 1 ? group.ring : nullptr;
       break;
     }
+    default:
+      throw UsageError(fmt::format("[context_parallel] parallel algorithm {} does not run on the ring (ring, ulysses "
+                                   "or hybrid; sequence_parallel_attention runs the others)",
+                                   parallel_algo_name(group.algo)));
   }
   setup.ulysses_size = size_of(setup.ulysses);
   setup.ring_size = size_of(setup.ring);
@@ -115,23 +119,6 @@ void plan_ring(CpSetup& setup, const kernels::Mask& mask, int64_t batch, std::sp
 }  // namespace attnscale::cp
 
 namespace attnscale {
-
-Algo parse_algo(std::string_view name) {
-  if (name == "ring") return Algo::ring;
-  if (name == "ulysses") return Algo::ulysses;
-  if (name == "hybrid") return Algo::hybrid;
-  throw UsageError(fmt::format("[context_parallel] unknown algorithm '{}' (expected ring, ulysses or hybrid)",
-                               name));
-}
-
-const char* algo_name(Algo algo) {
-  switch (algo) {
-    case Algo::ring: return "ring";
-    case Algo::ulysses: return "ulysses";
-    case Algo::hybrid: return "hybrid";
-  }
-  return "?";
-}
 
 namespace {
 

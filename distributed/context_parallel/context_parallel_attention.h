@@ -3,37 +3,34 @@
 // gradients of q, k, v equal those of fused_attention (framework/core/ops/attention.h) on the gathered
 // sequence.
 //
-//   Algo::ring     K/V (and in the backward their dK/dV accumulators) travel round the cp group,
+//   ring     K/V (and in the backward their dK/dV accumulators) travel round the cp group,
 //                  the next block in flight while the current one computes (ring_attention.h);
 //                  only the rows the mask needs travel (ring_plan.h).
-//   Algo::ulysses  all-to-all from sequence shards to head shards, local attention over the whole
+//   ulysses  all-to-all from sequence shards to head shards, local attention over the whole
 //                  sequence, all-to-all back (ulysses.h). Query heads must divide by the cp size.
-//   Algo::hybrid   Ulysses inside groups of group.ulysses->size() ranks, ring across the groups
+//   hybrid   Ulysses inside groups of group.ulysses->size() ranks, ring across the groups
 //                  over group.ring (ProcessGrid::ulysses() / ring(): cp rank = ring * U + ulysses).
 //
 // Every rank of the group calls the op together with the same shapes, mask and layout. The
 // communicators must outlive the backward. A null group.cp means one rank (no communication).
 #pragma once
 
-#include <string_view>
 #include <utility>
 
 #include "distributed/comm/communicator.h"
+#include "distributed/parallel_algo.h"
 #include "framework/core/ops/attention.h"
 #include "kernels/layout.h"
 
 namespace attnscale {
 
-enum class Algo { ring, ulysses, hybrid };
-
-Algo parse_algo(std::string_view name);  // "ring", "ulysses", "hybrid" (UsageError otherwise)
-const char* algo_name(Algo algo);
-
 struct ContextParallelGroup {
   Communicator* cp;                   // the ranks that share one sequence
   Communicator* ulysses = nullptr;    // hybrid: the all-to-all group inside cp
   Communicator* ring = nullptr;       // hybrid: the ring across Ulysses groups
-  Algo algo = Algo::ring;
+  // ring, ulysses or hybrid here; sequence_parallel_attention (which takes the same group) also
+  // runs halo, sparse_fetch, all_gather and auto (distributed/parallel_algo.h).
+  ParallelAlgo algo = ParallelAlgo::ring;
   kernels::Layout layout;             // which global positions each cp rank holds
 };
 

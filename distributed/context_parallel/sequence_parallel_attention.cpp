@@ -118,27 +118,24 @@ std::pair<Tensor, Tensor> run(const char* op, const Tensor& q_in, const Tensor& 
   return {out, saved->lse.detach()};
 }
 
+// The single-rank path runs the fused kernel on the shard as it is: any layout over one rank is
+// contiguous.
+bool single_rank(const SequenceParallelGroup& group) { return group.comm == nullptr || group.comm->size() == 1; }
+
 std::pair<Tensor, Tensor> halo_with_lse(const Tensor& q, const Tensor& k, const Tensor& v, const AttentionSpec& spec,
                                         const SequenceParallelGroup& group) {
-  ATTNSCALE_CHECK(spec.mask.window.has_value(), "halo",
-                  "the halo exchange needs a sliding-window mask (spec.mask.window); use block_sparse_attention "
-                  "for block patterns or ring attention (context_parallel_attention) for other masks");
-  if (group.comm == nullptr || group.comm->size() == 1) return fused_attention_with_lse(q, k, v, spec);
-  ATTNSCALE_CHECK(group.layout.kind == kernels::LayoutKind::contiguous, "halo",
-                  "the halo exchange needs a contiguous layout (got {}): a window's neighbours are only on "
-                  "adjacent ranks there; use ring attention (context_parallel_attention, --algo ring) for "
-                  "zigzag or striped layouts",
-                  kernels::layout_kind_name(group.layout.kind));
+  AlgoInputs inputs = algo_inputs(spec.mask, group.layout);
+  inputs.contiguous |= single_rank(group);
+  check_algo_fits(ParallelAlgo::halo, inputs, "halo");
+  if (single_rank(group)) return fused_attention_with_lse(q, k, v, spec);
   // Fine granularity: a window needs single rows at the shard edges.
   return run("halo", q, k, v, spec, group, sp::Transport::point_to_point, 64);
 }
 
 std::pair<Tensor, Tensor> block_sparse_with_lse(const Tensor& q, const Tensor& k, const Tensor& v,
                                                 const AttentionSpec& spec, const SequenceParallelGroup& group) {
-  ATTNSCALE_CHECK(spec.mask.blocks != nullptr, "block_sparse",
-                  "the block fetch needs a block-pattern mask (spec.mask.blocks); use halo_attention for sliding "
-                  "windows or ring attention (context_parallel_attention) for other masks");
-  if (group.comm == nullptr || group.comm->size() == 1) return fused_attention_with_lse(q, k, v, spec);
+  check_algo_fits(ParallelAlgo::sparse_fetch, algo_inputs(spec.mask, group.layout), "block_sparse");
+  if (single_rank(group)) return fused_attention_with_lse(q, k, v, spec);
   return run("block_sparse", q, k, v, spec, group, sp::Transport::all_to_all, spec.mask.blocks->block_size());
 }
 
@@ -156,39 +153,35 @@ Tensor block_sparse_attention(const Tensor& q, const Tensor& k, const Tensor& v,
 
 std::pair<Tensor, Tensor> sequence_parallel_attention_with_lse(const Tensor& q, const Tensor& k, const Tensor& v,
                                                                const AttentionSpec& spec,
-                                                               const ContextParallelGroup& group, SeqAlgo algo) {
-  if (algo == SeqAlgo::automatic) algo = choose_algo(spec.mask, group.layout).algo;
+                                                               const ContextParallelGroup& group) {
   const SequenceParallelGroup fetch_group{group.cp, group.layout};
-  switch (algo) {
-    case SeqAlgo::halo:
+  switch (resolve_algo(group.algo, spec.mask, group.layout)) {
+    case ParallelAlgo::halo:
       return halo_with_lse(q, k, v, spec, fetch_group);
-    case SeqAlgo::sparse_fetch:
+    case ParallelAlgo::sparse_fetch:
       return block_sparse_with_lse(q, k, v, spec, fetch_group);
-    case SeqAlgo::all_gather:
+    case ParallelAlgo::all_gather:
       return all_gather_attention_with_lse(q, k, v, spec, fetch_group);
-    case SeqAlgo::ring:
-    case SeqAlgo::automatic:
+    case ParallelAlgo::ring:
+    case ParallelAlgo::ulysses:
+    case ParallelAlgo::hybrid:
+    case ParallelAlgo::auto_:  // resolved above
       break;
   }
   return context_parallel_attention_with_lse(q, k, v, spec, group);
 }
 
 Tensor sequence_parallel_attention(const Tensor& q, const Tensor& k, const Tensor& v, const AttentionSpec& spec,
-                                   const ContextParallelGroup& group, SeqAlgo algo, kernels::Normalizer normalizer) {
-  if (algo == SeqAlgo::automatic) algo = choose_algo(spec.mask, group.layout, normalizer).algo;
-  if (algo == SeqAlgo::all_gather)
+                                   const ContextParallelGroup& group, kernels::Normalizer normalizer) {
+  const ParallelAlgo algo = resolve_algo(group.algo, spec.mask, group.layout, normalizer);
+  if (algo == ParallelAlgo::all_gather)
     return all_gather_attention(q, k, v, spec, SequenceParallelGroup{group.cp, group.layout}, normalizer);
-  ATTNSCALE_CHECK(normalizer == kernels::Normalizer::softmax, "sequence_parallel",
-                  "{} runs softmax attention only: sparsemax needs every score of a row on one rank (use the "
-                  "all-gather algorithm, or auto)",
-                  seq_algo_name(algo));
-  return sequence_parallel_attention_with_lse(q, k, v, spec, group, algo).first;
-}
-
-Tensor sequence_parallel_attention(const Tensor& q, const Tensor& k, const Tensor& v, const AttentionSpec& spec,
-                                   const SequenceParallelGroup& group, SeqAlgo algo) {
-  return sequence_parallel_attention(q, k, v, spec,
-                                     ContextParallelGroup{group.comm, nullptr, nullptr, Algo::ring, group.layout}, algo);
+  AlgoInputs inputs = algo_inputs(spec.mask, group.layout, normalizer);
+  inputs.contiguous |= single_rank({group.cp, group.layout});
+  check_algo_fits(algo, inputs, "sequence_parallel");
+  ContextParallelGroup resolved = group;
+  resolved.algo = algo;
+  return sequence_parallel_attention_with_lse(q, k, v, spec, resolved).first;
 }
 
 }  // namespace attnscale

@@ -10,9 +10,8 @@
 //   block_sparse_attention  block-pattern masks (Mask::blocks: Sparse Transformer strided / fixed,
 //                           Longformer, BigBird): each rank fetches exactly the key rows of the
 //                           blocks its query blocks name, in one all_to_all_v; any layout.
-//   sequence_parallel_attention with an algorithm, or the cheapest correct one (choose_algo); the
-//                           form that takes a ContextParallelGroup is what models call: its ring
-//                           runs the group's own algorithm (ring, Ulysses or hybrid).
+//   sequence_parallel_attention the group's algorithm (parallel_algo.h), or the cheapest correct
+//                           one (choose_algo): what models call.
 //
 // Every rank of the group calls the op together with the same shapes, mask and layout; q, k, v
 // are this rank's shard [B, H, n_local, D] at group.layout.positions(rank). spec: as for
@@ -21,8 +20,6 @@
 // it). The communicator must outlive the backward. A null group.comm means one rank.
 #pragma once
 
-#include <string>
-#include <string_view>
 #include <utility>
 
 #include "distributed/comm/communicator.h"
@@ -43,39 +40,17 @@ Tensor halo_attention(const Tensor& q, const Tensor& k, const Tensor& v, const A
 Tensor block_sparse_attention(const Tensor& q, const Tensor& k, const Tensor& v, const AttentionSpec& spec,
                               const SequenceParallelGroup& group);
 
-// The algorithms of `--algo`: halo, sparse-fetch, ring (context_parallel_attention), all-gather
-// (all_gather_attention.h), auto.
-enum class SeqAlgo { halo, sparse_fetch, ring, all_gather, automatic };
-SeqAlgo parse_seq_algo(std::string_view name);  // "halo", "sparse-fetch", "ring", "all-gather", "auto"
-const char* seq_algo_name(SeqAlgo algo);
-
-// What `auto` picks from the normaliser, the mask and the layout, with the reason in words:
-//   all_gather    sparsemax (its threshold needs every score of a row on one rank);
-//   halo          contiguous layout and a window narrower than the smallest shard (only the
-//                 neighbours' edges travel);
-//   sparse_fetch  a block pattern (only the named blocks travel);
-//   ring          everything else (full, causal, wide windows, zigzag / striped layouts).
-struct AlgoChoice {
-  SeqAlgo algo;
-  std::string reason;
-};
-AlgoChoice choose_algo(const kernels::Mask& mask, const kernels::Layout& layout,
-                       kernels::Normalizer normalizer = kernels::Normalizer::softmax);
-
-// Runs `algo` (automatic: choose_algo). Returns this rank's output shard [B, Hq, n_local, Dv].
+// Runs group.algo over group.cp and group.layout (distributed/parallel_algo.h): halo,
+// sparse_fetch and all_gather here; ring, ulysses and hybrid through context_parallel_attention;
+// auto_ as choose_algo picks for this mask, layout and normaliser (a model resolves auto once, at
+// setup: resolve_algo). Only all_gather runs sparsemax. Returns this rank's output shard
+// [B, Hq, n_local, Dv].
 Tensor sequence_parallel_attention(const Tensor& q, const Tensor& k, const Tensor& v, const AttentionSpec& spec,
-                                   const SequenceParallelGroup& group, SeqAlgo algo = SeqAlgo::automatic);
-
-// Over a context-parallel group (a model's MultiHeadOptions::context_parallel): halo,
-// sparse_fetch and all_gather run over group.cp and group.layout; ring, and automatic where
-// choose_algo picks ring, run context_parallel_attention with the group's own algorithm (ring,
-// Ulysses or hybrid). Only all_gather runs sparsemax.
-Tensor sequence_parallel_attention(const Tensor& q, const Tensor& k, const Tensor& v, const AttentionSpec& spec,
-                                   const ContextParallelGroup& group, SeqAlgo algo,
+                                   const ContextParallelGroup& group,
                                    kernels::Normalizer normalizer = kernels::Normalizer::softmax);
 // Softmax, with this rank's shard of the log-sum-exp [B, Hq, n_local] (no gradient).
 std::pair<Tensor, Tensor> sequence_parallel_attention_with_lse(const Tensor& q, const Tensor& k, const Tensor& v,
                                                                const AttentionSpec& spec,
-                                                               const ContextParallelGroup& group, SeqAlgo algo);
+                                                               const ContextParallelGroup& group);
 
 }  // namespace attnscale

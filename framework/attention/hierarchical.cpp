@@ -7,10 +7,10 @@
 #include <vector>
 
 #include "distributed/comm/communicator.h"
+#include "distributed/context_parallel/merge_states.h"
 #include "framework/core/autograd/node.h"
 #include "framework/core/ops/indexing.h"
 #include "framework/core/ops/ops.h"
-#include "kernels/softmax_merge.h"
 
 namespace attnscale::attention {
 namespace {
@@ -87,26 +87,15 @@ Tensor merge_pooled_states(const PooledState& local, Communicator& group) {
                   "hierarchical_attention", "state must be out [B, D] and lse [B] of one dtype, got {} and {}",
                   shape_str(out.shape()), shape_str(local.lse.shape()));
   const int64_t rows = out.shape()[0], dim = out.shape()[1];
-  const auto ranks = static_cast<size_t>(group.size());
   const DType dtype = out.dtype();
-  // Every rank's state, then merged in rank order (the same order, hence the same bits, everywhere).
   const Tensor local_out = out.detach().contiguous(), local_lse = local.lse.detach().contiguous();
   Tensor merged = Tensor::empty({rows, dim}, dtype), merged_lse = Tensor::empty({rows}, dtype);
-  Tensor all_out = Tensor::empty({static_cast<int64_t>(ranks), rows, dim}, dtype);
-  Tensor all_lse = Tensor::empty({static_cast<int64_t>(ranks), rows}, dtype);
   ATTNSCALE_DISPATCH_FLOAT(dtype, "hierarchical_attention", [&] {
-    group.all_gather(local_out.data<scalar_t>(), static_cast<size_t>(rows * dim), all_out.data<scalar_t>(),
-                     comm_dtype(dtype));
-    group.all_gather(local_lse.data<scalar_t>(), static_cast<size_t>(rows), all_lse.data<scalar_t>(),
-                     comm_dtype(dtype));
-    std::span<scalar_t> m_out(merged.data<scalar_t>(), static_cast<size_t>(rows * dim));
-    std::span<scalar_t> m_lse(merged_lse.data<scalar_t>(), static_cast<size_t>(rows));
-    std::fill(m_out.begin(), m_out.end(), scalar_t{0});
-    std::fill(m_lse.begin(), m_lse.end(), -std::numeric_limits<scalar_t>::infinity());
-    for (size_t r = 0; r < ranks; ++r)
-      kernels::merge_softmax_states<scalar_t>(
-          m_out, m_lse, std::span<const scalar_t>(all_out.data<scalar_t>() + r * rows * dim, rows * dim),
-          std::span<const scalar_t>(all_lse.data<scalar_t>() + r * rows, rows), dim);
+    using T = scalar_t;
+    merge_states_across_ranks<T>(&group, {local_out.data<T>(), static_cast<size_t>(rows * dim)},
+                                 {local_lse.data<T>(), static_cast<size_t>(rows)}, dim,
+                                 {merged.data<T>(), static_cast<size_t>(rows * dim)},
+                                 {merged_lse.data<T>(), static_cast<size_t>(rows)});
   });
   // d out / d out_r = w_r, d out / d lse_r = w_r (out_r - out), with w_r = exp(lse_r - lse).
   Communicator* comm = &group;

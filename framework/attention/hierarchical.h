@@ -7,8 +7,8 @@
 //   max      s = max_t h_t     (HN-MAX, elementwise)
 // Distributed use (DESIGN.md section 5, "Hierarchical"): when a document's sentences are spread over
 // a group of ranks, each rank pools its own positions into a softmax state (out, lse) with
-// `partial`, and merge_pooled_states merges the states of the group (kernels/softmax_merge.h is the
-// merge); the result equals pooling all positions on one rank.
+// `partial`, and merge_pooled_states merges the states of the group (merge_states_across_ranks,
+// distributed/context_parallel/merge_states.h); the result equals pooling all positions on one rank.
 #pragma once
 
 #include <cstdint>

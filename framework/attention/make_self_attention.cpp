@@ -43,13 +43,13 @@ std::shared_ptr<SelfAttention> make_self_attention(const SelfAttentionSpec& spec
       ATTNSCALE_CHECK(one_kv_head_per_query_head(h), name,
                       "compresses keys and values into a latent: n_kv_heads (GQA/MQA) does not apply, got {}",
                       h.n_kv_heads);
-      ATTNSCALE_CHECK(!h.context_parallel || h.context_parallel->algo == Algo::ring, name,
+      ATTNSCALE_CHECK(!h.context_parallel || !splits_heads(h.context_parallel->algo), name,
                       "shares one latent key/value head across all query heads: Ulysses cannot split it over "
                       "ranks; use parallel.algo ring, halo, sparse_fetch or auto");
       MultiHeadLatentOptions o = spec.latent;
       o.d_model = h.d_model, o.n_heads = h.n_heads, o.rope_theta = h.rope_theta, o.mask = h.mask;
       o.fused = h.fused, o.scale = h.scale, o.normalizer = h.normalizer;
-      o.context_parallel = h.context_parallel, o.sequence_algo = h.sequence_algo;
+      o.context_parallel = h.context_parallel;
       return std::make_shared<MultiHeadLatentAttention>(o, gen, dtype);
     }
     case SelfAttentionKind::adaptive_span: {

@@ -98,8 +98,7 @@ Tensor MultiHeadLatentAttention::attend(const Queries& q, const Latents& kv, con
     const Tensor q_latent = matmul(q.nope, w_uk);  // [B, H, N, dc]
     const Tensor latent = unsqueeze(kv.latent, 1);  // [B, 1, M, dc]
     const Tensor queries = concat({q_latent, q.rope}, 3), keys = concat({latent, rope_key}, 3);
-    const Tensor out_latent = sharded ? sequence_parallel_attention(queries, keys, latent, spec, *cp, options_.sequence_algo,
-                                                                  options_.normalizer)
+    const Tensor out_latent = sharded ? sequence_parallel_attention(queries, keys, latent, spec, *cp, options_.normalizer)
                                       : scaled_dot_product_attention(queries, keys, latent, spec, sdpa);
     heads_out = matmul(out_latent, transpose(w_uv, 1, 2));  // [B, H, N, dv]
   }

@@ -43,9 +43,9 @@ struct MultiHeadLatentOptions {
   bool fused = true;
   double scale = 0.0;             // 0 = 1/sqrt(qk_nope_head_dim + qk_rope_head_dim)
   kernels::Normalizer normalizer = kernels::Normalizer::softmax;
-  // As MultiHeadOptions: x holds this rank's shard of each sequence when set (ring algorithm only).
+  // As MultiHeadOptions: x holds this rank's shard of each sequence when set (any algorithm that
+  // keeps the heads together: not ulysses or hybrid).
   std::shared_ptr<const ContextParallelGroup> context_parallel;
-  SeqAlgo sequence_algo = SeqAlgo::ring;
 };
 
 // What decoding keeps per token: the normalised latent and the rotated shared rope key.

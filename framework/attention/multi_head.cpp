@@ -67,7 +67,7 @@ Tensor MultiHeadAttention::forward(const Tensor& x, const Tensor& positions, std
     // Positions come from the group's layout; the sequence's keys live on every rank of the group.
     ATTNSCALE_CHECK(options_.fused, "multi_head",
                     "context-parallel attention runs the fused kernels; set attention.impl=fused");
-    out = sequence_parallel_attention(q, k, v, spec, *cp, options_.sequence_algo, options_.normalizer);
+    out = sequence_parallel_attention(q, k, v, spec, *cp, options_.normalizer);
   } else {
     spec.q_positions = spec.k_positions = positions_of(positions.to_vector<int64_t>());
     out = scaled_dot_product_attention(q, k, v, spec, {options_.normalizer, options_.fused});

@@ -26,10 +26,8 @@ struct MultiHeadOptions {
   double scale = 0.0;           // 0 = 1/sqrt(head_dim)
   kernels::Normalizer normalizer = kernels::Normalizer::softmax;
   // When set (cp group of more than one rank), x holds this rank's shard of each sequence and
-  // attention runs over the group by `sequence_algo`: ring = the group's own algorithm (ring /
-  // Ulysses / hybrid), halo, sparse_fetch, or automatic (sequence_parallel_attention.h).
+  // attention runs over the group by the group's algorithm (sequence_parallel_attention.h).
   std::shared_ptr<const ContextParallelGroup> context_parallel;
-  SeqAlgo sequence_algo = SeqAlgo::ring;
 };
 
 // Global positions (int64 values in local order) as the kernel's run-length Positions.

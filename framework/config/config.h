@@ -18,6 +18,7 @@
 #include <string>
 #include <string_view>
 
+#include "distributed/parallel_algo.h"
 #include "framework/config/enum_names.h"
 #include "framework/config/range.h"
 
@@ -39,7 +40,11 @@ ATTNSCALE_CONFIG_ENUM(Optimizer, sgd, adam, adamw);
 // model.type = encoder_decoder: target order of the synthetic translation task.
 ATTNSCALE_CONFIG_ENUM(TranslationOrder, same, reversed);
 ATTNSCALE_CONFIG_ENUM(Schedule, constant, cosine, linear, inverse_sqrt);
-ATTNSCALE_CONFIG_ENUM(ParallelAlgo, ring, ulysses, hybrid, halo, sparse_fetch, all_gather, auto_);
+// parallel.algo: the one enum and name table of distributed/parallel_algo.h.
+template <>
+struct EnumNames<ParallelAlgo> {
+  static constexpr auto values = kParallelAlgoNames;
+};
 ATTNSCALE_CONFIG_ENUM(Layout, contiguous, zigzag, striped);
 ATTNSCALE_CONFIG_ENUM(LogLevel, trace, debug, info, warn, error, off);
 ATTNSCALE_CONFIG_ENUM(ProgressMode, auto_, on, off);
@@ -166,7 +171,7 @@ ATTNSCALE_CONFIG_ENUM(TemporalOutput, label, sequence);
   KEY(std::int64_t, dp, 1, at_least(1), "data-parallel degree; dp * cp must equal the number of ranks") \
   KEY(std::int64_t, cp, 1, at_least(1), "context-parallel degree: ranks that share one sequence")      \
   KEY(std::int64_t, ulysses, 1, at_least(1), "Ulysses (all-to-all) degree inside cp; must divide cp and model.n_heads") \
-  KEY(config::ParallelAlgo, algo, config::ParallelAlgo::ring, any_value, "how attention runs over the cp ranks: ring (ulysses = 1), ulysses (ulysses = cp), hybrid, halo (attention.mask = window, contiguous layout), sparse_fetch (attention.mask = block_sparse), all_gather (every rank gathers the whole K/V; any normalizer) or auto (all_gather for sparsemax, else halo, sparse_fetch or ring from the mask and layout)") \
+  KEY(ParallelAlgo, algo, ParallelAlgo::ring, any_value, "how attention runs over the cp ranks: ring (ulysses = 1), ulysses (ulysses = cp), hybrid, halo (attention.mask = window, contiguous layout), sparse_fetch (attention.mask = block_sparse), all_gather (every rank gathers the whole K/V; any normalizer) or auto (all_gather for sparsemax, else halo, sparse_fetch or ring from the mask and layout)") \
   KEY(config::Layout, layout, config::Layout::zigzag, any_value, "which sequence positions each cp rank holds") \
   KEY(double, timeout_s, 300.0, greater_than(0), "seconds a communication may wait before the run fails on every rank")
 

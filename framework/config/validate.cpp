@@ -79,21 +79,42 @@ void validate_sequence_parallel_algo(const Config& cfg) {
   if (cfg.model.type != config::ModelType::transformer_lm)
     fail_rule(cfg, {"parallel.algo", "model.type"},
               fmt::format("{} applies to model.type = transformer_lm, not {}", algo, config::to_string(cfg.model.type)));
+}
+
+// What the algorithm needs of the mask, the layout and the normaliser (algo_misfit,
+// distributed/parallel_algo.h), said in config keys.
+void validate_algo_fit(const Config& cfg) {
+  const ParallelConfig& p = cfg.parallel;
+  AlgoInputs inputs;
   // Adaptive span brings its own window (the span) on a causal mask.
-  if (p.algo == config::ParallelAlgo::halo && cfg.attention.mask != config::Mask::window &&
-      cfg.attention.mechanism != config::Mechanism::adaptive)
-    fail_rule(cfg, {"parallel.algo", "attention.mask"},
-              fmt::format("halo needs attention.mask = window (got {}): only a sliding window has a halo",
-                          config::to_string(cfg.attention.mask)));
-  if (p.algo == config::ParallelAlgo::halo && p.layout != config::Layout::contiguous)
-    fail_rule(cfg, {"parallel.algo", "parallel.layout"},
-              fmt::format("halo needs parallel.layout = contiguous (got {}): a window's neighbours sit on the "
-                          "adjacent ranks only there",
-                          config::to_string(p.layout)));
-  if (p.algo == config::ParallelAlgo::sparse_fetch && cfg.attention.mask != config::Mask::block_sparse)
-    fail_rule(cfg, {"parallel.algo", "attention.mask"},
-              fmt::format("sparse_fetch needs attention.mask = block_sparse (got {})",
-                          config::to_string(cfg.attention.mask)));
+  inputs.window = cfg.attention.mask == config::Mask::window || cfg.attention.mechanism == config::Mechanism::adaptive;
+  inputs.blocks = cfg.attention.mask == config::Mask::block_sparse;
+  inputs.contiguous = p.layout == config::Layout::contiguous;
+  // Only a TransformerLM's sharded sequences need whole score rows for sparsemax.
+  inputs.softmax = cfg.attention.normalizer != config::Normalizer::sparsemax || p.cp == 1 ||
+                   cfg.model.type != config::ModelType::transformer_lm;
+  const auto need = algo_misfit(p.algo, inputs);
+  if (!need) return;
+  const std::string_view algo = config::to_string(p.algo);
+  const std::string_view mask = config::to_string(cfg.attention.mask);
+  switch (*need) {
+    case AlgoNeed::window:
+      fail_rule(cfg, {"parallel.algo", "attention.mask"},
+                fmt::format("{} needs attention.mask = window (got {}): only a sliding window has a halo", algo, mask));
+    case AlgoNeed::contiguous_layout:
+      fail_rule(cfg, {"parallel.algo", "parallel.layout"},
+                fmt::format("{} needs parallel.layout = contiguous (got {}): a window's neighbours sit on the "
+                            "adjacent ranks only there",
+                            algo, config::to_string(p.layout)));
+    case AlgoNeed::block_pattern:
+      fail_rule(cfg, {"parallel.algo", "attention.mask"},
+                fmt::format("{} needs attention.mask = block_sparse (got {})", algo, mask));
+    case AlgoNeed::softmax:
+      fail_rule(cfg, {"parallel.algo", "attention.normalizer", "parallel.cp"},
+                fmt::format("{} runs softmax attention only: sparsemax needs every score of a row on one rank; use "
+                            "all_gather (or auto) with parallel.cp = {}",
+                            algo, p.cp));
+  }
 }
 
 void validate_parallel(const Config& cfg) {
@@ -115,35 +136,36 @@ void validate_parallel(const Config& cfg) {
               fmt::format("{} does not divide model.n_heads = {}", p.ulysses, cfg.model.n_heads));
   // A degree the chosen algorithm would ignore is an error, not a silent no-op.
   switch (p.algo) {
-    case config::ParallelAlgo::ring:
+    case ParallelAlgo::ring:
       if (p.ulysses != 1)
         fail_rule(cfg, {"parallel.ulysses", "parallel.algo"},
                   fmt::format("{} needs parallel.algo = ulysses or hybrid (ring uses ulysses = 1)", p.ulysses));
       break;
-    case config::ParallelAlgo::ulysses:
+    case ParallelAlgo::ulysses:
       if (p.ulysses != p.cp)
         fail_rule(cfg, {"parallel.ulysses", "parallel.algo", "parallel.cp"},
                   fmt::format("{} must equal parallel.cp = {} with parallel.algo = ulysses", p.ulysses, p.cp));
       break;
-    case config::ParallelAlgo::hybrid:
+    case ParallelAlgo::hybrid:
       if (p.ulysses == 1 || p.ulysses == p.cp)
         fail_rule(cfg, {"parallel.ulysses", "parallel.algo", "parallel.cp"},
                   fmt::format("{} must lie strictly between 1 and parallel.cp = {} with parallel.algo = hybrid",
                               p.ulysses, p.cp));
       break;
-    case config::ParallelAlgo::halo:
-    case config::ParallelAlgo::sparse_fetch:
-    case config::ParallelAlgo::all_gather:
-    case config::ParallelAlgo::auto_:
+    case ParallelAlgo::halo:
+    case ParallelAlgo::sparse_fetch:
+    case ParallelAlgo::all_gather:
+    case ParallelAlgo::auto_:
       validate_sequence_parallel_algo(cfg);
       break;
   }
+  validate_algo_fit(cfg);
   if (p.cp > 1 && p.ulysses > 1 && cfg.attention.mechanism == config::Mechanism::multi_head_latent)
     fail_rule(cfg, {"parallel.algo", "attention.mechanism"},
               fmt::format("{} cannot split multi_head_latent's one shared latent key/value head over ranks; use "
                           "ring, halo, sparse_fetch or auto",
                           config::to_string(p.algo)));
-  const bool span_halo = p.algo == config::ParallelAlgo::halo || p.algo == config::ParallelAlgo::auto_;
+  const bool span_halo = p.algo == ParallelAlgo::halo || p.algo == ParallelAlgo::auto_;
   if (p.cp > 1 && cfg.model.type == config::ModelType::transformer_lm &&
       cfg.attention.mechanism == config::Mechanism::adaptive &&
       (!span_halo || p.layout != config::Layout::contiguous))
@@ -152,13 +174,6 @@ void validate_parallel(const Config& cfg) {
                           "is a causal window): use parallel.algo = halo (or auto) and parallel.layout = contiguous, "
                           "got {} and {}",
                           p.cp, config::to_string(p.algo), config::to_string(p.layout)));
-  const bool whole_rows = p.algo == config::ParallelAlgo::all_gather || p.algo == config::ParallelAlgo::auto_;
-  if (p.cp > 1 && cfg.model.type == config::ModelType::transformer_lm &&
-      cfg.attention.normalizer == config::Normalizer::sparsemax && !whole_rows)
-    fail_rule(cfg, {"parallel.algo", "attention.normalizer", "parallel.cp"},
-              fmt::format("{} runs softmax attention only: sparsemax needs every score of a row on one rank; use "
-                          "all_gather (or auto) with parallel.cp = {}",
-                          config::to_string(p.algo), p.cp));
   const std::int64_t batch_split = p.dp * cfg.train.accum_steps;
   if (cfg.data.batch_size % batch_split != 0)
     fail_rule(cfg, {"data.batch_size", "parallel.dp", "train.accum_steps"},

@@ -34,15 +34,15 @@ HAN::HAN(const HANOptions& o, Generator& gen, DType dtype) : options_(o), dtype_
   dropout_ = register_module("dropout", std::make_shared<nn::Dropout>(o.dropout));
 }
 
-Tensor HAN::sentence_vectors(const data::DocBatch& batch, Generator& gen) const {
+Tensor HAN::sentence_vectors(const HANInput& batch, Generator& gen) const {
   const int64_t annotation = 2 * options_.hidden_size;
-  if (batch.sentences == 0) return Tensor::zeros({0, annotation}, dtype_);  // this rank holds no sentence
+  if (batch.words.shape()[0] == 0) return Tensor::zeros({0, annotation}, dtype_);  // this rank holds no sentence
   const Tensor embedded = dropout_->forward(embed_->forward(batch.words), gen);       // [N, W, E]
   const Tensor words = word_encoder_->forward(embedded, batch.word_lengths).outputs;  // [N, W, 2H]
   return word_pooling_->forward(words, batch.word_mask);                              // [N, 2H]
 }
 
-Tensor HAN::sentence_annotations(const data::DocBatch& batch, Generator& gen, Communicator* sentence_group) const {
+Tensor HAN::sentence_annotations(const HANInput& batch, Generator& gen, Communicator* sentence_group) const {
   const int64_t annotation = 2 * options_.hidden_size;
   // Sentence vectors into [B, S, 2H]: padding slots pick the appended zero row.
   const Tensor rows = concat({sentence_vectors(batch, gen), Tensor::zeros({1, annotation}, dtype_)}, 0);
@@ -53,7 +53,7 @@ Tensor HAN::sentence_annotations(const data::DocBatch& batch, Generator& gen, Co
   return grouped;
 }
 
-Tensor HAN::forward(const data::DocBatch& batch, Generator& word_gen, Generator& document_gen,
+Tensor HAN::forward(const HANInput& batch, Generator& word_gen, Generator& document_gen,
                     Communicator* sentence_group) const {
   const bool distributed = sentence_group != nullptr && sentence_group->size() > 1;
   Tensor document;
@@ -72,7 +72,7 @@ Tensor HAN::forward(const data::DocBatch& batch, Generator& word_gen, Generator&
   return classifier_->forward(dropout_->forward(document, document_gen));
 }
 
-std::pair<Tensor, Tensor> HAN::attention_weights(const data::DocBatch& batch) const {
+std::pair<Tensor, Tensor> HAN::attention_weights(const HANInput& batch) const {
   ATTNSCALE_CHECK(!training(), "han", "attention_weights reads an evaluation-mode model (call eval() first)");
   Generator no_dropout(0);  // evaluation mode draws nothing from it
   const Tensor words = word_encoder_->forward(embed_->forward(batch.words), batch.word_lengths).outputs;

@@ -17,7 +17,6 @@
 #include <memory>
 
 #include "framework/attention/hierarchical.h"
-#include "framework/data/doc_batches.h"
 #include "framework/models/han_sentence_transformer.h"
 #include "framework/nn/gru.h"
 #include "framework/nn/layers.h"
@@ -30,6 +29,19 @@ class Communicator;
 namespace attnscale::models {
 
 enum class SentenceEncoderKind { gru, none, transformer };
+
+// One rank's share of a batch of B documents as tensors (data/doc_batches.h builds them from a
+// corpus): N sentences of at most W words, each document's sentences in S slots.
+struct HANInput {
+  Tensor words;             // int64 [N, W], padding id 0
+  Tensor word_lengths;      // int64 [N]
+  Tensor word_mask;         // [N, W] 1 at words, 0 at padding (dtype of the model)
+  Tensor sentence_index;    // int64 [B * S]: row of document b's s-th sentence among the N, N at padding
+  Tensor sentence_lengths;  // int64 [B] (0 when this rank holds none of a document's sentences)
+  Tensor sentence_mask;     // [B, S] 1 at sentences, 0 at padding
+  int64_t documents = 0;      // B
+  int64_t max_sentences = 0;  // S, the same on every rank of a sentence group (>= 1)
+};
 
 struct HANOptions {
   int64_t vocab_size = 0;
@@ -52,18 +64,18 @@ class HAN : public nn::Module {
   // other sentences of the same documents (null or size 1 = all sentences are here). Dropout masks:
   // word_gen for this rank's word embeddings, document_gen for the document vectors (the ranks of a
   // sentence group must pass generators in the same state, since they hold the same documents).
-  Tensor forward(const data::DocBatch& batch, Generator& word_gen, Generator& document_gen,
+  Tensor forward(const HANInput& batch, Generator& word_gen, Generator& document_gen,
                  Communicator* sentence_group = nullptr) const;
   // Sentence vectors [N, 2H] of the batch's sentences (word encoder + word pooling).
-  Tensor sentence_vectors(const data::DocBatch& batch, Generator& gen) const;
+  Tensor sentence_vectors(const HANInput& batch, Generator& gen) const;
   // Word and sentence attention weights of a single-rank batch: [N, W] and [B, S] (for inspection).
-  std::pair<Tensor, Tensor> attention_weights(const data::DocBatch& batch) const;
+  std::pair<Tensor, Tensor> attention_weights(const HANInput& batch) const;
 
   const HANOptions& options() const { return options_; }
 
  private:
   // [B, S, 2H]; sentence_group as in forward (the transformer encoder's attention spans it).
-  Tensor sentence_annotations(const data::DocBatch& batch, Generator& gen, Communicator* sentence_group) const;
+  Tensor sentence_annotations(const HANInput& batch, Generator& gen, Communicator* sentence_group) const;
 
   HANOptions options_;
   DType dtype_;

@@ -35,7 +35,7 @@ Tensor SentenceEncoderLayer::self_attention(const Tensor& x, const std::vector<i
   } else {
     // Slots, not sentence positions (han_sentence_transformer.h): rank c holds [c S, (c + 1) S).
     const int ranks = sentence_group->size();
-    const ContextParallelGroup group{sentence_group, nullptr, nullptr, Algo::ring,
+    const ContextParallelGroup group{sentence_group, nullptr, nullptr, ParallelAlgo::ring,
                                      kernels::Layout(kernels::LayoutKind::contiguous, slots * ranks, ranks)};
     out = context_parallel_attention(q, k, v, spec, group);
   }

@@ -11,7 +11,7 @@ TransformerBlock::TransformerBlock(const TransformerLMOptions& o, Generator& gen
   norm1_ = register_module("norm1", nn::make_norm(o.norm, o.d_model));
   attention::SelfAttentionSpec spec{o.attention_kind,
                                     {o.d_model, o.n_heads, o.n_kv_heads, o.rope_theta, o.mask, o.fused_attention,
-                                     o.attention_scale, o.normalizer, o.context_parallel, o.sequence_algo},
+                                     o.attention_scale, o.normalizer, o.context_parallel},
                                     o.latent, o.span};
   attn_ = register_module("attn", attention::make_self_attention(spec, gen));
   norm2_ = register_module("norm2", nn::make_norm(o.norm, o.d_model));

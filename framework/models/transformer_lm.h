@@ -31,8 +31,8 @@ struct TransformerLMOptions {
   kernels::Mask mask;      // attention mask (causal by default), global positions
   bool fused_attention = true;
   double attention_scale = 0.0;  // 0 = 1/sqrt(head_dim)
-  std::shared_ptr<const ContextParallelGroup> context_parallel;  // cp > 1: sequences are sharded
-  SeqAlgo sequence_algo = SeqAlgo::ring;  // how attention runs over that group (MultiHeadOptions)
+  // cp > 1: sequences are sharded, attention runs over the group by its algorithm (MultiHeadOptions)
+  std::shared_ptr<const ContextParallelGroup> context_parallel;
   // The self-attention mechanism of every block (make_self_attention.h) and its own options.
   attention::SelfAttentionKind attention_kind = attention::SelfAttentionKind::multi_head;
   kernels::Normalizer normalizer = kernels::Normalizer::softmax;

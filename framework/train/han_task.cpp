@@ -89,6 +89,11 @@ HanTask::HanTask(const Config& cfg, ParallelContext parallel)
 
 double HanTask::chance_accuracy() const { return 1.0 / static_cast<double>(corpus_->label_names.size()); }
 
+models::HANInput han_input(const data::DocBatch& b) {
+  return {b.words,          b.word_lengths, b.word_mask, b.sentence_index, b.sentence_lengths,
+          b.sentence_mask,  b.documents,    b.max_sentences};
+}
+
 data::DocBatch HanTask::local_batch(const std::vector<int64_t>& docs) const {
   return data::make_doc_batch(*corpus_, docs, batch_spec_, parallel_.dp_rank(), parallel_.dp_size(),
                               parallel_.cp_rank(), parallel_.cp_size(), DType::f32);
@@ -98,7 +103,7 @@ BatchResult HanTask::run(const std::vector<int64_t>& docs, bool training) {
   model_->train(training);
   const data::DocBatch batch = local_batch(docs);
   Communicator* sentence_group = parallel_.grid && parallel_.cp_size() > 1 ? &parallel_.grid->cp() : nullptr;
-  const Tensor logits = model_->forward(batch, word_gen_, document_gen_, sentence_group);
+  const Tensor logits = model_->forward(han_input(batch), word_gen_, document_gen_, sentence_group);
   BatchResult r;
   r.tokens = batch.tokens;
   // Every rank of a cp group holds the same documents' logits: only the first counts them.

@@ -48,6 +48,9 @@ class HanTask : public TrainTask {
   Generator word_gen_, document_gen_;
 };
 
+// A batch's tensors as the model reads them.
+models::HANInput han_input(const data::DocBatch& batch);
+
 // The corpus a config names: data.path read from HDF5, or the synthetic task (data.vocab_size,
 // han.* synthetic keys, run.seed).
 data::DocCorpus load_han_corpus(const Config& cfg);

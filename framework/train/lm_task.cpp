@@ -47,25 +47,6 @@ data::SyntheticSpec synthetic_spec(const Config& cfg) {
   return s;
 }
 
-namespace {
-
-// parallel.algo as the context-parallel group's algorithm and the sequence-parallel choice over it
-// (MultiHeadOptions::sequence_algo: ring runs the group's algorithm).
-std::pair<Algo, SeqAlgo> attention_algorithms(config::ParallelAlgo algo) {
-  switch (algo) {
-    case config::ParallelAlgo::ring: return {Algo::ring, SeqAlgo::ring};
-    case config::ParallelAlgo::ulysses: return {Algo::ulysses, SeqAlgo::ring};
-    case config::ParallelAlgo::hybrid: return {Algo::hybrid, SeqAlgo::ring};
-    case config::ParallelAlgo::halo: return {Algo::ring, SeqAlgo::halo};
-    case config::ParallelAlgo::sparse_fetch: return {Algo::ring, SeqAlgo::sparse_fetch};
-    case config::ParallelAlgo::all_gather: return {Algo::ring, SeqAlgo::all_gather};
-    case config::ParallelAlgo::auto_: return {Algo::ring, SeqAlgo::automatic};
-  }
-  return {Algo::ring, SeqAlgo::ring};
-}
-
-}  // namespace
-
 LMTask::LMTask(const Config& cfg, ParallelContext parallel)
     : task_(synthetic_spec(cfg)),
       // Its own stream per rank: the same masks on every dp rank would correlate their micro-batches.
@@ -75,17 +56,18 @@ LMTask::LMTask(const Config& cfg, ParallelContext parallel)
   const kernels::Layout layout(parallel_.layout, cfg.data.seq_len, parallel_.cp_size());
   models::TransformerLMOptions options = transformer_options(cfg);
   if (parallel_.cp_size() > 1) {
-    const auto [group_algo, sequence_algo] = attention_algorithms(cfg.parallel.algo);
-    options.context_parallel = std::make_shared<const ContextParallelGroup>(
-        ContextParallelGroup{&parallel_.grid->cp(), &parallel_.grid->ulysses(), &parallel_.grid->ring(), group_algo, layout});
-    options.sequence_algo = sequence_algo;
+    // The algorithm is chosen here, once for every layer, and logged once.
+    ParallelAlgo algo = cfg.parallel.algo;
     if (options.attention_kind == attention::SelfAttentionKind::adaptive_span) {
       LOG_INFO("adaptive span over {} ranks: each rank fetches the keys within the span before its shard",
                parallel_.cp_size());
-    } else if (sequence_algo == SeqAlgo::automatic) {
+    } else if (algo == ParallelAlgo::auto_) {
       const AlgoChoice choice = choose_algo(options.mask, layout, options.normalizer);
-      LOG_INFO("parallel.algo = auto: {} ({})", seq_algo_name(choice.algo), choice.reason);
+      algo = choice.algo;
+      LOG_INFO("parallel.algo = auto: {} ({})", parallel_algo_name(algo), choice.reason);
     }
+    options.context_parallel = std::make_shared<const ContextParallelGroup>(
+        ContextParallelGroup{&parallel_.grid->cp(), &parallel_.grid->ulysses(), &parallel_.grid->ring(), algo, layout});
   }
   Generator init(static_cast<uint64_t>(cfg.run.seed));  // the same weights on every rank
   model_ = std::make_unique<models::TransformerLM>(options, init);

@@ -145,13 +145,11 @@ void general_attention_forward(const AttentionParams& params, const ScoreFunctio
 
 template <typename T>
 void general_attention_backward(const AttentionParams& params, const ScoreFunction<T>& score,
-                                Normalizer normalizer, const AttentionBackwardBuffers<T>& io,
-                                std::span<T> dparams) {
+                                Normalizer normalizer, const AttentionBackwardBuffers<T>& io) {
   check_general(params, score.dim());
   const AttentionShape& s = params.shape;
   const bool softmax = normalizer == Normalizer::softmax;
   cpu::check_backward_buffers(s, io, /*with_lse=*/softmax);
-  cpu::check_buffer_size("dparams", dparams.size(), score.param_count());
   if (!softmax) {
     ATTNSCALE_CHECK(io.lse.empty() && io.delta.empty(), "attention",
                     "sparsemax backward recomputes its weights: pass no lse and no delta");
@@ -174,7 +172,6 @@ void general_attention_backward(const AttentionParams& params, const ScoreFuncti
     std::vector<T> prob(static_cast<size_t>(q_tile * width));
     std::vector<T> dprob(static_cast<size_t>(q_tile * width));
     std::vector<T> scratch(static_cast<size_t>(m));
-    std::vector<T> local_dparams(dparams.size(), T{0});
 
 #pragma omp for schedule(dynamic, 1)
     for (int64_t kv = 0; kv < groups; ++kv) {
@@ -204,7 +201,7 @@ void general_attention_backward(const AttentionParams& params, const ScoreFuncti
               if (plan.kind(b, qt, kt) == TileKind::empty) continue;
               const int64_t k0 = plan.k_begin(kt);
               score.backward_tile(q + q0 * d, nq, k + k0 * d, plan.k_count(kt),
-                                  dprob.data() + k0, m, dq + q0 * d, dk + k0 * d, local_dparams);
+                                  dprob.data() + k0, m, dq + q0 * d, dk + k0 * d);
             }
             continue;
           }
@@ -229,13 +226,11 @@ void general_attention_backward(const AttentionParams& params, const ScoreFuncti
             cpu::tile_gemm<T>(nk, dv, nq, prob.data(), 1, k_tile, dout, dv, dvo + k0 * dv, dv,
                               true);
             score.backward_tile(q + q0 * d, nq, k + k0 * d, nk, dprob.data(), k_tile,
-                                dq + q0 * d, dk + k0 * d, local_dparams);
+                                dq + q0 * d, dk + k0 * d);
           }
         }
       }
     }
-#pragma omp critical(attnscale_general_dparams)
-    for (size_t x = 0; x < dparams.size(); ++x) dparams[x] += local_dparams[x];
   }
 }
 
@@ -246,11 +241,9 @@ template void general_attention_forward<double>(const AttentionParams&,
                                                 const AttentionForwardBuffers<double>&);
 template void general_attention_backward<float>(const AttentionParams&,
                                                 const ScoreFunction<float>&, Normalizer,
-                                                const AttentionBackwardBuffers<float>&,
-                                                std::span<float>);
+                                                const AttentionBackwardBuffers<float>&);
 template void general_attention_backward<double>(const AttentionParams&,
                                                  const ScoreFunction<double>&, Normalizer,
-                                                 const AttentionBackwardBuffers<double>&,
-                                                 std::span<double>);
+                                                 const AttentionBackwardBuffers<double>&);
 
 }  // namespace attnscale::kernels

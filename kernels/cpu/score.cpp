@@ -1,7 +1,5 @@
 #include "kernels/score.h"
 
-#include <cmath>
-
 #include "base/error.h"
 #include "kernels/cpu/tile_gemm.h"
 
@@ -22,8 +20,7 @@ void DotScore<T>::score_tile(const T* q, int64_t nq, const T* k, int64_t nk, T* 
 
 template <typename T>
 void DotScore<T>::backward_tile(const T* q, int64_t nq, const T* k, int64_t nk,
-                                const T* dscores, int64_t ld, T* dq, T* dk,
-                                std::span<T> /*dparams*/) const {
+                                const T* dscores, int64_t ld, T* dq, T* dk) const {
   std::vector<T> scaled(static_cast<size_t>(nq * nk));  // scale * dscores, packed
   for (int64_t i = 0; i < nq; ++i)
     for (int64_t j = 0; j < nk; ++j) scaled[i * nk + j] = scale_ * dscores[i * ld + j];
@@ -31,47 +28,7 @@ void DotScore<T>::backward_tile(const T* q, int64_t nq, const T* k, int64_t nk,
   cpu::tile_gemm<T>(nk, dim_, nq, scaled.data(), 1, nk, q, dim_, dk, dim_, true);   // dk += G^T Q
 }
 
-template <typename T>
-AdditiveScore<T>::AdditiveScore(std::span<const T> v) : v_(v.begin(), v.end()) {
-  ATTNSCALE_CHECK(!v_.empty(), "attention", "additive score: v must not be empty");
-}
-
-template <typename T>
-void AdditiveScore<T>::score_tile(const T* q, int64_t nq, const T* k, int64_t nk, T* scores,
-                                  int64_t ld) const {
-  const int64_t d = dim();
-  for (int64_t i = 0; i < nq; ++i)
-    for (int64_t j = 0; j < nk; ++j) {
-      T s = 0;
-      for (int64_t a = 0; a < d; ++a) s += v_[a] * std::tanh(q[i * d + a] + k[j * d + a]);
-      scores[i * ld + j] = s;
-    }
-}
-
-template <typename T>
-void AdditiveScore<T>::backward_tile(const T* q, int64_t nq, const T* k, int64_t nk,
-                                     const T* dscores, int64_t ld, T* dq, T* dk,
-                                     std::span<T> dparams) const {
-  const int64_t d = dim();
-  ATTNSCALE_CHECK(static_cast<int64_t>(dparams.size()) == d, "attention",
-                  "additive score: dparams has {} entries, needs {}", dparams.size(), d);
-  for (int64_t i = 0; i < nq; ++i)
-    for (int64_t j = 0; j < nk; ++j) {
-      const T g = dscores[i * ld + j];
-      if (g == T{0}) continue;
-      for (int64_t a = 0; a < d; ++a) {
-        const T t = std::tanh(q[i * d + a] + k[j * d + a]);
-        const T dpre = g * v_[a] * (T{1} - t * t);
-        dq[i * d + a] += dpre;
-        dk[j * d + a] += dpre;
-        dparams[a] += g * t;
-      }
-    }
-}
-
 template class DotScore<float>;
 template class DotScore<double>;
-template class AdditiveScore<float>;
-template class AdditiveScore<double>;
 
 }  // namespace attnscale::kernels

@@ -138,7 +138,7 @@ TEST(Validate, ConsistencyRulesNameEveryKeyAndWhereItWasSet) {
   Config cfg;
   cfg.parallel.cp = 4;
   cfg.parallel.ulysses = 4;
-  cfg.parallel.algo = config::ParallelAlgo::ulysses;
+  cfg.parallel.algo = ParallelAlgo::ulysses;
   EXPECT_NO_THROW(validate(cfg));
   cfg.model.n_heads = 6;
   cfg.model.d_model = 120;
@@ -161,18 +161,18 @@ TEST(Validate, HaloAndSparseFetchNeedTheMaskTheyServe) {
 
   Config cfg;
   cfg.parallel.cp = 2;
-  cfg.parallel.algo = config::ParallelAlgo::halo;
+  cfg.parallel.algo = ParallelAlgo::halo;
   cfg.attention.mask = config::Mask::window;
   EXPECT_NE(error_of([&] { validate(cfg); }).find("halo needs parallel.layout = contiguous (got zigzag)"),
             std::string::npos);
   cfg.parallel.layout = config::Layout::contiguous;
   EXPECT_NO_THROW(validate(cfg));
-  cfg.parallel.algo = config::ParallelAlgo::sparse_fetch;
+  cfg.parallel.algo = ParallelAlgo::sparse_fetch;
   EXPECT_NE(error_of([&] { validate(cfg); }).find("sparse_fetch needs attention.mask = block_sparse (got window)"),
             std::string::npos);
   cfg.attention.mask = config::Mask::block_sparse;
   EXPECT_NO_THROW(validate(cfg));
-  cfg.parallel.algo = config::ParallelAlgo::auto_;
+  cfg.parallel.algo = ParallelAlgo::auto_;
   EXPECT_NO_THROW(validate(cfg));
   cfg.parallel.ulysses = 2;
   EXPECT_NE(error_of([&] { validate(cfg); }).find("parallel.ulysses: 2 needs parallel.algo = ulysses or hybrid (auto"),
@@ -191,9 +191,9 @@ TEST(Validate, ShardedSparsemaxNeedsAllGather) {
                 .find("parallel.algo: ring runs softmax attention only: sparsemax needs every score of a row on one "
                       "rank; use all_gather (or auto)"),
             std::string::npos);
-  cfg.parallel.algo = config::ParallelAlgo::all_gather;
+  cfg.parallel.algo = ParallelAlgo::all_gather;
   EXPECT_NO_THROW(validate(cfg));
-  cfg.parallel.algo = config::ParallelAlgo::auto_;
+  cfg.parallel.algo = ParallelAlgo::auto_;
   EXPECT_NO_THROW(validate(cfg));
 }
 
@@ -204,7 +204,7 @@ TEST(Validate, ShardedAdaptiveSpanNeedsTheHaloOnAContiguousLayout) {
   EXPECT_NE(error_of([&] { validate(cfg); })
                 .find("use parallel.algo = halo (or auto) and parallel.layout = contiguous, got ring and zigzag"),
             std::string::npos);
-  cfg.parallel.algo = config::ParallelAlgo::halo;
+  cfg.parallel.algo = ParallelAlgo::halo;
   cfg.parallel.layout = config::Layout::contiguous;
   EXPECT_NO_THROW(validate(cfg));  // the span is the window: attention.mask stays causal
 }
@@ -216,7 +216,7 @@ TEST(Validate, UlyssesCannotSplitLatentAttention) {
   cfg.parallel.cp = 2;
   EXPECT_NO_THROW(validate(cfg));  // ring
   cfg.parallel.ulysses = 2;
-  cfg.parallel.algo = config::ParallelAlgo::ulysses;
+  cfg.parallel.algo = ParallelAlgo::ulysses;
   EXPECT_NE(error_of([&] { validate(cfg); })
                 .find("parallel.algo: ulysses cannot split multi_head_latent's one shared latent key/value head"),
             std::string::npos);

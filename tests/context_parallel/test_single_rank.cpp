@@ -3,7 +3,6 @@
 #include <gtest/gtest.h>
 
 #include "distributed/context_parallel/context_parallel_attention.h"
-#include "distributed/context_parallel/global_attention.h"
 #include "kernels/attention.h"
 
 namespace attnscale {
@@ -27,28 +26,26 @@ TEST(ContextParallelSingleRank, EveryAlgorithmEqualsTheFusedOp) {
   const Tensor ref = fused_attention(q, k, v, spec);
   ref.backward(Tensor::ones(ref.shape(), DType::f64));
   const std::vector<Tensor> ref_grads{q.grad(), k.grad(), v.grad()};
-  for (const Algo algo : {Algo::ring, Algo::ulysses}) {
+  for (const ParallelAlgo algo : {ParallelAlgo::ring, ParallelAlgo::ulysses}) {
     for (const Tensor& t : {q, k, v}) t.zero_grad();
     const ContextParallelGroup group{nullptr, nullptr, nullptr, algo, kernels::Layout(kernels::LayoutKind::zigzag, 23, 1)};
     const Tensor out = context_parallel_attention(q, k, v, spec, group);
-    EXPECT_LE(max_diff(out, ref), 1e-13) << algo_name(algo);
+    EXPECT_LE(max_diff(out, ref), 1e-13) << parallel_algo_name(algo);
     out.backward(Tensor::ones(out.shape(), DType::f64));
     EXPECT_LE(max_diff(q.grad(), ref_grads[0]), 1e-13);
     EXPECT_LE(max_diff(k.grad(), ref_grads[1]), 1e-13);
     EXPECT_LE(max_diff(v.grad(), ref_grads[2]), 1e-13);
   }
-  const Tensor global = distributed_global_attention(q, k, v, spec, nullptr);
-  EXPECT_LE(max_diff(global, ref), 1e-13);
 }
 
 TEST(ContextParallelSingleRank, PositionsThatContradictTheLayoutAreRefused) {
   const Tensor x = Tensor::zeros({1, 1, 6, 4}, DType::f64);
   AttentionSpec spec;
   spec.q_positions = kernels::Positions::contiguous(1, 6);
-  const ContextParallelGroup group{nullptr, nullptr, nullptr, Algo::ring,
+  const ContextParallelGroup group{nullptr, nullptr, nullptr, ParallelAlgo::ring,
                                    kernels::Layout(kernels::LayoutKind::contiguous, 6, 1)};
   EXPECT_THROW(context_parallel_attention(x, x, x, spec, group), UsageError);
-  const ContextParallelGroup two_ranks{nullptr, nullptr, nullptr, Algo::ring,
+  const ContextParallelGroup two_ranks{nullptr, nullptr, nullptr, ParallelAlgo::ring,
                                        kernels::Layout(kernels::LayoutKind::contiguous, 12, 2)};
   EXPECT_THROW(context_parallel_attention(x, x, x, AttentionSpec{}, two_ranks), UsageError);
 }

@@ -118,7 +118,7 @@ TEST(HAN, GradcheckWholeModelInFp64) {
     const models::HAN han(test::tiny_han_options(pooling, encoder), init, DType::f64);
     Generator gen(2);
     const auto result = autograd::gradcheck(
-        [&](const std::vector<Tensor>&) { return han.forward(batch, gen, gen); }, han.parameters());
+        [&](const std::vector<Tensor>&) { return han.forward(train::han_input(batch), gen, gen); }, han.parameters());
     EXPECT_TRUE(result.ok) << "pooling " << static_cast<int>(pooling) << ", sentence encoder "
                            << static_cast<int>(encoder) << ": " << result.report;
   }
@@ -132,7 +132,7 @@ TEST(HAN, DataParallelLossSharesAddUpToTheWholeBatch) {
   const std::vector<int64_t> docs{4, 9, 13, 20, 21};
   const auto loss_of = [&](int dp_rank, int dp_size) {
     const data::DocBatch b = data::make_doc_batch(c, docs, {}, dp_rank, dp_size, 0, 1, DType::f64);
-    return cross_entropy(han.forward(b, gen, gen), b.labels, -100, Reduction::sum).item() / 5.0;
+    return cross_entropy(han.forward(train::han_input(b), gen, gen), b.labels, -100, Reduction::sum).item() / 5.0;
   };
   EXPECT_NEAR(loss_of(0, 2) + loss_of(1, 2), loss_of(0, 1), 1e-12);
 }

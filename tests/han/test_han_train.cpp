@@ -29,7 +29,7 @@ double trigger_focus(train::HanTask& task) {
   const data::DocCorpus& c = task.corpus();
   const auto& docs = c.split(data::Split::validation);
   const data::DocBatch batch = task.local_batch(docs);
-  const auto focus = argmax(task.han().attention_weights(batch).second, -1).to_vector<int64_t>();
+  const auto focus = argmax(task.han().attention_weights(train::han_input(batch)).second, -1).to_vector<int64_t>();
   int64_t hits = 0;
   for (size_t i = 0; i < docs.size(); ++i) {
     const auto sentence = c.sentence(c.document_offsets[docs[i]] + focus[i]);

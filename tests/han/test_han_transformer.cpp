@@ -62,9 +62,9 @@ TEST(HAN, TransformerEncodedDocumentDoesNotDependOnItsBatch) {
       test::tiny_han_options(attention::PoolingKind::attention, models::SentenceEncoderKind::transformer), init,
       DType::f64);
   const auto alone =
-      han.forward(data::make_doc_batch(c, std::vector<int64_t>{docs[0]}, {}, 0, 1, 0, 1, DType::f64), gen, gen)
+      han.forward(train::han_input(data::make_doc_batch(c, std::vector<int64_t>{docs[0]}, {}, 0, 1, 0, 1, DType::f64)), gen, gen)
           .to_vector<double>();
-  const auto batched = han.forward(data::make_doc_batch(c, docs, {}, 0, 1, 0, 1, DType::f64), gen, gen)
+  const auto batched = han.forward(train::han_input(data::make_doc_batch(c, docs, {}, 0, 1, 0, 1, DType::f64)), gen, gen)
                            .to_vector<double>();
   for (size_t i = 0; i < alone.size(); ++i) EXPECT_NEAR(alone[i], batched[i], 1e-13) << i;
 }

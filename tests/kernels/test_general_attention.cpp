@@ -1,6 +1,6 @@
 // The general path: dot scores with softmax against the fp64 reference (and so against the fused
-// kernel), sparsemax and additive scores against naive implementations, and every gradient
-// (including the additive score's v) against finite differences of the fp64 path.
+// kernel), sparsemax against a naive implementation, and every gradient against finite
+// differences of the fp64 path.
 #include <functional>
 
 #include "kernels/general_attention.h"
@@ -29,7 +29,7 @@ void check_general_dot_softmax(const AttentionCase& c) {
   kernels::attention_delta<T>(dout, out, c.shape.value_dim, delta);
   std::vector<T> dq(c.shape.q_size()), dk(c.shape.k_size()), dv(c.shape.v_size());
   kernels::general_attention_backward<T>(params, score, Normalizer::softmax,
-                                         {q, k, v, dout, lse, delta, dq, dk, dv}, {});
+                                         {q, k, v, dout, lse, delta, dq, dk, dv});
   const double tol = tolerance<T>();
   expect_close("out", out, data.ref.out, tol, tol);
   expect_close("lse", lse, data.ref.lse, tol, tol);
@@ -113,29 +113,23 @@ double weighted_sum(const std::vector<double>& out, const std::vector<double>& w
   return s;
 }
 
-// Checks dq, dk, dv (and dparams via make_score) of L = sum(dout * out) by central differences.
-void check_gradients(const AttentionCase& c, Normalizer norm,
-                     const std::function<std::unique_ptr<kernels::ScoreFunction<double>>(
-                         const std::vector<double>&)>& make_score,
-                     const std::vector<double>& params0) {
+// Checks dq, dk, dv of L = sum(dout * out) by central differences.
+void check_gradients(const AttentionCase& c, Normalizer norm, const kernels::ScoreFunction<double>& score) {
   CaseData data;
   data.q = random_vector(c.shape.q_size(), 21);
   data.k = random_vector(c.shape.k_size(), 22);
   data.v = random_vector(c.shape.v_size(), 23);
   data.dout = random_vector(c.shape.out_size(), 24);
-  auto score = make_score(params0);
   std::vector<double> lse, delta(c.shape.rows());
-  const auto out = general_out(c, *score, norm, data.q, data.k, data.v, &lse);
-  std::vector<double> dq(c.shape.q_size()), dk(c.shape.k_size()), dv(c.shape.v_size()),
-      dparams(params0.size(), 0.0);
+  const auto out = general_out(c, score, norm, data.q, data.k, data.v, &lse);
+  std::vector<double> dq(c.shape.q_size()), dk(c.shape.k_size()), dv(c.shape.v_size());
   if (norm == Normalizer::softmax) {
     kernels::attention_delta<double>(data.dout, out, c.shape.value_dim, delta);
   } else {
     delta.clear();
   }
-  kernels::general_attention_backward<double>(
-      c.params(), *score, norm, {data.q, data.k, data.v, data.dout, lse, delta, dq, dk, dv},
-      dparams);
+  kernels::general_attention_backward<double>(c.params(), score, norm,
+                                              {data.q, data.k, data.v, data.dout, lse, delta, dq, dk, dv});
 
   const double h = 1e-6;
   auto numeric = [&](std::vector<double>& x, size_t at, const std::function<double()>& loss) {
@@ -147,13 +141,9 @@ void check_gradients(const AttentionCase& c, Normalizer norm,
     x[at] = saved;
     return (up - down) / (2 * h);
   };
-  std::vector<double> p = params0;
-  auto loss = [&] {
-    auto sc = make_score(p);
-    return weighted_sum(general_out(c, *sc, norm, data.q, data.k, data.v), data.dout);
-  };
+  auto loss = [&] { return weighted_sum(general_out(c, score, norm, data.q, data.k, data.v), data.dout); };
   for (auto [name, x, grad] : {std::tuple{"q", &data.q, &dq}, std::tuple{"k", &data.k, &dk},
-                               std::tuple{"v", &data.v, &dv}, std::tuple{"params", &p, &dparams}}) {
+                               std::tuple{"v", &data.v, &dv}}) {
     for (size_t at = 0; at < x->size(); ++at)
       EXPECT_NEAR((*grad)[at], numeric(*x, at, loss), 1e-6) << name << "[" << at << "]";
   }
@@ -197,44 +187,7 @@ TEST(GeneralSparsemax, ForwardMatchesNaive) {
 
 TEST(GeneralSparsemax, GradientsMatchFiniteDifferences) {
   const AttentionCase c = small_case();
-  check_gradients(
-      c, Normalizer::sparsemax,
-      [&](const std::vector<double>&) {
-        return std::make_unique<kernels::DotScore<double>>(c.shape.head_dim, 1.3);
-      },
-      {});
-}
-
-TEST(GeneralAdditive, ForwardMatchesNaive) {
-  AttentionCase c = small_case();
-  c.shape = AttentionShape{2, 2, 2, 9, 11, 4, 3};
-  const std::vector<double> vw = {0.5, -1.0, 0.25, 2.0};
-  const auto q = random_vector(c.shape.q_size(), 4), k = random_vector(c.shape.k_size(), 5),
-             v = random_vector(c.shape.v_size(), 6);
-  const kernels::AdditiveScore<double> score(vw);
-  for (const Normalizer norm : {Normalizer::softmax, Normalizer::sparsemax}) {
-    const auto want = naive_general(
-        c,
-        [&](const double* a, const double* b) {
-          double s = 0;
-          for (size_t x = 0; x < vw.size(); ++x) s += vw[x] * std::tanh(a[x] + b[x]);
-          return s;
-        },
-        norm, q, k, v);
-    expect_close("out", general_out(c, score, norm, q, k, v), want, 1e-12, 1e-12);
-  }
-}
-
-TEST(GeneralAdditive, GradientsIncludingVMatchFiniteDifferences) {
-  const AttentionCase c = small_case();
-  const std::vector<double> vw = {0.7, -1.1, 0.4};
-  for (const Normalizer norm : {Normalizer::softmax, Normalizer::sparsemax})
-    check_gradients(
-        c, norm,
-        [](const std::vector<double>& p) {
-          return std::make_unique<kernels::AdditiveScore<double>>(p);
-        },
-        vw);
+  check_gradients(c, Normalizer::sparsemax, kernels::DotScore<double>(c.shape.head_dim, 1.3));
 }
 
 TEST(GeneralAttention, RejectsLseForSparsemaxAndMismatchedDims) {

@@ -218,8 +218,7 @@ TEST_F(OpCheckTest, SparsemaxWritesOutAndGradientsButNoLse) {
   kernels::general_attention_forward<double>(params, score, kernels::Normalizer::sparsemax,
                                              {data.q, data.k, data.v, want, {}});
   kernels::general_attention_backward<double>(params, score, kernels::Normalizer::sparsemax,
-                                              {data.q, data.k, data.v, data.dout, {}, {}, dq, dk, dv},
-                                              {});
+                                              {data.q, data.k, data.v, data.dout, {}, {}, dq, dk, dv});
   const H5File out(dir_ / "out.h5", false);
   EXPECT_FALSE(out.has("lse"));
   expect_close("out", out.read("out"), want, 1e-14, 1e-14);

@@ -65,8 +65,8 @@ TEST(AllGatherAttention, AutoPicksItForSparsemax) {
   const kernels::Layout layout(kernels::LayoutKind::contiguous, 64, 2);
   kernels::Mask window;
   window.window = kernels::Window{3, 0};
-  EXPECT_EQ(choose_algo(window, layout, kernels::Normalizer::sparsemax).algo, SeqAlgo::all_gather);
-  EXPECT_EQ(choose_algo(window, layout, kernels::Normalizer::softmax).algo, SeqAlgo::halo);
+  EXPECT_EQ(choose_algo(window, layout, kernels::Normalizer::sparsemax).algo, ParallelAlgo::all_gather);
+  EXPECT_EQ(choose_algo(window, layout, kernels::Normalizer::softmax).algo, ParallelAlgo::halo);
 }
 
 }  // namespace

@@ -34,7 +34,7 @@ const char* mask_name(MaskKind m) {
 struct CpCase {
   LayoutKind layout = LayoutKind::contiguous;
   MaskKind mask = MaskKind::none;
-  Algo algo = Algo::ring;
+  ParallelAlgo algo = ParallelAlgo::ring;
   int64_t length = 0;
   int64_t q_heads = 0, kv_heads = 0;
   int ulysses = 1;  // Ulysses group size for the process grid (hybrid)
@@ -42,7 +42,7 @@ struct CpCase {
 
   std::string name() const {
     return fmt::format("{} / {} / {} (U={}) / N={} Hq={} Hkv={} {}", kernels::layout_kind_name(layout),
-                       mask_name(mask), algo_name(algo), ulysses, length, q_heads, kv_heads,
+                       mask_name(mask), parallel_algo_name(algo), ulysses, length, q_heads, kv_heads,
                        dtype == DType::f64 ? "f64" : "f32");
   }
 };
@@ -131,7 +131,7 @@ int hybrid_ulysses(int ranks) {
 
 TEST(ContextParallelAttention, EveryLayoutMaskAndAlgorithmMatchesTheFusedOp) {
   const int ranks = test::world().size();
-  for (const Algo algo : {Algo::ring, Algo::ulysses, Algo::hybrid})
+  for (const ParallelAlgo algo : {ParallelAlgo::ring, ParallelAlgo::ulysses, ParallelAlgo::hybrid})
     for (const LayoutKind layout : {LayoutKind::contiguous, LayoutKind::zigzag, LayoutKind::striped})
       for (const MaskKind mask : {MaskKind::none, MaskKind::causal, MaskKind::window, MaskKind::causal_window,
                                   MaskKind::wide_window, MaskKind::segments, MaskKind::padding}) {
@@ -142,19 +142,19 @@ TEST(ContextParallelAttention, EveryLayoutMaskAndAlgorithmMatchesTheFusedOp) {
         c.length = 8 * ranks + 1;  // divides neither by P nor by the 2P zigzag chunks
         c.q_heads = 2 * ranks;     // GQA: pairs of query heads share a kv head
         c.kv_heads = ranks;
-        c.ulysses = algo == Algo::hybrid ? hybrid_ulysses(ranks) : 1;
+        c.ulysses = algo == ParallelAlgo::hybrid ? hybrid_ulysses(ranks) : 1;
         check_case(c);
       }
 }
 
 TEST(ContextParallelAttention, MultiQueryEvenLengthsAndBlockSparse) {
   const int ranks = test::world().size();
-  for (const Algo algo : {Algo::ring, Algo::ulysses, Algo::hybrid})
+  for (const ParallelAlgo algo : {ParallelAlgo::ring, ParallelAlgo::ulysses, ParallelAlgo::hybrid})
     for (const LayoutKind layout : {LayoutKind::contiguous, LayoutKind::zigzag, LayoutKind::striped}) {
       CpCase c;
       c.layout = layout;
       c.algo = algo;
-      c.ulysses = algo == Algo::hybrid ? hybrid_ulysses(ranks) : 1;
+      c.ulysses = algo == ParallelAlgo::hybrid ? hybrid_ulysses(ranks) : 1;
       c.mask = MaskKind::causal;
       c.length = 12 * ranks;  // even shards
       c.q_heads = ranks;
@@ -174,7 +174,7 @@ TEST(ContextParallelAttention, HybridWithEveryFactorisationOfTheGroup) {
     CpCase c;
     c.layout = LayoutKind::zigzag;
     c.mask = MaskKind::causal_window;
-    c.algo = Algo::hybrid;
+    c.algo = ParallelAlgo::hybrid;
     c.ulysses = u;
     c.length = 6 * ranks + 5;
     c.q_heads = 2 * ranks;
@@ -186,7 +186,7 @@ TEST(ContextParallelAttention, HybridWithEveryFactorisationOfTheGroup) {
 
 TEST(ContextParallelAttention, ShortSequencesLeaveSomeRanksWithoutTokens) {
   const int ranks = test::world().size();
-  for (const Algo algo : {Algo::ring, Algo::ulysses})
+  for (const ParallelAlgo algo : {ParallelAlgo::ring, ParallelAlgo::ulysses})
     for (const LayoutKind layout : {LayoutKind::contiguous, LayoutKind::zigzag, LayoutKind::striped}) {
       CpCase c;
       c.layout = layout;
@@ -201,7 +201,7 @@ TEST(ContextParallelAttention, ShortSequencesLeaveSomeRanksWithoutTokens) {
 
 TEST(ContextParallelAttention, Float32MatchesTheFusedOp) {
   const int ranks = test::world().size();
-  for (const Algo algo : {Algo::ring, Algo::ulysses}) {
+  for (const ParallelAlgo algo : {ParallelAlgo::ring, ParallelAlgo::ulysses}) {
     CpCase c;
     c.layout = LayoutKind::zigzag;
     c.mask = MaskKind::causal;
@@ -221,7 +221,7 @@ TEST(ContextParallelAttention, ClearErrorsForHeadsAndShards) {
   const int64_t n = layout.local_length(world.rank());
   const Tensor q = Tensor::zeros({1, ranks + 1, n, 4}, DType::f64);
   const Tensor k = Tensor::zeros({1, 1, n, 4}, DType::f64);
-  ContextParallelGroup group{&world, nullptr, nullptr, Algo::ulysses, layout};
+  ContextParallelGroup group{&world, nullptr, nullptr, ParallelAlgo::ulysses, layout};
   try {
     context_parallel_attention(q, k, k, AttentionSpec{}, group);
     ADD_FAILURE() << "heads not divisible by the ulysses degree must throw";
@@ -229,12 +229,13 @@ TEST(ContextParallelAttention, ClearErrorsForHeadsAndShards) {
     EXPECT_EQ(std::string(e.what()),
               fmt::format("[ulysses] heads ({}) not divisible by ulysses degree ({})", ranks + 1, ranks));
   }
-  group.algo = Algo::ring;
+  group.algo = ParallelAlgo::ring;
   const Tensor wrong = Tensor::zeros({1, 1, n + 1, 4}, DType::f64);
   EXPECT_THROW(context_parallel_attention(wrong, wrong, wrong, AttentionSpec{}, group), UsageError);
-  group.algo = Algo::hybrid;  // without the ulysses and ring communicators
+  group.algo = ParallelAlgo::hybrid;  // without the ulysses and ring communicators
   EXPECT_THROW(context_parallel_attention(k, k, k, AttentionSpec{}, group), UsageError);
-  EXPECT_THROW(parse_algo("tree"), UsageError);
+  group.algo = ParallelAlgo::halo;  // runs through sequence_parallel_attention, not the ring
+  EXPECT_THROW(context_parallel_attention(k, k, k, AttentionSpec{}, group), UsageError);
 }
 
 }  // namespace

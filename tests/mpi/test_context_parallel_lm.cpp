@@ -18,14 +18,14 @@ namespace {
 using MaskSetter = void (*)(Config&);
 void causal_mask(Config&) {}
 
-Config tiny_cp_config(int cp, config::Layout layout, config::ParallelAlgo algo, int ulysses,
+Config tiny_cp_config(int cp, config::Layout layout, ParallelAlgo algo, int ulysses,
                       MaskSetter set_mask = causal_mask) {
   set_log_level("warn");
   Config cfg;
   cfg.model.d_model = 24;
   cfg.model.n_layers = 1;
   cfg.model.n_heads = 12;  // divisible by 1..4 for Ulysses
-  cfg.model.n_kv_heads = algo == config::ParallelAlgo::ulysses || algo == config::ParallelAlgo::hybrid ? 12 : 4;  // GQA on the ring (Ulysses shards kv heads too)
+  cfg.model.n_kv_heads = algo == ParallelAlgo::ulysses || algo == ParallelAlgo::hybrid ? 12 : 4;  // GQA on the ring (Ulysses shards kv heads too)
   cfg.data.task = config::Task::copy;
   cfg.data.seq_len = 19;  // not divisible by 2, 3 or 4
   cfg.data.vocab_size = 12;
@@ -53,7 +53,7 @@ train::ParallelContext cp_context(Communicator& comm, const ProcessGrid& grid,
   return parallel;
 }
 
-void expect_matches_single_rank(config::Layout layout, config::ParallelAlgo algo, int ulysses,
+void expect_matches_single_rank(config::Layout layout, ParallelAlgo algo, int ulysses,
                                 MaskSetter set_mask = causal_mask) {
   auto comm = test::fresh_comm();
   const int p = comm->size();
@@ -62,7 +62,7 @@ void expect_matches_single_rank(config::Layout layout, config::ParallelAlgo algo
   train::LMTask task(cfg, cp_context(*comm, grid, layout));
   const auto sharded = train::Trainer(cfg, task, nullptr, comm->rank(), comm.get()).run();
 
-  Config single_cfg = tiny_cp_config(1, layout, config::ParallelAlgo::ring, 1, set_mask);
+  Config single_cfg = tiny_cp_config(1, layout, ParallelAlgo::ring, 1, set_mask);
   single_cfg.model.n_kv_heads = cfg.model.n_kv_heads;  // the same model
   train::LMTask single_task(single_cfg);
   const auto single = train::Trainer(single_cfg, single_task, nullptr, 0).run();
@@ -81,16 +81,16 @@ void expect_matches_single_rank(config::Layout layout, config::ParallelAlgo algo
 
 TEST(ContextParallelLM, RingEveryLayoutMatchesOneRank) {
   for (const auto layout : {config::Layout::contiguous, config::Layout::zigzag, config::Layout::striped})
-    expect_matches_single_rank(layout, config::ParallelAlgo::ring, 1);
+    expect_matches_single_rank(layout, ParallelAlgo::ring, 1);
 }
 
 TEST(ContextParallelLM, UlyssesMatchesOneRank) {
-  expect_matches_single_rank(config::Layout::zigzag, config::ParallelAlgo::ulysses, test::world().size());
+  expect_matches_single_rank(config::Layout::zigzag, ParallelAlgo::ulysses, test::world().size());
 }
 
 TEST(ContextParallelLM, HybridMatchesOneRank) {
   if (test::world().size() % 2 != 0 || test::world().size() < 4) GTEST_SKIP() << "hybrid needs 2 x 2 ranks";
-  expect_matches_single_rank(config::Layout::contiguous, config::ParallelAlgo::hybrid, 2);
+  expect_matches_single_rank(config::Layout::contiguous, ParallelAlgo::hybrid, 2);
 }
 
 void narrow_window(Config& cfg) {
@@ -108,8 +108,8 @@ void block_pattern(Config& cfg) {
 }
 
 TEST(ContextParallelLM, HaloMatchesOneRank) {
-  expect_matches_single_rank(config::Layout::contiguous, config::ParallelAlgo::halo, 1, narrow_window);
-  expect_matches_single_rank(config::Layout::contiguous, config::ParallelAlgo::halo, 1, wide_window);
+  expect_matches_single_rank(config::Layout::contiguous, ParallelAlgo::halo, 1, narrow_window);
+  expect_matches_single_rank(config::Layout::contiguous, ParallelAlgo::halo, 1, wide_window);
 }
 
 void narrow_window_recomputed(Config& cfg) {
@@ -118,7 +118,7 @@ void narrow_window_recomputed(Config& cfg) {
 }
 
 TEST(ContextParallelLM, HaloWithActivationCheckpointingMatchesOneRank) {
-  expect_matches_single_rank(config::Layout::contiguous, config::ParallelAlgo::halo, 1, narrow_window_recomputed);
+  expect_matches_single_rank(config::Layout::contiguous, ParallelAlgo::halo, 1, narrow_window_recomputed);
 }
 
 // Per training step and layer, the halo sends the previous rank's last window - 1 key rows forward
@@ -128,7 +128,7 @@ TEST(ContextParallelLM, HaloTrafficPerLayerIsTheWindow) {
   auto comm = test::fresh_comm();
   const int p = comm->size();
   for (const bool recompute : {false, true}) {
-    Config cfg = tiny_cp_config(p, config::Layout::contiguous, config::ParallelAlgo::halo, 1, narrow_window);
+    Config cfg = tiny_cp_config(p, config::Layout::contiguous, ParallelAlgo::halo, 1, narrow_window);
     cfg.model.n_layers = 2;
     cfg.model.activation_checkpointing = recompute;
     const ProcessGrid grid(*comm, GridShape::for_world(p, p));
@@ -161,8 +161,8 @@ void latent_attention_window(Config& cfg) {
 
 // MLA's sharded path (absorbed: the latent travels) equals its one-rank path (per-head keys).
 TEST(ContextParallelLM, LatentAttentionMatchesOneRank) {
-  expect_matches_single_rank(config::Layout::zigzag, config::ParallelAlgo::ring, 1, latent_attention);
-  expect_matches_single_rank(config::Layout::contiguous, config::ParallelAlgo::halo, 1, latent_attention_window);
+  expect_matches_single_rank(config::Layout::zigzag, ParallelAlgo::ring, 1, latent_attention);
+  expect_matches_single_rank(config::Layout::contiguous, ParallelAlgo::halo, 1, latent_attention_window);
 }
 
 // What MLA's halo moves per layer: (window - 1) rows of the latent key (kv_lora_rank +
@@ -170,7 +170,7 @@ TEST(ContextParallelLM, LatentAttentionMatchesOneRank) {
 TEST(ContextParallelLM, LatentAttentionHaloMovesTheLatent) {
   auto comm = test::fresh_comm();
   const int p = comm->size();
-  const Config cfg = tiny_cp_config(p, config::Layout::contiguous, config::ParallelAlgo::halo, 1, latent_attention_window);
+  const Config cfg = tiny_cp_config(p, config::Layout::contiguous, ParallelAlgo::halo, 1, latent_attention_window);
   const ProcessGrid grid(*comm, GridShape::for_world(p, p));
   train::LMTask task(cfg, cp_context(*comm, grid));
   grid.cp().reset_stats();
@@ -193,9 +193,9 @@ void sparsemax_blocks(Config& cfg) {
 // Sparsemax needs whole score rows: all_gather (and auto, which picks it) shard the queries and
 // gather the keys.
 TEST(ContextParallelLM, SparsemaxAllGatherMatchesOneRank) {
-  expect_matches_single_rank(config::Layout::zigzag, config::ParallelAlgo::all_gather, 1, sparsemax_blocks);
-  expect_matches_single_rank(config::Layout::contiguous, config::ParallelAlgo::auto_, 1, sparsemax_blocks);
-  expect_matches_single_rank(config::Layout::striped, config::ParallelAlgo::all_gather, 1, narrow_window);  // softmax
+  expect_matches_single_rank(config::Layout::zigzag, ParallelAlgo::all_gather, 1, sparsemax_blocks);
+  expect_matches_single_rank(config::Layout::contiguous, ParallelAlgo::auto_, 1, sparsemax_blocks);
+  expect_matches_single_rank(config::Layout::striped, ParallelAlgo::all_gather, 1, narrow_window);  // softmax
 }
 
 void adaptive_span(Config& cfg) {
@@ -210,17 +210,17 @@ void adaptive_span(Config& cfg) {
 // The span's band reaches into the previous shards (halo_prefix); the spans' gradients, the
 // penalty and the keys' gradients sent home follow the one-rank run.
 TEST(ContextParallelLM, AdaptiveSpanMatchesOneRank) {
-  expect_matches_single_rank(config::Layout::contiguous, config::ParallelAlgo::halo, 1, adaptive_span);
+  expect_matches_single_rank(config::Layout::contiguous, ParallelAlgo::halo, 1, adaptive_span);
 }
 
 TEST(ContextParallelLM, SparseFetchMatchesOneRank) {
-  expect_matches_single_rank(config::Layout::zigzag, config::ParallelAlgo::sparse_fetch, 1, block_pattern);
+  expect_matches_single_rank(config::Layout::zigzag, ParallelAlgo::sparse_fetch, 1, block_pattern);
 }
 
 TEST(ContextParallelLM, AutoMatchesOneRank) {
-  expect_matches_single_rank(config::Layout::contiguous, config::ParallelAlgo::auto_, 1, narrow_window);  // halo
-  expect_matches_single_rank(config::Layout::striped, config::ParallelAlgo::auto_, 1, narrow_window);     // ring
-  expect_matches_single_rank(config::Layout::contiguous, config::ParallelAlgo::auto_, 1, block_pattern);  // fetch
+  expect_matches_single_rank(config::Layout::contiguous, ParallelAlgo::auto_, 1, narrow_window);  // halo
+  expect_matches_single_rank(config::Layout::striped, ParallelAlgo::auto_, 1, narrow_window);     // ring
+  expect_matches_single_rank(config::Layout::contiguous, ParallelAlgo::auto_, 1, block_pattern);  // fetch
 }
 
 }  // namespace

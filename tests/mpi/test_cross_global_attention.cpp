@@ -1,11 +1,11 @@
 // Cross-attention with queries and keys from two sequences, each sharded over the cp group by its
-// own layout, and distributed global attention (replicated queries over a sharded memory): outputs
-// and gradients equal the single-rank fused op on the gathered sequences.
+// own layout: outputs and gradients equal the single-rank fused op on the gathered sequences; and the
+// merge of softmax states over a memory sharded across the ranks.
 #include <gtest/gtest.h>
 
 #include "distributed/comm/process_grid.h"
 #include "distributed/context_parallel/context_parallel_attention.h"
-#include "distributed/context_parallel/global_attention.h"
+#include "distributed/context_parallel/merge_states.h"
 #include "framework/core/ops/ops.h"
 #include "tests/mpi/cp_test_util.h"
 #include "tests/mpi/mpi_test_env.h"
@@ -29,8 +29,8 @@ TEST(CrossAttention, QueriesAndKeysShardedByDifferentLayouts) {
   for (int64_t i = 0; i < batch * k_len; ++i) k_valid.push_back(i % 7 == 3 ? 0 : 1);
 
   for (const bool window : {false, true})
-    for (const Algo algo : {Algo::ring, Algo::ulysses, Algo::hybrid}) {
-      SCOPED_TRACE(fmt::format("{} {}", algo_name(algo), window ? "window" : "padding only"));
+    for (const ParallelAlgo algo : {ParallelAlgo::ring, ParallelAlgo::ulysses, ParallelAlgo::hybrid}) {
+      SCOPED_TRACE(fmt::format("{} {}", parallel_algo_name(algo), window ? "window" : "padding only"));
       AttentionSpec whole;
       whole.k_valid = k_valid;
       if (window) whole.mask.window = kernels::Window{3, 2};  // key positions q-3 .. q+2 of the source
@@ -38,8 +38,8 @@ TEST(CrossAttention, QueriesAndKeysShardedByDifferentLayouts) {
       const Tensor ref = fused_attention(q, k, v, whole);
       ref.backward(dout);
 
-      const int u = algo == Algo::hybrid && ranks % 2 == 0 ? 2 : ranks;
-      ProcessGrid grid(world, GridShape{.dp = 1, .cp = ranks, .ulysses = algo == Algo::hybrid ? u : 1});
+      const int u = algo == ParallelAlgo::hybrid && ranks % 2 == 0 ? 2 : ranks;
+      ProcessGrid grid(world, GridShape{.dp = 1, .cp = ranks, .ulysses = algo == ParallelAlgo::hybrid ? u : 1});
       const Layout q_layout(LayoutKind::zigzag, q_len, ranks), k_layout(LayoutKind::striped, k_len, ranks);
       const ContextParallelGroup group{&grid.cp(), &grid.ulysses(), &grid.ring(), algo, q_layout};
       const kernels::Positions q_mine = q_layout.positions(grid.cp().rank());
@@ -60,43 +60,36 @@ TEST(CrossAttention, QueriesAndKeysShardedByDifferentLayouts) {
     }
 }
 
-TEST(GlobalAttention, ReplicatedQueriesOverAShardedMemory) {
-  auto comm = test::fresh_comm("global_attention");
+// Every rank's softmax state over its shard of a memory, merged across the ranks, is the state over
+// the whole memory (merge_states_across_ranks: what HAN's sentence pooling over a cp group uses).
+TEST(MergeStates, RankStatesMergeToTheWholeMemory) {
+  auto comm = test::fresh_comm("merge_states");
   const int rank = comm->rank(), ranks = comm->size();
   const int64_t batch = 2, q_heads = 4, kv_heads = 2, queries = 3, d = 8, dv = 6;
   // Uneven shards; rank 0 holds no memory at all.
   std::vector<int64_t> begin{0};
   for (int r = 0; r < ranks; ++r) begin.push_back(begin.back() + 3 * r);
   const int64_t memory = begin.back(), mine = 3 * rank;
-  const Tensor q = test::random_tensor({batch, q_heads, queries, d}, 31).set_requires_grad();
-  const Tensor k = test::random_tensor({batch, kv_heads, memory, d}, 32).set_requires_grad();
-  const Tensor v = test::random_tensor({batch, kv_heads, memory, dv}, 33).set_requires_grad();
-  const Tensor dout = test::random_tensor({batch, q_heads, queries, dv}, 34);
+  const Tensor q = test::random_tensor({batch, q_heads, queries, d}, 31);
+  const Tensor k = test::random_tensor({batch, kv_heads, memory, d}, 32);
+  const Tensor v = test::random_tensor({batch, kv_heads, memory, dv}, 33);
   std::vector<int32_t> k_valid;
   for (int64_t i = 0; i < batch * memory; ++i) k_valid.push_back(i % 4 == 1 ? 0 : 1);
   AttentionSpec whole;
   whole.k_valid = k_valid;
-  auto [ref, ref_lse] = fused_attention_with_lse(q, k, v, whole);
-  ref.backward(dout);
+  const auto [ref, ref_lse] = fused_attention_with_lse(q, k, v, whole);
 
   const kernels::Positions rows = kernels::Positions::contiguous(begin[static_cast<size_t>(rank)], mine);
-  const Tensor lq = q.detach().clone().set_requires_grad();
-  const Tensor lk = test::shard_rows(k.detach(), rows).set_requires_grad();
-  const Tensor lv = test::shard_rows(v.detach(), rows).set_requires_grad();
   AttentionSpec spec;
   spec.k_valid = test::shard_tokens(k_valid, batch, rows);
-  auto [out, lse] = distributed_global_attention_with_lse(lq, lk, lv, spec, comm.get());
-  // Each rank passes in its share of the output's gradient; the shares sum to dout.
-  const double share = 2.0 * (rank + 1) / (ranks * (ranks + 1));
-  out.backward(dout * share);
+  spec.k_positions = rows;
+  const auto [out, lse] = fused_attention_with_lse(q, test::shard_rows(k, rows), test::shard_rows(v, rows), spec);
+  const std::vector<double> local_out = out.to_vector<double>(), local_lse = lse.to_vector<double>();
+  std::vector<double> merged_out(local_out.size()), merged_lse(local_lse.size());
+  merge_states_across_ranks<double>(comm.get(), local_out, local_lse, dv, merged_out, merged_lse);
 
-  EXPECT_LE(test::max_abs_diff(out, ref.detach()), 1e-12) << "out, the same on every rank";
-  EXPECT_LE(test::max_abs_diff(lse, ref_lse), 1e-12) << "lse";
-  EXPECT_LE(test::max_abs_diff(lk.grad(), test::shard_rows(k.grad(), rows)), 1e-12) << "dk";
-  EXPECT_LE(test::max_abs_diff(lv.grad(), test::shard_rows(v.grad(), rows)), 1e-12) << "dv";
-  std::vector<double> dq = lq.grad().to_vector<double>();
-  comm->all_reduce(dq, ReduceOp::sum);
-  EXPECT_LE(test::max_abs_diff(Tensor::from(dq, q.shape()), q.grad()), 1e-12) << "dq summed over the ranks";
+  EXPECT_LE(test::max_abs_diff(Tensor::from(merged_out, ref.shape()), ref), 1e-12) << "out, the same on every rank";
+  EXPECT_LE(test::max_abs_diff(Tensor::from(merged_lse, ref_lse.shape()), ref_lse), 1e-12) << "lse";
 }
 
 }  // namespace

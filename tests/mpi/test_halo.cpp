@@ -62,14 +62,14 @@ TEST(SequenceParallelAttention, AutoChoosesAndMatchesSingleRank) {
   test::ShardedCase c;
   c.length = 12 * ranks + 1;
   const kernels::Layout layout(kernels::LayoutKind::contiguous, c.length, ranks);
-  const SequenceParallelGroup group{comm.get(), layout};
+  const ContextParallelGroup group{comm.get(), nullptr, nullptr, ParallelAlgo::auto_, layout};
   for (const bool windowed : {true, false}) {
     AttentionSpec whole;
     whole.mask.causal = true;
     if (windowed) whole.mask.window = kernels::Window{3, 0};
     const AlgoChoice choice = choose_algo(whole.mask, layout);
-    SCOPED_TRACE(fmt::format("{}: {}", seq_algo_name(choice.algo), choice.reason));
-    EXPECT_EQ(choice.algo, windowed ? SeqAlgo::halo : SeqAlgo::ring);
+    SCOPED_TRACE(fmt::format("{}: {}", parallel_algo_name(choice.algo), choice.reason));
+    EXPECT_EQ(choice.algo, windowed ? ParallelAlgo::halo : ParallelAlgo::ring);
     comm->reset_stats();
     test::expect_matches_single_rank(c, whole, layout.positions(comm->rank()),
                                      [&](const Tensor& q, const Tensor& k, const Tensor& v, const AttentionSpec& spec) {

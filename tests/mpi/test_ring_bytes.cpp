@@ -31,7 +31,7 @@ std::pair<uint64_t, uint64_t> run_ring(Communicator& comm, const Dims& dims, con
                                        const std::vector<int32_t>& segments) {
   const int ranks = comm.size();
   const kernels::Layout layout(kernels::LayoutKind::contiguous, dims.shard * ranks, ranks);
-  const ContextParallelGroup group{&comm, nullptr, nullptr, Algo::ring, layout};
+  const ContextParallelGroup group{&comm, nullptr, nullptr, ParallelAlgo::ring, layout};
   const Tensor q = test::random_tensor({dims.batch, dims.q_heads, dims.shard, dims.d}, 1).set_requires_grad();
   const Tensor k = test::random_tensor({dims.batch, dims.kv_heads, dims.shard, dims.d}, 2).set_requires_grad();
   const Tensor v = test::random_tensor({dims.batch, dims.kv_heads, dims.shard, dims.dv}, 3).set_requires_grad();

@@ -1,9 +1,12 @@
-// FetchPlan (which key rows a rank fetches from which owner) and the `auto` algorithm choice, on
-// one process: the plan is pure arithmetic over the mask and the layout.
+// FetchPlan (which key rows a rank fetches from which owner) and the parallel algorithms' names,
+// fit check and `auto` choice (distributed/parallel_algo.h), on one process: pure arithmetic over
+// the mask and the layout.
 #include <gtest/gtest.h>
 
 #include "distributed/context_parallel/fetch_plan.h"
 #include "distributed/context_parallel/sequence_parallel_attention.h"
+#include "distributed/parallel_algo.h"
+#include "framework/config/config.h"
 
 namespace attnscale::sp {
 namespace {
@@ -65,26 +68,74 @@ TEST(AlgoChoice, HaloForNarrowWindowsBlockFetchForPatternsRingOtherwise) {
   kernels::Mask mask;
   mask.causal = true;
   mask.window = kernels::Window{24, 0};
-  EXPECT_EQ(choose_algo(mask, contiguous).algo, SeqAlgo::halo);
+  EXPECT_EQ(choose_algo(mask, contiguous).algo, ParallelAlgo::halo);
   mask.window = kernels::Window{25, 0};
-  EXPECT_EQ(choose_algo(mask, contiguous).algo, SeqAlgo::ring);
+  EXPECT_EQ(choose_algo(mask, contiguous).algo, ParallelAlgo::ring);
   mask.window = kernels::Window{4, 0};
-  EXPECT_EQ(choose_algo(mask, kernels::Layout(kernels::LayoutKind::zigzag, 100, 4)).algo, SeqAlgo::ring);
+  EXPECT_EQ(choose_algo(mask, kernels::Layout(kernels::LayoutKind::zigzag, 100, 4)).algo, ParallelAlgo::ring);
   kernels::Mask sparse;
   sparse.blocks = std::make_shared<kernels::BlockPattern>(kernels::BlockPattern::strided(4, 25, 3, true));
-  EXPECT_EQ(choose_algo(sparse, contiguous).algo, SeqAlgo::sparse_fetch);
-  EXPECT_EQ(choose_algo(kernels::Mask{}, contiguous).algo, SeqAlgo::ring);
+  EXPECT_EQ(choose_algo(sparse, contiguous).algo, ParallelAlgo::sparse_fetch);
+  EXPECT_EQ(choose_algo(kernels::Mask{}, contiguous).algo, ParallelAlgo::ring);
   EXPECT_FALSE(choose_algo(mask, contiguous).reason.empty());
 }
 
-TEST(AlgoChoice, ParsesTheCommandLineNames) {
-  EXPECT_EQ(parse_seq_algo("halo"), SeqAlgo::halo);
-  EXPECT_EQ(parse_seq_algo("sparse-fetch"), SeqAlgo::sparse_fetch);
-  EXPECT_EQ(parse_seq_algo("auto"), SeqAlgo::automatic);
-  EXPECT_EQ(parse_seq_algo("ring"), SeqAlgo::ring);
-  for (const SeqAlgo a : {SeqAlgo::halo, SeqAlgo::sparse_fetch, SeqAlgo::ring, SeqAlgo::automatic})
-    EXPECT_EQ(parse_seq_algo(seq_algo_name(a)), a);
-  EXPECT_THROW(parse_seq_algo("sparse"), UsageError);
+TEST(ParallelAlgoNames, OneTableBothSpellings) {
+  // The YAML spelling (parallel.algo: sparse_fetch) and the command line's (--algo sparse-fetch).
+  EXPECT_EQ(parse_parallel_algo("sparse_fetch"), ParallelAlgo::sparse_fetch);
+  EXPECT_EQ(parse_parallel_algo("sparse-fetch"), ParallelAlgo::sparse_fetch);
+  EXPECT_EQ(parse_parallel_algo("all-gather"), ParallelAlgo::all_gather);
+  EXPECT_EQ(parse_parallel_algo("auto"), ParallelAlgo::auto_);
+  EXPECT_EQ(parallel_algo_name(ParallelAlgo::sparse_fetch), "sparse_fetch");
+  EXPECT_EQ(parallel_algo_flag(ParallelAlgo::sparse_fetch), "sparse-fetch");
+  EXPECT_EQ(config::to_string(ParallelAlgo::all_gather), "all_gather");  // the config reads the same table
+  const std::vector<std::string> flags = parallel_algo_flags();
+  ASSERT_EQ(flags.size(), kParallelAlgoNames.size());
+  for (size_t i = 0; i < flags.size(); ++i) {
+    const auto algo = static_cast<ParallelAlgo>(i);
+    EXPECT_EQ(parse_parallel_algo(parallel_algo_name(algo)), algo);
+    EXPECT_EQ(parse_parallel_algo(flags[i]), algo);
+  }
+  EXPECT_FALSE(parse_parallel_algo("sparse").has_value());
+  try {
+    parallel_algo_from_name("tree", "op-check");
+    ADD_FAILURE() << "an unknown name must throw";
+  } catch (const UsageError& e) {
+    EXPECT_NE(std::string(e.what()).find("[op-check] unknown parallel algorithm 'tree' (expected ring, ulysses, "
+                                         "hybrid, halo, sparse-fetch, all-gather, auto)"),
+              std::string::npos)
+        << e.what();
+  }
+}
+
+TEST(ParallelAlgoFit, WhatEachAlgorithmNeeds) {
+  const AlgoInputs window{.window = true, .blocks = false, .contiguous = true, .softmax = true};
+  EXPECT_FALSE(algo_misfit(ParallelAlgo::halo, window).has_value());
+  EXPECT_EQ(algo_misfit(ParallelAlgo::halo, AlgoInputs{}), AlgoNeed::window);
+  AlgoInputs zigzag_window = window;
+  zigzag_window.contiguous = false;
+  EXPECT_EQ(algo_misfit(ParallelAlgo::halo, zigzag_window), AlgoNeed::contiguous_layout);
+  EXPECT_EQ(algo_misfit(ParallelAlgo::sparse_fetch, window), AlgoNeed::block_pattern);
+  AlgoInputs sparsemax;
+  sparsemax.softmax = false;
+  for (const ParallelAlgo algo : {ParallelAlgo::ring, ParallelAlgo::ulysses, ParallelAlgo::hybrid})
+    EXPECT_EQ(algo_misfit(algo, sparsemax), AlgoNeed::softmax) << parallel_algo_name(algo);
+  EXPECT_FALSE(algo_misfit(ParallelAlgo::all_gather, sparsemax).has_value());
+  EXPECT_FALSE(algo_misfit(ParallelAlgo::auto_, sparsemax).has_value());
+  // A layout over one rank is contiguous whatever its kind.
+  kernels::Mask windowed;
+  windowed.window = kernels::Window{2, 0};
+  EXPECT_TRUE(algo_inputs(windowed, kernels::Layout(kernels::LayoutKind::zigzag, 10, 1)).contiguous);
+  EXPECT_FALSE(algo_inputs(windowed, kernels::Layout(kernels::LayoutKind::zigzag, 10, 2)).contiguous);
+  EXPECT_THROW(check_algo_fits(ParallelAlgo::halo, AlgoInputs{}, "test"), UsageError);
+  // What auto picks always fits.
+  const kernels::Layout contiguous(kernels::LayoutKind::contiguous, 100, 4);
+  for (const kernels::Normalizer normalizer : {kernels::Normalizer::softmax, kernels::Normalizer::sparsemax}) {
+    const AlgoChoice choice = choose_algo(windowed, contiguous, normalizer);
+    EXPECT_FALSE(algo_misfit(choice.algo, algo_inputs(windowed, contiguous, normalizer)).has_value());
+    EXPECT_EQ(resolve_algo(ParallelAlgo::auto_, windowed, contiguous, normalizer), choice.algo);
+  }
+  EXPECT_EQ(resolve_algo(ParallelAlgo::ulysses, windowed, contiguous), ParallelAlgo::ulysses);
 }
 
 }  // namespace

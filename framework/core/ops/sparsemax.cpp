@@ -94,8 +94,7 @@ Tensor sparsemax_attention(const Tensor& q_in, const Tensor& k_in, const Tensor&
           {span_c(sq.data<scalar_t>(), s.q_size()), span_c(sk.data<scalar_t>(), s.k_size()),
            span_c(sv.data<scalar_t>(), s.v_size()), span_c(dout.data<scalar_t>(), s.out_size()), {}, {},
            span_m(dq.data<scalar_t>(), s.q_size()), span_m(dk.data<scalar_t>(), s.k_size()),
-           span_m(dv.data<scalar_t>(), s.v_size())},
-          {});
+           span_m(dv.data<scalar_t>(), s.v_size())});
     });
     return std::vector<Tensor>{dq, dk, dv};
   });
