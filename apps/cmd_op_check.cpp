@@ -21,7 +21,7 @@ namespace attnscale::app {
 namespace {
 
 template <typename T>
-void run_attention(const H5Reader& in, const std::string& output, bool on_gpu) {
+void run_attention(const OpCheckFile& in, const std::string& output, bool on_gpu) {
   const auto input = read_attention_input<T>(in);
   if (on_gpu) {
     write_attention_output(*input, run_attention_cuda<T>(*input), output, " device=cuda:0");
@@ -62,8 +62,7 @@ void op_check_attention(const std::string& input, const std::string& output,
   // No GPU is a usage error (exit 2), found before the file is read.
   const bool on_gpu = device == "cuda";
   if (on_gpu) require_cuda_device();
-  silence_hdf5_errors();
-  const H5Reader in(input);
+  const OpCheckFile in(input);
   const size_t precision = attention_precision(in);
   const std::string normalizer = in.string_attribute("normalizer").value_or("softmax");
   if (on_gpu && normalizer != "softmax")

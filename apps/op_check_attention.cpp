@@ -3,20 +3,22 @@
 #include <fmt/ranges.h>
 
 #include <cmath>
+#include <filesystem>
+#include <type_traits>
 
 namespace attnscale::app {
 namespace {
 
 std::string shape_text(const std::vector<int64_t>& dims) { return fmt::format("[{}]", fmt::join(dims, ", ")); }
 
-void expect_shape(const H5Reader& in, const std::string& name, const std::vector<int64_t>& got,
+void expect_shape(const OpCheckFile& in, const std::string& name, const std::vector<int64_t>& got,
                   const std::vector<int64_t>& want, const char* meaning) {
   if (got != want)
     bad_file(in, fmt::format("dataset '{}' has shape {}, expected {} = {}", name, shape_text(got),
                              meaning, shape_text(want)));
 }
 
-int64_t integer_attribute(const H5Reader& in, const std::string& name, int64_t fallback,
+int64_t integer_attribute(const OpCheckFile& in, const std::string& name, int64_t fallback,
                           bool required = false) {
   const auto value = in.number_attribute(name);
   if (!value) {
@@ -29,7 +31,7 @@ int64_t integer_attribute(const H5Reader& in, const std::string& name, int64_t f
 }
 
 // Reads an optional int32 dataset of shape [B, len]; empty when absent.
-std::vector<int32_t> optional_ids(const H5Reader& in, const std::string& name, int64_t batch,
+std::vector<int32_t> optional_ids(const OpCheckFile& in, const std::string& name, int64_t batch,
                                   int64_t len, const char* meaning) {
   if (!in.has_dataset(name)) return {};
   auto ids = in.read<int32_t>(name);
@@ -37,23 +39,78 @@ std::vector<int32_t> optional_ids(const H5Reader& in, const std::string& name, i
   return std::move(ids.data);
 }
 
-}  // namespace
-
-void bad_file(const H5Reader& in, const std::string& message) {
-  throw DataError(fmt::format("[op-check] {}: {}", in.path(), message));
+h5::File open_input(const std::string& path) {
+  if (!std::filesystem::exists(path)) throw DataError(fmt::format("[op-check] {}: no such file", path));
+  if (!h5::File::is_hdf5(path)) throw DataError(fmt::format("[op-check] {}: not an HDF5 file", path));
+  try {
+    return h5::File::open_read(path);
+  } catch (const h5::Error& e) {
+    throw DataError(fmt::format("[op-check] {}: cannot open the HDF5 file ({})", path, e.what()));
+  }
 }
 
-size_t attention_precision(const H5Reader& in) {
-  if (!in.has_dataset("q")) bad_file(in, "missing dataset 'q'");
-  if (in.dataset_class("q") != H5Class::floating)
-    bad_file(in, "dataset 'q' must hold float32 or float64 values");
-  const size_t size = in.dataset_element_size("q");
-  if (size != 4 && size != 8) bad_file(in, "dataset 'q' must hold float32 or float64 values");
-  return size;
+}  // namespace
+
+OpCheckFile::OpCheckFile(const std::string& path) : path_(path), file_(open_input(path)) {}
+
+h5::StoredType OpCheckFile::stored_type(const std::string& name) const {
+  try {
+    return file_.stored_type(name);
+  } catch (const h5::Error& e) {
+    bad_file(*this, fmt::format("dataset '{}': {}", name, e.what()));
+  }
 }
 
 template <typename T>
-std::unique_ptr<AttentionInput<T>> read_attention_input(const H5Reader& in) {
+h5::Array<T> OpCheckFile::read(const std::string& name) const {
+  if (!has_dataset(name)) bad_file(*this, fmt::format("missing dataset '{}'", name));
+  const h5::ValueClass want = std::is_same_v<T, int32_t> ? h5::ValueClass::integer : h5::ValueClass::floating;
+  if (stored_type(name).value_class != want)
+    bad_file(*this, fmt::format("dataset '{}' must hold {} values", name,
+                                want == h5::ValueClass::integer ? "integer" : "floating-point"));
+  try {
+    return file_.read_array<T>(name);
+  } catch (const h5::Error& e) {
+    bad_file(*this, fmt::format("dataset '{}': {}", name, e.what()));
+  }
+}
+
+std::optional<std::string> OpCheckFile::string_attribute(const std::string& name) const {
+  if (!file_.has_attribute("/", name)) return std::nullopt;
+  try {
+    return file_.string_attribute("/", name);
+  } catch (const h5::Error& e) {
+    bad_file(*this, fmt::format("attribute '{}' must be a string ({})", name, e.what()));
+  }
+}
+
+std::optional<double> OpCheckFile::number_attribute(const std::string& name) const {
+  if (!file_.has_attribute("/", name)) return std::nullopt;
+  try {
+    return file_.number_attribute("/", name);
+  } catch (const h5::Error& e) {
+    bad_file(*this, fmt::format("attribute '{}' must be a single number ({})", name, e.what()));
+  }
+}
+
+template h5::Array<float> OpCheckFile::read<float>(const std::string&) const;
+template h5::Array<double> OpCheckFile::read<double>(const std::string&) const;
+template h5::Array<int32_t> OpCheckFile::read<int32_t>(const std::string&) const;
+
+void bad_file(const OpCheckFile& in, const std::string& message) {
+  throw DataError(fmt::format("[op-check] {}: {}", in.path(), message));
+}
+
+size_t attention_precision(const OpCheckFile& in) {
+  if (!in.has_dataset("q")) bad_file(in, "missing dataset 'q'");
+  const h5::StoredType q = in.stored_type("q");
+  if (q.value_class != h5::ValueClass::floating || (q.element_size != 4 && q.element_size != 8))
+    bad_file(in, "dataset 'q' must hold float32 or float64 values");
+  return q.element_size;
+}
+
+template <typename T>
+std::unique_ptr<AttentionInput<T>> read_attention_input(const OpCheckFile& in) {
   auto input = std::make_unique<AttentionInput<T>>();
   AttentionInput<T>& a = *input;
   a.q = in.read<T>("q");
@@ -123,15 +180,16 @@ template <typename T>
 void write_attention_output(const AttentionInput<T>& input, const AttentionOutput<T>& result,
                             const std::string& output, const std::string& how) {
   const kernels::AttentionShape& s = input.shape();
-  H5Writer writer(output);
-  writer.string_attribute("attnscale_version", ATTNSCALE_VERSION);
-  writer.write("out", {s.batch, s.q_heads, s.q_len, s.value_dim}, result.out);
-  if (input.softmax()) writer.write("lse", {s.batch, s.q_heads, s.q_len}, result.lse);
+  h5::File file = h5::File::create(output);
+  file.set_attribute("/", "attnscale_version", ATTNSCALE_VERSION);
+  file.write_array<T>("out", std::vector<int64_t>{s.batch, s.q_heads, s.q_len, s.value_dim}, result.out);
+  if (input.softmax()) file.write_array<T>("lse", std::vector<int64_t>{s.batch, s.q_heads, s.q_len}, result.lse);
   if (input.dout) {
-    writer.write("dq", input.q.dims, result.dq);
-    writer.write("dk", input.k.dims, result.dk);
-    writer.write("dv", input.v.dims, result.dv);
+    file.write_array<T>("dq", input.q.dims, result.dq);
+    file.write_array<T>("dk", input.k.dims, result.dk);
+    file.write_array<T>("dv", input.v.dims, result.dv);
   }
+  file.close();
   fmt::print("op-check attention: B={} Hq={} Hkv={} N={} M={} D={} Dv={} mask={} normalizer={} "
              "{}{}: wrote {}{}\n",
              s.batch, s.q_heads, s.kv_heads, s.q_len, s.k_len, s.head_dim, s.value_dim, input.mask,
@@ -139,8 +197,8 @@ void write_attention_output(const AttentionInput<T>& input, const AttentionOutpu
              input.dout ? " (out, lse, dq, dk, dv)" : input.softmax() ? " (out, lse)" : " (out)");
 }
 
-template std::unique_ptr<AttentionInput<float>> read_attention_input<float>(const H5Reader&);
-template std::unique_ptr<AttentionInput<double>> read_attention_input<double>(const H5Reader&);
+template std::unique_ptr<AttentionInput<float>> read_attention_input<float>(const OpCheckFile&);
+template std::unique_ptr<AttentionInput<double>> read_attention_input<double>(const OpCheckFile&);
 template void write_attention_output<float>(const AttentionInput<float>&, const AttentionOutput<float>&,
                                             const std::string&, const std::string&);
 template void write_attention_output<double>(const AttentionInput<double>&, const AttentionOutput<double>&,

@@ -8,17 +8,36 @@
 #include <string>
 #include <vector>
 
-#include "apps/op_check_h5.h"
+#include "framework/io/hdf5.h"
 #include "kernels/attention.h"
 
 namespace attnscale::app {
 
-[[noreturn]] void bad_file(const H5Reader& in, const std::string& message);
+// The op-check input file, read through h5::File: every failure is a DataError naming the file
+// and the dataset or attribute; an absent attribute is std::nullopt.
+class OpCheckFile {
+ public:
+  explicit OpCheckFile(const std::string& path);
+  const std::string& path() const { return path_; }
+  bool has_dataset(const std::string& name) const { return file_.has_dataset(name); }
+  h5::StoredType stored_type(const std::string& name) const;
+  // A whole dataset converted to T: float or double (floating-point datasets), int32_t (integer).
+  template <typename T>
+  h5::Array<T> read(const std::string& name) const;
+  std::optional<std::string> string_attribute(const std::string& name) const;
+  std::optional<double> number_attribute(const std::string& name) const;
+
+ private:
+  std::string path_;
+  h5::File file_;
+};
+
+[[noreturn]] void bad_file(const OpCheckFile& in, const std::string& message);
 
 template <typename T>
 struct AttentionInput {
-  H5Array<T> q, k, v;
-  std::optional<H5Array<T>> dout;
+  h5::Array<T> q, k, v;
+  std::optional<h5::Array<T>> dout;
   kernels::AttentionParams params;  // shape, scale, mask (its spans point into the vectors below)
   std::vector<int32_t> q_segment, k_segment, k_valid;
   std::string mask, normalizer;
@@ -33,7 +52,7 @@ struct AttentionInput {
 
 // Reads and checks every dataset and attribute (DataError on any problem).
 template <typename T>
-std::unique_ptr<AttentionInput<T>> read_attention_input(const H5Reader& in);
+std::unique_ptr<AttentionInput<T>> read_attention_input(const OpCheckFile& in);
 
 // What a run produced; lse empty for sparsemax, gradients empty without dout.
 template <typename T>
@@ -55,7 +74,7 @@ template <typename T>
 AttentionOutput<T> run_attention_cuda(const AttentionInput<T>& input);
 
 // Which float type the file's q holds: 4 or 8 bytes (DataError otherwise).
-size_t attention_precision(const H5Reader& in);
+size_t attention_precision(const OpCheckFile& in);
 
 // --cp and friends: run the op-check distributed over cp ranks (apps/op_check_cp.cpp).
 struct CpOptions {

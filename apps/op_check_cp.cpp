@@ -16,11 +16,11 @@
 #include "distributed/comm/mpi_communicator.h"
 #include "distributed/comm/mpi_environment.h"
 #include "distributed/comm/process_grid.h"
+#include "distributed/context_parallel/sequence_parallel_attention.h"
 #include "distributed/context_parallel/sequence_shard.h"
 #include "distributed/context_parallel/tensor_span.h"
 #include "distributed/context_parallel/ulysses.h"
 #include "distributed/parallel_algo.h"
-#include "distributed/sequence_parallel/sequence_parallel_attention.h"
 
 namespace attnscale::app {
 namespace {
@@ -29,7 +29,7 @@ using cp::values;
 
 // What this file and these options must satisfy before any rank talks to another.
 template <typename T>
-void check_cp_input(const H5Reader& in, const AttentionInput<T>& input, const CpOptions& options, ParallelAlgo algo) {
+void check_cp_input(const OpCheckFile& in, const AttentionInput<T>& input, const CpOptions& options, ParallelAlgo algo) {
   const kernels::AttentionShape& s = input.shape();
   if (s.q_len != s.k_len || input.q_offset != 0)
     bad_file(in, fmt::format("--cp shards one sequence: N ({}) must equal M ({}) and q_offset ({}) be 0", s.q_len,
@@ -121,7 +121,7 @@ int run_cp(const AttentionInput<T>& input, const std::string& output, const CpOp
 }
 
 template <typename T>
-int read_and_run(const H5Reader& in, const std::string& output, const CpOptions& options, ParallelAlgo algo) {
+int read_and_run(const OpCheckFile& in, const std::string& output, const CpOptions& options, ParallelAlgo algo) {
   const auto input = read_attention_input<T>(in);
   check_cp_input(in, *input, options, algo);
   return run_job([&] { return run_cp<T>(*input, output, options, algo); });
@@ -141,8 +141,7 @@ int op_check_attention_cp(const std::string& input, const std::string& output, c
     ATTNSCALE_CHECK(algo != ParallelAlgo::hybrid || (options.ulysses >= 1 && options.cp % options.ulysses == 0),
                     "op-check", "--algo hybrid needs --ulysses U, a divisor of --cp ({}); got {}", options.cp,
                     options.ulysses);
-    silence_hdf5_errors();
-    const H5Reader in(input);
+    const OpCheckFile in(input);
     return attention_precision(in) == 4 ? read_and_run<float>(in, output, options, algo)
                                          : read_and_run<double>(in, output, options, algo);
   } catch (const Error& e) {

@@ -35,7 +35,6 @@
 #include "distributed/comm/mpi_communicator.h"
 #include "distributed/comm/mpi_environment.h"
 #include "distributed/context_parallel/ring_attention.h"
-#include "distributed/context_parallel/ring_step.h"
 #include "benchmarks/json_report.h"
 
 namespace {

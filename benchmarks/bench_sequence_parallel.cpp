@@ -36,8 +36,8 @@
 #include "distributed/comm/mpi_communicator.h"
 #include "distributed/comm/mpi_environment.h"
 #include "distributed/context_parallel/context_parallel_attention.h"
-#include "distributed/sequence_parallel/local_halo.h"
-#include "distributed/sequence_parallel/sequence_parallel_attention.h"
+#include "distributed/context_parallel/local_halo.h"
+#include "distributed/context_parallel/sequence_parallel_attention.h"
 #include "framework/core/ops/ops.h"
 #include "benchmarks/json_report.h"
 

@@ -60,8 +60,7 @@ std::optional<AlgoNeed> algo_misfit(ParallelAlgo algo, const AlgoInputs& in) {
 std::string_view algo_need_text(AlgoNeed need) {
   switch (need) {
     case AlgoNeed::window: return "a sliding-window mask (only a window has a halo)";
-    case AlgoNeed::contiguous_layout:
-      return "a contiguous layout (a window's neighbours sit on the adjacent ranks only there; ring runs any layout)";
+    case AlgoNeed::contiguous_layout: return "a contiguous layout (a window's neighbours sit on the adjacent ranks only there; ring runs any layout)";
     case AlgoNeed::block_pattern: return "a block-pattern mask (block_sparse)";
     case AlgoNeed::softmax: return "the softmax normaliser (sparsemax needs every score of a row on one rank: use all_gather)";
   }

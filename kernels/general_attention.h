@@ -5,7 +5,7 @@
 // tiles are folded into the running state with merge_softmax_row. Sparsemax needs a whole row
 // to find its threshold, so it holds one row block per thread, tiles.q x M scores: linear in the
 // key length, never N x M. (Across ranks, all-gather attention gathers K/V so each rank holds whole
-// rows: distributed/sequence_parallel/all_gather_attention.h.)
+// rows: distributed/context_parallel/all_gather_attention.h.)
 //
 // Threads: the forward over batch x heads x query tiles, the backward over batch x kv heads.
 // params.scale is not used here: the score function carries its own scale.

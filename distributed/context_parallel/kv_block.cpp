@@ -1,6 +1,6 @@
 #include "distributed/context_parallel/kv_block.h"
 
-#include "distributed/context_parallel/row_copy.h"
+#include "distributed/context_parallel/row_set.h"
 
 namespace attnscale::cp {
 

@@ -16,6 +16,7 @@
 #include <span>
 
 #include "distributed/comm/communicator.h"
+#include "distributed/context_parallel/kv_block.h"
 #include "distributed/context_parallel/ring_plan.h"
 #include "kernels/attention.h"
 
@@ -45,5 +46,29 @@ template <typename T>
 void ring_attention_backward(Communicator* ring, const RingPlan& plan, const RingInputs<T>& in,
                              std::span<const T> out, std::span<const T> lse, std::span<const T> dout,
                              std::span<T> dq, std::span<T> dk, std::span<T> dv);
+
+// What the ring's forward and backward share with the fetch ops and the benchmark: the shape of a
+// travelling block and the kernel parameters of one step.
+template <typename T>
+KvDims kv_dims(const RingInputs<T>& in) {
+  return {in.shape.batch, in.shape.kv_heads, in.shape.head_dim, in.shape.value_dim,
+          !in.k_segment.empty(), !in.k_valid.empty()};
+}
+
+// This rank's queries against `rows` of `owner`'s keys, held in `keys`.
+template <typename T>
+kernels::AttentionParams step_params(const RingInputs<T>& in, const RingPlan& plan, int rank,
+                                     int owner, const RowSet& rows, const KvView<T>& keys) {
+  kernels::AttentionParams p;
+  p.shape = in.shape;
+  p.shape.k_len = rows.size();
+  p.scale = in.scale;
+  p.mask = in.mask.with_keys(keys.segment, keys.valid);
+  p.mask.q_segment = in.q_segment;
+  p.q_positions = plan.queries(rank);
+  p.k_positions = subset_positions(plan.keys(owner), rows);
+  p.tiles = in.tiles;
+  return p;
+}
 
 }  // namespace attnscale::cp

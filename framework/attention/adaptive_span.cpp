@@ -4,7 +4,7 @@
 #include <cmath>
 #include <limits>
 
-#include "distributed/sequence_parallel/halo_prefix.h"
+#include "distributed/context_parallel/halo_prefix.h"
 #include "framework/core/autograd/node.h"
 #include "framework/nn/rope.h"
 #include "framework/core/ops/indexing.h"

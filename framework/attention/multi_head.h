@@ -8,7 +8,7 @@
 #include <memory>
 #include <span>
 
-#include "distributed/sequence_parallel/sequence_parallel_attention.h"
+#include "distributed/context_parallel/sequence_parallel_attention.h"
 #include "framework/attention/self_attention.h"
 #include "framework/nn/layers.h"
 #include "kernels/general_attention.h"

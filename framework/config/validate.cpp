@@ -79,7 +79,7 @@ void validate_attention(const Config& cfg) {
 }
 
 // halo, sparse_fetch and auto run the TransformerLM's attention by what its mask needs
-// (distributed/sequence_parallel/sequence_parallel_attention.h).
+// (distributed/context_parallel/sequence_parallel_attention.h).
 void validate_sequence_parallel_algo(const Config& cfg) {
   const ParallelConfig& p = cfg.parallel;
   const std::string algo(config::to_string(p.algo));

@@ -1,6 +1,7 @@
 #include "framework/io/hdf5.h"
 
 #include <algorithm>
+#include <type_traits>
 
 #include <fmt/format.h>
 
@@ -107,6 +108,20 @@ DType dtype_of_dataset(hid_t dataset, std::string_view path) {
                           size, type_class == H5T_FLOAT ? "floating-point" : "non-float"));
 }
 
+// The file and memory types of the arrays write_array / read_array take.
+template <typename T>
+hid_t array_file_type() {
+  if constexpr (std::is_same_v<T, float>) return H5T_IEEE_F32LE;
+  else if constexpr (std::is_same_v<T, double>) return H5T_IEEE_F64LE;
+  else return H5T_STD_I32LE;
+}
+template <typename T>
+hid_t array_memory_type() {
+  if constexpr (std::is_same_v<T, float>) return H5T_NATIVE_FLOAT;
+  else if constexpr (std::is_same_v<T, double>) return H5T_NATIVE_DOUBLE;
+  else return H5T_NATIVE_INT32;
+}
+
 struct VisitState {
   std::vector<std::string>* names;
   H5I_type_t wanted;
@@ -171,6 +186,11 @@ File File::create(const fs::path& path) {
   return File(path, Handle(id, H5Fclose), /*in_memory=*/true);
 }
 
+bool File::is_hdf5(const fs::path& path) {
+  silence_automatic_printing();
+  return H5Fis_hdf5(path.c_str()) > 0;
+}
+
 File File::open_read(const fs::path& path) {
   silence_automatic_printing();
   const hid_t id = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
@@ -207,8 +227,8 @@ void File::make_groups(std::string_view path) {
   }
 }
 
-void File::write_array(std::string_view path, hid_t file_type, hid_t memory_type, const void* data,
-                       std::span<const hsize_t> dims, std::size_t element_size) {
+void File::write_dataset(std::string_view path, hid_t file_type, hid_t memory_type, const void* data,
+                         std::span<const hsize_t> dims, std::size_t element_size) {
   make_groups(path);
   hsize_t count = 1;
   for (const hsize_t d : dims) count *= d;
@@ -233,8 +253,8 @@ void File::write_tensor(std::string_view path, const Tensor& tensor) {
   std::vector<hsize_t> dims;
   for (const int64_t d : host.shape()) dims.push_back(static_cast<hsize_t>(d));
   ATTNSCALE_DISPATCH_ALL(host.dtype(), [&] {
-    write_array(path, file_type_of(host.dtype()), memory_type_of(host.dtype()), host.data<scalar_t>(), dims,
-                sizeof(scalar_t));
+    write_dataset(path, file_type_of(host.dtype()), memory_type_of(host.dtype()), host.data<scalar_t>(), dims,
+                  sizeof(scalar_t));
   });
 }
 
@@ -267,7 +287,7 @@ Tensor File::read_tensor(std::string_view path) const {
 
 void File::write_u64(std::string_view path, std::span<const std::uint64_t> values) {
   const hsize_t dims[] = {values.size()};
-  write_array(path, H5T_STD_U64LE, H5T_NATIVE_UINT64, values.data(), dims, sizeof(std::uint64_t));
+  write_dataset(path, H5T_STD_U64LE, H5T_NATIVE_UINT64, values.data(), dims, sizeof(std::uint64_t));
 }
 
 std::vector<std::uint64_t> File::read_u64(std::string_view path) const {
@@ -281,6 +301,53 @@ std::vector<std::uint64_t> File::read_u64(std::string_view path) const {
   if (!values.empty())
     ATTNSCALE_HDF5_CHECK(H5Dread(dataset.get(), H5T_NATIVE_UINT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, values.data()));
   return values;
+}
+
+template <typename T>
+void File::write_array(std::string_view path, std::span<const int64_t> dims, std::span<const T> data) {
+  const std::vector<hsize_t> extent_dims(dims.begin(), dims.end());
+  write_dataset(path, array_file_type<T>(), array_memory_type<T>(), data.data(), extent_dims, sizeof(T));
+}
+
+template <typename T>
+Array<T> File::read_array(std::string_view path) const {
+  const Handle dataset = open_dataset(file_.get(), path);
+  Array<T> array;
+  std::size_t count = 1;
+  for (const hsize_t d : extent(dataset.get())) {
+    array.dims.push_back(static_cast<int64_t>(d));
+    count *= d;
+  }
+  array.data.resize(count);
+  if (count > 0)
+    ATTNSCALE_HDF5_CHECK(
+        H5Dread(dataset.get(), array_memory_type<T>(), H5S_ALL, H5S_ALL, H5P_DEFAULT, array.data.data()));
+  return array;
+}
+
+template void File::write_array<float>(std::string_view, std::span<const int64_t>, std::span<const float>);
+template void File::write_array<double>(std::string_view, std::span<const int64_t>, std::span<const double>);
+template void File::write_array<int32_t>(std::string_view, std::span<const int64_t>, std::span<const int32_t>);
+template Array<float> File::read_array<float>(std::string_view) const;
+template Array<double> File::read_array<double>(std::string_view) const;
+template Array<int32_t> File::read_array<int32_t>(std::string_view) const;
+
+StoredType File::stored_type(std::string_view path) const {
+  const Handle dataset = open_dataset(file_.get(), path);
+  const Handle type(ATTNSCALE_HDF5_CHECK(H5Dget_type(dataset.get())), H5Tclose);
+  const H5T_class_t type_class = H5Tget_class(type.get());
+  return {type_class == H5T_FLOAT     ? ValueClass::floating
+          : type_class == H5T_INTEGER ? ValueClass::integer
+                                      : ValueClass::other,
+          H5Tget_size(type.get())};
+}
+
+bool File::has_dataset(std::string_view path) const {
+  if (!exists(path)) return false;
+  const hid_t object = H5Oopen(file_.get(), owned(path).c_str(), H5P_DEFAULT);
+  if (object < 0) return false;
+  const Handle owned_object(object, H5Oclose);
+  return H5Iget_type(object) == H5I_DATASET;
 }
 
 bool File::exists(std::string_view path) const {
@@ -380,6 +447,24 @@ std::int64_t File::int_attribute(std::string_view object, std::string_view name)
   const OpenAttribute a = open_attribute(file_.get(), path_, object, name, H5T_INTEGER, "an integer");
   std::int64_t value = 0;
   ATTNSCALE_HDF5_CHECK(H5Aread(a.attribute.get(), H5T_NATIVE_INT64, &value));
+  return value;
+}
+
+bool File::has_attribute(std::string_view object, std::string_view name) const {
+  return H5Aexists_by_name(file_.get(), owned(object).c_str(), owned(name).c_str(), H5P_DEFAULT) > 0;
+}
+
+double File::number_attribute(std::string_view object, std::string_view name) const {
+  const Handle attribute(ATTNSCALE_HDF5_CHECK(H5Aopen_by_name(file_.get(), owned(object).c_str(),
+                                                              owned(name).c_str(), H5P_DEFAULT, H5P_DEFAULT)),
+                         H5Aclose);
+  const Handle type(ATTNSCALE_HDF5_CHECK(H5Aget_type(attribute.get())), H5Tclose);
+  const Handle space(ATTNSCALE_HDF5_CHECK(H5Aget_space(attribute.get())), H5Sclose);
+  const H5T_class_t type_class = H5Tget_class(type.get());
+  if ((type_class != H5T_INTEGER && type_class != H5T_FLOAT) || H5Sget_simple_extent_npoints(space.get()) != 1)
+    throw Error(fmt::format("[hdf5] {}: attribute '{}' of '{}' is not a single number", path_.string(), name, object));
+  double value = 0;
+  ATTNSCALE_HDF5_CHECK(H5Aread(attribute.get(), H5T_NATIVE_DOUBLE, &value));
   return value;
 }
 

@@ -73,6 +73,20 @@ class Handle {
   Closer close_ = nullptr;
 };
 
+// What a dataset stores, for readers that take several types and convert.
+enum class ValueClass { floating, integer, other };
+struct StoredType {
+  ValueClass value_class = ValueClass::other;
+  std::size_t element_size = 0;  // bytes
+};
+
+// A whole dataset in a native type, with its dimensions.
+template <typename T>
+struct Array {
+  std::vector<int64_t> dims;
+  std::vector<T> data;
+};
+
 struct DatasetInfo {
   DType dtype = DType::f32;
   Shape shape;
@@ -90,6 +104,8 @@ class File {
   // Opens an existing file read-only. h5::LockError or h5::Error naming the file and HDF5's reason
   // (not an HDF5 file, truncated, ...).
   static File open_read(const std::filesystem::path& path);
+  // Whether `path` is an HDF5 file (false for a missing or unreadable file too).
+  static bool is_hdf5(const std::filesystem::path& path);
 
   const std::filesystem::path& path() const { return path_; }
   hid_t id() const { return file_.get(); }
@@ -104,7 +120,16 @@ class File {
   void write_u64(std::string_view path, std::span<const std::uint64_t> values);
   std::vector<std::uint64_t> read_u64(std::string_view path) const;
 
+  // Arrays of float, double or int32_t: stored as that type, read converted to it by HDF5 (any
+  // stored type of the same class). Contiguous when the dataset is empty, else chunked as above.
+  template <typename T>
+  void write_array(std::string_view path, std::span<const int64_t> dims, std::span<const T> data);
+  template <typename T>
+  Array<T> read_array(std::string_view path) const;
+  StoredType stored_type(std::string_view path) const;
+
   bool exists(std::string_view path) const;
+  bool has_dataset(std::string_view path) const;
   // Every dataset below `group`, as paths relative to it ("adam.m/fc.weight"), in name order.
   std::vector<std::string> datasets(std::string_view group) const;
   // Direct child groups of `group`, in name order.
@@ -114,13 +139,16 @@ class File {
   void set_attribute(std::string_view object, std::string_view name, std::int64_t value);
   std::string string_attribute(std::string_view object, std::string_view name) const;
   std::int64_t int_attribute(std::string_view object, std::string_view name) const;
+  bool has_attribute(std::string_view object, std::string_view name) const;
+  // A single integer or floating-point value, as a double.
+  double number_attribute(std::string_view object, std::string_view name) const;
 
  private:
   File(std::filesystem::path path, Handle file, bool in_memory = false)
       : path_(std::move(path)), file_(std::move(file)), in_memory_(in_memory) {}
   void make_groups(std::string_view path);
-  void write_array(std::string_view path, hid_t file_type, hid_t memory_type, const void* data,
-                   std::span<const hsize_t> dims, std::size_t element_size);
+  void write_dataset(std::string_view path, hid_t file_type, hid_t memory_type, const void* data,
+                     std::span<const hsize_t> dims, std::size_t element_size);
 
   std::filesystem::path path_;
   Handle file_;

@@ -3,9 +3,8 @@
 #include <gtest/gtest.h>
 
 #include "base/error.h"
-#include "distributed/context_parallel/group_order.h"
 #include "distributed/context_parallel/ring_plan.h"
-#include "distributed/context_parallel/row_copy.h"
+#include "distributed/context_parallel/row_set.h"
 #include "distributed/context_parallel/ulysses.h"
 
 namespace attnscale::cp {

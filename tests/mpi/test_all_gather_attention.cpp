@@ -4,7 +4,7 @@
 // shards; the keys' gradients reach their owners; auto picks it for sparsemax.
 #include <gtest/gtest.h>
 
-#include "distributed/sequence_parallel/all_gather_attention.h"
+#include "distributed/context_parallel/all_gather_attention.h"
 #include "framework/core/ops/sparsemax.h"
 #include "tests/mpi/mpi_test_env.h"
 #include "tests/mpi/sp_test_util.h"

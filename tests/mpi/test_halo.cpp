@@ -3,7 +3,7 @@
 // several ranks back), uneven shards, grouped kv heads, segments and key padding, f32 and f64.
 #include <gtest/gtest.h>
 
-#include "distributed/sequence_parallel/sequence_parallel_attention.h"
+#include "distributed/context_parallel/sequence_parallel_attention.h"
 #include "tests/mpi/mpi_test_env.h"
 #include "tests/mpi/sp_test_util.h"
 

@@ -3,7 +3,7 @@
 // is the sum of the gradients of every copy of it (its own row and the other ranks' prefixes).
 #include <gtest/gtest.h>
 
-#include "distributed/sequence_parallel/halo_prefix.h"
+#include "distributed/context_parallel/halo_prefix.h"
 #include "framework/core/ops/ops.h"
 #include "tests/mpi/cp_test_util.h"
 #include "tests/mpi/mpi_test_env.h"

@@ -9,7 +9,7 @@
 
 #include <cmath>
 
-#include "distributed/sequence_parallel/local_halo.h"
+#include "distributed/context_parallel/local_halo.h"
 #include "framework/attention/local.h"
 #include "framework/core/ops/indexing.h"
 #include "framework/core/ops/ops.h"

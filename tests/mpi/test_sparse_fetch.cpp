@@ -4,7 +4,7 @@
 // the blocks, on uneven shards that cut blocks, and on zigzag and striped layouts.
 #include <gtest/gtest.h>
 
-#include "distributed/sequence_parallel/sequence_parallel_attention.h"
+#include "distributed/context_parallel/sequence_parallel_attention.h"
 #include "tests/mpi/mpi_test_env.h"
 #include "tests/mpi/sp_test_util.h"
 

@@ -6,7 +6,7 @@
 //         rank's query blocks (counted here from BlockPattern::block_allowed, not from the plan).
 #include <gtest/gtest.h>
 
-#include "distributed/sequence_parallel/sequence_parallel_attention.h"
+#include "distributed/context_parallel/sequence_parallel_attention.h"
 #include "tests/mpi/cp_test_util.h"
 #include "tests/mpi/mpi_test_env.h"
 

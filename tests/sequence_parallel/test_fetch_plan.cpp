@@ -3,9 +3,9 @@
 // the mask and the layout.
 #include <gtest/gtest.h>
 
-#include "distributed/sequence_parallel/fetch_plan.h"
+#include "distributed/context_parallel/fetch_plan.h"
+#include "distributed/context_parallel/sequence_parallel_attention.h"
 #include "distributed/parallel_algo.h"
-#include "distributed/sequence_parallel/sequence_parallel_attention.h"
 #include "framework/config/config.h"
 
 namespace attnscale::sp {

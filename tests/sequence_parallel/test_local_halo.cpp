@@ -6,9 +6,9 @@
 #include <cmath>
 #include <functional>
 
-#include "distributed/sequence_parallel/fetch_plan.h"
-#include "distributed/sequence_parallel/local_halo.h"
-#include "distributed/sequence_parallel/local_window.h"
+#include "distributed/context_parallel/fetch_plan.h"
+#include "distributed/context_parallel/local_halo.h"
+#include "distributed/context_parallel/local_window.h"
 #include "framework/attention/local.h"
 #include "framework/attention/source_attention.h"
 #include "framework/core/autograd/gradcheck.h"

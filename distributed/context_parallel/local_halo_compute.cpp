@@ -1,5 +1,5 @@
 // Sequence-parallel local attention forward / backward (see local_halo_compute.h).
-#include "distributed/sequence_parallel/local_halo_compute.h"
+#include "distributed/context_parallel/local_halo_compute.h"
 
 #include <omp.h>
 

@@ -1,12 +1,12 @@
 // The local-m / local-p halo ops (front end): argument checks, the windows and the fetch plan,
 // the autograd node. The computation and the transfers are in local_halo_compute.h.
-#include "distributed/sequence_parallel/local_halo.h"
+#include "distributed/context_parallel/local_halo.h"
 
 #include <memory>
 
-#include "distributed/sequence_parallel/local_halo_compute.h"
-#include "distributed/sequence_parallel/local_halo_plan.h"
-#include "distributed/sequence_parallel/op_buffers.h"
+#include "distributed/context_parallel/local_halo_compute.h"
+#include "distributed/context_parallel/local_halo_plan.h"
+#include "distributed/context_parallel/op_buffers.h"
 #include "framework/core/autograd/node.h"
 
 namespace attnscale {

@@ -1,5 +1,5 @@
 // Window hulls and the local-attention fetch plan (see local_halo_plan.h).
-#include "distributed/sequence_parallel/local_halo_plan.h"
+#include "distributed/context_parallel/local_halo_plan.h"
 
 #include <algorithm>
 #include <limits>

@@ -1,7 +1,7 @@
 // Luong local attention (1508.04025, 3.2) on raw buffers, a block of consecutive queries at a
 // time (matrix products against the hull of their windows), over source rows that may sit in
 // several buffers (this rank's shard and the rows fetched from other ranks).
-// Internal to distributed/sequence_parallel; the autograd op is local_halo.h.
+// Internal to distributed/context_parallel; the autograd op is local_halo.h.
 //
 // The numbers are those of framework/attention/local.cpp: source position s is in the window of
 // a query with centre p when |T(s) - p| <= D (evaluated in the element type T, as local.cpp's

@@ -1,3 +1,118 @@
+// Ring attention on raw buffers (see ring_attention.h): the forward, then the backward, and the
+// double buffer both walk the ring with.
+#include "distributed/context_parallel/ring_attention.h"
+
+#include <functional>
+#include <limits>
+#include <numeric>
+
+namespace attnscale::cp {
+namespace {
+
+// The keys a rank holds at each step and the double buffer that brings the next step's: post()
+// forwards what lies further on of the block held now and receives the next block; advance(),
+// after the requests completed, makes the received block the current one. Forward and backward
+// both walk the ring with it.
+template <typename T>
+class KvPipeline {
+ public:
+  KvPipeline(Communicator* ring, const RingPlan& plan, const RingInputs<T>& in, int rank)
+      : ring_(ring), plan_(plan), dims_(kv_dims(in)), rank_(rank),
+        current_{in.k, in.v, in.k_segment, in.k_valid} {}
+
+  const KvView<T>& current() const { return current_; }
+
+  // Step `step`: posts the transfers that bring step + 1's block (tags 0..3), if any rank moves data.
+  void post(int step, std::vector<Request>& in_flight) {
+    if (!plan_.step_moves_data(step + 1)) return;
+    const int ranks = plan_.ranks(), owner = plan_.owner_at(rank_, step);
+    const RowSet& rows = plan_.carried(owner, step);
+    const RowSet& send_rows = plan_.carried(owner, step + 1);
+    KvView<T> send;
+    if (send_rows == rows) {
+      send = current_;
+    } else if (!send_rows.empty()) {  // shed the rows nobody further on needs
+      gather_kv(current_, rows, shed_, send_rows, dims_);
+      send = shed_.view();
+    }
+    KvBuffer<T>& next = blocks_[next_];
+    next.resize(dims_, plan_.carried(plan_.owner_at(rank_, step + 1), step + 1).size());
+    exchange_kv(*ring_, send, (rank_ + 1) % ranks, next, (rank_ + ranks - 1) % ranks, 0, in_flight);
+  }
+
+  // After step `step`'s transfers completed: the block received becomes the current one.
+  void advance(int step) {
+    if (!plan_.step_moves_data(step + 1)) {
+      current_ = {};
+      return;
+    }
+    current_ = blocks_[next_].view();
+    next_ ^= 1;
+  }
+
+ private:
+  Communicator* ring_;
+  const RingPlan& plan_;
+  KvDims dims_;
+  int rank_;
+  KvView<T> current_;
+  KvBuffer<T> blocks_[2], shed_;  // double buffer, and the rows forwarded when some are shed
+  int next_ = 0;
+};
+
+// Checks the inputs against the plan and the communicator; returns this rank's index.
+template <typename T>
+int check_ring_inputs(Communicator* ring, const RingPlan& plan, const RingInputs<T>& in) {
+  const int rank = ring ? ring->rank() : 0;
+  const int ranks = ring ? ring->size() : 1;
+  ATTNSCALE_CHECK(plan.ranks() == ranks, "ring_attention", "the plan is for {} ranks, the ring has {}",
+                  plan.ranks(), ranks);
+  ATTNSCALE_CHECK(plan.queries(rank).size() == in.shape.q_len && plan.keys(rank).size() == in.shape.k_len,
+                  "ring_attention", "rank {} holds {} queries and {} keys, the plan says {} and {}", rank,
+                  in.shape.q_len, in.shape.k_len, plan.queries(rank).size(), plan.keys(rank).size());
+  return rank;
+}
+
+}  // namespace
+
+// ---- forward ----------------------------------------------------------------------------------
+// Step s: post the transfer of step s + 1's keys, compute this rank's queries against the keys
+// held now (merging into out, lse in the kernel), wait, advance.
+
+template <typename T>
+void ring_attention_forward(Communicator* ring, const RingPlan& plan, const RingInputs<T>& in,
+                            std::span<T> out, std::span<T> lse) {
+  const int rank = check_ring_inputs(ring, plan, in);
+  const int ranks = plan.ranks();
+  std::fill(out.begin(), out.end(), T{0});
+  std::fill(lse.begin(), lse.end(), -std::numeric_limits<T>::infinity());
+  KvPipeline<T> keys(ring, plan, in, rank);
+  ProgressDriver progress(ring);
+
+  for (int step = 0; step < ranks; ++step) {
+    const int owner = plan.owner_at(rank, step);
+    std::vector<Request> in_flight;
+    keys.post(step, in_flight);
+    if (step == 0 || !plan.needed(owner, step).empty()) {
+      const KvView<T>& block = keys.current();
+      kernels::AttentionParams params = step_params(in, plan, rank, owner, plan.carried(owner, step), block);
+      if (in.overlap) params.progress = std::ref(progress);
+      kernels::AttentionForwardBuffers<T> io{in.q, block.k, block.v, out, lse};
+      io.merge_into_output = true;
+      kernels::attention_forward<T>(params, io);
+      progress.rethrow_if_failed();
+    }
+    Request::wait_all(in_flight);
+    keys.advance(step);
+  }
+}
+
+template void ring_attention_forward<float>(Communicator*, const RingPlan&, const RingInputs<float>&,
+                                            std::span<float>, std::span<float>);
+template void ring_attention_forward<double>(Communicator*, const RingPlan&, const RingInputs<double>&,
+                                             std::span<double>, std::span<double>);
+
+// ---- backward ---------------------------------------------------------------------------------
 // Ring attention backward (see ring_attention.h). Per step s, holding the keys of owner o = r - s:
 //   1. post the keys for step s + 1 (as in the forward);
 //   2. compute this rank's share of dK/dV for o's rows into a fresh buffer (dq accumulates);
@@ -5,13 +120,6 @@
 //      transfer hid behind step 2) and add the share;
 //   4. send the accumulator on for the rows needed further on; rows whose last consumer this was
 //      go into the home buffer, which one all-to-all returns to the owners at the end.
-#include <functional>
-#include <numeric>
-
-#include "distributed/context_parallel/row_copy.h"
-#include "distributed/context_parallel/ring_step.h"
-
-namespace attnscale::cp {
 namespace {
 
 template <typename T>

@@ -1,11 +1,11 @@
-#include "distributed/sequence_parallel/halo_prefix.h"
+#include "distributed/context_parallel/halo_prefix.h"
 
 #include <memory>
 #include <span>
 #include <vector>
 
-#include "distributed/context_parallel/row_copy.h"
-#include "distributed/sequence_parallel/fetch_plan.h"
+#include "distributed/context_parallel/row_set.h"
+#include "distributed/context_parallel/fetch_plan.h"
 #include "framework/core/autograd/node.h"
 #include "framework/core/ops/indexing.h"
 

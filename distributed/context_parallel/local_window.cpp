@@ -1,5 +1,5 @@
 // Luong local attention on raw buffers (see local_window.h).
-#include "distributed/sequence_parallel/local_window.h"
+#include "distributed/context_parallel/local_window.h"
 
 #include <algorithm>
 #include <cmath>

@@ -12,8 +12,8 @@
 #include <cstdint>
 #include <span>
 
-#include "distributed/context_parallel/ring_step.h"
-#include "distributed/sequence_parallel/fetch_exchange.h"
+#include "distributed/context_parallel/ring_attention.h"
+#include "distributed/context_parallel/fetch_exchange.h"
 #include "kernels/attention.h"
 
 namespace attnscale::sp {

@@ -8,7 +8,7 @@
 
 #include <utility>
 
-#include "distributed/sequence_parallel/sequence_parallel_attention.h"
+#include "distributed/context_parallel/sequence_parallel_attention.h"
 #include "kernels/general_attention.h"
 
 namespace attnscale {

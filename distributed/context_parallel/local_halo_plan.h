@@ -4,7 +4,7 @@
 //            rank derives every rank's hull from the layouts alone: no communication;
 //   local-p  centres are data, so each rank computes its own hull and one all-gather of two
 //            integers per rank shares them.
-// Internal to distributed/sequence_parallel.
+// Internal to distributed/context_parallel.
 #pragma once
 
 #include <cstdint>
@@ -12,8 +12,8 @@
 #include <vector>
 
 #include "distributed/comm/communicator.h"
-#include "distributed/sequence_parallel/fetch_plan.h"
-#include "distributed/sequence_parallel/local_window.h"
+#include "distributed/context_parallel/fetch_plan.h"
+#include "distributed/context_parallel/local_window.h"
 #include "kernels/layout.h"
 
 namespace attnscale::sp {

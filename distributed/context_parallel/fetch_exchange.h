@@ -4,7 +4,7 @@
 //                   and left in flight so the caller computes while they travel (halo exchange);
 //   all_to_all:     one all_to_all_v of the packed K and V rows (and one of the per-token ints
 //                   when they exist): exactly the named rows, in one collective (block fetch).
-// Internal to distributed/sequence_parallel.
+// Internal to distributed/context_parallel.
 #pragma once
 
 #include <cstdint>
@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "distributed/context_parallel/kv_block.h"
-#include "distributed/sequence_parallel/fetch_plan.h"
+#include "distributed/context_parallel/fetch_plan.h"
 
 namespace attnscale::sp {
 

@@ -1,4 +1,4 @@
-#include "distributed/sequence_parallel/all_gather_attention.h"
+#include "distributed/context_parallel/all_gather_attention.h"
 
 #include <span>
 #include <vector>

@@ -1,4 +1,4 @@
-#include "distributed/sequence_parallel/fetch_plan.h"
+#include "distributed/context_parallel/fetch_plan.h"
 
 #include <algorithm>
 

@@ -1,12 +1,12 @@
 // What the sequence-parallel autograd ops share between their front end and their raw-buffer
 // computation: spans over contiguous tensors, and the fetched rows kept for the backward in the
-// op's precision. Internal to distributed/sequence_parallel.
+// op's precision. Internal to distributed/context_parallel.
 #pragma once
 
 #include <span>
 #include <type_traits>
 
-#include "distributed/sequence_parallel/fetch_exchange.h"
+#include "distributed/context_parallel/fetch_exchange.h"
 #include "framework/core/tensor/tensor.h"
 
 namespace attnscale::sp {

@@ -1,9 +1,9 @@
-#include "distributed/sequence_parallel/fetch_exchange.h"
+#include "distributed/context_parallel/fetch_exchange.h"
 
 #include <algorithm>
 #include <numeric>
 
-#include "distributed/context_parallel/row_copy.h"
+#include "distributed/context_parallel/row_set.h"
 
 namespace attnscale::sp {
 namespace {

@@ -5,14 +5,14 @@
 // first, posts the fetched rows' dK/dV home, computes the interior while they travel and adds what
 // comes back. Queries go in blocks of consecutive queries (local_window.h); sequences run in
 // parallel over OpenMP threads.
-// Internal to distributed/sequence_parallel.
+// Internal to distributed/context_parallel.
 #pragma once
 
 #include <cstdint>
 #include <span>
 
-#include "distributed/sequence_parallel/fetch_exchange.h"
-#include "distributed/sequence_parallel/local_window.h"
+#include "distributed/context_parallel/fetch_exchange.h"
+#include "distributed/context_parallel/local_window.h"
 
 namespace attnscale::sp {
 

@@ -1,15 +1,15 @@
 // The halo and block-sparse attention ops (front end): argument checks, the fetch plan, the
 // autograd node, and the dispatch by algorithm. The computation and the transfers are in
 // fetch_attention.h.
-#include "distributed/sequence_parallel/sequence_parallel_attention.h"
+#include "distributed/context_parallel/sequence_parallel_attention.h"
 
 #include <cmath>
 #include <memory>
 
 #include "distributed/context_parallel/context_parallel_attention.h"
-#include "distributed/sequence_parallel/all_gather_attention.h"
-#include "distributed/sequence_parallel/fetch_attention.h"
-#include "distributed/sequence_parallel/op_buffers.h"
+#include "distributed/context_parallel/all_gather_attention.h"
+#include "distributed/context_parallel/fetch_attention.h"
+#include "distributed/context_parallel/op_buffers.h"
 #include "framework/core/autograd/node.h"
 #include "framework/core/ops/ops.h"
 
