@@ -9,7 +9,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <functional>
 #include <string>
 #include <vector>
 
@@ -17,6 +16,7 @@
 #include "distributed/comm/process_grid.h"
 #include "framework/train/make_task.h"
 #include "framework/train/trainer.h"
+#include "tests/mpi/han_test_util.h"
 #include "tests/mpi/mpi_test_env.h"
 
 namespace attnscale {
@@ -63,21 +63,7 @@ Config seq2seq_config() {  // variable-length examples: every rank pads its shar
   return cfg;
 }
 
-Config han_config() {  // documents of 1-6 sentences, sharded by sentence under cp
-  Config cfg;
-  cfg.model.type = config::ModelType::han;
-  cfg.model.d_model = 8;
-  cfg.han.embed_dim = 6;
-  cfg.han.attn_dim = 5;
-  cfg.han.num_classes = 3;
-  cfg.han.sentence_encoder = config::SentenceEncoder::none;  // a recurrence cannot be split over cp ranks
-  cfg.han.train_docs = 48;
-  cfg.han.eval_docs = 12;
-  cfg.han.synth_min_sentences = 1;
-  cfg.han.synth_max_sentences = 6;
-  cfg.data.vocab_size = 20;
-  return cfg;
-}
+Config han_config() { return test::tiny_han_config(1, 1); }  // documents of 1-6 sentences
 
 using ModelConfig = Config (*)();
 

@@ -88,12 +88,12 @@ for ns in "$ns_a" "$ns_b" "$ns_switch"; do
 done
 # The bridge lives in a namespace of its own, so the host's network is never touched. Each node's
 # veth pair has one end in the node (eth0) and the other on the bridge.
-ip -n "$ns_switch" link add br0 type bridge || fail "cannot create a bridge"
+ip -n "$ns_switch" link add br0 type bridge 2>"$dir/netns.err" || skip "cannot create a bridge: $(cat "$dir/netns.err")"
 ip -n "$ns_switch" link set br0 up
 for node in a b; do
   ns_var=ns_$node ip_var=ip_$node
-  ip link add "as$node$suffix" netns "${!ns_var}" type veth peer name "port_$node" netns "$ns_switch" ||
-    fail "cannot create a veth pair"
+  ip link add "as$node$suffix" netns "${!ns_var}" type veth peer name "port_$node" netns "$ns_switch" \
+    2>"$dir/netns.err" || skip "cannot create a veth pair: $(cat "$dir/netns.err")"
   ip -n "${!ns_var}" link set "as$node$suffix" name eth0
   ip -n "${!ns_var}" addr add "${!ip_var}/24" dev eth0
   ip -n "${!ns_var}" link set eth0 up
