@@ -9,7 +9,9 @@
 #       the same 2-rank run with one rank in each of two network namespaces joined by a bridge, over
 #       TCP only (two "nodes"): losses bitwise equal to the shared-memory run, and within 1e-4 of
 #       one rank. Needs root and `ip netns`; otherwise exits 77 (CTest SKIP_RETURN_CODE) with the
-#       reason. The namespaces it made are removed on every exit.
+#       reason. The namespaces it made are removed on every exit (each run is limited to 180 s, so
+#       the script ends before CTest's timeout could kill it), and ones a killed run left behind at
+#       the next start.
 set -uo pipefail
 mode=$1 mpiexec=$2 program=$3 source_dir=$4
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
@@ -48,13 +50,13 @@ EOF
 
 run_one_rank() {
   # shellcheck disable=SC2046
-  "$program" train $(demo_args "$dir/one" parallel.cp=1) >"$dir/one.log" 2>&1 ||
+  timeout 180 "$program" train $(demo_args "$dir/one" parallel.cp=1) >"$dir/one.log" 2>&1 ||
     { cat "$dir/one.log"; fail "the one-rank run failed"; }
 }
 
 run_shared_memory() {
   # shellcheck disable=SC2046
-  timeout 300 "$mpiexec" -n 2 --oversubscribe "$program" train $(demo_args "$dir/shm") >"$dir/shm.log" 2>&1 ||
+  timeout 180 "$mpiexec" -n 2 --oversubscribe "$program" train $(demo_args "$dir/shm") >"$dir/shm.log" 2>&1 ||
     { cat "$dir/shm.log"; fail "mpirun -np 2 (shared memory) failed"; }
   grep -E "context parallel \(ring, zigzag layout\): [0-9]+ K/V transfers, [0-9.]+ MiB sent per rank, blocked" "$dir/shm.log" ||
     { cat "$dir/shm.log"; fail "no overlap line in the 2-rank run's output"; }
@@ -73,7 +75,11 @@ fi
 [ "$(id -u)" -eq 0 ] || skip "needs root to create network namespaces"
 command -v ip >/dev/null || skip "no 'ip' command (iproute2)"
 suffix=$$
-ns_a=as-a-$suffix ns_b=as-b-$suffix ns_switch=as-sw-$suffix
+ns_a=attnscale-test-a-$suffix ns_b=attnscale-test-b-$suffix ns_switch=attnscale-test-sw-$suffix
+# Namespaces left by a run that was killed outright (SIGKILL skips the trap): their pid is gone.
+for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep -E '^attnscale-test-(a|b|sw)-[0-9]+$'); do
+  kill -0 "${ns##*-}" 2>/dev/null || ip netns delete "$ns"
+done
 subnet=10.199.$((suffix % 250)).0/24
 ip_a=10.199.$((suffix % 250)).1 ip_b=10.199.$((suffix % 250)).2
 made=()
@@ -128,7 +134,7 @@ run_shared_memory
 # pml ob1 with only the tcp and self transports (no shared memory, no UCX); the runtime's own
 # traffic (oob) on the bridge's subnet too.
 # shellcheck disable=SC2046
-timeout 300 ip netns exec "$ns_a" "$mpiexec" -n 2 --hostfile "$dir/hostfile" --map-by node \
+timeout 180 ip netns exec "$ns_a" "$mpiexec" -n 2 --hostfile "$dir/hostfile" --map-by node \
   --mca plm rsh --mca plm_rsh_agent "$dir/netns-agent" --mca plm_rsh_no_tree_spawn 1 \
   --mca pml ob1 --mca btl tcp,self --mca btl_tcp_if_include "$subnet" --mca oob_tcp_if_include "$subnet" \
   -x OMP_NUM_THREADS -x OMP_WAIT_POLICY \
