@@ -116,7 +116,8 @@ BatchResult HanTask::run(const std::vector<int64_t>& docs, bool training) {
   }
   // Share of the global mean: summed over the dp ranks' documents and the cp copies of each.
   const double denominator = static_cast<double>(docs.size()) * static_cast<double>(parallel_.cp_size());
-  r.loss = mul(cross_entropy(logits, batch.labels, -100, Reduction::sum), 1.0 / denominator);
+  r.set_loss({mul(cross_entropy(logits, batch.labels, -100, Reduction::sum), 1.0 / denominator),
+              static_cast<int64_t>(docs.size())});
   return r;
 }
 

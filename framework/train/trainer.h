@@ -45,6 +45,12 @@ class Trainer {
   EvalResult evaluate();
 
  private:
+  // Runs train.accum_steps micro-batches from `cursor` (advanced past them) with their backward,
+  // leaves the step's mean gradient in the parameters and returns the step's loss share.
+  double accumulate_micro_batches(int64_t& cursor, int64_t& correct, int64_t& scored, int64_t& tokens);
+  // Multiplies every parameter's gradient by `factor`.
+  void scale_gradients(double factor);
+
   const Config& cfg_;
   TrainTask& task_;
   const RunDir* run_dir_;

@@ -176,12 +176,10 @@ TEST(GradientScale, DataTimesContextParallelHanMatchesOneRank) {
 }
 
 // train.accum_steps: k micro-batches of batch_size / k are one batch of batch_size, on one rank
-// and under data parallelism. Each micro-batch's loss is the mean over its own scored targets and
-// the step takes the mean over micro-batches, so this holds exactly where every micro-batch scores
-// as many targets as the others: the LM (fixed lengths) and HAN (one label per document), not
-// seq2seq's variable-length targets (README "Parallel runs").
+// and under data parallelism; also for seq2seq, whose micro-batches score different numbers of
+// target tokens (the trainer weights each by its count).
 TEST(GradientScale, AccumulationMatchesOneBatch) {
-  for (const ModelConfig model : {ModelConfig{lm_config}, ModelConfig{han_config}}) {
+  for (const ModelConfig model : {ModelConfig{lm_config}, ModelConfig{seq2seq_config}, ModelConfig{han_config}}) {
     const std::vector<NamedValues> whole = applied_gradient(step_config(model, 1, 1), nullptr, {});
     for (const int64_t accum : {2, 3})
       expect_same_gradient(applied_gradient(step_config(model, 1, 1, accum), nullptr, {}), whole,
