@@ -9,13 +9,13 @@
 #include <vector>
 
 #include "base/logging.h"
-#include "framework/autograd/node.h"
+#include "framework/core/autograd/node.h"
 #include "framework/io/metrics.h"
 #include "framework/io/progress.h"
 #include "framework/optim/adam.h"
 #include "framework/optim/clip_grad.h"
 #include "framework/optim/sgd.h"
-#include "framework/ops/ops.h"
+#include "framework/core/ops/ops.h"
 
 namespace attnscale::train {
 

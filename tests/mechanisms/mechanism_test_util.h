@@ -11,9 +11,9 @@
 #include <string>
 #include <vector>
 
-#include "framework/autograd/gradcheck.h"
+#include "framework/core/autograd/gradcheck.h"
 #include "framework/nn/module.h"
-#include "framework/tensor/tensor.h"
+#include "framework/core/tensor/tensor.h"
 
 namespace attnscale::test {
 

@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "distributed/context_parallel/sequence_shard.h"
-#include "framework/tensor/tensor.h"
+#include "framework/core/tensor/tensor.h"
 #include "kernels/layout.h"
 
 namespace attnscale::test {

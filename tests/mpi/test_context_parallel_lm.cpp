@@ -6,7 +6,7 @@
 
 #include "base/logging.h"
 #include "distributed/comm/process_grid.h"
-#include "framework/autograd/node.h"
+#include "framework/core/autograd/node.h"
 #include "framework/train/lm_task.h"
 #include "framework/train/trainer.h"
 #include "tests/mpi/mpi_test_env.h"
