@@ -29,6 +29,14 @@ void restore_generators(TrainTask& task, const std::vector<GeneratorState>& stat
       if (s.name == g.name) g.generator->set_state(s.seed, s.offset);
 }
 
+std::unique_ptr<CheckpointDirLock> lock_on_rank0(CheckpointGroup& group, const RunDir& run_dir) {
+  std::unique_ptr<CheckpointDirLock> lock;
+  group.run_agreed(
+      [&] { lock = std::make_unique<CheckpointDirLock>(run_dir.checkpoint_dir, this_process(run_dir.root)); },
+      /*rank0_only=*/true);
+  return lock;
+}
+
 }  // namespace
 
 TrainCheckpoints::TrainCheckpoints(const Config& cfg, const RunDir& run_dir, Communicator* world)
@@ -36,6 +44,7 @@ TrainCheckpoints::TrainCheckpoints(const Config& cfg, const RunDir& run_dir, Com
       run_dir_(run_dir),
       grid_{static_cast<int>(cfg.parallel.dp), static_cast<int>(cfg.parallel.cp), static_cast<int>(cfg.parallel.ulysses)},
       group_(world),
+      lock_(lock_on_rank0(group_, run_dir)),
       writer_(WriterOptions{run_dir.checkpoint_dir, cfg.checkpoint.keep}, world) {
   ATTNSCALE_CHECK(grid_.world_size() == group_.size(), "checkpoint",
                   "parallel.dp ({}) x parallel.cp ({}) must equal the {} ranks of the run", grid_.dp, grid_.cp,

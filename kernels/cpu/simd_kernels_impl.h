@@ -36,6 +36,7 @@
 #endif
 
 #include "kernels/cpu/simd_kernels.h"
+#include "kernels/optim_math.h"
 
 namespace attnscale::kernels::cpu {
 namespace {
@@ -209,19 +210,17 @@ void for_blocks(int64_t n, const LaneFn& lanes, Elems*... ptrs) {
     for_lane_groups<T>(b * kOptimBlock, std::min(n, (b + 1) * kOptimBlock), lanes, ptrs...);
 }
 
+// The per-element formulas are kernels/optim_math.h's, shared with the CUDA kernels.
 template <typename T>
-void sgd_update(int64_t n, T* param, const T* grad, T* momentum_buf, const SgdStep& s) {
-  const T neg_lr = static_cast<T>(-s.lr), wd = static_cast<T>(s.weight_decay), mu = static_cast<T>(s.momentum);
-  const T keep = static_cast<T>(1.0 - s.dampening);
-  // wd == 0 must leave d == g exactly (0 * inf would be NaN), hence the test rather than adding 0 * p.
-  const bool use_wd = s.weight_decay != 0, first = s.first_step, nesterov = s.nesterov;
-  if (s.momentum == 0) {
+void sgd_update(int64_t n, T* param, const T* grad, T* momentum_buf, const SgdStep& step) {
+  const SgdScalars<T> s(step);
+  if (step.momentum == 0) {
     for_blocks<T>(
         n,
         [&](T* p, const T* g) {
-          const Lanes<T> pv = load_lanes(p);
-          const Lanes<T> d = use_wd ? load_lanes(g) + wd * pv : load_lanes(g);
-          store_lanes(pv + neg_lr * d, p);
+          Lanes<T> pv = load_lanes(p);
+          sgd_element(s, pv, load_lanes(g));
+          store_lanes(pv, p);
         },
         param, grad);
     return;
@@ -229,39 +228,25 @@ void sgd_update(int64_t n, T* param, const T* grad, T* momentum_buf, const SgdSt
   for_blocks<T>(
       n,
       [&](T* p, const T* g, T* b) {
-        const Lanes<T> pv = load_lanes(p);
-        const Lanes<T> d = use_wd ? load_lanes(g) + wd * pv : load_lanes(g);
-        const Lanes<T> buf = first ? d : load_lanes(b) * mu + keep * d;
+        Lanes<T> pv = load_lanes(p), buf = load_lanes(b);
+        sgd_momentum_element(s, pv, load_lanes(g), buf);
         store_lanes(buf, b);
-        store_lanes(pv + neg_lr * (nesterov ? d + mu * buf : buf), p);
+        store_lanes(pv, p);
       },
       param, grad, momentum_buf);
 }
 
 template <typename T>
-void adam_update(int64_t n, T* param, const T* grad, T* exp_avg, T* exp_avg_sq, const AdamStep& s) {
-  const double t = static_cast<double>(s.step);
-  const T beta1 = static_cast<T>(s.beta1), beta2 = static_cast<T>(s.beta2);
-  const T one_minus_beta1 = static_cast<T>(1.0 - s.beta1), one_minus_beta2 = static_cast<T>(1.0 - s.beta2);
-  const T neg_step_size = static_cast<T>(-(s.lr / (1.0 - std::pow(s.beta1, t))));
-  const T bias_correction2_sqrt = static_cast<T>(std::sqrt(1.0 - std::pow(s.beta2, t)));
-  const T eps = static_cast<T>(s.eps);
-  const T wd = static_cast<T>(s.weight_decay);
-  const T decay_factor = static_cast<T>(1.0 - s.lr * s.weight_decay);
-  const bool coupled_wd = s.weight_decay != 0 && !s.decoupled_weight_decay;
-  const bool decoupled_wd = s.weight_decay != 0 && s.decoupled_weight_decay;
+void adam_update(int64_t n, T* param, const T* grad, T* exp_avg, T* exp_avg_sq, const AdamStep& step) {
+  const AdamScalars<T> s(step);
   for_blocks<T>(
       n,
       [&](T* p, const T* g, T* m, T* v) {
-        const Lanes<T> p_old = load_lanes(p);
-        const Lanes<T> gv = coupled_wd ? load_lanes(g) + wd * p_old : load_lanes(g);
-        const Lanes<T> p_decayed = decoupled_wd ? p_old * decay_factor : p_old;
-        const Lanes<T> mv = load_lanes(m) * beta1 + one_minus_beta1 * gv;
-        const Lanes<T> vv = load_lanes(v) * beta2 + one_minus_beta2 * gv * gv;
+        Lanes<T> pv = load_lanes(p), mv = load_lanes(m), vv = load_lanes(v);
+        adam_element(s, pv, load_lanes(g), mv, vv, [](const Lanes<T>& x) { return stdx::sqrt(x); });
         store_lanes(mv, m);
         store_lanes(vv, v);
-        const Lanes<T> denom = stdx::sqrt(vv) / bias_correction2_sqrt + eps;
-        store_lanes(p_decayed + neg_step_size * (mv / denom), p);
+        store_lanes(pv, p);
       },
       param, grad, exp_avg, exp_avg_sq);
 }
