@@ -12,6 +12,7 @@ packages=(
   libopenblas-openmp-dev
   libcli11-dev libfmt-dev libspdlog-dev nlohmann-json3-dev
   python3 python3-numpy python3-h5py python3-matplotlib
+  iproute2  # ip netns: the two-node test (tests/train/run_demo_test.sh netns)
 )
 
 missing=()

@@ -68,7 +68,7 @@ BatchResult CaptionerTask::train_batch(int64_t index) {
   const data::CaptionBatch batch = task_.batch(local_batch_index(parallel_, index));
   const models::CaptionerOutput out = model_->forward(batch.features, batch.inputs);
   BatchResult r;
-  r.loss = cross_entropy_share(parallel_, out.logits, batch.targets);
+  r.set_loss(cross_entropy_share(parallel_, out.logits, batch.targets));
   score_tokens(argmax(out.logits, -1), batch.targets, data::CaptionTask::is_visual, r);
   r.tokens = batch.inputs.numel();
   return r;
@@ -80,7 +80,7 @@ BatchResult CaptionerTask::eval_batch(int64_t index) {
   const data::CaptionBatch batch = task_.batch(local_batch_index(parallel_, kEvalBatchBase + index));
   const models::CaptionerOutput forced = model_->forward(batch.features, batch.inputs);
   BatchResult r;
-  r.loss = cross_entropy_share(parallel_, forced.logits, batch.targets);
+  r.set_loss(cross_entropy_share(parallel_, forced.logits, batch.targets));
   const models::CaptionerOutput greedy =
       model_->generate(batch.features, data::CaptionTokens::bos, task_.caption_length());
   score_tokens(argmax(greedy.logits, -1), batch.targets, data::CaptionTask::is_visual, r);

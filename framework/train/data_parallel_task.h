@@ -7,6 +7,7 @@
 #include <cstdint>
 
 #include "framework/core/tensor/tensor.h"
+#include "framework/train/task.h"
 #include "framework/train/parallel_context.h"
 
 namespace attnscale::train {
@@ -26,17 +27,23 @@ inline int64_t sum_over_ranks(const ParallelContext& parallel, int64_t local) {
   return parallel.world ? parallel.world->all_reduce_value(local, ReduceOp::sum) : local;
 }
 
-// 1 / (the scored items of all ranks): the factor that turns this rank's summed losses into its
-// share of the global mean, so that summing losses and gradients over ranks gives the one-rank mean.
-inline double global_mean_factor(const ParallelContext& parallel, int64_t local_scored) {
-  return 1.0 / static_cast<double>(std::max<int64_t>(sum_over_ranks(parallel, local_scored), 1));
+// The scored items of all ranks, and 1 / that count: the factor that turns this rank's summed losses
+// into its share of the global mean, so that summing losses and gradients over ranks gives the
+// one-rank mean. A collective, like sum_over_ranks.
+struct GlobalMean {
+  int64_t count = 0;
+  double factor = 1;  // 1 / max(count, 1)
+};
+inline GlobalMean global_mean(const ParallelContext& parallel, int64_t local_scored) {
+  const int64_t count = sum_over_ranks(parallel, local_scored);
+  return {count, 1.0 / static_cast<double>(std::max<int64_t>(count, 1))};
 }
 
 // This rank's share of the mean cross-entropy over the targets of all ranks that are not
-// `ignore_index`: its summed losses times global_mean_factor. logits [..., C], targets int64 [...].
+// `ignore_index`: its summed losses times global_mean's factor. logits [..., C], targets int64 [...].
 // A collective, like sum_over_ranks.
-Tensor cross_entropy_share(const ParallelContext& parallel, const Tensor& logits, const Tensor& targets,
-                           int64_t ignore_index = -100);
+LossShare cross_entropy_share(const ParallelContext& parallel, const Tensor& logits, const Tensor& targets,
+                              int64_t ignore_index = -100);
 
 // The seed of a random stream (dropout, attention samples) a task draws from over its micro-batch:
 // dp rank 0 keeps `one_rank_seed`, the stream of the one-rank run; every other rank gets its own,

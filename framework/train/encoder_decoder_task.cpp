@@ -78,7 +78,7 @@ BatchResult EncoderDecoderTask::train_batch(int64_t index) {
   const data::TranslationBatch batch = task_.batch(local_batch_index(parallel_, index));
   const Tensor logits = model_->forward(batch.source, batch.source_valid, batch.target_inputs, dropout_gen_);
   BatchResult r;
-  r.loss = cross_entropy_share(parallel_, logits, batch.targets, data::kIgnoreIndex);
+  r.set_loss(cross_entropy_share(parallel_, logits, batch.targets, data::kIgnoreIndex));
   r.tokens = batch.target_inputs.numel();
   score_tokens(argmax(logits, -1), batch.targets, not_ignored, r);
   return r;
@@ -90,7 +90,7 @@ BatchResult EncoderDecoderTask::eval_batch(int64_t index) {
   const data::TranslationBatch batch = task_.batch(local_batch_index(parallel_, kEvalBatchBase + index));
   const Tensor logits = model_->forward(batch.source, batch.source_valid, batch.target_inputs, dropout_gen_);
   BatchResult r;
-  r.loss = cross_entropy_share(parallel_, logits, batch.targets, data::kIgnoreIndex);
+  r.set_loss(cross_entropy_share(parallel_, logits, batch.targets, data::kIgnoreIndex));
   r.tokens = batch.target_inputs.numel();
   const int64_t steps = batch.targets.shape()[1];
   score_tokens(model_->greedy(batch.source, batch.source_valid, data::TranslationTokens::bos, steps), batch.targets,

@@ -80,7 +80,13 @@ HanTask::HanTask(const Config& cfg, ParallelContext parallel)
   batch_spec_.max_sentences = cfg.han.max_sentences;
   batch_spec_.max_words = cfg.han.max_words;
   batch_spec_.seed = static_cast<uint64_t>(cfg.run.seed);
-  train_batcher_ = std::make_unique<data::DocBatcher>(*corpus_, data::Split::train, batch_spec_);
+  // Training batches are drawn at the optimizer step's size and cut into its accumulation parts
+  // (train_batch), so that accumulating k parts sees the documents one batch of data.batch_size
+  // would: batches drawn at the part's size would bucket and shuffle other documents together.
+  accum_steps_ = cfg.train.accum_steps;
+  data::DocBatchSpec step_spec = batch_spec_;
+  step_spec.batch_size = batch_spec_.batch_size * accum_steps_;
+  train_batcher_ = std::make_unique<data::DocBatcher>(*corpus_, data::Split::train, step_spec);
   const auto eval_split = cfg.han.eval_split == config::EvalSplit::test ? data::Split::test : data::Split::validation;
   eval_batcher_ = std::make_unique<data::DocBatcher>(*corpus_, eval_split, batch_spec_);
   Generator init(static_cast<uint64_t>(cfg.run.seed));
@@ -120,11 +126,17 @@ BatchResult HanTask::run(const std::vector<int64_t>& docs, bool training) {
   }
   // Share of the global mean: summed over the dp ranks' documents and the cp copies of each.
   const double denominator = static_cast<double>(docs.size()) * static_cast<double>(parallel_.cp_size());
-  r.loss = mul(cross_entropy(logits, batch.labels, -100, Reduction::sum), 1.0 / denominator);
+  r.set_loss({mul(cross_entropy(logits, batch.labels, -100, Reduction::sum), 1.0 / denominator),
+              static_cast<int64_t>(docs.size())});
   return r;
 }
 
-BatchResult HanTask::train_batch(int64_t index) { return run(train_batcher_->train_batch(index), true); }
+BatchResult HanTask::train_batch(int64_t index) {
+  const std::vector<int64_t> step_docs = train_batcher_->train_batch(index / accum_steps_);
+  const auto part = static_cast<std::ptrdiff_t>(batch_spec_.batch_size);
+  const auto begin = step_docs.begin() + (index % accum_steps_) * part;
+  return run(std::vector<int64_t>(begin, begin + part), true);
+}
 
 BatchResult HanTask::eval_batch(int64_t index) {
   autograd::NoGradGuard no_grad;

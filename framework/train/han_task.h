@@ -42,7 +42,8 @@ class HanTask : public TrainTask {
 
   ParallelContext parallel_;
   std::shared_ptr<const data::DocCorpus> corpus_;
-  data::DocBatchSpec batch_spec_;
+  data::DocBatchSpec batch_spec_;  // one micro-step of all dp ranks (evaluation batches too)
+  int64_t accum_steps_ = 1;         // micro-batch i is part i % accum_steps_ of training batch i / accum_steps_
   std::unique_ptr<data::DocBatcher> train_batcher_, eval_batcher_;
   std::unique_ptr<models::HAN> model_;
   Generator word_gen_, document_gen_;

@@ -89,8 +89,8 @@ BatchResult LMTask::run(int64_t index, bool training) {
   r.tokens = inputs.numel();
   // Each rank's share of the global mean: its summed token losses over the scored tokens of all
   // ranks, so that summing losses (and gradients) over ranks gives the mean over every token.
-  r.loss = mul(cross_entropy(flat_logits, targets, data::kIgnoreIndex, Reduction::sum),
-               global_mean_factor(parallel_, r.scored));
+  const GlobalMean mean = global_mean(parallel_, r.scored);
+  r.set_loss({mul(cross_entropy(flat_logits, targets, data::kIgnoreIndex, Reduction::sum), mean.factor), mean.count});
   // A mechanism's own loss term (adaptive span's penalty) is the same on every rank: each adds its
   // 1/world share, so the sum over ranks counts it once.
   if (const Tensor aux = model_->auxiliary_loss(); training && aux.defined())

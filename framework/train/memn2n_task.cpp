@@ -61,7 +61,7 @@ BatchResult MemN2NTask::run(const data::BabiBatch& batch, bool training, bool li
   model_->train(training);
   const models::MemN2NOutput out = model_->forward(batch.story, batch.story_lengths, batch.question, linear);
   BatchResult r;
-  r.loss = cross_entropy_share(parallel_, out.logits, batch.answer);
+  r.set_loss(cross_entropy_share(parallel_, out.logits, batch.answer));
   const auto predicted = argmax(out.logits, -1).to_vector<int64_t>();
   const auto answers = batch.answer.to_vector<int64_t>();
   for (size_t b = 0; b < answers.size(); ++b) r.correct += predicted[b] == answers[b];

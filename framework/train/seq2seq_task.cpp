@@ -244,8 +244,9 @@ BatchResult Seq2SeqTask::teacher_forced(const data::TransductionBatch& batch, bo
   BatchResult r;
   r.correct = teacher_forced_score.correct_tokens;
   r.scored = teacher_forced_score.scored_tokens;
-  const double global_factor = global_mean_factor(parallel_, r.scored);
-  r.loss = mul(sum(token_losses), global_factor);
+  const GlobalMean mean = global_mean(parallel_, r.scored);
+  const double global_factor = mean.factor;
+  r.set_loss({mul(sum(token_losses), global_factor), mean.count});
   if (training) {
     // The reward of a hard-attention sample at step t is log p(y_t) (see attention/hard.h).
     const Tensor rewards = reshape(neg(token_losses.detach()), batch.target_outputs.shape());

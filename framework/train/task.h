@@ -12,11 +12,24 @@
 
 namespace attnscale::train {
 
+// A loss that is this rank's share of a mean over `count` items (tokens, answers, documents) of
+// every rank: summing the shares over ranks gives the mean.
+struct LossShare {
+  Tensor loss;
+  int64_t count = 0;
+};
+
 struct BatchResult {
   Tensor loss;          // scalar; differentiable when training
+  // The items of all ranks `loss` is the mean over (0: not given). With train.accum_steps > 1
+  // the trainer weights each micro-batch by it, so the step's gradient is the mean over every item
+  // of the step, as one batch of data.batch_size would give, whatever each micro-batch scores.
+  int64_t loss_count = 0;
   int64_t correct = 0;  // scored predictions that were right (accuracy = correct / scored)
   int64_t scored = 0;
   int64_t tokens = 0;   // tokens processed by this rank (for tokens/s)
+
+  void set_loss(const LossShare& share) { loss = share.loss, loss_count = share.count; }
 };
 
 // A random stream a task draws from while training, under a stable name ("dropout"): checkpoints

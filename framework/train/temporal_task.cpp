@@ -64,7 +64,7 @@ BatchResult TemporalTask::teacher_forced(const data::FeatureBatch& batch, bool t
   model_->train(training);
   const models::TemporalNetOutput out = model_->forward(batch.features, batch.lengths, batch.target_inputs);
   BatchResult r;
-  r.loss = cross_entropy_share(parallel_, out.logits, batch.target_outputs);
+  r.set_loss(cross_entropy_share(parallel_, out.logits, batch.target_outputs));
   const PredictionScore score = score_predictions(argmax(out.logits, -1), batch.target_outputs);
   r.correct = score.correct_tokens;
   r.scored = score.scored_tokens;

@@ -2,13 +2,16 @@
 
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <cmath>
 #include <optional>
+#include <vector>
 
 #include "base/logging.h"
 #include "framework/checkpoint/group.h"
+#include "framework/core/autograd/node.h"
 #include "framework/io/metrics.h"
 #include "framework/io/progress.h"
 #include "framework/optim/adam.h"
@@ -130,6 +133,39 @@ EvalResult Trainer::evaluate() {
           scored ? static_cast<double>(correct) / static_cast<double>(scored) : 0.0};
 }
 
+// Each micro-batch's loss is a mean over its own items (BatchResult::loss_count). Weighting micro-batch
+// m by its count N_m and dividing the summed gradients by N = sum N_m gives the mean over every item
+// of the step, as one batch of data.batch_size would, also where micro-batches score different
+// numbers of targets (variable-length sequences). N_m is applied as the gradients accumulate (N is
+// not known before the last micro-batch) and 1 / N once at the end. A task that gives no counts
+// (the first micro-batch has none) gets equal weights, 1 / accum_steps each.
+double Trainer::accumulate_micro_batches(int64_t& cursor, int64_t& correct, int64_t& scored, int64_t& tokens) {
+  const int64_t accum = cfg_.train.accum_steps;
+  std::vector<double> losses, weights;
+  bool by_count = true;
+  for (int64_t micro = 0; micro < accum; ++micro) {
+    const BatchResult r = task_.train_batch(cursor++);
+    if (micro == 0) by_count = r.loss_count > 0;
+    const double weight = by_count ? static_cast<double>(std::max<int64_t>(r.loss_count, 0)) : 1.0;
+    mul(r.loss, weight).backward();
+    losses.push_back(r.loss.item());
+    weights.push_back(weight);
+    correct += r.correct, scored += r.scored, tokens += r.tokens;
+  }
+  double total = 0;
+  for (const double w : weights) total += w;
+  scale_gradients(1.0 / total);
+  double loss = 0;
+  for (size_t m = 0; m < losses.size(); ++m) loss += losses[m] * weights[m] / total;
+  return loss;
+}
+
+void Trainer::scale_gradients(double factor) {
+  autograd::NoGradGuard no_grad;
+  for (const NamedTensor& p : optimizer_->params())
+    if (const Tensor g = p.tensor.grad(); g.defined()) p.tensor.set_grad(mul(g, factor));
+}
+
 TrainSummary Trainer::run() {
   using Clock = std::chrono::steady_clock;
   TrainPosition position;  // after `step` steps; the cursor is the next training batch
@@ -154,11 +190,13 @@ TrainSummary Trainer::run() {
     const auto step_start = Clock::now();
     double loss = 0;
     int64_t correct = 0, scored = 0, tokens = 0;
-    for (int64_t micro = 0; micro < accum; ++micro) {
+    if (accum == 1) {
       const BatchResult r = task_.train_batch(position.data_cursor++);
-      mul(r.loss, 1.0 / static_cast<double>(accum)).backward();
-      loss += r.loss.item() / static_cast<double>(accum);
-      correct += r.correct, scored += r.scored, tokens += r.tokens;
+      r.loss.backward();
+      loss = r.loss.item();
+      correct = r.correct, scored = r.scored, tokens = r.tokens;
+    } else {
+      loss = accumulate_micro_batches(position.data_cursor, correct, scored, tokens);
     }
     // Non-finite values: this rank's own (its loss and gradients before the reduction), then after
     // the reduction (another rank's, or an overflowing norm). clip_grad_norm throws before changing anything.

@@ -60,6 +60,11 @@ class Trainer {
   EvalResult evaluate();
 
  private:
+  // Runs train.accum_steps micro-batches from `cursor` (advanced past them) with their backward,
+  // leaves the step's mean gradient in the parameters and returns the step's loss share.
+  double accumulate_micro_batches(int64_t& cursor, int64_t& correct, int64_t& scored, int64_t& tokens);
+  // Multiplies every parameter's gradient by `factor`.
+  void scale_gradients(double factor);
   struct NonFiniteReasons {
     std::string origin;        // this rank's own loss or gradients, before the reduction
     std::string after_reduce;  // the reduced gradients (another rank's values, or an overflowing norm)

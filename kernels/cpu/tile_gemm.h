@@ -1,9 +1,9 @@
 // The one matrix-multiply shape the CPU attention kernels use on tiles:
 //   C[r*ldc + c] (= or +=) sum_k A[r*a_row + k*a_k] * B[k*ldb + c],  r < rows, c < cols.
 // A is read through two strides, so the same routine multiplies by a tile or its transpose
-// without packing; B rows are contiguous. For float on AVX-512 it runs register-blocked
-// micro-kernels (6 rows x 64 columns, masked column tails); otherwise a plain loop the compiler
-// vectorises. It was measured against OpenBLAS sgemm on the same tiles (benchmarks/bench_attention).
+// without packing; B rows are contiguous. For float it runs the active SIMD variant's
+// register-blocked micro-kernels (kernels/cpu/simd_kernels.h: 6 rows x 64 columns on AVX-512,
+// 6 x 16 on AVX2, masked column tails); for double a plain loop the compiler vectorises. It was measured against OpenBLAS sgemm on the same tiles (benchmarks/bench_attention).
 #pragma once
 
 #include <cstdint>
