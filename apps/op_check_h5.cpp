@@ -2,6 +2,8 @@
 
 #include <filesystem>
 
+#include "framework/io/hdf5.h"
+
 namespace attnscale::app {
 namespace {
 
@@ -71,6 +73,7 @@ H5Array<T> H5Reader::read(const std::string& name) const {
   try {
     const H5Handle set(ATTNSCALE_H5_CHECK(H5Dopen2(file_.get(), name.c_str(), H5P_DEFAULT)),
                        H5Dclose);
+    h5::check_declared_size(set.get(), name, sizeof(T));
     const H5Handle space(ATTNSCALE_H5_CHECK(H5Dget_space(set.get())), H5Sclose);
     const int rank = ATTNSCALE_H5_CHECK(H5Sget_simple_extent_ndims(space.get()));
     std::vector<hsize_t> dims(static_cast<size_t>(rank));
@@ -88,6 +91,8 @@ H5Array<T> H5Reader::read(const std::string& name) const {
     return out;
   } catch (const Hdf5Error& e) {
     throw DataError(fmt::format("[op-check] {}: dataset '{}': {}", path_, name, e.what()));
+  } catch (const h5::Error& e) {
+    throw DataError(fmt::format("[op-check] {}: {}", path_, e.what()));
   }
 }
 

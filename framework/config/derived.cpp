@@ -1,6 +1,7 @@
 // The "0 = derive it" rules of the key table, in one place.
 #include <cmath>
 
+#include "base/error.h"
 #include "framework/config/config.h"
 
 namespace attnscale {
@@ -15,8 +16,14 @@ double score_scale(const AttentionConfig& attention, std::int64_t head_dim) {
   return attention.scale > 0.0 ? attention.scale : 1.0 / std::sqrt(static_cast<double>(head_dim));
 }
 
-std::int64_t micro_batch_size(const Config& cfg) {
-  return cfg.data.batch_size / (cfg.parallel.dp * cfg.train.accum_steps);
+std::int64_t data_parallel_size(const ParallelConfig& parallel, int world_size) {
+  return parallel.dp > 0 ? parallel.dp : world_size / parallel.cp;
+}
+
+std::int64_t micro_batch_size(const Config& cfg, std::int64_t dp_size) {
+  ATTNSCALE_CHECK(cfg.parallel.dp == 0 || cfg.parallel.dp == dp_size, "config",
+                  "parallel.dp = {} but the process grid has {} data-parallel ranks", cfg.parallel.dp, dp_size);
+  return cfg.data.batch_size / (dp_size * cfg.train.accum_steps);
 }
 
 }  // namespace attnscale
