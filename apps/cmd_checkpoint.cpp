@@ -15,10 +15,10 @@
 
 #include "apps/commands.h"
 #include "base/error.h"
-#include "framework/io/checkpoint_dir.h"
-#include "framework/io/checkpoint_format.h"
-#include "framework/io/checkpoint_reader.h"
-#include "framework/io/checkpoint_select.h"
+#include "framework/checkpoint/dir.h"
+#include "framework/checkpoint/format.h"
+#include "framework/checkpoint/reader.h"
+#include "framework/checkpoint/select.h"
 #include "framework/io/sha256.h"
 
 namespace attnscale::app {

@@ -24,9 +24,9 @@
 #include <nlohmann/json.hpp>
 
 #include "framework/config/config.h"
-#include "framework/io/checkpoint_format.h"
-#include "framework/io/checkpoint_reader.h"
-#include "framework/io/checkpoint_writer.h"
+#include "framework/checkpoint/format.h"
+#include "framework/checkpoint/reader.h"
+#include "framework/checkpoint/writer.h"
 #include "framework/io/durable_fs.h"
 #include "framework/io/sha256.h"
 #include "framework/nn/module.h"

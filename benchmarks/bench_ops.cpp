@@ -21,9 +21,9 @@
 
 #include "base/threads.h"
 #include "benchmarks/memcpy_ratio.h"
-#include "framework/ops/indexing.h"
-#include "framework/ops/nn_functional.h"
-#include "framework/ops/ops.h"
+#include "framework/core/ops/indexing.h"
+#include "framework/core/ops/nn_functional.h"
+#include "framework/core/ops/ops.h"
 
 namespace attnscale {
 namespace {

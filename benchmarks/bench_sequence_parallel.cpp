@@ -38,7 +38,7 @@
 #include "distributed/context_parallel/context_parallel_attention.h"
 #include "distributed/sequence_parallel/local_halo.h"
 #include "distributed/sequence_parallel/sequence_parallel_attention.h"
-#include "framework/ops/ops.h"
+#include "framework/core/ops/ops.h"
 #include "benchmarks/json_report.h"
 
 namespace attnscale {

@@ -1,6 +1,6 @@
 // Philox 4x32-10 (Salmon et al., "Parallel random numbers: as easy as 1, 2, 3", SC'11): a
 // counter-based generator, so the random words for counter c depend only on (key, c). Header-only
-// and free of state so every kernel (CPU now, CUDA later) and framework/tensor/random.h share it.
+// and free of state so every kernel (CPU now, CUDA later) and framework/core/tensor/random.h share it.
 #pragma once
 
 #include <array>

@@ -8,8 +8,8 @@
 #include "distributed/context_parallel/cp_setup.h"
 #include "distributed/context_parallel/ring_attention.h"
 #include "distributed/context_parallel/tensor_span.h"
-#include "framework/autograd/node.h"
-#include "framework/ops/ops.h"
+#include "framework/core/autograd/node.h"
+#include "framework/core/ops/ops.h"
 
 namespace attnscale {
 

@@ -1,6 +1,6 @@
 // Context-parallel attention: one sequence sharded over the ranks of a cp group, attention
 // computed as if the whole sequence sat on one rank (DESIGN.md 5). Autograd ops: outputs and the
-// gradients of q, k, v equal those of fused_attention (framework/ops/attention.h) on the gathered
+// gradients of q, k, v equal those of fused_attention (framework/core/ops/attention.h) on the gathered
 // sequence.
 //
 //   Algo::ring     K/V (and in the backward their dK/dV accumulators) travel round the cp group,
@@ -19,7 +19,7 @@
 #include <utility>
 
 #include "distributed/comm/communicator.h"
-#include "framework/ops/attention.h"
+#include "framework/core/ops/attention.h"
 #include "kernels/layout.h"
 
 namespace attnscale {

@@ -5,7 +5,7 @@
 #include <tuple>
 
 #include "distributed/context_parallel/tensor_span.h"
-#include "framework/autograd/node.h"
+#include "framework/core/autograd/node.h"
 #include "kernels/softmax_merge.h"
 
 namespace attnscale {

@@ -17,7 +17,7 @@
 #include <utility>
 
 #include "distributed/comm/communicator.h"
-#include "framework/ops/attention.h"
+#include "framework/core/ops/attention.h"
 
 namespace attnscale {
 

@@ -4,7 +4,7 @@
 
 #include <span>
 
-#include "framework/tensor/tensor.h"
+#include "framework/core/tensor/tensor.h"
 
 namespace attnscale::cp {
 

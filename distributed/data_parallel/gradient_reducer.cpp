@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cstring>
 
-#include "framework/optim/param_list.h"
+#include "framework/core/tensor/param_list.h"
 
 namespace attnscale {
 namespace {

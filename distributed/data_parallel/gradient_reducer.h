@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "distributed/comm/communicator.h"
-#include "framework/tensor/named_tensor.h"
+#include "framework/core/tensor/named_tensor.h"
 
 namespace attnscale {
 

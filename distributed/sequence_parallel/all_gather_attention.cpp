@@ -4,8 +4,8 @@
 #include <vector>
 
 #include "distributed/context_parallel/sequence_shard.h"
-#include "framework/autograd/node.h"
-#include "framework/ops/sparsemax.h"
+#include "framework/core/autograd/node.h"
+#include "framework/core/ops/sparsemax.h"
 
 namespace attnscale {
 namespace {
@@ -22,7 +22,7 @@ std::vector<int32_t> gather_ids(const std::vector<int32_t>& local, Communicator*
   return cp::gather_sequence<int32_t>(comm, layout, local, batch, 1);
 }
 
-// The single-rank op of `normalizer` (framework/ops: the fused kernel or the general path).
+// The single-rank op of `normalizer` (framework/core/ops: the fused kernel or the general path).
 Tensor attend(const Tensor& q, const Tensor& k, const Tensor& v, const AttentionSpec& spec,
               kernels::Normalizer normalizer) {
   switch (normalizer) {

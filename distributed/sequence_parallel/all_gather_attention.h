@@ -16,7 +16,7 @@ namespace attnscale {
 // q, k, v: this rank's shard [B, H, n_local, D] at group.layout.positions(rank); spec as for
 // sequence_parallel_attention (per-token parts in local order; q/k positions from the layout).
 // Returns this rank's output shard [B, Hq, n_local, Dv], equal to fused_attention (softmax) or
-// sparsemax_attention (framework/ops) on the gathered sequence.
+// sparsemax_attention (framework/core/ops) on the gathered sequence.
 Tensor all_gather_attention(const Tensor& q, const Tensor& k, const Tensor& v, const AttentionSpec& spec,
                             const SequenceParallelGroup& group,
                             kernels::Normalizer normalizer = kernels::Normalizer::softmax);

@@ -10,7 +10,7 @@
 #pragma once
 
 #include "distributed/comm/communicator.h"
-#include "framework/tensor/tensor.h"
+#include "framework/core/tensor/tensor.h"
 #include "kernels/layout.h"
 
 namespace attnscale {

@@ -4,7 +4,7 @@
 #include <limits>
 #include <vector>
 
-#include "framework/autograd/node.h"
+#include "framework/core/autograd/node.h"
 
 namespace attnscale {
 namespace {

@@ -14,7 +14,7 @@
 #pragma once
 
 #include "distributed/comm/communicator.h"
-#include "framework/tensor/tensor.h"
+#include "framework/core/tensor/tensor.h"
 
 namespace attnscale {
 

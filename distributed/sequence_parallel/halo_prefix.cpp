@@ -6,8 +6,8 @@
 
 #include "distributed/context_parallel/row_copy.h"
 #include "distributed/sequence_parallel/fetch_plan.h"
-#include "framework/autograd/node.h"
-#include "framework/ops/indexing.h"
+#include "framework/core/autograd/node.h"
+#include "framework/core/ops/indexing.h"
 
 namespace attnscale {
 namespace {

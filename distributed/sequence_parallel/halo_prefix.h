@@ -9,7 +9,7 @@
 #include <cstdint>
 
 #include "distributed/comm/communicator.h"
-#include "framework/tensor/tensor.h"
+#include "framework/core/tensor/tensor.h"
 #include "kernels/layout.h"
 
 namespace attnscale {

@@ -7,7 +7,7 @@
 #include "distributed/sequence_parallel/local_halo_compute.h"
 #include "distributed/sequence_parallel/local_halo_plan.h"
 #include "distributed/sequence_parallel/op_buffers.h"
-#include "framework/autograd/node.h"
+#include "framework/core/autograd/node.h"
 
 namespace attnscale {
 namespace {

@@ -30,7 +30,7 @@
 #include <vector>
 
 #include "distributed/comm/communicator.h"
-#include "framework/tensor/tensor.h"
+#include "framework/core/tensor/tensor.h"
 #include "kernels/layout.h"
 
 namespace attnscale {

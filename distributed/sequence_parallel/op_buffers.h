@@ -7,7 +7,7 @@
 #include <type_traits>
 
 #include "distributed/sequence_parallel/fetch_exchange.h"
-#include "framework/tensor/tensor.h"
+#include "framework/core/tensor/tensor.h"
 
 namespace attnscale::sp {
 

@@ -10,8 +10,8 @@
 #include "distributed/sequence_parallel/all_gather_attention.h"
 #include "distributed/sequence_parallel/fetch_attention.h"
 #include "distributed/sequence_parallel/op_buffers.h"
-#include "framework/autograd/node.h"
-#include "framework/ops/ops.h"
+#include "framework/core/autograd/node.h"
+#include "framework/core/ops/ops.h"
 
 namespace attnscale {
 namespace {

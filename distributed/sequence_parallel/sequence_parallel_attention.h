@@ -1,5 +1,5 @@
 // Sequence-parallel attention for masks that need only part of the other shards (DESIGN.md 5):
-// autograd ops whose outputs and q, k, v gradients equal fused_attention (framework/ops/attention.h)
+// autograd ops whose outputs and q, k, v gradients equal fused_attention (framework/core/ops/attention.h)
 // on the gathered sequence, while each rank receives only the key rows its queries can meet.
 //
 //   halo_attention          sliding-window masks (Mask::window, with or without causal) on a
@@ -27,7 +27,7 @@
 
 #include "distributed/comm/communicator.h"
 #include "distributed/context_parallel/context_parallel_attention.h"
-#include "framework/ops/attention.h"
+#include "framework/core/ops/attention.h"
 #include "kernels/general_attention.h"
 #include "kernels/layout.h"
 

@@ -5,10 +5,10 @@
 #include <limits>
 
 #include "distributed/sequence_parallel/halo_prefix.h"
-#include "framework/autograd/node.h"
+#include "framework/core/autograd/node.h"
 #include "framework/nn/rope.h"
-#include "framework/ops/indexing.h"
-#include "framework/ops/ops.h"
+#include "framework/core/ops/indexing.h"
+#include "framework/core/ops/ops.h"
 
 namespace attnscale::attention {
 namespace {

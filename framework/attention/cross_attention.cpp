@@ -3,7 +3,7 @@
 #include <cmath>
 
 #include "framework/attention/scaled_dot_product.h"
-#include "framework/ops/ops.h"
+#include "framework/core/ops/ops.h"
 
 namespace attnscale::attention {
 

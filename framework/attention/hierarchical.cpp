@@ -7,9 +7,9 @@
 #include <vector>
 
 #include "distributed/comm/communicator.h"
-#include "framework/autograd/node.h"
-#include "framework/ops/indexing.h"
-#include "framework/ops/ops.h"
+#include "framework/core/autograd/node.h"
+#include "framework/core/ops/indexing.h"
+#include "framework/core/ops/ops.h"
 #include "kernels/softmax_merge.h"
 
 namespace attnscale::attention {

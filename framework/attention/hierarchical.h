@@ -15,7 +15,7 @@
 
 #include "framework/nn/layers.h"
 #include "framework/nn/module.h"
-#include "framework/tensor/random.h"
+#include "framework/core/tensor/random.h"
 
 namespace attnscale {
 class Communicator;

@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "framework/ops/ops.h"
+#include "framework/core/ops/ops.h"
 
 namespace attnscale::attention {
 

@@ -3,7 +3,7 @@
 #pragma once
 
 #include "framework/config/config.h"
-#include "framework/tensor/tensor.h"
+#include "framework/core/tensor/tensor.h"
 #include "kernels/mask.h"
 
 namespace attnscale::attention {

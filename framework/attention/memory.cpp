@@ -1,6 +1,6 @@
 #include "framework/attention/memory.h"
 
-#include "framework/ops/ops.h"
+#include "framework/core/ops/ops.h"
 
 namespace attnscale::attention {
 

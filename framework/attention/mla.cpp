@@ -5,8 +5,8 @@
 #include "framework/attention/multi_head.h"
 #include "framework/attention/scaled_dot_product.h"
 #include "framework/nn/rope.h"
-#include "framework/ops/indexing.h"
-#include "framework/ops/ops.h"
+#include "framework/core/ops/indexing.h"
+#include "framework/core/ops/ops.h"
 
 namespace attnscale::attention {
 

@@ -4,7 +4,7 @@
 
 #include "framework/attention/scaled_dot_product.h"
 #include "framework/nn/rope.h"
-#include "framework/ops/ops.h"
+#include "framework/core/ops/ops.h"
 
 namespace attnscale::attention {
 

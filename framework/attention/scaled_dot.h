@@ -3,7 +3,7 @@
 // fused blockwise kernel is checked against, and the path for small problems.
 #pragma once
 
-#include "framework/tensor/tensor.h"
+#include "framework/core/tensor/tensor.h"
 
 namespace attnscale::attention {
 

@@ -6,8 +6,8 @@
 
 #include "framework/attention/mask_builder.h"
 #include "framework/attention/scaled_dot.h"
-#include "framework/ops/ops.h"
-#include "framework/ops/sparsemax.h"
+#include "framework/core/ops/ops.h"
+#include "framework/core/ops/sparsemax.h"
 
 namespace attnscale::attention {
 namespace {

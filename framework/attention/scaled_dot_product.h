@@ -2,14 +2,14 @@
 //   Attention(Q, K, V) = normalise(Q K^T * scale + mask) V
 // the one function every dot-product mechanism (self, cross, multi-head, MLA, sparse) calls, and
 // the one place that picks the implementation:
-//   softmax   + fused  -> the fused blockwise kernel (framework/ops/attention.h)
-//   sparsemax + fused  -> the general attention path (framework/ops/sparsemax.h)
+//   softmax   + fused  -> the fused blockwise kernel (framework/core/ops/attention.h)
+//   sparsemax + fused  -> the general attention path (framework/core/ops/sparsemax.h)
 //   either    + plain  -> plain ops on materialised [N, M] scores (the reference)
 // The mask is the kernel descriptor of AttentionSpec (positional parts in global positions,
 // segments, key padding); the plain path reads the same descriptor as an additive bias.
 #pragma once
 
-#include "framework/ops/attention.h"
+#include "framework/core/ops/attention.h"
 #include "kernels/general_attention.h"
 
 namespace attnscale::attention {

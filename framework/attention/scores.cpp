@@ -1,6 +1,6 @@
 #include "framework/attention/scores.h"
 
-#include "framework/ops/ops.h"
+#include "framework/core/ops/ops.h"
 
 namespace attnscale::attention {
 namespace {

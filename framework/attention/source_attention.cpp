@@ -3,8 +3,8 @@
 #include <limits>
 #include <utility>
 
-#include "framework/ops/indexing.h"
-#include "framework/ops/ops.h"
+#include "framework/core/ops/indexing.h"
+#include "framework/core/ops/ops.h"
 
 namespace attnscale::attention {
 

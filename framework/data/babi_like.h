@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "framework/tensor/tensor.h"
+#include "framework/core/tensor/tensor.h"
 
 namespace attnscale::data {
 

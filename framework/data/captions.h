@@ -10,7 +10,7 @@
 
 #include <cstdint>
 
-#include "framework/tensor/tensor.h"
+#include "framework/core/tensor/tensor.h"
 
 namespace attnscale::data {
 

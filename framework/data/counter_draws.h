@@ -5,7 +5,7 @@
 
 #include <cstdint>
 
-#include "framework/tensor/random.h"
+#include "framework/core/tensor/random.h"
 
 namespace attnscale::data {
 

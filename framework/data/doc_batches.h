@@ -19,7 +19,7 @@
 #include <vector>
 
 #include "framework/data/doc_store.h"
-#include "framework/tensor/tensor.h"
+#include "framework/core/tensor/tensor.h"
 
 namespace attnscale::data {
 

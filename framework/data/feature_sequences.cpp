@@ -4,7 +4,7 @@
 #include <vector>
 
 #include "base/error.h"
-#include "framework/tensor/random.h"
+#include "framework/core/tensor/random.h"
 
 namespace attnscale::data {
 namespace {

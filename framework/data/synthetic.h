@@ -7,7 +7,7 @@
 #include <memory>
 #include <string>
 
-#include "framework/tensor/tensor.h"
+#include "framework/core/tensor/tensor.h"
 
 namespace attnscale::data {
 

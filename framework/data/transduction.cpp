@@ -5,7 +5,7 @@
 
 #include "base/error.h"
 #include "framework/data/synthetic.h"
-#include "framework/tensor/random.h"
+#include "framework/core/tensor/random.h"
 
 namespace attnscale::data {
 namespace {

@@ -9,7 +9,7 @@
 
 #include <cstdint>
 
-#include "framework/tensor/tensor.h"
+#include "framework/core/tensor/tensor.h"
 
 namespace attnscale::data {
 

@@ -4,7 +4,7 @@
 
 #include <fmt/format.h>
 
-#include "framework/tensor/host_allocator.h"
+#include "framework/core/tensor/host_allocator.h"
 
 namespace attnscale::h5 {
 namespace {

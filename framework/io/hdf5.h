@@ -23,7 +23,7 @@
 #include <vector>
 
 #include "base/error.h"
-#include "framework/tensor/tensor.h"
+#include "framework/core/tensor/tensor.h"
 
 namespace attnscale::h5 {
 

@@ -2,9 +2,9 @@
 
 #include <cmath>
 
-#include "framework/autograd/node.h"
-#include "framework/ops/indexing.h"
-#include "framework/ops/ops.h"
+#include "framework/core/autograd/node.h"
+#include "framework/core/ops/indexing.h"
+#include "framework/core/ops/ops.h"
 
 namespace attnscale::models {
 

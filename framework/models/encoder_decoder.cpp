@@ -5,9 +5,9 @@
 
 #include <fmt/format.h>
 
-#include "framework/autograd/node.h"
-#include "framework/ops/indexing.h"
-#include "framework/ops/ops.h"
+#include "framework/core/autograd/node.h"
+#include "framework/core/ops/indexing.h"
+#include "framework/core/ops/ops.h"
 
 namespace attnscale::models {
 namespace {

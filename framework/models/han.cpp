@@ -1,8 +1,8 @@
 #include "framework/models/han.h"
 
 #include "distributed/comm/communicator.h"
-#include "framework/ops/indexing.h"
-#include "framework/ops/ops.h"
+#include "framework/core/ops/indexing.h"
+#include "framework/core/ops/ops.h"
 
 namespace attnscale::models {
 

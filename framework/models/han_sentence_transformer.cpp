@@ -5,8 +5,8 @@
 #include <fmt/format.h>
 
 #include "distributed/context_parallel/context_parallel_attention.h"
-#include "framework/ops/attention.h"
-#include "framework/ops/ops.h"
+#include "framework/core/ops/attention.h"
+#include "framework/core/ops/ops.h"
 
 namespace attnscale::models {
 

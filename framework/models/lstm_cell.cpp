@@ -1,7 +1,7 @@
 #include "framework/models/lstm_cell.h"
 
-#include "framework/ops/indexing.h"
-#include "framework/ops/ops.h"
+#include "framework/core/ops/indexing.h"
+#include "framework/core/ops/ops.h"
 
 namespace attnscale::models {
 

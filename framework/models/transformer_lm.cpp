@@ -2,8 +2,8 @@
 
 #include <fmt/format.h>
 
-#include "framework/autograd/checkpoint.h"
-#include "framework/ops/ops.h"
+#include "framework/core/autograd/checkpoint.h"
+#include "framework/core/ops/ops.h"
 
 namespace attnscale::models {
 

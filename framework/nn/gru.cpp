@@ -4,8 +4,8 @@
 #include <cmath>
 #include <string>
 
-#include "framework/ops/indexing.h"
-#include "framework/ops/ops.h"
+#include "framework/core/ops/indexing.h"
+#include "framework/core/ops/ops.h"
 
 namespace attnscale::nn {
 

@@ -2,9 +2,9 @@
 
 #include <cmath>
 
-#include "framework/ops/indexing.h"
-#include "framework/ops/nn_functional.h"
-#include "framework/ops/ops.h"
+#include "framework/core/ops/indexing.h"
+#include "framework/core/ops/nn_functional.h"
+#include "framework/core/ops/ops.h"
 
 namespace attnscale::nn {
 

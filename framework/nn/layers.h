@@ -4,7 +4,7 @@
 #include <string>
 
 #include "framework/nn/module.h"
-#include "framework/tensor/random.h"
+#include "framework/core/tensor/random.h"
 
 namespace attnscale::nn {
 

@@ -8,7 +8,7 @@
 #include <utility>
 #include <vector>
 
-#include "framework/tensor/named_tensor.h"
+#include "framework/core/tensor/named_tensor.h"
 
 namespace attnscale::nn {
 

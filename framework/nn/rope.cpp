@@ -3,7 +3,7 @@
 #include <cmath>
 #include <vector>
 
-#include "framework/autograd/node.h"
+#include "framework/core/autograd/node.h"
 
 namespace attnscale::nn {
 namespace {

@@ -4,7 +4,7 @@
 // convention of GPT-NeoX / Llama).
 #pragma once
 
-#include "framework/tensor/tensor.h"
+#include "framework/core/tensor/tensor.h"
 
 namespace attnscale::nn {
 

@@ -2,8 +2,8 @@
 
 #include <cmath>
 
-#include "framework/autograd/node.h"
-#include "framework/ops/ops.h"
+#include "framework/core/autograd/node.h"
+#include "framework/core/ops/ops.h"
 #include "kernels/elementwise.h"
 #include "kernels/optim.h"
 

@@ -7,7 +7,7 @@
 #include <span>
 #include <string>
 
-#include "framework/optim/param_list.h"
+#include "framework/core/tensor/param_list.h"
 
 namespace attnscale {
 

@@ -4,7 +4,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
-#include "framework/autograd/node.h"
+#include "framework/core/autograd/node.h"
 
 namespace attnscale {
 

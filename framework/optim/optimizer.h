@@ -17,7 +17,7 @@
 #include <string_view>
 #include <vector>
 
-#include "framework/optim/param_list.h"
+#include "framework/core/tensor/param_list.h"
 
 namespace attnscale {
 

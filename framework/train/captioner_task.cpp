@@ -4,10 +4,10 @@
 #include <fmt/format.h>
 
 #include "base/logging.h"
-#include "framework/autograd/node.h"
+#include "framework/core/autograd/node.h"
 #include "framework/config/enum_names.h"
-#include "framework/ops/nn_functional.h"
-#include "framework/ops/ops.h"
+#include "framework/core/ops/nn_functional.h"
+#include "framework/core/ops/ops.h"
 #include "framework/train/data_parallel_task.h"
 #include "framework/train/token_scoring.h"
 

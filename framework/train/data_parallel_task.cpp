@@ -1,7 +1,7 @@
 #include "framework/train/data_parallel_task.h"
 
-#include "framework/ops/nn_functional.h"
-#include "framework/ops/ops.h"
+#include "framework/core/ops/nn_functional.h"
+#include "framework/core/ops/ops.h"
 
 namespace attnscale::train {
 

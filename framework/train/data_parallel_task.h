@@ -6,7 +6,7 @@
 #include <algorithm>
 #include <cstdint>
 
-#include "framework/tensor/tensor.h"
+#include "framework/core/tensor/tensor.h"
 #include "framework/train/parallel_context.h"
 
 namespace attnscale::train {

@@ -3,11 +3,11 @@
 
 #include <fmt/format.h>
 
-#include "framework/autograd/node.h"
+#include "framework/core/autograd/node.h"
 #include "framework/config/enum_names.h"
 #include "framework/data/synthetic.h"
-#include "framework/ops/nn_functional.h"
-#include "framework/ops/ops.h"
+#include "framework/core/ops/nn_functional.h"
+#include "framework/core/ops/ops.h"
 #include "framework/train/attention_normalizer.h"
 #include "framework/train/data_parallel_task.h"
 #include "framework/train/token_scoring.h"

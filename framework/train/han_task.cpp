@@ -1,9 +1,9 @@
 #include "framework/train/han_task.h"
 
-#include "framework/autograd/node.h"
+#include "framework/core/autograd/node.h"
 #include "framework/data/doc_synthetic.h"
-#include "framework/ops/nn_functional.h"
-#include "framework/ops/ops.h"
+#include "framework/core/ops/nn_functional.h"
+#include "framework/core/ops/ops.h"
 
 namespace attnscale::train {
 

@@ -3,11 +3,11 @@
 
 #include "base/logging.h"
 #include "framework/attention/mask_builder.h"
-#include "framework/autograd/node.h"
+#include "framework/core/autograd/node.h"
 #include "framework/config/enum_names.h"
-#include "framework/ops/indexing.h"
-#include "framework/ops/nn_functional.h"
-#include "framework/ops/ops.h"
+#include "framework/core/ops/indexing.h"
+#include "framework/core/ops/nn_functional.h"
+#include "framework/core/ops/ops.h"
 #include "framework/train/data_parallel_task.h"
 #include "framework/train/lm_mechanism.h"
 

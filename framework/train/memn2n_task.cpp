@@ -2,9 +2,9 @@
 
 #include <string>
 
-#include "framework/autograd/node.h"
-#include "framework/ops/nn_functional.h"
-#include "framework/ops/ops.h"
+#include "framework/core/autograd/node.h"
+#include "framework/core/ops/nn_functional.h"
+#include "framework/core/ops/ops.h"
 #include "framework/train/data_parallel_task.h"
 #include "framework/train/task_config.h"
 

@@ -6,10 +6,10 @@
 
 #include "base/logging.h"
 #include "framework/attention/hard.h"
-#include "framework/autograd/node.h"
+#include "framework/core/autograd/node.h"
 #include "framework/data/synthetic.h"
-#include "framework/ops/nn_functional.h"
-#include "framework/ops/ops.h"
+#include "framework/core/ops/nn_functional.h"
+#include "framework/core/ops/ops.h"
 #include "framework/train/data_parallel_task.h"
 
 namespace attnscale::train {

@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "framework/nn/module.h"
-#include "framework/tensor/random.h"
+#include "framework/core/tensor/random.h"
 
 namespace attnscale::train {
 

@@ -3,11 +3,11 @@
 #include <fmt/format.h>
 
 #include "base/logging.h"
-#include "framework/io/checkpoint_config.h"
-#include "framework/io/checkpoint_dir.h"
-#include "framework/io/checkpoint_format.h"
-#include "framework/io/checkpoint_reshard.h"
-#include "framework/io/checkpoint_select.h"
+#include "framework/checkpoint/config.h"
+#include "framework/checkpoint/dir.h"
+#include "framework/checkpoint/format.h"
+#include "framework/checkpoint/reshard.h"
+#include "framework/checkpoint/select.h"
 #include "framework/io/durable_fs.h"
 
 namespace attnscale::train {

@@ -1,11 +1,11 @@
 // Checkpoints of a training run: what the trainer, its task and its optimizer hold, saved through
-// framework/io/checkpoint_writer.h and restored for train.resume (auto | none | a path).
+// framework/checkpoint/writer.h and restored for train.resume (auto | none | a path).
 //
 // What is saved: parameters and buffers by module path, the optimizer state (moments and step
 // counts; the learning rate is a function of the step), the step, the task's random streams and the
 // data cursor of every rank, metrics.jsonl so far, the resolved config and the grid layout. With
 // the same layout a resumed run continues bit-exactly; with another one, per-rank state maps by the
-// rule in framework/io/checkpoint_reshard.h.
+// rule in framework/checkpoint/reshard.h.
 #pragma once
 
 #include <cstdint>
@@ -13,8 +13,8 @@
 
 #include "distributed/comm/communicator.h"
 #include "framework/config/config.h"
-#include "framework/io/checkpoint_group.h"
-#include "framework/io/checkpoint_writer.h"
+#include "framework/checkpoint/group.h"
+#include "framework/checkpoint/writer.h"
 #include "framework/io/run_dir.h"
 #include "framework/optim/optimizer.h"
 #include "framework/train/task.h"

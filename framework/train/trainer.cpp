@@ -12,7 +12,7 @@
 #include "framework/optim/adam.h"
 #include "framework/optim/clip_grad.h"
 #include "framework/optim/sgd.h"
-#include "framework/ops/ops.h"
+#include "framework/core/ops/ops.h"
 
 namespace attnscale::train {
 

@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "framework/config/config.h"
-#include "framework/io/checkpoint_state.h"
+#include "framework/checkpoint/state.h"
 #include "framework/io/sha256.h"
 #include "framework/nn/module.h"
 #include "framework/optim/adam.h"

@@ -10,7 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "framework/io/checkpoint_fault.h"
+#include "framework/checkpoint/fault.h"
 #include "framework/io/hdf5.h"
 #include "tests/config/test_support.h"
 

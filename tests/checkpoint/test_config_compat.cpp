@@ -1,8 +1,8 @@
-// Which config changes a resumed run accepts (checkpoint_config.h).
+// Which config changes a resumed run accepts (framework/checkpoint/config.h).
 #include <gtest/gtest.h>
 
 #include "base/error.h"
-#include "framework/io/checkpoint_config.h"
+#include "framework/checkpoint/config.h"
 
 namespace attnscale::checkpoint {
 namespace {

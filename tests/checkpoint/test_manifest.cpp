@@ -1,8 +1,8 @@
 #include <gtest/gtest.h>
 
 #include "base/error.h"
-#include "framework/io/checkpoint_format.h"
-#include "framework/io/checkpoint_manifest.h"
+#include "framework/checkpoint/format.h"
+#include "framework/checkpoint/manifest.h"
 #include "tests/config/test_support.h"
 
 namespace attnscale::checkpoint {

@@ -1,8 +1,8 @@
-// The per-rank state rule of checkpoint_reshard.h.
+// The per-rank state rule of framework/checkpoint/reshard.h.
 #include <gtest/gtest.h>
 
 #include "base/error.h"
-#include "framework/io/checkpoint_reshard.h"
+#include "framework/checkpoint/reshard.h"
 
 namespace attnscale::checkpoint {
 namespace {

@@ -6,8 +6,8 @@
 #include <bit>
 #include <chrono>
 
-#include "framework/io/checkpoint_format.h"
-#include "framework/io/checkpoint_reader.h"
+#include "framework/checkpoint/format.h"
+#include "framework/checkpoint/reader.h"
 #include "framework/io/metrics.h"
 #include "framework/train/lm_task.h"
 #include "framework/train/trainer.h"

@@ -1,10 +1,10 @@
 // Which checkpoint a run resumes from, and what happens to the others.
 #include <gtest/gtest.h>
 
-#include "framework/io/checkpoint_dir.h"
-#include "framework/io/checkpoint_format.h"
-#include "framework/io/checkpoint_select.h"
-#include "framework/io/checkpoint_writer.h"
+#include "framework/checkpoint/dir.h"
+#include "framework/checkpoint/format.h"
+#include "framework/checkpoint/select.h"
+#include "framework/checkpoint/writer.h"
 #include "tests/checkpoint/checkpoint_test_util.h"
 #include "tests/config/test_support.h"
 

@@ -2,11 +2,11 @@
 // what an injected failure at each step leaves behind.
 #include <gtest/gtest.h>
 
-#include "framework/io/checkpoint_dir.h"
-#include "framework/io/checkpoint_format.h"
-#include "framework/io/checkpoint_reader.h"
-#include "framework/io/checkpoint_select.h"
-#include "framework/io/checkpoint_writer.h"
+#include "framework/checkpoint/dir.h"
+#include "framework/checkpoint/format.h"
+#include "framework/checkpoint/reader.h"
+#include "framework/checkpoint/select.h"
+#include "framework/checkpoint/writer.h"
 #include "tests/checkpoint/checkpoint_test_util.h"
 #include "tests/config/test_support.h"
 

@@ -8,13 +8,13 @@
 #include <cmath>
 #include <set>
 
-#include "framework/autograd/gradcheck.h"
+#include "framework/core/autograd/gradcheck.h"
 #include "framework/config/config.h"
 #include "framework/data/doc_batches.h"
 #include "framework/data/doc_synthetic.h"
 #include "framework/models/han.h"
-#include "framework/ops/nn_functional.h"
-#include "framework/ops/ops.h"
+#include "framework/core/ops/nn_functional.h"
+#include "framework/core/ops/ops.h"
 #include "framework/train/han_task.h"
 #include "tests/han/han_fixtures.h"
 

@@ -5,10 +5,10 @@
 
 #include <filesystem>
 
-#include "framework/autograd/node.h"
+#include "framework/core/autograd/node.h"
 #include "framework/config/config.h"
 #include "framework/data/doc_synthetic.h"
-#include "framework/ops/ops.h"
+#include "framework/core/ops/ops.h"
 #include "framework/train/han_task.h"
 #include "framework/train/trainer.h"
 

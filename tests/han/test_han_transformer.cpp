@@ -7,14 +7,14 @@
 #include <filesystem>
 #include <string>
 
-#include "framework/autograd/gradcheck.h"
+#include "framework/core/autograd/gradcheck.h"
 #include "framework/config/config.h"
 #include "framework/data/doc_batches.h"
 #include "framework/data/doc_synthetic.h"
 #include "framework/models/han.h"
 #include "framework/models/han_sentence_transformer.h"
-#include "framework/ops/indexing.h"
-#include "framework/ops/ops.h"
+#include "framework/core/ops/indexing.h"
+#include "framework/core/ops/ops.h"
 #include "framework/train/han_task.h"
 #include "framework/train/trainer.h"
 #include "tests/han/han_fixtures.h"

@@ -6,9 +6,9 @@
 #include <cmath>
 
 #include "framework/attention/hierarchical.h"
-#include "framework/autograd/gradcheck.h"
-#include "framework/ops/indexing.h"
-#include "framework/ops/ops.h"
+#include "framework/core/autograd/gradcheck.h"
+#include "framework/core/ops/indexing.h"
+#include "framework/core/ops/ops.h"
 #include "kernels/softmax_merge.h"
 #include "tests/test_util/compare.h"
 

@@ -10,10 +10,10 @@
 #include <string>
 #include <vector>
 
-#include "framework/autograd/gradcheck.h"
+#include "framework/core/autograd/gradcheck.h"
 #include "framework/nn/module.h"
-#include "framework/tensor/tensor.h"
-#include "tests/test_util/compare.h"  // max_abs_diff
+#include "framework/core/tensor/tensor.h"
+#include "tests/test_util/compare.h"
 
 namespace attnscale::test {
 

@@ -2,7 +2,7 @@
 #include <gtest/gtest.h>
 
 #include "framework/attention/cross_attention.h"
-#include "framework/ops/ops.h"
+#include "framework/core/ops/ops.h"
 #include "mechanism_test_util.h"
 
 namespace attnscale {

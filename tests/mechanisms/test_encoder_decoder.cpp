@@ -8,8 +8,8 @@
 #include "framework/data/synthetic.h"
 #include "framework/data/translation.h"
 #include "framework/models/encoder_decoder.h"
-#include "framework/ops/indexing.h"
-#include "framework/ops/ops.h"
+#include "framework/core/ops/indexing.h"
+#include "framework/core/ops/ops.h"
 #include "mechanism_test_util.h"
 
 namespace attnscale {

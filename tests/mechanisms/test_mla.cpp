@@ -4,8 +4,8 @@
 
 #include "framework/attention/kv_cache_report.h"
 #include "framework/attention/mla.h"
-#include "framework/ops/indexing.h"
-#include "framework/ops/ops.h"
+#include "framework/core/ops/indexing.h"
+#include "framework/core/ops/ops.h"
 #include "mechanism_test_util.h"
 
 namespace attnscale {

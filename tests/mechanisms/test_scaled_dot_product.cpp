@@ -7,7 +7,7 @@
 
 #include "framework/attention/make_self_attention.h"
 #include "framework/attention/scaled_dot_product.h"
-#include "framework/ops/ops.h"
+#include "framework/core/ops/ops.h"
 #include "mechanism_test_util.h"
 
 namespace attnscale {

@@ -7,8 +7,8 @@
 #include "framework/attention/sentinel.h"
 #include "framework/models/captioner.h"
 #include "framework/models/lstm_cell.h"
-#include "framework/ops/indexing.h"
-#include "framework/ops/ops.h"
+#include "framework/core/ops/indexing.h"
+#include "framework/core/ops/ops.h"
 #include "mechanism_test_util.h"
 
 namespace attnscale {

@@ -3,8 +3,8 @@
 #include <gtest/gtest.h>
 
 #include "framework/attention/scaled_dot_product.h"
-#include "framework/ops/ops.h"
-#include "framework/ops/sparsemax.h"
+#include "framework/core/ops/ops.h"
+#include "framework/core/ops/sparsemax.h"
 #include "mechanism_test_util.h"
 
 namespace attnscale {

@@ -9,9 +9,9 @@
 #include <string>
 #include <vector>
 
-#include "framework/autograd/node.h"
+#include "framework/core/autograd/node.h"
 #include "framework/config/config.h"
-#include "framework/ops/ops.h"
+#include "framework/core/ops/ops.h"
 #include "framework/train/memn2n_task.h"
 #include "framework/train/trainer.h"
 #include "tests/memory/memory_test_util.h"

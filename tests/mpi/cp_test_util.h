@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "distributed/context_parallel/sequence_shard.h"
-#include "framework/tensor/tensor.h"
+#include "framework/core/tensor/tensor.h"
 #include "kernels/layout.h"
 #include "tests/test_util/compare.h"  // max_abs_diff
 

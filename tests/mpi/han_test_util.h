@@ -67,7 +67,9 @@ inline void expect_han_matches_one_rank(int dp, int cp, config::HanPooling pooli
   ASSERT_EQ(pd.size(), ps.size());
   for (size_t i = 0; i < pd.size(); ++i) {
     const auto vd = pd[i].tensor.to_vector<float>(), vs = ps[i].tensor.to_vector<float>();
-    for (size_t j = 0; j < vd.size(); ++j) ASSERT_NEAR(vd[j], vs[j], 2e-5) << pd[i].name << "[" << j << "]";
+    // 5e-5: AdamW steps amplify fp32 summation-order differences, which depend on the CPU's OpenBLAS
+    // kernels (3.1e-5 seen on AMD Zen 4).
+    for (size_t j = 0; j < vd.size(); ++j) ASSERT_NEAR(vd[j], vs[j], 5e-5) << pd[i].name << "[" << j << "]";
   }
 }
 

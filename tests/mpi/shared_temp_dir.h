@@ -6,7 +6,7 @@
 #include <random>
 #include <string>
 
-#include "framework/io/checkpoint_group.h"
+#include "framework/checkpoint/group.h"
 
 namespace attnscale::test {
 

@@ -6,7 +6,7 @@
 
 #include <functional>
 
-#include "framework/ops/attention.h"
+#include "framework/core/ops/attention.h"
 #include "tests/mpi/cp_test_util.h"
 
 namespace attnscale::test {

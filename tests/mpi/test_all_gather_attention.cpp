@@ -5,7 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "distributed/sequence_parallel/all_gather_attention.h"
-#include "framework/ops/sparsemax.h"
+#include "framework/core/ops/sparsemax.h"
 #include "tests/mpi/mpi_test_env.h"
 #include "tests/mpi/sp_test_util.h"
 

@@ -1,7 +1,7 @@
 // Checkpoints across ranks (test_mpi runs under 2, 3 and 4 ranks): a failure on one rank is agreed
 // on and commits nothing; a checkpoint saved by one layout resumes on another (4 -> 2, 2 -> 4,
 // 1 -> 3, dp <-> cp) with byte-identical tensors and per-rank state mapped by the rule of
-// framework/io/checkpoint_reshard.h; training resumed on 2 ranks matches an uninterrupted run bit
+// framework/checkpoint/reshard.h; training resumed on 2 ranks matches an uninterrupted run bit
 // for bit. Each test uses as many ranks as it needs (the first ones) and is skipped with fewer.
 #include <gtest/gtest.h>
 
@@ -9,12 +9,12 @@
 #include <chrono>
 #include <random>
 
-#include "framework/io/checkpoint_dir.h"
-#include "framework/io/checkpoint_format.h"
-#include "framework/io/checkpoint_group.h"
-#include "framework/io/checkpoint_reader.h"
-#include "framework/io/checkpoint_writer.h"
-#include "framework/ops/ops.h"
+#include "framework/checkpoint/dir.h"
+#include "framework/checkpoint/format.h"
+#include "framework/checkpoint/group.h"
+#include "framework/checkpoint/reader.h"
+#include "framework/checkpoint/writer.h"
+#include "framework/core/ops/ops.h"
 #include "framework/train/lm_task.h"
 #include "framework/train/train_checkpoint.h"
 #include "framework/train/trainer.h"

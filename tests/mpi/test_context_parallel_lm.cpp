@@ -6,7 +6,7 @@
 
 #include "base/logging.h"
 #include "distributed/comm/process_grid.h"
-#include "framework/autograd/node.h"
+#include "framework/core/autograd/node.h"
 #include "framework/train/lm_task.h"
 #include "framework/train/trainer.h"
 #include "tests/mpi/mpi_test_env.h"
@@ -73,7 +73,9 @@ void expect_matches_single_rank(config::Layout layout, config::ParallelAlgo algo
   const auto ps = task.model().named_parameters(), p1 = single_task.model().named_parameters();
   for (size_t i = 0; i < ps.size(); ++i) {
     const auto a = ps[i].tensor.to_vector<float>(), b = p1[i].tensor.to_vector<float>();
-    for (size_t j = 0; j < a.size(); ++j) ASSERT_NEAR(a[j], b[j], 1e-5) << ps[i].name << "[" << j << "]";
+    // 5e-5: eight AdamW steps amplify fp32 summation-order differences, and OpenBLAS's kernels (so the
+    // order) differ between CPUs (1.6e-5 seen on AMD Zen 4); a wrong gradient scale moves far more.
+    for (size_t j = 0; j < a.size(); ++j) ASSERT_NEAR(a[j], b[j], 5e-5) << ps[i].name << "[" << j << "]";
   }
 }
 

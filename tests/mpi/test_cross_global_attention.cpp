@@ -6,7 +6,7 @@
 #include "distributed/comm/process_grid.h"
 #include "distributed/context_parallel/context_parallel_attention.h"
 #include "distributed/context_parallel/global_attention.h"
-#include "framework/ops/ops.h"
+#include "framework/core/ops/ops.h"
 #include "tests/mpi/cp_test_util.h"
 #include "tests/mpi/mpi_test_env.h"
 

@@ -4,7 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "distributed/sequence_parallel/halo_prefix.h"
-#include "framework/ops/ops.h"
+#include "framework/core/ops/ops.h"
 #include "tests/mpi/cp_test_util.h"
 #include "tests/mpi/mpi_test_env.h"
 

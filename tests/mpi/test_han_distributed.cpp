@@ -7,7 +7,7 @@
 #include <cmath>
 
 #include "framework/attention/hierarchical.h"
-#include "framework/ops/ops.h"
+#include "framework/core/ops/ops.h"
 #include "tests/mpi/han_test_util.h"
 #include "tests/mpi/mpi_test_env.h"
 

@@ -12,8 +12,8 @@
 #include <vector>
 
 #include "framework/models/han_sentence_transformer.h"
-#include "framework/ops/indexing.h"
-#include "framework/ops/ops.h"
+#include "framework/core/ops/indexing.h"
+#include "framework/core/ops/ops.h"
 #include "tests/mpi/han_test_util.h"
 #include "tests/mpi/mpi_test_env.h"
 #include "tests/test_util/compare.h"

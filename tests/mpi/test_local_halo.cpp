@@ -11,8 +11,8 @@
 
 #include "distributed/sequence_parallel/local_halo.h"
 #include "framework/attention/local.h"
-#include "framework/ops/indexing.h"
-#include "framework/ops/ops.h"
+#include "framework/core/ops/indexing.h"
+#include "framework/core/ops/ops.h"
 #include "tests/mpi/cp_test_util.h"
 #include "tests/mpi/mpi_test_env.h"
 

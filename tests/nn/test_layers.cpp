@@ -5,10 +5,10 @@
 #include "framework/attention/multi_head.h"
 #include "framework/attention/mask_builder.h"
 #include "framework/attention/scaled_dot.h"
-#include "framework/autograd/gradcheck.h"
+#include "framework/core/autograd/gradcheck.h"
 #include "framework/nn/layers.h"
 #include "framework/nn/rope.h"
-#include "framework/ops/ops.h"
+#include "framework/core/ops/ops.h"
 #include "tests/test_util/compare.h"
 
 namespace attnscale {

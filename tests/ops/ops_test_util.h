@@ -1,4 +1,4 @@
-// Helpers shared by the tests of framework/ops/: random fp64 inputs, gradcheck with its report on
+// Helpers shared by the tests of framework/core/ops/: random fp64 inputs, gradcheck with its report on
 // failure, and checks that an error names the op and the values involved.
 #pragma once
 
@@ -9,8 +9,8 @@
 #include <string>
 #include <vector>
 
-#include "framework/autograd/gradcheck.h"
-#include "framework/tensor/tensor.h"
+#include "framework/core/autograd/gradcheck.h"
+#include "framework/core/tensor/tensor.h"
 
 namespace attnscale::test {
 

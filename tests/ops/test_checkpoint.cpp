@@ -3,12 +3,12 @@
 // and without grad mode nothing is recorded.
 #include <gtest/gtest.h>
 
-#include "framework/autograd/checkpoint.h"
-#include "framework/autograd/gradcheck.h"
-#include "framework/autograd/node.h"
-#include "framework/ops/nn_functional.h"
-#include "framework/ops/ops.h"
-#include "framework/tensor/random.h"
+#include "framework/core/autograd/checkpoint.h"
+#include "framework/core/autograd/gradcheck.h"
+#include "framework/core/autograd/node.h"
+#include "framework/core/ops/nn_functional.h"
+#include "framework/core/ops/ops.h"
+#include "framework/core/tensor/random.h"
 
 namespace attnscale {
 namespace {

@@ -4,7 +4,7 @@
 #include <array>
 #include <numeric>
 
-#include "framework/ops/ops.h"
+#include "framework/core/ops/ops.h"
 #include "tests/ops/ops_test_util.h"
 
 namespace attnscale {

@@ -5,7 +5,7 @@
 #include <cmath>
 #include <limits>
 
-#include "framework/ops/ops.h"
+#include "framework/core/ops/ops.h"
 #include "kernels/cpu/vec_math.h"
 #include "tests/test_util/compare.h"
 

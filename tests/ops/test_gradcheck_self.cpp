@@ -2,10 +2,10 @@
 // be passing vacuously), and Philox must reproduce the published known-answer vectors.
 #include <gtest/gtest.h>
 
-#include "framework/autograd/gradcheck.h"
-#include "framework/autograd/node.h"
-#include "framework/ops/ops.h"
-#include "framework/tensor/random.h"
+#include "framework/core/autograd/gradcheck.h"
+#include "framework/core/autograd/node.h"
+#include "framework/core/ops/ops.h"
+#include "framework/core/tensor/random.h"
 #include "kernels/philox.h"
 #include "tests/ops/ops_test_util.h"
 

@@ -7,8 +7,8 @@
 
 #include <cstdint>
 
-#include "framework/tensor/host_allocator.h"
-#include "framework/tensor/tensor.h"
+#include "framework/core/tensor/host_allocator.h"
+#include "framework/core/tensor/tensor.h"
 
 namespace attnscale {
 namespace {

@@ -5,8 +5,8 @@
 #include <cmath>
 #include <limits>
 
-#include "framework/ops/indexing.h"
-#include "framework/ops/ops.h"
+#include "framework/core/ops/indexing.h"
+#include "framework/core/ops/ops.h"
 #include "tests/ops/ops_test_util.h"
 
 namespace attnscale {

@@ -5,9 +5,9 @@
 
 #include <cmath>
 
-#include "framework/autograd/node.h"
-#include "framework/ops/nn_functional.h"
-#include "framework/ops/ops.h"
+#include "framework/core/autograd/node.h"
+#include "framework/core/ops/nn_functional.h"
+#include "framework/core/ops/ops.h"
 #include "kernels/philox.h"
 #include "tests/ops/ops_test_util.h"
 

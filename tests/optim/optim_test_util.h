@@ -11,8 +11,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "framework/autograd/node.h"
-#include "framework/ops/ops.h"
+#include "framework/core/autograd/node.h"
+#include "framework/core/ops/ops.h"
 #include "framework/optim/adam.h"
 #include "framework/optim/sgd.h"
 

@@ -6,7 +6,7 @@
 #include <limits>
 
 #include "base/threads.h"
-#include "framework/ops/ops.h"
+#include "framework/core/ops/ops.h"
 #include "framework/optim/clip_grad.h"
 
 namespace attnscale {

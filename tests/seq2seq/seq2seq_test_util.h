@@ -8,10 +8,10 @@
 #include <string>
 #include <vector>
 
-#include "framework/autograd/gradcheck.h"
+#include "framework/core/autograd/gradcheck.h"
 #include "framework/nn/module.h"
-#include "framework/ops/indexing.h"
-#include "framework/ops/ops.h"
+#include "framework/core/ops/indexing.h"
+#include "framework/core/ops/ops.h"
 #include "tests/test_util/compare.h"
 
 namespace attnscale::testing {

@@ -6,7 +6,7 @@
 #include <map>
 
 #include "framework/nn/gru.h"
-#include "framework/ops/ops.h"
+#include "framework/core/ops/ops.h"
 #include "tests/seq2seq/seq2seq_test_util.h"
 
 namespace attnscale {

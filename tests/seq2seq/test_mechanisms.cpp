@@ -9,7 +9,7 @@
 #include "framework/attention/hard.h"
 #include "framework/attention/local.h"
 #include "framework/attention/soft.h"
-#include "framework/ops/indexing.h"
+#include "framework/core/ops/indexing.h"
 #include "tests/seq2seq/seq2seq_test_util.h"
 
 namespace attnscale {

@@ -8,7 +8,7 @@
 #include "framework/data/synthetic.h"
 #include "framework/data/transduction.h"
 #include "framework/models/seq2seq.h"
-#include "framework/ops/nn_functional.h"
+#include "framework/core/ops/nn_functional.h"
 #include "framework/train/make_task.h"
 #include "framework/train/seq2seq_task.h"
 #include "tests/seq2seq/seq2seq_test_util.h"

@@ -12,9 +12,9 @@
 #include <string>
 #include <vector>
 
-#include "framework/autograd/node.h"
+#include "framework/core/autograd/node.h"
 #include "framework/config/config.h"
-#include "framework/ops/ops.h"
+#include "framework/core/ops/ops.h"
 #include "framework/train/seq2seq_task.h"
 #include "framework/train/trainer.h"
 

@@ -11,9 +11,9 @@
 #include "distributed/sequence_parallel/local_window.h"
 #include "framework/attention/local.h"
 #include "framework/attention/source_attention.h"
-#include "framework/autograd/gradcheck.h"
-#include "framework/ops/indexing.h"
-#include "framework/ops/ops.h"
+#include "framework/core/autograd/gradcheck.h"
+#include "framework/core/ops/indexing.h"
+#include "framework/core/ops/ops.h"
 #include "tests/test_util/compare.h"
 
 namespace attnscale {

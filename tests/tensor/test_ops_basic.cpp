@@ -1,8 +1,8 @@
 #include <gtest/gtest.h>
 
-#include "framework/autograd/gradcheck.h"
-#include "framework/autograd/node.h"
-#include "framework/ops/ops.h"
+#include "framework/core/autograd/gradcheck.h"
+#include "framework/core/autograd/node.h"
+#include "framework/core/ops/ops.h"
 
 namespace attnscale {
 namespace {

@@ -16,7 +16,7 @@
 #include <span>
 #include <vector>
 
-#include "framework/tensor/tensor.h"
+#include "framework/core/tensor/tensor.h"
 
 namespace attnscale::test {
 

@@ -1,0 +1,139 @@
+#include "framework/core/autograd/node.h"
+#include "framework/core/ops/op_helpers.h"
+#include "framework/core/ops/ops.h"
+#include "kernels/elementwise.h"
+
+namespace attnscale {
+namespace {
+
+using kernels::BinaryOp;
+using kernels::UnaryOp;
+
+using ops_detail::broadcast_strides;
+
+Tensor binary_forward(BinaryOp op, const Tensor& a, const Tensor& b, const char* name) {
+  ops_detail::check_cpu(a, name);
+  ATTNSCALE_CHECK(a.dtype() == b.dtype(), name, "dtype mismatch: {} and {}", dtype_name(a.dtype()),
+                  dtype_name(b.dtype()));
+  const Shape out_shape = broadcast_shapes(a.shape(), b.shape(), name);
+  Tensor out = Tensor::empty(out_shape, a.dtype(), a.device());
+  const Shape sa = broadcast_strides(a, out_shape), sb = broadcast_strides(b, out_shape);
+  ATTNSCALE_DISPATCH_ALL(a.dtype(), [&] {
+    kernels::binary<scalar_t>(op, static_cast<int>(out_shape.size()), out_shape.data(), a.data<scalar_t>(), sa.data(),
+                              b.data<scalar_t>(), sb.data(), out.data<scalar_t>());
+  });
+  return out;
+}
+
+Tensor unary_op(UnaryOp op, const Tensor& x, const char* name) {
+  ops_detail::check_cpu(x, name);
+  const Tensor xc = x.contiguous();
+  Tensor out = Tensor::empty(x.shape(), x.dtype(), x.device());
+  ATTNSCALE_DISPATCH_FLOAT(x.dtype(), name, [&] {
+    kernels::unary<scalar_t>(op, xc.numel(), xc.data<scalar_t>(), out.data<scalar_t>());
+  });
+  const Tensor saved_in = xc.detach(), saved_out = out.detach();
+  return autograd::record(out, name, {x}, [op, saved_in, saved_out, name](const Tensor& g) {
+    const Tensor gc = g.contiguous();
+    Tensor gin = Tensor::empty(gc.shape(), gc.dtype());
+    ATTNSCALE_DISPATCH_FLOAT(gc.dtype(), name, [&] {
+      kernels::unary_backward<scalar_t>(op, gc.numel(), saved_in.data<scalar_t>(), saved_out.data<scalar_t>(),
+                                        gc.data<scalar_t>(), gin.data<scalar_t>());
+    });
+    return std::vector<Tensor>{gin};
+  });
+}
+
+Tensor scalar_like(const Tensor& x, double v) { return Tensor::scalar(v, x.dtype()); }
+
+}  // namespace
+
+Tensor add(const Tensor& a, const Tensor& b) {
+  Tensor out = binary_forward(BinaryOp::add, a, b, "add");
+  const Shape sa = a.shape(), sb = b.shape();
+  return autograd::record(out, "add", {a, b}, [sa, sb](const Tensor& g) {
+    return std::vector<Tensor>{sum_to(g, sa), sum_to(g, sb)};
+  });
+}
+
+Tensor sub(const Tensor& a, const Tensor& b) {
+  Tensor out = binary_forward(BinaryOp::sub, a, b, "sub");
+  const Shape sa = a.shape(), sb = b.shape();
+  return autograd::record(out, "sub", {a, b}, [sa, sb](const Tensor& g) {
+    return std::vector<Tensor>{sum_to(g, sa), sum_to(neg(g), sb)};
+  });
+}
+
+Tensor mul(const Tensor& a, const Tensor& b) {
+  Tensor out = binary_forward(BinaryOp::mul, a, b, "mul");
+  const Tensor da = a.detach(), db = b.detach();
+  return autograd::record(out, "mul", {a, b}, [da, db](const Tensor& g) {
+    return std::vector<Tensor>{sum_to(mul(g, db), da.shape()), sum_to(mul(g, da), db.shape())};
+  });
+}
+
+Tensor div(const Tensor& a, const Tensor& b) {
+  Tensor out = binary_forward(BinaryOp::div, a, b, "div");
+  const Tensor da = a.detach(), db = b.detach();
+  return autograd::record(out, "div", {a, b}, [da, db](const Tensor& g) {
+    const Tensor ga = div(g, db);
+    return std::vector<Tensor>{sum_to(ga, da.shape()), sum_to(neg(mul(ga, div(da, db))), db.shape())};
+  });
+}
+
+Tensor pow(const Tensor& a, const Tensor& b) {
+  Tensor out = binary_forward(BinaryOp::pow, a, b, "pow");
+  const Tensor da = a.detach(), db = b.detach(), dout = out.detach();
+  const bool exponent_needs_grad = b.requires_grad();
+  return autograd::record(out, "pow", {a, b}, [da, db, dout, exponent_needs_grad](const Tensor& g) {
+    // d/da a^b = b a^(b-1); d/db a^b = a^b log a, computed only when asked (log a is NaN for a < 0).
+    const Tensor ga = mul(g, mul(db, pow(da, sub(db, scalar_like(db, 1.0)))));
+    Tensor gb;
+    if (exponent_needs_grad) gb = sum_to(mul(g, mul(dout, log(da))), db.shape());
+    return std::vector<Tensor>{sum_to(ga, da.shape()), gb};
+  });
+}
+
+Tensor maximum(const Tensor& a, const Tensor& b) {
+  Tensor out = binary_forward(BinaryOp::maximum, a, b, "maximum");
+  const Tensor da = a.detach(), db = b.detach();
+  return autograd::record(out, "maximum", {a, b}, [da, db](const Tensor& g) {
+    // Ties send the gradient to a, like a subgradient choice.
+    const Tensor a_wins = binary_forward(BinaryOp::less, da, db, "maximum");  // 1 where b > a
+    const Tensor gb = mul(g, a_wins);
+    return std::vector<Tensor>{sum_to(sub(g, gb), da.shape()), sum_to(gb, db.shape())};
+  });
+}
+
+Tensor minimum(const Tensor& a, const Tensor& b) {
+  Tensor out = binary_forward(BinaryOp::minimum, a, b, "minimum");
+  const Tensor da = a.detach(), db = b.detach();
+  return autograd::record(out, "minimum", {a, b}, [da, db](const Tensor& g) {
+    const Tensor b_wins = binary_forward(BinaryOp::greater, da, db, "minimum");  // 1 where b < a
+    const Tensor gb = mul(g, b_wins);
+    return std::vector<Tensor>{sum_to(sub(g, gb), da.shape()), sum_to(gb, db.shape())};
+  });
+}
+
+Tensor add(const Tensor& a, double s) { return add(a, scalar_like(a, s)); }
+Tensor mul(const Tensor& a, double s) { return mul(a, scalar_like(a, s)); }
+Tensor pow(const Tensor& a, double exponent) { return pow(a, scalar_like(a, exponent)); }
+
+Tensor greater(const Tensor& a, const Tensor& b) { return binary_forward(BinaryOp::greater, a, b, "greater"); }
+Tensor less(const Tensor& a, const Tensor& b) { return binary_forward(BinaryOp::less, a, b, "less"); }
+Tensor equal(const Tensor& a, const Tensor& b) { return binary_forward(BinaryOp::equal, a, b, "equal"); }
+
+Tensor neg(const Tensor& x) { return unary_op(UnaryOp::neg, x, "neg"); }
+Tensor exp(const Tensor& x) { return unary_op(UnaryOp::exp, x, "exp"); }
+Tensor log(const Tensor& x) { return unary_op(UnaryOp::log, x, "log"); }
+Tensor tanh(const Tensor& x) { return unary_op(UnaryOp::tanh, x, "tanh"); }
+Tensor sigmoid(const Tensor& x) { return unary_op(UnaryOp::sigmoid, x, "sigmoid"); }
+Tensor relu(const Tensor& x) { return unary_op(UnaryOp::relu, x, "relu"); }
+Tensor gelu(const Tensor& x) { return unary_op(UnaryOp::gelu, x, "gelu"); }
+Tensor silu(const Tensor& x) { return unary_op(UnaryOp::silu, x, "silu"); }
+Tensor sqrt(const Tensor& x) { return unary_op(UnaryOp::sqrt, x, "sqrt"); }
+Tensor rsqrt(const Tensor& x) { return unary_op(UnaryOp::rsqrt, x, "rsqrt"); }
+Tensor abs(const Tensor& x) { return unary_op(UnaryOp::abs, x, "abs"); }
+Tensor square(const Tensor& x) { return unary_op(UnaryOp::square, x, "square"); }
+
+}  // namespace attnscale

@@ -1,0 +1,87 @@
+#include "framework/core/ops/nn_functional.h"
+
+#include <cmath>
+
+#include "framework/core/autograd/node.h"
+#include "framework/core/ops/op_helpers.h"
+#include "framework/core/ops/ops.h"
+#include "kernels/cross_entropy.h"
+#include "kernels/dropout.h"
+#include "kernels/indexing.h"
+
+namespace attnscale {
+
+Tensor cross_entropy(const Tensor& logits, const Tensor& targets, int64_t ignore_index, Reduction reduction) {
+  ops_detail::check_cpu(logits, "cross_entropy");
+  ops_detail::check_int64(targets, "cross_entropy", "targets");
+  ATTNSCALE_CHECK(logits.dim() >= 1, "cross_entropy", "logits must have a class axis, got shape {}",
+                  shape_str(logits.shape()));
+  const Shape batch(logits.shape().begin(), logits.shape().end() - 1);
+  ATTNSCALE_CHECK(targets.shape() == batch, "cross_entropy",
+                  "targets shape {} must be logits shape {} without its last (class) axis", shape_str(targets.shape()),
+                  shape_str(logits.shape()));
+  const int64_t classes = logits.shape().back(), rows = numel_of(batch);
+  const Tensor tc = targets.contiguous();
+  const int64_t* t = tc.data<int64_t>();
+  const int64_t bad = kernels::find_index_out_of_range(rows, t, classes, ignore_index);
+  ATTNSCALE_CHECK(bad < 0, "cross_entropy", "target {} at position {} is out of range for {} classes (ignore_index {})",
+                  bad < 0 ? 0 : t[bad], bad, classes, ignore_index);
+
+  const Tensor lc = logits.contiguous();
+  Tensor losses = Tensor::empty(batch, logits.dtype(), logits.device());
+  Tensor lse = Tensor::empty({rows}, logits.dtype(), logits.device());
+  ATTNSCALE_DISPATCH_FLOAT(logits.dtype(), "cross_entropy", [&] {
+    kernels::cross_entropy_forward<scalar_t>(rows, classes, lc.data<scalar_t>(), t, ignore_index,
+                                             losses.data<scalar_t>(), lse.data<scalar_t>());
+  });
+  const Tensor saved_logits = lc.detach();
+  losses = autograd::record(losses, "cross_entropy", {logits}, [saved_logits, tc, lse, ignore_index](const Tensor& g) {
+    const Tensor gc = g.contiguous();
+    Tensor grad = Tensor::empty(saved_logits.shape(), gc.dtype(), gc.device());
+    const int64_t classes = saved_logits.shape().back(), rows = classes ? saved_logits.numel() / classes : 0;
+    ATTNSCALE_DISPATCH_FLOAT(gc.dtype(), "cross_entropy", [&] {
+      kernels::cross_entropy_backward<scalar_t>(rows, classes, saved_logits.data<scalar_t>(), tc.data<int64_t>(),
+                                                ignore_index, lse.data<scalar_t>(), gc.data<scalar_t>(),
+                                                grad.data<scalar_t>());
+    });
+    return std::vector<Tensor>{grad};
+  });
+
+  switch (reduction) {
+    case Reduction::none: return losses;
+    case Reduction::sum: return sum(losses);
+    case Reduction::mean: {
+      int64_t counted = 0;
+      for (int64_t r = 0; r < rows; ++r) counted += t[r] != ignore_index;
+      // All targets ignored: the sum is 0 and so is the mean (and its gradient), not 0/0.
+      return mul(sum(losses), counted ? 1.0 / static_cast<double>(counted) : 0.0);
+    }
+  }
+  throw UsageError("[cross_entropy] unknown reduction");
+}
+
+Tensor dropout(const Tensor& x, double p, Generator& gen, bool training) {
+  ATTNSCALE_CHECK(p >= 0.0 && p <= 1.0, "dropout", "probability {} is outside [0, 1]", p);
+  if (!training || p == 0.0) return x;
+  ops_detail::check_cpu(x, "dropout");
+  const Tensor xc = x.contiguous();
+  const int64_t n = xc.numel();
+  const uint64_t seed = gen.seed(), first = gen.reserve(kernels::dropout_counters(n));
+  const auto drop_below = static_cast<uint64_t>(std::llround(std::ldexp(p, 32)));
+  const double scale = p < 1.0 ? 1.0 / (1.0 - p) : 0.0;
+  auto apply = [=](const Tensor& in) {
+    Tensor out = Tensor::empty(in.shape(), in.dtype(), in.device());
+    ATTNSCALE_DISPATCH_FLOAT(in.dtype(), "dropout", [&] {
+      kernels::dropout<scalar_t>(n, in.data<scalar_t>(), out.data<scalar_t>(), seed, first, drop_below,
+                                 static_cast<scalar_t>(scale));
+    });
+    return out;
+  };
+  Tensor out = apply(xc);
+  // The backward regenerates the same mask from (seed, first) rather than storing it.
+  return autograd::record(out, "dropout", {x}, [apply](const Tensor& g) {
+    return std::vector<Tensor>{apply(g.contiguous())};
+  });
+}
+
+}  // namespace attnscale

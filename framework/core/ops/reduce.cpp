@@ -1,0 +1,206 @@
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "framework/core/autograd/node.h"
+#include "framework/core/ops/op_helpers.h"
+#include "framework/core/ops/ops.h"
+
+namespace attnscale {
+namespace {
+
+std::vector<int> normalize_axes(std::vector<int> axes, int64_t nd, const char* op) {
+  for (int& a : axes) a = normalize_axis(a, nd, op);
+  std::sort(axes.begin(), axes.end());
+  ATTNSCALE_CHECK(std::adjacent_find(axes.begin(), axes.end()) == axes.end(), op, "repeated axis");
+  return axes;
+}
+
+Shape reduced_shape(const Shape& shape, const std::vector<int>& axes, bool keepdim) {
+  Shape out;
+  for (int64_t i = 0; i < static_cast<int64_t>(shape.size()); ++i) {
+    const bool reduced = std::binary_search(axes.begin(), axes.end(), static_cast<int>(i));
+    if (!reduced) out.push_back(shape[i]);
+    else if (keepdim) out.push_back(1);
+  }
+  return out;
+}
+
+// Sum of a contiguous [outer, r] matrix over r (rows), or of [r, inner] over r (columns).
+template <typename T>
+void sum_rows(const T* x, int64_t outer, int64_t r, T* out) {
+#pragma omp parallel for if (outer * r > (1 << 16))
+  for (int64_t o = 0; o < outer; ++o) {
+    T acc = 0;
+    const T* row = x + o * r;
+#pragma omp simd reduction(+ : acc)
+    for (int64_t i = 0; i < r; ++i) acc += row[i];
+    out[o] = acc;
+  }
+}
+
+template <typename T>
+void sum_columns(const T* x, int64_t r, int64_t inner, T* out) {
+  std::fill_n(out, inner, T(0));
+  for (int64_t i = 0; i < r; ++i) {
+    const T* row = x + i * inner;
+#pragma omp simd
+    for (int64_t j = 0; j < inner; ++j) out[j] += row[j];
+  }
+}
+
+
+}  // namespace
+
+Tensor sum(const Tensor& x, std::vector<int> axes, bool keepdim) {
+  axes = normalize_axes(std::move(axes), x.dim(), "sum");
+  const Shape out_shape = reduced_shape(x.shape(), axes, keepdim);
+  Tensor out = Tensor::empty(out_shape, x.dtype(), x.device());
+  if (axes.empty()) {
+    out.copy_(x);
+  } else {
+    // Move the reduced axes last (a view), copy once if needed, then sum rows; a reduced leading
+    // prefix on a contiguous tensor sums columns without a copy.
+    const int k = static_cast<int>(axes.size());
+    const bool leading = axes.back() == k - 1;
+    int64_t r = 1;
+    for (int a : axes) r *= x.shape()[a];
+    const int64_t kept = r == 0 ? out.numel() : x.numel() / std::max<int64_t>(r, 1);
+    ATTNSCALE_DISPATCH_FLOAT(x.dtype(), "sum", [&] {
+      if (leading && x.is_contiguous()) {
+        sum_columns(x.data<scalar_t>(), r, kept, out.data<scalar_t>());
+        return;
+      }
+      std::vector<int> order;
+      for (int i = 0; i < x.dim(); ++i)
+        if (!std::binary_search(axes.begin(), axes.end(), i)) order.push_back(i);
+      order.insert(order.end(), axes.begin(), axes.end());
+      autograd::NoGradGuard no_grad;
+      const Tensor moved = permute(x, order).contiguous();
+      sum_rows(moved.data<scalar_t>(), kept, r, out.data<scalar_t>());
+    });
+  }
+  const Shape original = x.shape();
+  Shape kept_shape = reduced_shape(original, axes, true);
+  return autograd::record(out, "sum", {x}, [original, kept_shape](const Tensor& g) {
+    return std::vector<Tensor>{expand(reshape(g, kept_shape), original).contiguous()};
+  });
+}
+
+Tensor sum(const Tensor& x) {
+  std::vector<int> all(x.dim());
+  for (int i = 0; i < x.dim(); ++i) all[i] = i;
+  return sum(x, all, false);
+}
+
+Tensor mean(const Tensor& x, std::vector<int> axes, bool keepdim) {
+  int64_t count = 1;
+  for (int a : axes) count *= x.shape()[normalize_axis(a, x.dim(), "mean")];
+  return mul(sum(x, std::move(axes), keepdim), 1.0 / static_cast<double>(std::max<int64_t>(count, 1)));
+}
+
+Tensor mean(const Tensor& x) { return mul(sum(x), 1.0 / static_cast<double>(std::max<int64_t>(x.numel(), 1))); }
+
+Tensor sum_to(const Tensor& x, const Shape& shape) {
+  if (x.shape() == shape) return x;
+  const int64_t lead = x.dim() - static_cast<int64_t>(shape.size());
+  ATTNSCALE_CHECK(lead >= 0, "sum_to", "cannot sum {} to {}", shape_str(x.shape()), shape_str(shape));
+  std::vector<int> axes;
+  for (int64_t i = 0; i < x.dim(); ++i) {
+    if (i < lead) axes.push_back(static_cast<int>(i));
+    else if (shape[i - lead] == 1 && x.shape()[i] != 1) axes.push_back(static_cast<int>(i));
+    else
+      ATTNSCALE_CHECK(shape[i - lead] == x.shape()[i], "sum_to", "cannot sum {} to {}", shape_str(x.shape()),
+                      shape_str(shape));
+  }
+  return reshape(sum(x, axes, true), shape);
+}
+
+namespace {
+// Index of the maximum along `axis` for each (outer, inner) and the value; NaN-free inputs assumed.
+template <typename T>
+void max_along(const T* x, ops_detail::AxisView s, T* values, int64_t* indices) {
+#pragma omp parallel for if (s.outer * s.len * s.inner > (1 << 16))
+  for (int64_t o = 0; o < s.outer; ++o)
+    for (int64_t j = 0; j < s.inner; ++j) {
+      const T* p = x + o * s.len * s.inner + j;
+      T best = -std::numeric_limits<T>::infinity();
+      int64_t arg = 0;
+      for (int64_t i = 0; i < s.len; ++i)
+        if (p[i * s.inner] > best) best = p[i * s.inner], arg = i;
+      values[o * s.inner + j] = best;
+      indices[o * s.inner + j] = arg;
+    }
+}
+// Log-sum-exp along `axis`; an all -inf slice gives -inf.
+template <typename T>
+void logsumexp_along(const T* x, ops_detail::AxisView s, T* out) {
+#pragma omp parallel for if (s.outer * s.len * s.inner > (1 << 16))
+  for (int64_t o = 0; o < s.outer; ++o)
+    for (int64_t j = 0; j < s.inner; ++j) {
+      const T* p = x + o * s.len * s.inner + j;
+      T m = -std::numeric_limits<T>::infinity();
+      for (int64_t i = 0; i < s.len; ++i) m = std::max(m, p[i * s.inner]);
+      T acc = 0;
+      if (std::isfinite(m))
+        for (int64_t i = 0; i < s.len; ++i) acc += std::exp(p[i * s.inner] - m);
+      out[o * s.inner + j] = std::isfinite(m) ? m + std::log(acc) : m;
+    }
+}
+}  // namespace
+
+Tensor argmax(const Tensor& x, int axis, bool keepdim) {
+  const int ax = normalize_axis(axis, x.dim(), "argmax");
+  ATTNSCALE_CHECK(x.shape()[ax] > 0, "argmax", "empty axis {}", ax);
+  const Tensor xc = x.contiguous();
+  const Shape out_shape = reduced_shape(x.shape(), {ax}, keepdim);
+  Tensor indices = Tensor::empty(out_shape, DType::i64);
+  ATTNSCALE_DISPATCH_FLOAT(x.dtype(), "argmax", [&] {
+    std::vector<scalar_t> values(indices.numel());
+    max_along(xc.data<scalar_t>(), ops_detail::axis_view(x.shape(), ax), values.data(), indices.data<int64_t>());
+  });
+  return indices;
+}
+
+Tensor max(const Tensor& x, int axis, bool keepdim) {
+  const int ax = normalize_axis(axis, x.dim(), "max");
+  ATTNSCALE_CHECK(x.shape()[ax] > 0, "max", "empty axis {}", ax);
+  const Tensor xc = x.contiguous();
+  const ops_detail::AxisView s = ops_detail::axis_view(x.shape(), ax);
+  Tensor values = Tensor::empty(reduced_shape(x.shape(), {ax}, keepdim), x.dtype());
+  auto indices = std::make_shared<std::vector<int64_t>>(values.numel());
+  ATTNSCALE_DISPATCH_FLOAT(x.dtype(), "max", [&] {
+    max_along(xc.data<scalar_t>(), s, values.data<scalar_t>(), indices->data());
+  });
+  const Shape original = x.shape();
+  return autograd::record(values, "max", {x}, [original, s, indices](const Tensor& g) {
+    Tensor gin = Tensor::zeros(original, g.dtype());
+    const Tensor gc = g.contiguous();
+    ATTNSCALE_DISPATCH_FLOAT(g.dtype(), "max", [&] {
+      const scalar_t* pg = gc.data<scalar_t>();
+      scalar_t* pi = gin.data<scalar_t>();
+      for (int64_t o = 0; o < s.outer; ++o)
+        for (int64_t j = 0; j < s.inner; ++j)
+          pi[(o * s.len + (*indices)[o * s.inner + j]) * s.inner + j] = pg[o * s.inner + j];
+    });
+    return std::vector<Tensor>{gin};
+  });
+}
+
+Tensor logsumexp(const Tensor& x, int axis, bool keepdim) {
+  const int ax = normalize_axis(axis, x.dim(), "logsumexp");
+  const Tensor xc = x.contiguous();
+  const ops_detail::AxisView s = ops_detail::axis_view(x.shape(), ax);
+  Tensor out = Tensor::empty(reduced_shape(x.shape(), {ax}, keepdim), x.dtype());
+  ATTNSCALE_DISPATCH_FLOAT(x.dtype(), "logsumexp", [&] {
+    logsumexp_along(xc.data<scalar_t>(), s, out.data<scalar_t>());
+  });
+  const Tensor dx = xc.detach(), dout = reshape(out.detach(), reduced_shape(x.shape(), {ax}, true));
+  return autograd::record(out, "logsumexp", {x}, [dx, dout](const Tensor& g) {
+    // d lse / dx = softmax(x); rows that were all -inf get no gradient.
+    Tensor weights = exp(sub(dx, dout));
+    return std::vector<Tensor>{mul(weights, reshape(g, dout.shape()))};
+  });
+}
+
+}  // namespace attnscale

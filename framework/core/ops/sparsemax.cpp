@@ -1,0 +1,104 @@
+#include "framework/core/ops/sparsemax.h"
+
+#include <memory>
+#include <vector>
+
+#include "framework/core/autograd/node.h"
+#include "framework/core/ops/op_helpers.h"
+#include "framework/core/ops/ops.h"
+#include "kernels/general_attention.h"
+#include "kernels/score.h"
+#include "kernels/sparsemax.h"
+
+namespace attnscale {
+namespace {
+
+// Rows of length `len` of contiguous x: p = sparsemax(row). Threads over rows; each thread owns
+// its sort buffer.
+template <typename T>
+void sparsemax_rows(const T* x, T* p, int64_t rows, int64_t len) {
+#pragma omp parallel if (rows * len > (1 << 14))
+  {
+    std::vector<T> scratch(static_cast<size_t>(len));
+#pragma omp for
+    for (int64_t r = 0; r < rows; ++r)
+      kernels::sparsemax_forward<T>(std::span<const T>(x + r * len, len), std::span<T>(p + r * len, len), scratch);
+  }
+}
+
+template <typename T>
+void sparsemax_rows_backward(const T* p, const T* dp, T* dz, int64_t rows, int64_t len) {
+#pragma omp parallel for if (rows * len > (1 << 14))
+  for (int64_t r = 0; r < rows; ++r)
+    kernels::sparsemax_backward<T>(std::span<const T>(p + r * len, len), std::span<const T>(dp + r * len, len),
+                                   std::span<T>(dz + r * len, len));
+}
+
+// Sparsemax over the last axis.
+Tensor sparsemax_last(const Tensor& x_in) {
+  ops_detail::check_cpu(x_in, "sparsemax");
+  const Tensor x = x_in.contiguous();
+  const int64_t len = x.shape().back(), rows = len == 0 ? 0 : x.numel() / len;
+  Tensor p = Tensor::empty(x.shape(), x.dtype());
+  ATTNSCALE_DISPATCH_FLOAT(x.dtype(), "sparsemax",
+                           [&] { sparsemax_rows(x.data<scalar_t>(), p.data<scalar_t>(), rows, len); });
+  const Tensor saved = p.detach();
+  return autograd::record(p, "sparsemax", {x}, [saved, rows, len](const Tensor& g) {
+    const Tensor dp = g.contiguous();
+    Tensor dz = Tensor::empty(saved.shape(), saved.dtype());
+    ATTNSCALE_DISPATCH_FLOAT(saved.dtype(), "sparsemax", [&] {
+      sparsemax_rows_backward(saved.data<scalar_t>(), dp.data<scalar_t>(), dz.data<scalar_t>(), rows, len);
+    });
+    return std::vector<Tensor>{dz};
+  });
+}
+
+}  // namespace
+
+Tensor sparsemax(const Tensor& x, int axis) {
+  ATTNSCALE_CHECK(x.dim() >= 1, "sparsemax", "needs at least one axis, got a scalar");
+  const int last = static_cast<int>(x.dim()) - 1;
+  const int a = axis < 0 ? axis + last + 1 : axis;
+  ATTNSCALE_CHECK(a >= 0 && a <= last, "sparsemax", "axis {} out of range for {}", axis, shape_str(x.shape()));
+  if (a == last) return sparsemax_last(x);
+  return transpose(sparsemax_last(transpose(x, a, last)), a, last);
+}
+
+Tensor sparsemax_attention(const Tensor& q_in, const Tensor& k_in, const Tensor& v_in, const AttentionSpec& spec_in) {
+  for (const Tensor* t : {&q_in, &k_in, &v_in}) ops_detail::check_cpu(*t, "sparsemax_attention");
+  auto spec = std::make_shared<const AttentionSpec>(spec_in);
+  const Tensor q = q_in.contiguous(), k = k_in.contiguous(), v = v_in.contiguous();
+  const kernels::AttentionParams params = attention_params(q, k, v, *spec);
+  const auto& s = params.shape;
+  Tensor out = Tensor::empty({s.batch, s.q_heads, s.q_len, s.value_dim}, q.dtype());
+  ATTNSCALE_DISPATCH_FLOAT(q.dtype(), "sparsemax_attention", [&] {
+    const kernels::DotScore<scalar_t> score(s.head_dim, params.scale);
+    kernels::general_attention_forward<scalar_t>(
+        params, score, kernels::Normalizer::sparsemax,
+        {{q.data<scalar_t>(), size_t(s.q_size())}, {k.data<scalar_t>(), size_t(s.k_size())},
+         {v.data<scalar_t>(), size_t(s.v_size())}, {out.data<scalar_t>(), size_t(s.out_size())}, {}});
+  });
+  const Tensor sq = q.detach(), sk = k.detach(), sv = v.detach();
+  return autograd::record(out, "sparsemax_attention", {q, k, v}, [spec, sq, sk, sv](const Tensor& g) {
+    const kernels::AttentionParams p = attention_params(sq, sk, sv, *spec);
+    const auto& s = p.shape;
+    const Tensor dout = g.contiguous();
+    Tensor dq = Tensor::empty(sq.shape(), sq.dtype()), dk = Tensor::empty(sk.shape(), sk.dtype()),
+           dv = Tensor::empty(sv.shape(), sv.dtype());
+    ATTNSCALE_DISPATCH_FLOAT(sq.dtype(), "sparsemax_attention", [&] {
+      using span_c = std::span<const scalar_t>;
+      using span_m = std::span<scalar_t>;
+      const kernels::DotScore<scalar_t> score(s.head_dim, p.scale);
+      kernels::general_attention_backward<scalar_t>(
+          p, score, kernels::Normalizer::sparsemax,
+          {span_c(sq.data<scalar_t>(), s.q_size()), span_c(sk.data<scalar_t>(), s.k_size()),
+           span_c(sv.data<scalar_t>(), s.v_size()), span_c(dout.data<scalar_t>(), s.out_size()), {}, {},
+           span_m(dq.data<scalar_t>(), s.q_size()), span_m(dk.data<scalar_t>(), s.k_size()),
+           span_m(dv.data<scalar_t>(), s.v_size())},
+          {});
+    });
+    return std::vector<Tensor>{dq, dk, dv};
+  });
+}
+
+}  // namespace attnscale
