@@ -6,8 +6,15 @@
 
 namespace attnscale::app {
 
+CommSettings comm_settings(const Config& cfg) {
+  CommSettings base;
+  base.timeout = timeout_from_seconds(cfg.parallel.timeout_s);
+  return CommSettings::from_env(base);  // ATTNSCALE_COMM_TIMEOUT_S overrides the key
+}
+
 RankSetup::RankSetup(const Config& cfg, const MpiEnvironment& mpi)
-    : grid(world, GridShape::for_world(mpi.world_size(), static_cast<int>(cfg.parallel.cp),
+    : world(MPI_COMM_WORLD, comm_settings(cfg), "world"),
+      grid(world, GridShape::for_world(mpi.world_size(), static_cast<int>(cfg.parallel.cp),
                                        static_cast<int>(cfg.parallel.ulysses))) {
   set_thread_count(static_cast<int>(cfg.train.threads), node_info().local_size);
   // Every task splits its batches over the dp ranks; validate() has refused parallel.cp > 1 for the

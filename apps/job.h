@@ -14,6 +14,9 @@
 
 namespace attnscale::app {
 
+// parallel.timeout_s, unless ATTNSCALE_COMM_TIMEOUT_S overrides it, and the fault plan.
+CommSettings comm_settings(const Config& cfg);
+
 // The world communicator, the grid built from parallel.*, and the context tasks read it through.
 struct RankSetup {
   RankSetup(const Config& cfg, const MpiEnvironment& mpi);

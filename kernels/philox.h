@@ -1,14 +1,17 @@
 // Philox 4x32-10 (Salmon et al., "Parallel random numbers: as easy as 1, 2, 3", SC'11): a
 // counter-based generator, so the random words for counter c depend only on (key, c). Header-only
-// and free of state so every kernel (CPU now, CUDA later) and framework/core/tensor/random.h share it.
+// and free of state so every kernel (CPU and CUDA: philox4x32 and philox_block are __host__
+// __device__) and framework/core/tensor/random.h share it.
 #pragma once
 
 #include <array>
 #include <cstdint>
 
+#include "kernels/host_device.h"
+
 namespace attnscale::kernels {
 
-inline std::array<uint32_t, 4> philox4x32(std::array<uint32_t, 4> c, std::array<uint32_t, 2> k) {
+ATTNSCALE_HD inline std::array<uint32_t, 4> philox4x32(std::array<uint32_t, 4> c, std::array<uint32_t, 2> k) {
   constexpr uint32_t kMul0 = 0xD2511F53, kMul1 = 0xCD9E8D57;
   constexpr uint32_t kWeyl0 = 0x9E3779B9, kWeyl1 = 0xBB67AE85;
   for (int round = 0; round < 10; ++round) {
@@ -23,11 +26,12 @@ inline std::array<uint32_t, 4> philox4x32(std::array<uint32_t, 4> c, std::array<
 }
 
 // The four words for a 64-bit seed and a 64-bit counter (the convention of framework Generator).
-inline std::array<uint32_t, 4> philox_block(uint64_t seed, uint64_t counter) {
+ATTNSCALE_HD inline std::array<uint32_t, 4> philox_block(uint64_t seed, uint64_t counter) {
   return philox4x32({static_cast<uint32_t>(counter), static_cast<uint32_t>(counter >> 32), 0, 0},
                     {static_cast<uint32_t>(seed), static_cast<uint32_t>(seed >> 32)});
 }
 
+#if !defined(__CUDACC__)  // the CPU's lane-parallel form (nvcc rejects its GCC pragma)
 // philox_block for L consecutive counters, first_counter + l in lane l, with word q of lane l left in
 // words[q][l]. The rounds run lane by lane over plain arrays, which the compiler vectorises.
 template <int L>
@@ -60,5 +64,6 @@ inline void philox_blocks(uint64_t seed, uint64_t first_counter, uint32_t (&word
     words[2][l] = static_cast<uint32_t>(c2[l]), words[3][l] = static_cast<uint32_t>(c3[l]);
   }
 }
+#endif
 
 }  // namespace attnscale::kernels

@@ -1,5 +1,6 @@
 #include "distributed/comm/comm_settings.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstdlib>
@@ -22,18 +23,24 @@ T parse_number(std::string_view variable, std::string_view text) {
 
 }  // namespace
 
-CommSettings CommSettings::from_env() {
-  return from_lookup([](const char* name) { return std::getenv(name); });
+std::chrono::milliseconds timeout_from_seconds(double seconds) {
+  constexpr double year_ms = 365.0 * 24 * 3600 * 1000;
+  return std::chrono::milliseconds(static_cast<long long>(std::min(std::ceil(seconds * 1000), year_ms)));
 }
 
-CommSettings CommSettings::from_lookup(const std::function<const char*(const char*)>& lookup) {
-  CommSettings settings;
+CommSettings CommSettings::from_env(const CommSettings& base) {
+  return from_lookup([](const char* name) { return std::getenv(name); }, base);
+}
+
+CommSettings CommSettings::from_lookup(const std::function<const char*(const char*)>& lookup,
+                                       const CommSettings& base) {
+  CommSettings settings = base;
   if (const char* text = lookup("ATTNSCALE_COMM_TIMEOUT_S")) {
     const double seconds = parse_number<double>("ATTNSCALE_COMM_TIMEOUT_S", text);
     if (!(seconds > 0) || !std::isfinite(seconds))
       throw ConfigError(
           fmt::format("[comm] ATTNSCALE_COMM_TIMEOUT_S='{}' must be a positive number of seconds", text));
-    settings.timeout = std::chrono::milliseconds(static_cast<long long>(std::ceil(seconds * 1000)));
+    settings.timeout = timeout_from_seconds(seconds);
   }
   if (const char* text = lookup("ATTNSCALE_FAULT_KILL_RANK")) {
     settings.fault.rank = parse_number<int>("ATTNSCALE_FAULT_KILL_RANK", text);

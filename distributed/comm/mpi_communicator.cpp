@@ -1,6 +1,7 @@
 #include "distributed/comm/mpi_communicator.h"
 
 #include <climits>
+#include <exception>
 
 #include "base/error.h"
 #include "distributed/comm/mpi_check.h"
@@ -127,7 +128,11 @@ MpiCommunicator::MpiCommunicator(Adopt, MpiCommHandle comm, std::shared_ptr<Comm
   if (found && tag_ub) max_tag_ = *tag_ub;
 }
 
-MpiCommunicator::~MpiCommunicator() { settle_orphans(timeout()); }
+// While an error unwinds (a timed-out operation, usually) the job is ending: run_job aborts it. Waiting
+// another timeout for the operation that already timed out would only double the wait.
+MpiCommunicator::~MpiCommunicator() {
+  settle_orphans(std::uncaught_exceptions() > 0 ? std::chrono::milliseconds(0) : timeout());
+}
 
 std::size_t MpiCommunicator::max_count() const { return static_cast<std::size_t>(INT_MAX); }
 

@@ -1,7 +1,7 @@
 // Whether a checkpoint may resume under the current config. The checkpoint keeps the resolved
 // config text (to_yaml); the keys are compared one by one:
 //  - free to change: where and how the run executes, logs and checkpoints (run.name, run.dir,
-//    train.resume, train.log_every, train.eval_*, train.threads, parallel.*, checkpoint.*,
+//    train.resume, train.log_every, train.eval_*, train.threads, train.skip_nonfinite_steps, parallel.*, checkpoint.*,
 //    logging.*). parallel.* is the layout: resharding maps the per-rank state.
 //  - change with a warning: the run length and optimizer hyperparameters (train.steps, optim.*
 //    except optim.name). They steer the run from here on; the saved state still means the same.

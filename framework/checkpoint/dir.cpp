@@ -8,6 +8,7 @@
 
 #include "base/error.h"
 #include "framework/checkpoint/format.h"
+#include "framework/checkpoint/reader.h"
 #include "framework/io/durable_fs.h"
 
 namespace attnscale::checkpoint {
@@ -83,10 +84,20 @@ std::vector<fs::path> set_aside_after(const fs::path& root, std::int64_t step) {
 std::vector<fs::path> prune_checkpoints(const fs::path& root, std::int64_t keep, std::int64_t newest_step) {
   std::vector<CheckpointEntry> entries = list_checkpoints(root);
   std::erase_if(entries, [&](const CheckpointEntry& e) { return e.step > newest_step; });
+  // Newest first: keep entries until `keep` of them open as valid checkpoints (manifest and file
+  // sizes), so that an invalid newer one never costs the newest valid one.
+  std::int64_t valid = 0;
+  std::size_t kept = 0;
+  for (auto it = entries.rbegin(); it != entries.rend() && valid < std::max<std::int64_t>(keep, 1); ++it, ++kept) {
+    try {
+      CheckpointReader(it->dir, Verify::sizes);
+      ++valid;
+    } catch (const CheckpointError&) {
+    }
+  }
   std::vector<fs::path> deleted;
-  const auto excess = static_cast<std::ptrdiff_t>(entries.size()) - std::max<std::ptrdiff_t>(keep, 1);
-  for (std::ptrdiff_t i = 0; i < excess; ++i) {
-    const fs::path& dir = entries[static_cast<std::size_t>(i)].dir;
+  for (std::size_t i = 0; i + kept < entries.size(); ++i) {
+    const fs::path& dir = entries[i].dir;
     const fs::path doomed = fs::path(dir).concat(".deleted").concat(kTmpSuffix);
     std::error_code ec;
     fs::remove_all(doomed, ec);

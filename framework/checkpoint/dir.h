@@ -1,6 +1,6 @@
 // The checkpoint directory as a collection: which committed checkpoints it holds, the `latest`
-// pointer, removal of unfinished saves and pruning to the newest K. None of this validates a
-// checkpoint (reader.h does); only rank 0 calls the functions that change anything.
+// pointer, removal of unfinished saves and pruning to the newest K valid ones. Only rank 0 calls
+// the functions that change anything.
 #pragma once
 
 #include <cstdint>
@@ -35,7 +35,9 @@ std::vector<std::string> remove_unfinished(const std::filesystem::path& root);
 // one went.
 std::vector<std::filesystem::path> set_aside_after(const std::filesystem::path& root, std::int64_t step);
 
-// Deletes committed checkpoints older than the newest `keep` among those with step <= newest_step.
+// Deletes committed checkpoints older than the newest `keep` valid ones (a manifest whose files
+// have the listed sizes) among those with step <= newest_step; invalid ones among those kept stay
+// too, so a damaged newest checkpoint never costs the last valid one.
 // A deletion first renames the directory to *.tmp, so a crash mid-way never leaves a half-deleted
 // checkpoint under a committed name. Returns the deleted directories.
 std::vector<std::filesystem::path> prune_checkpoints(const std::filesystem::path& root, std::int64_t keep,

@@ -4,12 +4,14 @@
 #include <unordered_set>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "base/error.h"
 #include "framework/core/autograd/node.h"
 #include "framework/checkpoint/format.h"
 #include "framework/io/durable_fs.h"
 #include "framework/io/hdf5.h"
+#include "framework/core/tensor/non_finite.h"
 
 namespace attnscale::checkpoint {
 namespace {
@@ -115,7 +117,17 @@ void CheckpointReader::read_everything() const {
                                         manifest_.step));
     return 0;
   });
-  for (const std::string_view group : {kParamsGroup, kBuffersGroup, kOptimizerGroup}) read_group(group);
+  std::vector<std::string> non_finite;
+  for (const std::string_view group : {kParamsGroup, kBuffersGroup, kOptimizerGroup}) {
+    for (const NamedTensor& t : read_group(group))
+      if (auto found = first_non_finite(std::span(&t, 1))) {
+        found->tensor = fmt::format("{}/{}", group, t.name);  // its path in the file
+        non_finite.push_back(describe(*found));
+      }
+  }
+  if (!non_finite.empty())
+    throw CheckpointError(fmt::format("[checkpoint] {}: {} tensor(s) hold NaN or infinity (a diverged run): {}",
+                                      model.string(), non_finite.size(), fmt::join(non_finite, "; ")));
   read_ranks();
 }
 

@@ -35,7 +35,8 @@ class CheckpointReader {
   // The metrics records up to this step (JSON lines); "" when the run wrote none.
   std::string metrics_text() const;
   // Reads every dataset (so Fletcher32 checks every chunk) and checks the files against the
-  // manifest's step and layout: what `attnscale checkpoint verify` adds to opening.
+  // manifest's step and layout, and every tensor for NaN and infinity (CheckpointError listing
+  // them): what `attnscale checkpoint verify` adds to opening.
   void read_everything() const;
 
  private:

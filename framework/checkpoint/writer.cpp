@@ -14,6 +14,7 @@
 #include "framework/io/durable_fs.h"
 #include "framework/io/hdf5.h"
 #include "framework/io/sha256.h"
+#include "framework/core/tensor/non_finite.h"
 
 namespace attnscale::checkpoint {
 namespace {
@@ -60,6 +61,16 @@ std::string utc_now() {
   return text;
 }
 
+// A diverged run (NaN or infinity in its state) is not worth resuming: saving it would make it
+// the newest checkpoint, and retention could delete the last good ones for it.
+void refuse_non_finite(const Content& content) {
+  const std::pair<std::string_view, const NamedTensors*> groups[] = {
+      {"parameter", &content.parameters}, {"buffer", &content.buffers}, {"optimizer state", &content.optimizer_state}};
+  for (const auto& [what, tensors] : groups)
+    if (const auto found = first_non_finite(*tensors))
+      throw RuntimeFailure(fmt::format("[checkpoint] {} {}: refusing to save a diverged state", what, describe(*found)));
+}
+
 void write_group(h5::File& file, std::string_view group, const NamedTensors& tensors) {
   for (const NamedTensor& t : tensors) file.write_tensor(fmt::format("{}/{}", group, t.name), t.tensor);
 }
@@ -75,8 +86,7 @@ void write_model_file(const fs::path& file, const Content& content) {
   out.set_attribute("/", "program_version", ATTNSCALE_VERSION);
   out.set_attribute("/", "step", content.step);
   out.set_attribute("/", "optimizer", content.optimizer);
-  out.close();
-  fsync_file(file);
+  out.close();  // written and fsync'ed
 }
 
 void write_ranks_file(const fs::path& file, const SavedRanks& ranks) {
@@ -95,8 +105,7 @@ void write_ranks_file(const fs::path& file, const SavedRanks& ranks) {
   out.set_attribute("/", "dp", std::int64_t{ranks.grid.dp});
   out.set_attribute("/", "cp", std::int64_t{ranks.grid.cp});
   out.set_attribute("/", "ulysses", std::int64_t{ranks.grid.ulysses});
-  out.close();
-  fsync_file(file);
+  out.close();  // written and fsync'ed
 }
 
 CheckpointWriter::CheckpointWriter(WriterOptions options, Communicator* comm)
@@ -140,6 +149,7 @@ fs::path CheckpointWriter::save(const Content& content) {
                         "grid dp {} x cp {} does not match the {} saving ranks", content.grid.dp, content.grid.cp,
                         group_.size());
         if (rank == 0) {
+          refuse_non_finite(content);
           fs::create_directories(options_.dir);
           fs::remove_all(tmp_dir);
           fs::create_directory(tmp_dir);

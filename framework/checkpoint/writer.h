@@ -6,6 +6,9 @@
 //      <dir>: the rename is the commit                                 -> all ranks agree
 //   3. rank 0 points `latest` at step_N and deletes all but the newest `keep` checkpoints
 //
+// Rank 0 refuses to save a state holding NaN or infinity (a diverged run): the save fails like
+// any other, naming the tensor.
+//
 // A failure on any rank before the commit (disk full, an I/O error, an injected fault) is agreed on
 // by every rank: nothing is committed, step_N.tmp is removed, the previous checkpoints are
 // untouched, and every rank throws the same RuntimeFailure naming the failing rank and its reason.

@@ -160,7 +160,8 @@ ATTNSCALE_CONFIG_ENUM(TemporalOutput, label, sequence);
   KEY(std::int64_t, eval_every, 0, at_least(0), "steps between evaluations; 0 = at the end only")       \
   KEY(std::int64_t, eval_batches, 4, at_least(1), "batches per evaluation")                            \
   KEY(std::int64_t, threads, 0, at_least(0), "compute threads per rank; 0 = cores / ranks on the node") \
-  KEY(std::int64_t, accum_steps, 1, at_least(1), "micro-batches accumulated per optimizer step")
+  KEY(std::int64_t, accum_steps, 1, at_least(1), "micro-batches accumulated per optimizer step")         \
+  KEY(std::int64_t, skip_nonfinite_steps, 0, at_least(0), "steps with a NaN/Inf loss or gradient skipped (no update, on every rank alike) before the run stops; 0 = stop at the first")
 
 #define ATTNSCALE_PARALLEL_KEYS(KEY)                                                                   \
   KEY(std::int64_t, dp, 0, at_least(0), "data-parallel degree; 0 = the job's ranks / cp (as Megatron and torchrun do); a value given must make dp * cp equal the number of ranks") \

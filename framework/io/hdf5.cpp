@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "framework/core/tensor/host_allocator.h"
+#include "framework/io/durable_fs.h"
 
 namespace attnscale::h5 {
 namespace {
@@ -188,6 +189,7 @@ std::string error_stack() {
     if (!joined.empty()) joined += "; ";
     joined += message;
   }
+  std::replace(joined.begin(), joined.end(), '\n', ' ');  // one line, whatever HDF5 says
   return joined;
 }
 
@@ -216,9 +218,14 @@ herr_t Handle::reset() noexcept {
 
 File File::create(const fs::path& path) {
   silence_automatic_printing();
-  const hid_t id = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+  // The core driver without a backing store: HDF5 builds the file in memory and never writes the
+  // disk, so a full disk cannot fail inside HDF5 (where a failed flush leaves the file id open and
+  // crashes the library's exit handler); close() writes the image.
+  const Handle access(ATTNSCALE_HDF5_CHECK(H5Pcreate(H5P_FILE_ACCESS)), H5Pclose);
+  ATTNSCALE_HDF5_CHECK(H5Pset_fapl_core(access.get(), std::size_t{1} << 20, /*backing_store=*/false));
+  const hid_t id = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, access.get());
   if (id < 0) throw_open_failed("create", path);
-  return File(path, Handle(id, H5Fclose));
+  return File(path, Handle(id, H5Fclose), /*in_memory=*/true);
 }
 
 File File::open_read(const fs::path& path) {
@@ -230,8 +237,21 @@ File File::open_read(const fs::path& path) {
 
 void File::close() {
   if (file_.get() < 0) return;
-  if (H5Fflush(file_.get(), H5F_SCOPE_GLOBAL) < 0 || file_.reset() < 0)
-    throw Error(fmt::format("[hdf5] cannot write {}: {}", path_.string(), error_stack()));
+  if (!in_memory_) {
+    if (file_.reset() < 0) throw Error(fmt::format("[hdf5] cannot close {}: {}", path_.string(), error_stack()));
+    return;
+  }
+  std::string image;
+  const ssize_t size = H5Fflush(file_.get(), H5F_SCOPE_GLOBAL) < 0 ? -1 : H5Fget_file_image(file_.get(), nullptr, 0);
+  if (size > 0) {
+    image.resize(static_cast<std::size_t>(size));
+    if (H5Fget_file_image(file_.get(), image.data(), image.size()) != size) image.clear();
+  }
+  const std::string reason = image.empty() ? error_stack() : "";
+  // Closing a file in memory touches no disk; the id is released whatever happens next.
+  if (file_.reset() < 0 || image.empty())
+    throw Error(fmt::format("[hdf5] cannot build {} in memory: {}", path_.string(), reason.empty() ? error_stack() : reason));
+  write_file_durably(path_, image);  // "[io] cannot write FILE: No space left on device"
 }
 
 void File::make_groups(std::string_view path) {

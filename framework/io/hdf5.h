@@ -4,7 +4,7 @@
 //   h5::File file = h5::File::create("model.h5");
 //   file.write_tensor("params/blocks.0.attn.q_proj.weight", weight);   // groups made on the way
 //   file.set_attribute("/", "step", int64_t{100});
-//   file.close();                                                       // reports a failed close
+//   file.close();                                                       // writes it; reports a failure
 //   Tensor w = h5::File::open_read("model.h5").read_tensor("params/blocks.0.attn.q_proj.weight");
 //
 // Datasets are chunked (about 1 MiB a chunk) with the Fletcher32 checksum filter, so a reader
@@ -89,7 +89,10 @@ struct DatasetInfo {
 
 class File {
  public:
-  // Creates (truncates) a file for writing. h5::LockError or h5::Error naming the file.
+  // A new file, built in memory until close() writes it (replacing `path`) and fsyncs it: HDF5
+  // itself never writes the disk, so a full disk is an ordinary error of close() naming the file,
+  // and every HDF5 id is released on every path. Costs one copy of the file in memory. A File
+  // destroyed without close() writes nothing.
   static File create(const std::filesystem::path& path);
   // Opens an existing file read-only. h5::LockError or h5::Error naming the file and HDF5's reason
   // (not an HDF5 file, truncated, ...).
@@ -97,7 +100,7 @@ class File {
 
   const std::filesystem::path& path() const { return path_; }
   hid_t id() const { return file_.get(); }
-  // Flushes and closes, reporting a failure (the destructor closes silently).
+  // Closes, reporting a failure (the destructor closes silently); a created file is written here.
   void close();
 
   // A tensor of any dtype, under a slash-separated path; missing groups are created.
@@ -120,13 +123,15 @@ class File {
   std::int64_t int_attribute(std::string_view object, std::string_view name) const;
 
  private:
-  File(std::filesystem::path path, Handle file) : path_(std::move(path)), file_(std::move(file)) {}
+  File(std::filesystem::path path, Handle file, bool in_memory = false)
+      : path_(std::move(path)), file_(std::move(file)), in_memory_(in_memory) {}
   void make_groups(std::string_view path);
   void write_array(std::string_view path, hid_t file_type, hid_t memory_type, const void* data,
                    std::span<const hsize_t> dims, std::size_t element_size);
 
   std::filesystem::path path_;
   Handle file_;
+  bool in_memory_ = false;  // created: close() writes the image
 };
 
 }  // namespace attnscale::h5

@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "framework/core/autograd/node.h"
+#include "kernels/rope.h"
 
 namespace attnscale::nn {
 namespace {
@@ -22,10 +23,8 @@ void rotate(const T* x, T* y, int64_t rows, int64_t n, int64_t d, const std::vec
       const double* c = cos_table.data() + t * half;
       const double* s = sin_table.data() + t * half;
       for (int64_t i = 0; i < half; ++i) {
-        const T a = xr[i], b = xr[i + half];
-        const T ci = static_cast<T>(c[i]), si = static_cast<T>(sign * s[i]);
-        yr[i] = a * ci - b * si;
-        yr[i + half] = b * ci + a * si;
+        kernels::rope_rotate_pair(xr[i], xr[i + half], static_cast<T>(c[i]), static_cast<T>(sign * s[i]), yr[i],
+                                  yr[i + half]);
       }
     }
 }
@@ -55,7 +54,7 @@ Tensor apply_rope(const Tensor& x, const Tensor& positions, double theta) {
   auto sin_table = std::make_shared<std::vector<double>>(n * half);
   for (int64_t t = 0; t < n; ++t)
     for (int64_t i = 0; i < half; ++i) {
-      const double angle = static_cast<double>(pos[t]) * std::pow(theta, -2.0 * static_cast<double>(i) / d);
+      const double angle = kernels::rope_angle(pos[t], i, d, theta);
       (*cos_table)[t * half + i] = std::cos(angle);
       (*sin_table)[t * half + i] = std::sin(angle);
     }

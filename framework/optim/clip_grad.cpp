@@ -4,6 +4,7 @@
 
 #include "framework/core/autograd/node.h"
 #include "framework/core/ops/ops.h"
+#include "framework/core/tensor/non_finite.h"
 #include "kernels/elementwise.h"
 #include "kernels/optim.h"
 
@@ -18,20 +19,13 @@ void check_cpu(const NamedTensor& p, const Tensor& grad) {
 }
 
 [[noreturn]] void throw_non_finite(std::span<const NamedTensor> params, double norm) {
-  for (const NamedTensor& p : params) {
-    const Tensor grad = p.tensor.grad();
-    if (!grad.defined()) continue;
-    const Tensor g = grad.contiguous();
-    const auto [index, value] = ATTNSCALE_DISPATCH_FLOAT(g.dtype(), kWhere, [&] {
-      const int64_t i = kernels::first_non_finite<scalar_t>(g.numel(), g.data<scalar_t>());
-      return std::pair<int64_t, double>{i, i < 0 ? 0.0 : static_cast<double>(g.data<scalar_t>()[i])};
-    });
-    if (index >= 0)
-      throw NonFiniteGradient(fmt::format("[{}] the gradient norm is {}: parameter '{}' (shape {}) has gradient "
-                                          "element {} (flat index) = {}",
-                                          kWhere, norm, p.name, shape_str(p.tensor.shape()), index, value),
-                              p.name);
-  }
+  NamedTensors grads;
+  for (const NamedTensor& p : params)
+    if (p.tensor.grad().defined()) grads.push_back({p.name, p.tensor.grad()});
+  if (const auto found = first_non_finite(grads))
+    throw NonFiniteGradient(fmt::format("[{}] the gradient norm is {}: the gradient of parameter {}", kWhere, norm,
+                                        describe(*found)),
+                            found->tensor);
   throw NonFiniteGradient(fmt::format("[{}] the gradient norm is {} although every gradient on this rank is finite "
                                       "(the sum of squares overflowed, or another rank holds a non-finite value)",
                                       kWhere, norm),

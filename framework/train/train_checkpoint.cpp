@@ -29,6 +29,14 @@ void restore_generators(TrainTask& task, const std::vector<GeneratorState>& stat
       if (s.name == g.name) g.generator->set_state(s.seed, s.offset);
 }
 
+std::unique_ptr<CheckpointDirLock> lock_on_rank0(CheckpointGroup& group, const RunDir& run_dir) {
+  std::unique_ptr<CheckpointDirLock> lock;
+  group.run_agreed(
+      [&] { lock = std::make_unique<CheckpointDirLock>(run_dir.checkpoint_dir, this_process(run_dir.root)); },
+      /*rank0_only=*/true);
+  return lock;
+}
+
 }  // namespace
 
 TrainCheckpoints::TrainCheckpoints(const Config& cfg, const RunDir& run_dir, Communicator* world)
@@ -37,6 +45,7 @@ TrainCheckpoints::TrainCheckpoints(const Config& cfg, const RunDir& run_dir, Com
       grid_(GridShape::for_world(world ? world->size() : 1, static_cast<int>(cfg.parallel.cp),
                                  static_cast<int>(cfg.parallel.ulysses))),
       group_(world),
+      lock_(lock_on_rank0(group_, run_dir)),
       writer_(WriterOptions{run_dir.checkpoint_dir, cfg.checkpoint.keep}, world) {
   ATTNSCALE_CHECK(cfg.parallel.dp == 0 || cfg.parallel.dp == grid_.dp, "checkpoint",
                   "parallel.dp ({}) x parallel.cp ({}) must equal the {} ranks of the run", cfg.parallel.dp, grid_.cp,

@@ -9,11 +9,13 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 
 #include "distributed/comm/communicator.h"
 #include "framework/config/config.h"
 #include "framework/checkpoint/group.h"
+#include "framework/checkpoint/lock.h"
 #include "framework/checkpoint/writer.h"
 #include "framework/io/run_dir.h"
 #include "framework/optim/optimizer.h"
@@ -29,8 +31,9 @@ struct TrainPosition {
 
 class TrainCheckpoints {
  public:
-  // `world`: every rank of the run (null: this process alone); its size must be dp x cp. Rank 0
-  // removes unfinished saves from checkpoint.dir.
+  // Collective. `world`: every rank of the run (null: this process alone); its size must be dp x cp.
+  // Rank 0 locks checkpoint.dir for the life of this object (framework/checkpoint/lock.h: every
+  // rank throws CheckpointError when another run holds it), then removes unfinished saves.
   TrainCheckpoints(const Config& cfg, const RunDir& run_dir, Communicator* world);
 
   // Collective. Restores what train.resume names into the model, the optimizer and the task's random
@@ -51,6 +54,7 @@ class TrainCheckpoints {
   const RunDir& run_dir_;
   GridShape grid_;
   checkpoint::CheckpointGroup group_;
+  std::unique_ptr<checkpoint::CheckpointDirLock> lock_;  // rank 0's; before writer_, which cleans the directory
   checkpoint::CheckpointWriter writer_;
 };
 

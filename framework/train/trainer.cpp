@@ -4,15 +4,18 @@
 
 #include <array>
 #include <chrono>
+#include <cmath>
 #include <optional>
 
 #include "base/logging.h"
+#include "framework/checkpoint/group.h"
 #include "framework/io/metrics.h"
 #include "framework/io/progress.h"
 #include "framework/optim/adam.h"
 #include "framework/optim/clip_grad.h"
 #include "framework/optim/sgd.h"
 #include "framework/core/ops/ops.h"
+#include "framework/core/tensor/non_finite.h"
 
 namespace attnscale::train {
 
@@ -51,13 +54,31 @@ Trainer::Trainer(const Config& cfg, TrainTask& task, const RunDir* run_dir, int 
 }
 
 namespace {
-// Sums (loss, correct, scored, tokens) over every rank: each rank's loss is its share of the mean.
-void sum_over_ranks(Communicator* world, double& loss, int64_t& correct, int64_t& scored, int64_t& tokens) {
+// Sums (loss, correct, scored, tokens, non-finite ranks) over every rank: each rank's loss is its
+// share of the mean. One all-reduce carries the step's statistics and the skip decision.
+void sum_over_ranks(Communicator* world, double& loss, int64_t& correct, int64_t& scored, int64_t& tokens,
+                    int64_t& nonfinite_ranks) {
   if (!world || world->size() == 1) return;
-  std::array<double, 4> v{loss, static_cast<double>(correct), static_cast<double>(scored), static_cast<double>(tokens)};
+  std::array<double, 5> v{loss, static_cast<double>(correct), static_cast<double>(scored), static_cast<double>(tokens),
+                          static_cast<double>(nonfinite_ranks)};
   world->all_reduce(v, ReduceOp::sum);
   loss = v[0];
   correct = static_cast<int64_t>(v[1]), scored = static_cast<int64_t>(v[2]), tokens = static_cast<int64_t>(v[3]);
+  nonfinite_ranks = static_cast<int64_t>(v[4]);
+}
+
+// What is not finite in this rank's own loss and gradients ("" when all is).
+std::string local_nonfinite(double loss, std::span<const NamedTensor> params) {
+  if (!std::isfinite(loss)) return fmt::format("[train] the loss on this rank is {}", loss);
+  NamedTensors grads;
+  for (const NamedTensor& p : params)
+    if (p.tensor.grad().defined()) grads.push_back({p.name, p.tensor.grad()});
+  const auto found = first_non_finite(grads);
+  return found ? fmt::format("[train] the gradient of parameter {}", describe(*found)) : std::string();
+}
+
+void label_step(Communicator* world, std::string label) {
+  if (world) world->set_step(std::move(label));
 }
 
 int64_t peak_resident_bytes() {
@@ -66,6 +87,32 @@ int64_t peak_resident_bytes() {
   return static_cast<int64_t>(usage.ru_maxrss) * 1024;  // Linux reports KiB
 }
 }  // namespace
+
+void Trainer::skip_nonfinite_step(int64_t step, const NonFiniteReasons& reasons) {
+  const int64_t budget = cfg_.train.skip_nonfinite_steps;
+  if (skipped_nonfinite_ < budget) {
+    ++skipped_nonfinite_;
+    if (!reasons.origin.empty()) LOG_WARN("{} at step {}", reasons.origin, step);
+    if (rank_ == 0)
+      LOG_WARN("[train] step {}: non-finite loss or gradient: skipped without an update ({} of "
+               "train.skip_nonfinite_steps = {})",
+               step, skipped_nonfinite_, budget);
+    return;
+  }
+  // Stop on every rank with the same message, from the lowest rank whose own values were not finite
+  // (or, when none was, the lowest that saw it after the reduction).
+  checkpoint::CheckpointGroup group(world_);
+  const auto failure = [&](const std::string& reason) {
+    return reason.empty() ? checkpoint::Failure{} : checkpoint::Failure{1, reason, rank_};
+  };
+  checkpoint::Failure first = group.first_failure(failure(reasons.origin));
+  if (!first) first = group.first_failure(failure(reasons.after_reduce));
+  const std::string limit = budget == 0 ? std::string("train.skip_nonfinite_steps = 0")
+                                        : fmt::format("all train.skip_nonfinite_steps = {} skips are used", budget);
+  throw NonFiniteStep(fmt::format("[train] step {}: non-finite loss or gradient and {}: the run stops (rank {}: {}). "
+                                  "Lower optim.lr, set optim.grad_clip, or raise train.skip_nonfinite_steps",
+                                  step, limit, first.rank, first.message));
+}
 
 EvalResult Trainer::evaluate() {
   double loss = 0;
@@ -76,7 +123,8 @@ EvalResult Trainer::evaluate() {
     correct += r.correct;
     scored += r.scored;
   }
-  sum_over_ranks(world_, loss, correct, scored, tokens);
+  int64_t nonfinite_ranks = 0;
+  sum_over_ranks(world_, loss, correct, scored, tokens, nonfinite_ranks);
   return {loss / static_cast<double>(cfg_.train.eval_batches),
           scored ? static_cast<double>(correct) / static_cast<double>(scored) : 0.0};
 }
@@ -84,6 +132,7 @@ EvalResult Trainer::evaluate() {
 TrainSummary Trainer::run() {
   using Clock = std::chrono::steady_clock;
   TrainPosition position;  // after `step` steps; the cursor is the next training batch
+  label_step(world_, "resume");
   if (checkpoints_)
     if (const auto resumed = checkpoints_->resume(task_, *optimizer_)) position = *resumed;
   std::optional<MetricsWriter> metrics;
@@ -100,6 +149,7 @@ TrainSummary Trainer::run() {
   int64_t run_tokens = 0;
   const int64_t accum = cfg_.train.accum_steps;
   for (int64_t step = position.step + 1; step <= cfg_.train.steps; ++step) {
+    label_step(world_, fmt::format("train step {}", step));
     const auto step_start = Clock::now();
     double loss = 0;
     int64_t correct = 0, scored = 0, tokens = 0;
@@ -109,32 +159,52 @@ TrainSummary Trainer::run() {
       loss += r.loss.item() / static_cast<double>(accum);
       correct += r.correct, scored += r.scored, tokens += r.tokens;
     }
-    const auto comm_start = Clock::now();
+    // Non-finite values: this rank's own (its loss and gradients before the reduction), then after
+    // the reduction (another rank's, or an overflowing norm). clip_grad_norm throws before changing anything.
+    NonFiniteReasons nonfinite{local_nonfinite(loss, optimizer_->params()), ""};
+    auto comm_start = Clock::now();
     if (reducer_) reducer_->reduce();
-    sum_over_ranks(world_, loss, correct, scored, tokens);
-    const double comm_time = std::chrono::duration<double>(Clock::now() - comm_start).count();
-    const double grad_norm = clip_grad_norm(optimizer_->params(), cfg_.optim.grad_clip);
+    double comm_time = std::chrono::duration<double>(Clock::now() - comm_start).count();
+    double grad_norm = 0;
+    try {
+      grad_norm = clip_grad_norm(optimizer_->params(), cfg_.optim.grad_clip);
+    } catch (const NonFiniteGradient& e) {
+      nonfinite.after_reduce = e.what();
+    }
+    int64_t nonfinite_ranks = nonfinite.any() ? 1 : 0;
+    comm_start = Clock::now();
+    sum_over_ranks(world_, loss, correct, scored, tokens, nonfinite_ranks);
+    comm_time += std::chrono::duration<double>(Clock::now() - comm_start).count();
     const double lr = schedule_.lr(step);
-    optimizer_->set_lr(lr);
-    optimizer_->step();
+    const bool skipped = nonfinite_ranks > 0;  // the same on every rank: the count is all-reduced
+    if (skipped) {
+      skip_nonfinite_step(step, nonfinite);
+      summary.skipped_steps.push_back(step);
+    } else {
+      optimizer_->set_lr(lr);
+      optimizer_->step();
+    }
     optimizer_->zero_grad();
 
     const double step_time = std::chrono::duration<double>(Clock::now() - step_start).count();
     const double tokens_per_s = static_cast<double>(tokens) / step_time;
     run_tokens += tokens;
-    if (summary.losses.empty()) summary.first_loss = loss;
-    summary.losses.push_back(loss);
-    summary.last_loss = loss;
+    if (!skipped) {
+      if (summary.losses.empty()) summary.first_loss = loss;
+      summary.losses.push_back(loss);
+      summary.last_loss = loss;
+      progress.update(step, loss, tokens_per_s);
+    }
     summary.steps = step;
-    progress.update(step, loss, tokens_per_s);
 
     const bool eval_now = (cfg_.train.eval_every > 0 && step % cfg_.train.eval_every == 0) || step == cfg_.train.steps;
     std::optional<EvalResult> eval;
     if (eval_now) {
+      label_step(world_, fmt::format("eval after step {}", step));
       eval = evaluate();
       LOG_INFO("eval at step {}: loss {:.4f}, accuracy {:.4f}", step, eval->loss, eval->accuracy);
     }
-    if (metrics && (step % cfg_.train.log_every == 0 || step == cfg_.train.steps || eval)) {
+    if (metrics && (step % cfg_.train.log_every == 0 || step == cfg_.train.steps || eval || skipped)) {
       StepMetrics m;
       m.step = step;
       m.loss = loss;
@@ -145,6 +215,7 @@ TrainSummary Trainer::run() {
       m.comm_time_s = comm_time;
       m.peak_mem_bytes = peak_resident_bytes();
       m.extra["train_accuracy"] = scored ? static_cast<double>(correct) / static_cast<double>(scored) : 0.0;
+      if (skipped_nonfinite_ > 0) m.extra["skipped_nonfinite_steps"] = skipped_nonfinite_;
       if (eval) {
         m.extra["eval_loss"] = eval->loss;
         m.extra["eval_accuracy"] = eval->accuracy;
@@ -153,7 +224,10 @@ TrainSummary Trainer::run() {
     }
     if (eval) summary.final_eval = *eval;
     position.step = step;
-    if (checkpoints_ && checkpoints_->due(step)) checkpoints_->save(position, task_, *optimizer_);
+    if (checkpoints_ && checkpoints_->due(step)) {
+      label_step(world_, fmt::format("checkpoint after step {}", step));
+      checkpoints_->save(position, task_, *optimizer_);
+    }
   }
   if (position.step >= cfg_.train.steps && summary.losses.empty())
     LOG_INFO("nothing to train: the checkpoint is at step {} and train.steps is {}", position.step, cfg_.train.steps);

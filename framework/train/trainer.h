@@ -1,10 +1,17 @@
 // The training loop: for each optimizer step, accumulate gradients over micro-batches, clip, set
 // the scheduled learning rate, update; log metrics, progress and evaluations on rank 0.
+//
+// A step whose loss or gradient is NaN or infinite on any rank is skipped on every rank alike (the
+// ranks agree through the all-reduce that sums the step's loss): no update, the gradients dropped,
+// the batch and the learning-rate schedule consumed as for any step. At most
+// train.skip_nonfinite_steps steps are skipped in one process's run; the next one stops the run
+// (NonFiniteStep). The default 0 stops at the first.
 #pragma once
 
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "distributed/data_parallel/gradient_reducer.h"
@@ -29,7 +36,15 @@ struct TrainSummary {
   EvalResult final_eval;
   double tokens_per_s = 0;  // over the whole run
   int64_t resumed_from_step = 0;  // the checkpoint's step (0: a fresh start)
-  std::vector<double> losses;     // training loss of every step this run took, in order
+  std::vector<double> losses;     // training loss of every step this run took, in order (skipped steps left out)
+  std::vector<int64_t> skipped_steps;  // steps skipped for a non-finite loss or gradient (train.skip_nonfinite_steps)
+};
+
+// A non-finite loss or gradient once train.skip_nonfinite_steps is used up (exit code 1). The same
+// message on every rank, naming the step, the first rank that saw it and what it saw.
+class NonFiniteStep : public RuntimeFailure {
+ public:
+  using RuntimeFailure::RuntimeFailure;
 };
 
 std::unique_ptr<Optimizer> make_optimizer(const OptimConfig& optim, std::vector<NamedTensor> params);
@@ -45,6 +60,14 @@ class Trainer {
   EvalResult evaluate();
 
  private:
+  struct NonFiniteReasons {
+    std::string origin;        // this rank's own loss or gradients, before the reduction
+    std::string after_reduce;  // the reduced gradients (another rank's values, or an overflowing norm)
+    bool any() const { return !origin.empty() || !after_reduce.empty(); }
+  };
+  // Collective (on the stop path). Skips `step` within the budget, or throws NonFiniteStep.
+  void skip_nonfinite_step(int64_t step, const NonFiniteReasons& reasons);
+
   const Config& cfg_;
   TrainTask& task_;
   const RunDir* run_dir_;
@@ -54,6 +77,7 @@ class Trainer {
   Communicator* world_;
   std::unique_ptr<GradientReducer> reducer_;      // with more than one rank
   std::optional<TrainCheckpoints> checkpoints_;  // when there is a run directory
+  int64_t skipped_nonfinite_ = 0;                // steps skipped so far (train.skip_nonfinite_steps)
 };
 
 }  // namespace attnscale::train

@@ -20,7 +20,7 @@ void dropout(int64_t n, const T* in, T* out, uint64_t seed, uint64_t first_count
 #pragma omp parallel for if (n >= kParallelElements) schedule(static)
   for (int64_t g = 0; g < groups; ++g) {
     uint32_t words[4][kLanes];
-    philox_blocks<kLanes>(seed, first_counter + static_cast<uint64_t>(g * kLanes), words);
+    philox_blocks<kLanes>(seed, dropout_counter(first_counter, g, 0), words);
     // Element e of the group uses word e / 16 of lane e % 16: contiguous in `words`, so this loop
     // vectorises (interleaving lanes would need scatters). The flags have T's width so that the
     // select below vectorises too.

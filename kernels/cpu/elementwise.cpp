@@ -1,4 +1,5 @@
 #include "kernels/elementwise.h"
+#include "kernels/elementwise_math.h"
 
 #include <algorithm>
 #include <cmath>
@@ -10,63 +11,18 @@
 namespace attnscale::kernels {
 namespace {
 
+// The CPU's math for elementwise_math.h: the vectorisable exp and normal CDF for float, libm otherwise.
 template <typename T>
-inline T apply_unary(UnaryOp op, T x) {
-  switch (op) {
-    case UnaryOp::neg: return -x;
-    case UnaryOp::exp: return math_for<T>::exp(x);
-    case UnaryOp::log: return std::log(x);
-    case UnaryOp::tanh: return std::tanh(x);
-    case UnaryOp::sigmoid: return T(1) / (T(1) + math_for<T>::exp(-x));
-    case UnaryOp::relu: return x > T(0) ? x : T(0);
-    case UnaryOp::gelu: return x * math_for<T>::normal_cdf(x);
-    case UnaryOp::silu: return x / (T(1) + math_for<T>::exp(-x));
-    case UnaryOp::sqrt: return std::sqrt(x);
-    case UnaryOp::rsqrt: return T(1) / std::sqrt(x);
-    case UnaryOp::abs: return std::abs(x);
-    case UnaryOp::square: return x * x;
-  }
-  return x;
-}
-
-template <typename T>
-inline T unary_derivative(UnaryOp op, T x, T y) {
-  switch (op) {
-    case UnaryOp::neg: return T(-1);
-    case UnaryOp::exp: return y;
-    case UnaryOp::log: return T(1) / x;
-    case UnaryOp::tanh: return T(1) - y * y;
-    case UnaryOp::sigmoid: return y * (T(1) - y);
-    case UnaryOp::relu: return x > T(0) ? T(1) : T(0);
-    case UnaryOp::gelu: return math_for<T>::normal_cdf(x) + x * math_for<T>::normal_pdf(x);
-    case UnaryOp::silu: {
-      const T s = T(1) / (T(1) + math_for<T>::exp(-x));
-      return s * (T(1) + x * (T(1) - s));
-    }
-    case UnaryOp::sqrt: return T(0.5) / y;
-    case UnaryOp::rsqrt: return T(-0.5) * y * y * y;
-    case UnaryOp::abs: return x > T(0) ? T(1) : (x < T(0) ? T(-1) : T(0));
-    case UnaryOp::square: return T(2) * x;
-  }
-  return T(0);
-}
-
-template <typename T>
-inline T apply_binary(BinaryOp op, T a, T b) {
-  switch (op) {
-    case BinaryOp::add: return a + b;
-    case BinaryOp::sub: return a - b;
-    case BinaryOp::mul: return a * b;
-    case BinaryOp::div: return a / b;
-    case BinaryOp::pow: return static_cast<T>(std::pow(a, b));
-    case BinaryOp::maximum: return std::max(a, b);
-    case BinaryOp::minimum: return std::min(a, b);
-    case BinaryOp::greater: return a > b ? T(1) : T(0);
-    case BinaryOp::less: return a < b ? T(1) : T(0);
-    case BinaryOp::equal: return a == b ? T(1) : T(0);
-  }
-  return a;
-}
+struct CpuMath {
+  static T exp(T x) { return math_for<T>::exp(x); }
+  static T log(T x) { return std::log(x); }
+  static T tanh(T x) { return std::tanh(x); }
+  static T sqrt(T x) { return std::sqrt(x); }
+  static T abs(T x) { return std::abs(x); }
+  static T pow(T a, T b) { return static_cast<T>(std::pow(a, b)); }
+  static T normal_cdf(T x) { return math_for<T>::normal_cdf(x); }
+  static T normal_pdf(T x) { return math_for<T>::normal_pdf(x); }
+};
 
 // The op as a compile-time constant so each inner loop vectorises.
 template <typename T, BinaryOp Op>
@@ -79,15 +35,15 @@ void binary_rows(int ndim, const int64_t* shape, const T* a, const int64_t* sa, 
     const T* pb = b + at[1];
     T* po = out + oo;
     if (ia == 1 && ib == 1) {
-      for (int64_t i = 0; i < n; ++i) po[i] = apply_binary<T>(Op, pa[i], pb[i]);
+      for (int64_t i = 0; i < n; ++i) po[i] = apply_binary<CpuMath<T>>(Op, pa[i], pb[i]);
     } else if (ia == 1 && ib == 0) {
       const T s = pb[0];
-      for (int64_t i = 0; i < n; ++i) po[i] = apply_binary<T>(Op, pa[i], s);
+      for (int64_t i = 0; i < n; ++i) po[i] = apply_binary<CpuMath<T>>(Op, pa[i], s);
     } else if (ia == 0 && ib == 1) {
       const T s = pa[0];
-      for (int64_t i = 0; i < n; ++i) po[i] = apply_binary<T>(Op, s, pb[i]);
+      for (int64_t i = 0; i < n; ++i) po[i] = apply_binary<CpuMath<T>>(Op, s, pb[i]);
     } else {
-      for (int64_t i = 0; i < n; ++i) po[i] = apply_binary<T>(Op, pa[i * ia], pb[i * ib]);
+      for (int64_t i = 0; i < n; ++i) po[i] = apply_binary<CpuMath<T>>(Op, pa[i * ia], pb[i * ib]);
     }
   });
 }
@@ -95,13 +51,13 @@ void binary_rows(int ndim, const int64_t* shape, const T* a, const int64_t* sa, 
 template <typename T, UnaryOp Op>
 void unary_loop(int64_t n, const T* in, T* out) {
 #pragma omp parallel for simd if (n > (1 << 16)) schedule(static)
-  for (int64_t i = 0; i < n; ++i) out[i] = apply_unary<T>(Op, in[i]);
+  for (int64_t i = 0; i < n; ++i) out[i] = apply_unary<CpuMath<T>>(Op, in[i]);
 }
 
 template <typename T, UnaryOp Op>
 void unary_backward_loop(int64_t n, const T* in, const T* out, const T* grad_out, T* grad_in) {
 #pragma omp parallel for simd if (n > (1 << 16)) schedule(static)
-  for (int64_t i = 0; i < n; ++i) grad_in[i] = grad_out[i] * unary_derivative<T>(Op, in[i], out[i]);
+  for (int64_t i = 0; i < n; ++i) grad_in[i] = grad_out[i] * unary_derivative<CpuMath<T>>(Op, in[i], out[i]);
 }
 
 }  // namespace

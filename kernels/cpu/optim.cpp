@@ -6,6 +6,7 @@
 // Every element runs through the same instructions (a block's last partial lane group runs on
 // zero-padded copies), so results do not depend on the thread count or on where a chunk starts.
 #include "kernels/optim.h"
+#include "kernels/optim_math.h"
 
 #include <algorithm>
 #include <array>
@@ -76,18 +77,15 @@ void for_blocks(int64_t n, const Lanes& lanes, Elems*... ptrs) {
 }  // namespace
 
 template <typename T>
-void sgd_update(int64_t n, T* param, const T* grad, T* momentum_buf, const SgdStep& s) {
-  const T neg_lr = static_cast<T>(-s.lr), wd = static_cast<T>(s.weight_decay), mu = static_cast<T>(s.momentum);
-  const T keep = static_cast<T>(1.0 - s.dampening);
-  // wd == 0 must leave d == g exactly (0 * inf would be NaN), hence the test rather than adding 0 * p.
-  const bool use_wd = s.weight_decay != 0, first = s.first_step, nesterov = s.nesterov;
-  if (s.momentum == 0) {
+void sgd_update(int64_t n, T* param, const T* grad, T* momentum_buf, const SgdStep& step) {
+  const SgdScalars<T> s(step);
+  if (step.momentum == 0) {
     for_blocks<T>(
         n,
         [&](T* p, const T* g) {
-          const Vec<T> pv = load(p);
-          const Vec<T> d = use_wd ? load(g) + wd * pv : load(g);
-          store(pv + neg_lr * d, p);
+          Vec<T> pv = load(p);
+          sgd_element(s, pv, load(g));
+          store(pv, p);
         },
         param, grad);
     return;
@@ -95,39 +93,25 @@ void sgd_update(int64_t n, T* param, const T* grad, T* momentum_buf, const SgdSt
   for_blocks<T>(
       n,
       [&](T* p, const T* g, T* b) {
-        const Vec<T> pv = load(p);
-        const Vec<T> d = use_wd ? load(g) + wd * pv : load(g);
-        const Vec<T> buf = first ? d : load(b) * mu + keep * d;
+        Vec<T> pv = load(p), buf = load(b);
+        sgd_momentum_element(s, pv, load(g), buf);
         store(buf, b);
-        store(pv + neg_lr * (nesterov ? d + mu * buf : buf), p);
+        store(pv, p);
       },
       param, grad, momentum_buf);
 }
 
 template <typename T>
-void adam_update(int64_t n, T* param, const T* grad, T* exp_avg, T* exp_avg_sq, const AdamStep& s) {
-  const double t = static_cast<double>(s.step);
-  const T beta1 = static_cast<T>(s.beta1), beta2 = static_cast<T>(s.beta2);
-  const T one_minus_beta1 = static_cast<T>(1.0 - s.beta1), one_minus_beta2 = static_cast<T>(1.0 - s.beta2);
-  const T neg_step_size = static_cast<T>(-(s.lr / (1.0 - std::pow(s.beta1, t))));
-  const T bias_correction2_sqrt = static_cast<T>(std::sqrt(1.0 - std::pow(s.beta2, t)));
-  const T eps = static_cast<T>(s.eps);
-  const T wd = static_cast<T>(s.weight_decay);
-  const T decay_factor = static_cast<T>(1.0 - s.lr * s.weight_decay);
-  const bool coupled_wd = s.weight_decay != 0 && !s.decoupled_weight_decay;
-  const bool decoupled_wd = s.weight_decay != 0 && s.decoupled_weight_decay;
+void adam_update(int64_t n, T* param, const T* grad, T* exp_avg, T* exp_avg_sq, const AdamStep& step) {
+  const AdamScalars<T> s(step);
   for_blocks<T>(
       n,
       [&](T* p, const T* g, T* m, T* v) {
-        const Vec<T> p_old = load(p);
-        const Vec<T> gv = coupled_wd ? load(g) + wd * p_old : load(g);
-        const Vec<T> p_decayed = decoupled_wd ? p_old * decay_factor : p_old;
-        const Vec<T> mv = load(m) * beta1 + one_minus_beta1 * gv;
-        const Vec<T> vv = load(v) * beta2 + one_minus_beta2 * gv * gv;
+        Vec<T> pv = load(p), mv = load(m), vv = load(v);
+        adam_element(s, pv, load(g), mv, vv, [](const Vec<T>& x) { return stdx::sqrt(x); });
         store(mv, m);
         store(vv, v);
-        const Vec<T> denom = stdx::sqrt(vv) / bias_correction2_sqrt + eps;
-        store(p_decayed + neg_step_size * (mv / denom), p);
+        store(pv, p);
       },
       param, grad, exp_avg, exp_avg_sq);
 }

@@ -67,6 +67,23 @@ TEST(CommSettings, ReadsTimeoutAndFaultPlan) {
   EXPECT_EQ(settings.fault.mode, FaultMode::hang);
 }
 
+// parallel.timeout_s reaches the communicator as the base; ATTNSCALE_COMM_TIMEOUT_S overrides it.
+TEST(CommSettings, TheEnvironmentOverridesTheCallersBase) {
+  CommSettings base;
+  base.timeout = timeout_from_seconds(2.0);
+  const auto lookup = [](std::map<std::string, std::string> vars) {
+    return [vars](const char* name) -> const char* {
+      const auto it = vars.find(name);
+      return it == vars.end() ? nullptr : it->second.c_str();
+    };
+  };
+  EXPECT_EQ(CommSettings::from_lookup(lookup({}), base).timeout, std::chrono::milliseconds(2000));
+  EXPECT_EQ(CommSettings::from_lookup(lookup({{"ATTNSCALE_COMM_TIMEOUT_S", "7.5"}}), base).timeout,
+            std::chrono::milliseconds(7500));
+  EXPECT_EQ(timeout_from_seconds(0.0001), std::chrono::milliseconds(1));  // rounded up, never 0
+  EXPECT_EQ(timeout_from_seconds(1e20), std::chrono::hours(24 * 365));    // capped, no overflow
+}
+
 void expect_config_error(const std::string& variable, const std::string& value) {
   try {
     FakeEnv(std::map<std::string, std::string>{{variable, value}}).read();
