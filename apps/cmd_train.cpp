@@ -36,8 +36,8 @@ int train_job(const Config& cfg, const MpiEnvironment& mpi) {
   const RunDir run_dir =
       prepare_run_dir(cfg, mpi.world_rank(), std::chrono::system_clock::time_point(std::chrono::seconds(start_s)));
   LOG_INFO("run directory {}", run_dir.root.string());
-  LOG_INFO("{} rank(s), {} thread(s) per rank, {} kernels", mpi.world_size(), thread_count(),
-           kernels::isa_name(kernels::active_isa()));
+  LOG_INFO("{} rank(s): dp {} x cp {}, {} thread(s) per rank, {} kernels", mpi.world_size(), grid.shape().dp,
+           grid.shape().cp, thread_count(), kernels::isa_name(kernels::active_isa()));
 
   const auto task = train::make_task(cfg, rank.parallel);
   train::Trainer trainer(cfg, *task, &run_dir, mpi.world_rank(), &world);

@@ -2,9 +2,12 @@
 
 #include <fmt/ranges.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <type_traits>
+
+#include "base/text.h"
 
 namespace attnscale::app {
 namespace {
@@ -28,6 +31,23 @@ int64_t integer_attribute(const OpCheckFile& in, const std::string& name, int64_
   if (!std::isfinite(*value) || *value != std::floor(*value))
     bad_file(in, fmt::format("attribute '{}' must be an integer, got {}", name, *value));
   return static_cast<int64_t>(*value);
+}
+
+// q, k, v and dout must be finite: a NaN or Inf would come out as a fully masked row (out 0, lse
+// -inf) or spread silently, and mislead a comparison with the user's reference.
+template <typename T>
+void require_finite(const OpCheckFile& in, const std::string& name, const h5::Array<T>& array) {
+  const auto bad = std::find_if(array.data.begin(), array.data.end(), [](T x) { return !std::isfinite(x); });
+  if (bad == array.data.end()) return;
+  // The row-major flat offset as an index per dimension.
+  std::vector<int64_t> index(array.dims.size());
+  int64_t offset = bad - array.data.begin();
+  for (size_t axis = array.dims.size(); axis-- > 0;) {
+    index[axis] = offset % array.dims[axis];
+    offset /= array.dims[axis];
+  }
+  bad_file(in, fmt::format("dataset '{}' holds a non-finite value: {}{} = {} (op-check needs finite q, k, v and dout)",
+                           name, name, shape_text(index), static_cast<double>(*bad)));
 }
 
 // Reads an optional int32 dataset of shape [B, len]; empty when absent.
@@ -129,6 +149,10 @@ std::unique_ptr<AttentionInput<T>> read_attention_input(const OpCheckFile& in) {
     a.dout = in.read<T>("dout");
     expect_shape(in, "dout", a.dout->dims, {s.batch, s.q_heads, s.q_len, s.value_dim}, "[B, Hq, N, Dv]");
   }
+  require_finite(in, "q", a.q);
+  require_finite(in, "k", a.k);
+  require_finite(in, "v", a.v);
+  if (a.dout) require_finite(in, "dout", *a.dout);
 
   a.q_offset = integer_attribute(in, "q_offset", 0);
   kernels::AttentionParams& params = a.params;
@@ -140,7 +164,7 @@ std::unique_ptr<AttentionInput<T>> read_attention_input(const OpCheckFile& in) {
   }
   a.normalizer = in.string_attribute("normalizer").value_or("softmax");
   if (a.normalizer != "softmax" && a.normalizer != "sparsemax")
-    bad_file(in, fmt::format("unknown normalizer '{}' (expected softmax or sparsemax)", a.normalizer));
+    bad_file(in, fmt::format("unknown normalizer '{}' (expected softmax or sparsemax)", excerpt(a.normalizer)));
 
   a.mask = in.string_attribute("mask").value_or("none");
   if (a.mask == "causal") {
@@ -163,7 +187,7 @@ std::unique_ptr<AttentionInput<T>> read_attention_input(const OpCheckFile& in) {
     params.mask.blocks =
         std::make_shared<kernels::BlockPattern>(bs, rows, cols, std::move(allowed), a.q_offset, 0);
   } else if (a.mask != "none") {
-    bad_file(in, fmt::format("unknown mask '{}' (expected none, causal, window or block_sparse)", a.mask));
+    bad_file(in, fmt::format("unknown mask '{}' (expected none, causal, window or block_sparse)", excerpt(a.mask)));
   }
   a.q_segment = optional_ids(in, "q_segment", s.batch, s.q_len, "[B, N]");
   a.k_segment = optional_ids(in, "k_segment", s.batch, s.k_len, "[B, M]");

@@ -43,6 +43,12 @@ CheckpointReader::CheckpointReader(fs::path dir, Verify verify) : dir_(std::move
         "[checkpoint] {}: missing (the save did not finish, or the file was removed): not a committed checkpoint",
         manifest_file.string()));
   manifest_ = parse_manifest(read_text_file(manifest_file), manifest_file);
+  // Selection and pruning go by the directory's name: a renamed or swapped step_N must not pass.
+  const fs::path name = dir_.has_filename() ? dir_.filename() : dir_.parent_path().filename();  // "step_5/" too
+  if (const auto named_step = step_of_dir_name(name.string()); named_step && *named_step != manifest_.step)
+    throw CheckpointError(fmt::format("[checkpoint] {}: the directory is named for step {}, but its manifest says step "
+                                      "{} (renamed or swapped checkpoint directories?)",
+                                      dir_.string(), *named_step, manifest_.step));
   for (const std::string_view required : {kModelFile, kRanksFile})
     if (!manifest_.find(required))
       throw CheckpointError(fmt::format("[checkpoint] {}: corrupt manifest: it lists no {}", manifest_file.string(), required));

@@ -33,7 +33,7 @@ ATTNSCALE_CONFIG_ENUM(Mechanism, scaled_dot_product, self, cross, multi_head, mu
                       hard, additive, global, local, sparse, memory, adaptive, hierarchical, temporal);
 ATTNSCALE_CONFIG_ENUM(AttentionImpl, plain, fused);
 ATTNSCALE_CONFIG_ENUM(Mask, none, causal, window, block_sparse);
-ATTNSCALE_CONFIG_ENUM(Normalizer, softmax, sparsemax, hard);
+ATTNSCALE_CONFIG_ENUM(Normalizer, softmax, sparsemax);
 ATTNSCALE_CONFIG_ENUM(SparsePattern, strided, fixed, longformer, bigbird);
 ATTNSCALE_CONFIG_ENUM(Norm, layernorm, rmsnorm);
 ATTNSCALE_CONFIG_ENUM(Task, associative_recall, copy, local_copy);
@@ -97,7 +97,7 @@ ATTNSCALE_CONFIG_ENUM(TemporalOutput, label, sequence);
   KEY(config::Mask, mask, config::Mask::causal, any_value, "which query/key pairs may meet, in global positions") \
   KEY(std::int64_t, window, 256, at_least(0), "sliding window in keys per query (the query and window-1 before it); must be > 0 with mask=window") \
   KEY(std::int64_t, block_size, 64, at_least(1), "block size in tokens of block-sparse patterns")      \
-  KEY(config::Normalizer, normalizer, config::Normalizer::softmax, any_value, "how scores become weights") \
+  KEY(config::Normalizer, normalizer, config::Normalizer::softmax, any_value, "how scores become weights (transformer_lm and encoder_decoder; the other models do not read it)") \
   KEY(config::SparsePattern, sparse_pattern, config::SparsePattern::strided, any_value, "block-sparse pattern with mask=block_sparse") \
   KEY(std::int64_t, sparse_stride, 4, at_least(1), "strided/fixed patterns: the stride in blocks")       \
   KEY(std::int64_t, sparse_window, 1, at_least(0), "longformer/bigbird patterns: neighbour blocks on each side") \
@@ -172,7 +172,7 @@ ATTNSCALE_CONFIG_ENUM(TemporalOutput, label, sequence);
   KEY(std::int64_t, skip_nonfinite_steps, 0, at_least(0), "steps with a NaN/Inf loss or gradient skipped (no update, on every rank alike) before the run stops; 0 = stop at the first")
 
 #define ATTNSCALE_PARALLEL_KEYS(KEY)                                                                   \
-  KEY(std::int64_t, dp, 1, at_least(1), "data-parallel degree; dp * cp must equal the number of ranks") \
+  KEY(std::int64_t, dp, 0, at_least(0), "data-parallel degree; 0 = the job's ranks / cp (as Megatron and torchrun do); a value given must make dp * cp equal the number of ranks") \
   KEY(std::int64_t, cp, 1, at_least(1), "context-parallel degree: ranks that share one sequence")      \
   KEY(std::int64_t, ulysses, 1, at_least(1), "Ulysses (all-to-all) degree inside cp; must divide cp and model.n_heads") \
   KEY(ParallelAlgo, algo, ParallelAlgo::ring, any_value, "how attention runs over the cp ranks: ring (ulysses = 1), ulysses (ulysses = cp), hybrid, halo (attention.mask = window, contiguous layout), sparse_fetch (attention.mask = block_sparse), all_gather (every rank gathers the whole K/V; any normalizer) or auto (all_gather for sparsemax, else halo, sparse_fetch or ring from the mask and layout)") \
@@ -307,8 +307,9 @@ void apply_override(Config& cfg, std::string_view assignment);
 // The rank-independent consistency rules (load_config calls it); for configs built in code.
 void validate(const Config& cfg);
 
-// The rules that need the world size: dp * cp == world_size. Every rank reaches the same verdict,
-// so a failing config ends every rank with the same exit code before any collective.
+// The rules that need the world size: cp divides it, a parallel.dp given makes dp * cp equal it, and
+// data.batch_size splits over data_parallel_size(...) ranks. Every rank reaches the same verdict, so
+// a failing config ends every rank with the same exit code before any collective.
 void validate_world_size(const Config& cfg, int world_size);
 
 // ---- writing --------------------------------------------------------------------------------------
@@ -322,6 +323,9 @@ std::int64_t kv_heads(const ModelConfig& model);             // n_kv_heads, or n
 std::int64_t head_dim(const ModelConfig& model);             // d_model / n_heads
 std::int64_t ff_width(const ModelConfig& model);             // d_ff, or 4 * d_model when 0
 // attention.scale = 0 (1/sqrt(head_dim)) is kernels::score_scale, the rule every module applies.
-std::int64_t micro_batch_size(const Config& cfg);            // batch_size / (dp * accum_steps)
+std::int64_t data_parallel_size(const ParallelConfig& parallel, int world_size);  // dp, or world / cp when 0
+// batch_size / (dp_size * accum_steps), dp_size being the process grid's (1 on a single process);
+// a parallel.dp given must equal it.
+std::int64_t micro_batch_size(const Config& cfg, std::int64_t dp_size);
 
 }  // namespace attnscale

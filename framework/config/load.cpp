@@ -1,6 +1,7 @@
 // Reading configs: the file, its base chain and the command-line overrides, in the precedence
 // defaults < base < file < overrides. Every key is type- and range-checked where it is read, so the
 // error can point at the file, line and column that wrote it.
+#include <algorithm>
 #include <fstream>
 #include <map>
 #include <sstream>
@@ -10,6 +11,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include "base/error.h"
+#include "base/text.h"
 #include "framework/config/config.h"
 #include "framework/config/schema.h"
 #include "framework/config/suggest.h"
@@ -31,7 +33,7 @@ std::string node_kind(const YAML::Node& node) {
   if (node.IsMap()) return "a mapping";
   if (node.IsSequence()) return "a list";
   if (node.IsNull()) return "nothing";
-  return fmt::format("'{}'", node.Scalar());
+  return fmt::format("'{}'", excerpt(node.Scalar()));
 }
 
 // A top-level name that is no section: a key written outside its section, or a misspelled section.
@@ -64,15 +66,22 @@ std::string suggest_key(std::string_view section, std::string_view name) {
 }
 
 // The lines before and at a syntax error, numbered, with a caret under its column: the culprit is
-// often a line or two above where the parser noticed (an unclosed bracket).
+// often a line or two above where the parser noticed (an unclosed bracket). Lines are cut and
+// escaped (a binary file given by mistake); the caret stands where the line is shown as written.
 std::string source_excerpt(const std::string& text, const YAML::Mark& mark) {
+  constexpr std::size_t kShown = 120;
   std::istringstream in(text);
-  std::string excerpt, line;
+  std::string lines, line, error_line;
   for (int number = 0; std::getline(in, line) && number <= mark.line; ++number) {
     if (number < mark.line - 2) continue;
-    excerpt += fmt::format("\n  {:>4} | {}", number + 1, line);
+    lines += fmt::format("\n  {:>4} | {}", number + 1, excerpt(line, kShown));
+    error_line = line;
   }
-  return excerpt + fmt::format("\n       | {:>{}}", "^", mark.column + 1);
+  const auto column = static_cast<std::size_t>(std::max(mark.column, 0));
+  const std::string_view before = std::string_view(error_line).substr(0, std::min(column, error_line.size()));
+  if (column < kShown && excerpt(before, kShown) == before)
+    return lines + fmt::format("\n       | {:>{}}", "^", column + 1);
+  return lines + fmt::format("\n       | (column {})", column + 1);
 }
 
 config::ScalarText scalar_text(const YAML::Node& key_node, const YAML::Node& value, const fs::path& file) {
@@ -180,7 +189,7 @@ class Loader {
       if (name == base_key) continue;
       const auto* section = config::find_section(name);
       if (section == nullptr)
-        fail(name, "unknown section" + suggest_section(name), location(file, entry.first.Mark()));
+        fail(excerpt(name), "unknown section" + suggest_section(name), location(file, entry.first.Mark()));
       apply_section(*section, entry.second, file);
     }
   }
@@ -196,7 +205,7 @@ class Loader {
       const std::string dotted = fmt::format("{}.{}", section.name, name);
       const auto* key = config::find_key(dotted);
       if (key == nullptr)
-        fail(dotted, "unknown key" + suggest_key(section.name, name), location(file, entry.first.Mark()));
+        fail(excerpt(dotted), "unknown key" + suggest_key(section.name, name), location(file, entry.first.Mark()));
       if (!entry.second.IsNull() && !entry.second.IsScalar())
         fail(dotted, fmt::format("expected a single value, got {}", node_kind(entry.second)),
              location(file, entry.second.Mark()));

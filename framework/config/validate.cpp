@@ -2,10 +2,12 @@
 // was set, so that a user can tell which of the files or overrides to change.
 #include <initializer_list>
 #include <string>
+#include <string_view>
 
 #include <fmt/format.h>
 
 #include "base/error.h"
+#include "base/text.h"
 #include "framework/config/config.h"
 #include "framework/config/schema.h"
 
@@ -73,9 +75,20 @@ void validate_data(const Config& cfg) {
                           d.copy_span, 2 * d.copy_span + 1, d.seq_len));
 }
 
+// attention.normalizer reaches the dot-product attention of these models only; the RNN, memory,
+// temporal, hierarchical and captioning (sentinel) models always normalise with a softmax.
+bool reads_normalizer(config::ModelType type) {
+  return type == config::ModelType::transformer_lm || type == config::ModelType::encoder_decoder;
+}
+
 void validate_attention(const Config& cfg) {
   if (cfg.attention.mask == config::Mask::window && cfg.attention.window == 0)
     fail_rule(cfg, {"attention.window", "attention.mask"}, "must be > 0 with attention.mask = window");
+  if (cfg.attention.normalizer != AttentionConfig{}.normalizer && !reads_normalizer(cfg.model.type))
+    fail_rule(cfg, {"attention.normalizer", "model.type"},
+              fmt::format("{} would change nothing: model.type = {} does not read attention.normalizer (only "
+                          "transformer_lm and encoder_decoder do); remove the key",
+                          config::to_string(cfg.attention.normalizer), config::to_string(cfg.model.type)));
 }
 
 // halo, sparse_fetch and auto run the TransformerLM's attention by what its mask needs
@@ -125,6 +138,16 @@ void validate_algo_fit(const Config& cfg) {
                             "all_gather (or auto) with parallel.cp = {}",
                             algo, p.cp));
   }
+}
+
+// Every data-parallel rank and micro-step gets the same number of examples; `derived` says how dp
+// followed from the world size when parallel.dp = 0.
+void validate_batch_split(const Config& cfg, std::int64_t dp, std::string_view derived = "") {
+  const std::int64_t batch_split = dp * cfg.train.accum_steps;
+  if (cfg.data.batch_size % batch_split != 0)
+    fail_rule(cfg, {"data.batch_size", "parallel.dp", "train.accum_steps"},
+              fmt::format("{} is not divisible by parallel.dp * train.accum_steps = {} * {}{}", cfg.data.batch_size,
+                          dp, cfg.train.accum_steps, derived));
 }
 
 void validate_parallel(const Config& cfg) {
@@ -184,11 +207,7 @@ void validate_parallel(const Config& cfg) {
                           "is a causal window): use parallel.algo = halo (or auto) and parallel.layout = contiguous, "
                           "got {} and {}",
                           p.cp, config::to_string(p.algo), config::to_string(p.layout)));
-  const std::int64_t batch_split = p.dp * cfg.train.accum_steps;
-  if (cfg.data.batch_size % batch_split != 0)
-    fail_rule(cfg, {"data.batch_size", "parallel.dp", "train.accum_steps"},
-              fmt::format("{} is not divisible by parallel.dp * train.accum_steps = {} * {}", cfg.data.batch_size,
-                          p.dp, cfg.train.accum_steps));
+  if (p.dp > 0) validate_batch_split(cfg, p.dp);  // else validate_world_size checks it
 }
 
 void validate_optim(const Config& cfg) {
@@ -203,7 +222,7 @@ void validate_optim(const Config& cfg) {
 void validate(const Config& cfg) {
   if (!valid_run_name(cfg.run.name))
     fail_rule(cfg, {"run.name"},
-              fmt::format("'{}' is not a valid run name (letters, digits, '.', '_' and '-')", cfg.run.name));
+              fmt::format("'{}' is not a valid run name (letters, digits, '.', '_' and '-')", excerpt(cfg.run.name)));
   if (cfg.train.resume.empty())
     fail_rule(cfg, {"train.resume"}, "must be auto, none or a checkpoint path");
   validate_model(cfg);
@@ -215,11 +234,21 @@ void validate(const Config& cfg) {
 }
 
 void validate_world_size(const Config& cfg, int world_size) {
-  if (cfg.parallel.dp * cfg.parallel.cp != world_size)
-    fail_rule(cfg, {"parallel.dp", "parallel.cp"},
-              fmt::format("parallel.dp * parallel.cp = {} * {} = {}, but the job has {} rank{}", cfg.parallel.dp,
-                          cfg.parallel.cp, cfg.parallel.dp * cfg.parallel.cp, world_size,
-                          world_size == 1 ? "" : "s"));
+  const ParallelConfig& p = cfg.parallel;
+  const std::string ranks = fmt::format("{} rank{}", world_size, world_size == 1 ? "" : "s");
+  if (p.dp > 0) {
+    if (p.dp * p.cp != world_size)
+      fail_rule(cfg, {"parallel.dp", "parallel.cp"},
+                fmt::format("parallel.dp * parallel.cp = {} * {} = {}, but the job has {}", p.dp, p.cp, p.dp * p.cp,
+                            ranks));
+    return;  // validate() checked the batch split
+  }
+  if (world_size % p.cp != 0)
+    fail_rule(cfg, {"parallel.cp"},
+              fmt::format("{} does not divide the job's {} (parallel.dp = 0 takes the ranks / parallel.cp)", p.cp,
+                          ranks));
+  validate_batch_split(cfg, data_parallel_size(p, world_size),
+                       fmt::format(" (parallel.dp = 0: the job's {} / parallel.cp = {})", ranks, p.cp));
 }
 
 }  // namespace attnscale

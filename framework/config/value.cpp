@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "base/error.h"
+#include "base/text.h"
 #include "framework/config/suggest.h"
 
 namespace attnscale::config {
@@ -65,7 +66,7 @@ std::int64_t parse_integer(const ScalarText& scalar, const KeyInfo& key) {
     constexpr double int64_limit = 9223372036854775808.0;  // 2^63
     if (!read_double(text, real) || !std::isfinite(real) || std::trunc(real) != real ||
         std::fabs(real) >= int64_limit)
-      fail(key.dotted, fmt::format("expected an integer, got '{}'", scalar.text), scalar.where);
+      fail(key.dotted, fmt::format("expected an integer, got '{}'", excerpt(scalar.text)), scalar.where);
     value = static_cast<std::int64_t>(real);
   }
   check_range(static_cast<double>(value), fmt::format("{}", value), key, scalar);
@@ -76,7 +77,7 @@ double parse_real(const ScalarText& scalar, const KeyInfo& key) {
   require_value(scalar, key, "a number");
   double value = 0;
   if (!read_double(scalar.text, value))
-    fail(key.dotted, fmt::format("expected a number, got '{}'", scalar.text), scalar.where);
+    fail(key.dotted, fmt::format("expected a number, got '{}'", excerpt(scalar.text)), scalar.where);
   if (!std::isfinite(value))
     fail(key.dotted, fmt::format("expected a finite number, got '{}'", scalar.text), scalar.where);
   check_range(value, trimmed(scalar.text), key, scalar);
@@ -88,7 +89,7 @@ bool parse_bool(const ScalarText& scalar, const KeyInfo& key) {
   const std::string_view text = trimmed(scalar.text);
   if (text == "true" || text == "True" || text == "TRUE") return true;
   if (text == "false" || text == "False" || text == "FALSE") return false;
-  fail(key.dotted, fmt::format("expected true or false, got '{}'", scalar.text), scalar.where);
+  fail(key.dotted, fmt::format("expected true or false, got '{}'", excerpt(scalar.text)), scalar.where);
 }
 
 std::string parse_string(const ScalarText& scalar, const KeyInfo& key) {
@@ -101,7 +102,7 @@ std::size_t parse_choice(const ScalarText& scalar, const KeyInfo& key) {
   const std::string_view text = trimmed(scalar.text);
   for (std::size_t i = 0; i < key.choices.size(); ++i)
     if (key.choices[i] == text) return i;
-  std::string problem = fmt::format("'{}' is not one of: {}", scalar.text, choices);
+  std::string problem = fmt::format("'{}' is not one of: {}", excerpt(scalar.text), choices);
   if (const auto guess = closest_match(text, key.choices); !guess.empty())
     problem += fmt::format("; did you mean '{}'?", guess);
   fail(key.dotted, problem, scalar.where);

@@ -4,11 +4,13 @@
 #include <fmt/ranges.h>
 
 #include <fstream>
+#include <optional>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "base/error.h"
 #include "base/logging.h"
+#include "base/text.h"
 
 namespace attnscale::data {
 namespace {
@@ -72,7 +74,7 @@ void accept(RawDocument doc, ReadResult& result) {
   if (blank(doc.text)) reason = "empty text";
   else if (blank(doc.label)) reason = "empty label";
   else if (!doc.split.empty() && doc.split != "train" && doc.split != "validation" && doc.split != "test")
-    reason = fmt::format("split '{}' is not train, validation or test", doc.split);
+    reason = fmt::format("split '{}' is not train, validation or test", excerpt(doc.split));
   if (!reason.empty()) {
     result.malformed.push_back({doc.source, reason});
     return;
@@ -90,7 +92,15 @@ int64_t column_index(const std::vector<std::string>& header, const std::string& 
   for (size_t i = 0; i < header.size(); ++i)
     if (header[i] == name) return static_cast<int64_t>(i);
   throw DataError(fmt::format("[prepare] {}: {} '{}' is not a column of the header ({})", file.string(), option,
-                              name, fmt::join(header, ", ")));
+                              name, excerpt(fmt::format("{}", fmt::join(header, ", ")))));
+}
+
+// Every field must be valid UTF-8, as JSON Lines requires of its strings.
+std::optional<std::string> invalid_field(const Fields& record, const Fields& header) {
+  for (size_t i = 0; i < record.values.size(); ++i)
+    if (auto problem = utf8_problem(record.values[i], fmt::format("field '{}'", excerpt(header.values[i]))))
+      return problem;
+  return std::nullopt;
 }
 
 void read_csv(std::istream& in, const std::filesystem::path& file, const ReadOptions& o, ReadResult& result) {
@@ -108,6 +118,8 @@ void read_csv(std::istream& in, const std::filesystem::path& file, const ReadOpt
       if (record.values.size() == 1 && blank(record.values[0])) continue;  // trailing blank line
       malformed(result, source,
                 fmt::format("{} fields where the header has {}", record.values.size(), header.values.size()));
+    } else if (const auto problem = invalid_field(record, header)) {
+      malformed(result, source, *problem);
     } else {
       accept({record.values[text_col], record.values[label_col], split_col < 0 ? "" : record.values[split_col], source},
              result);
@@ -134,11 +146,15 @@ void read_jsonl(std::istream& in, const std::filesystem::path& file, const ReadO
       ++result.blank_lines;
       continue;
     }
+    if (const auto problem = utf8_problem(line, "the line")) {
+      malformed(result, source, *problem);
+      continue;
+    }
     nlohmann::json object;
     try {
       object = nlohmann::json::parse(line);
     } catch (const nlohmann::json::parse_error& e) {
-      malformed(result, source, fmt::format("invalid JSON ({})", e.what()));
+      malformed(result, source, fmt::format("invalid JSON ({})", excerpt(e.what(), 160)));
       continue;
     }
     RawDocument doc;
@@ -167,6 +183,10 @@ void read_text(std::istream& in, const std::filesystem::path& file, ReadResult& 
       ++result.blank_lines;
       continue;
     }
+    if (const auto problem = utf8_problem(line, "the line")) {
+      malformed(result, source, *problem);
+      continue;
+    }
     const size_t tab = line.find('\t');
     if (tab == std::string::npos) {
       malformed(result, source, "no tab between label and text");
@@ -176,11 +196,21 @@ void read_text(std::istream& in, const std::filesystem::path& file, ReadResult& 
   }
 }
 
+// Editors on Windows start UTF-8 files with EF BB BF; it is not part of the first header or record.
+void skip_byte_order_mark(std::istream& in) {
+  char bom[3] = {};
+  in.read(bom, 3);
+  if (in.gcount() == 3 && std::string_view(bom, 3) == "\xEF\xBB\xBF") return;
+  in.clear();
+  in.seekg(0);
+}
+
 }  // namespace
 
 void read_documents(const std::filesystem::path& file, const ReadOptions& options, ReadResult& result) {
   std::ifstream in(file, std::ios::binary);
   if (!in) throw DataError(fmt::format("[prepare] cannot open '{}'", file.string()));
+  skip_byte_order_mark(in);
   switch (options.format) {
     case DocFormat::csv: read_csv(in, file, options, result); break;
     case DocFormat::jsonl: read_jsonl(in, file, options, result); break;

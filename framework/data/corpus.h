@@ -7,9 +7,11 @@
 //          integer. Blank lines are skipped (and counted).
 //   text   one document per line as LABEL<TAB>TEXT (no split column). Blank lines are skipped (and
 //          counted).
-// A record is malformed when it cannot be parsed, has the wrong number of fields, lacks the text or
-// label, has an empty label, has a split other than train/validation/test, or has no token after
-// tokenisation (the caller checks that last rule, see prepare_documents).
+// Every format is UTF-8 (a leading byte order mark is skipped). A record is malformed when it is not
+// valid UTF-8, cannot be parsed, has the wrong number of fields, lacks the text or label, has an
+// empty label, has a split other than train/validation/test, or has no token after tokenisation
+// (the caller checks that last rule, see prepare_documents). Input quoted in a reason is cut to a
+// short, escaped excerpt.
 #pragma once
 
 #include <cstdint>

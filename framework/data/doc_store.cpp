@@ -37,6 +37,7 @@ std::vector<std::string> read_strings(const h5::File& file, const std::string& g
   const auto offsets = file.read_tensor(group + "/offsets").to_vector<int64_t>();
   const h5::Handle dataset(ATTNSCALE_HDF5_CHECK(H5Dopen2(file.id(), (group + "/bytes").c_str(), H5P_DEFAULT)),
                            H5Dclose);
+  h5::check_declared_size(dataset.get(), group + "/bytes", 1);
   const h5::Handle space(ATTNSCALE_HDF5_CHECK(H5Dget_space(dataset.get())), H5Sclose);
   const auto size = static_cast<size_t>(ATTNSCALE_HDF5_CHECK(H5Sget_simple_extent_npoints(space.get())));
   std::string bytes(size, '\0');

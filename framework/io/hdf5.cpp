@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include "framework/core/tensor/host_allocator.h"
 #include "framework/io/durable_fs.h"
 
 namespace attnscale::h5 {
@@ -97,6 +98,35 @@ std::vector<hsize_t> extent(hid_t dataset) {
   return dims;
 }
 
+std::string shape_text(std::span<const hsize_t> dims) {
+  std::string text = "[";
+  for (std::size_t i = 0; i < dims.size(); ++i) text += fmt::format("{}{}", i ? ", " : "", dims[i]);
+  return text + "]";
+}
+
+std::string bytes_text(std::uint64_t bytes) {
+  return bytes < (std::uint64_t{1} << 20) ? fmt::format("{} bytes", bytes)
+                                          : fmt::format("{} bytes ({:.1f} GiB)", bytes, static_cast<double>(bytes) / (1 << 30));
+}
+
+// Whether the file holds the dataset's values one for one (plus checksums): no filter that shrinks
+// them, no external files, no virtual mapping. Only then must the stored bytes cover the declared ones.
+bool stored_uncompressed(hid_t dataset) {
+  const Handle properties(ATTNSCALE_HDF5_CHECK(H5Dget_create_plist(dataset)), H5Pclose);
+  const H5D_layout_t layout = H5Pget_layout(properties.get());
+  if (layout != H5D_CONTIGUOUS && layout != H5D_CHUNKED && layout != H5D_COMPACT) return false;
+  if (ATTNSCALE_HDF5_CHECK(H5Pget_external_count(properties.get())) > 0) return false;
+  const int filters = ATTNSCALE_HDF5_CHECK(H5Pget_nfilters(properties.get()));
+  for (int f = 0; f < filters; ++f) {
+    unsigned flags = 0;
+    std::size_t values = 0;
+    const H5Z_filter_t filter =
+        H5Pget_filter2(properties.get(), static_cast<unsigned>(f), &flags, &values, nullptr, 0, nullptr, nullptr);
+    if (filter != H5Z_FILTER_FLETCHER32 && filter != H5Z_FILTER_SHUFFLE) return false;
+  }
+  return true;
+}
+
 DType dtype_of_dataset(hid_t dataset, std::string_view path) {
   const Handle type(ATTNSCALE_HDF5_CHECK(H5Dget_type(dataset)), H5Tclose);
   const H5T_class_t type_class = H5Tget_class(type.get());
@@ -138,6 +168,33 @@ herr_t visit_link(hid_t group, const char* name, const H5L_info_t* info, void* d
 }
 
 }  // namespace
+
+void check_declared_size(hid_t dataset, std::string_view name, std::size_t memory_element_size) {
+  const std::vector<hsize_t> dims = extent(dataset);
+  const Handle type(ATTNSCALE_HDF5_CHECK(H5Dget_type(dataset)), H5Tclose);
+  const std::uint64_t file_element_size = H5Tget_size(type.get());
+  std::uint64_t count = 1, file_bytes = 0, memory_bytes = 0;
+  bool overflow = false;
+  for (const hsize_t d : dims) overflow |= __builtin_mul_overflow(count, d, &count);
+  overflow |= __builtin_mul_overflow(count, file_element_size, &file_bytes);
+  overflow |= __builtin_mul_overflow(count, memory_element_size, &memory_bytes);
+  if (overflow)
+    throw Error(fmt::format("[hdf5] dataset '{}' declares shape {}, more bytes than a 64-bit size can count", name,
+                            shape_text(dims)));
+  if (count == 0) return;
+  if (stored_uncompressed(dataset)) {
+    const std::uint64_t stored = H5Dget_storage_size(dataset);
+    if (stored < file_bytes)
+      throw Error(fmt::format("[hdf5] dataset '{}' declares shape {} of {}-byte values, {}, but the file stores only "
+                              "{} for it (truncated, never written, or a damaged header)",
+                              name, shape_text(dims), file_element_size, bytes_text(file_bytes), bytes_text(stored)));
+  }
+  const std::uint64_t available = host_memory::available_memory();
+  if (memory_bytes > available)
+    throw Error(fmt::format("[hdf5] dataset '{}' declares shape {}: reading it needs {}, but only {} of memory is "
+                            "available",
+                            name, shape_text(dims), bytes_text(memory_bytes), bytes_text(available)));
+}
 
 std::string error_stack() {
   std::vector<std::string> messages;
@@ -274,6 +331,7 @@ DatasetInfo File::dataset_info(std::string_view path) const {
 Tensor File::read_tensor(std::string_view path) const {
   const Handle dataset = open_dataset(file_.get(), path);
   const DType dtype = dtype_of_dataset(dataset.get(), path);
+  check_declared_size(dataset.get(), path, dtype_size(dtype));
   Shape shape;
   for (const hsize_t d : extent(dataset.get())) shape.push_back(static_cast<int64_t>(d));
   Tensor tensor = Tensor::empty(shape, dtype);
@@ -297,6 +355,7 @@ std::vector<std::uint64_t> File::read_u64(std::string_view path) const {
   if (H5Tget_class(type.get()) != H5T_INTEGER || H5Tget_size(type.get()) != 8 ||
       H5Tget_sign(type.get()) != H5T_SGN_NONE || dims.size() != 1)
     throw Error(fmt::format("[hdf5] dataset '{}' is not a 1-D array of unsigned 64-bit integers", path));
+  check_declared_size(dataset.get(), path, sizeof(std::uint64_t));
   std::vector<std::uint64_t> values(dims[0]);
   if (!values.empty())
     ATTNSCALE_HDF5_CHECK(H5Dread(dataset.get(), H5T_NATIVE_UINT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, values.data()));
@@ -312,6 +371,7 @@ void File::write_array(std::string_view path, std::span<const int64_t> dims, std
 template <typename T>
 Array<T> File::read_array(std::string_view path) const {
   const Handle dataset = open_dataset(file_.get(), path);
+  check_declared_size(dataset.get(), path, sizeof(T));
   Array<T> array;
   std::size_t count = 1;
   for (const hsize_t d : extent(dataset.get())) {

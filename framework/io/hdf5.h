@@ -87,6 +87,13 @@ struct Array {
   std::vector<T> data;
 };
 
+// Refuses to read a dataset whose declared shape does not fit: more bytes than the file stores for
+// it (a truncated or never-written dataset, or a header that lies; checked where the data is stored
+// uncompressed) or than the memory this process can still get. Every whole-dataset read calls it
+// before allocating, so a 1 KB file cannot ask for 128 GiB. h5::Error naming the dataset, its shape
+// and both sizes.
+void check_declared_size(hid_t dataset, std::string_view name, std::size_t memory_element_size);
+
 struct DatasetInfo {
   DType dtype = DType::f32;
   Shape shape;

@@ -32,7 +32,7 @@ GateSplit gate_split(const Tensor& beta, const Tensor& targets) {
           counts[0] ? sums[0] / static_cast<double>(counts[0]) : 0.0};
 }
 
-data::CaptionSpec caption_spec(const Config& cfg) {
+data::CaptionSpec caption_spec(const Config& cfg, std::int64_t dp_size) {
   const CaptionerConfig& c = cfg.captioner;
   if (c.objects > c.regions)
     throw ConfigError(fmt::format("[config] captioner.objects: {} exceeds captioner.regions = {}", c.objects, c.regions));
@@ -41,7 +41,7 @@ data::CaptionSpec caption_spec(const Config& cfg) {
   s.classes = c.classes;
   s.objects = c.objects;
   s.feature_noise = c.feature_noise;
-  s.batch_size = micro_batch_size(cfg);
+  s.batch_size = micro_batch_size(cfg, dp_size);
   s.seed = static_cast<uint64_t>(cfg.run.seed);
   return s;
 }
@@ -51,14 +51,11 @@ models::CaptionerOptions captioner_options(const Config& cfg, const data::Captio
     throw ConfigError(fmt::format("[config] attention.mechanism: model.type = captioner is the visual-sentinel "
                                   "(adaptive attention) model; set attention.mechanism = adaptive (got '{}')",
                                   config::to_string(cfg.attention.mechanism)));
-  if (cfg.attention.normalizer != config::Normalizer::softmax)
-    throw ConfigError("[config] attention.normalizer: the sentinel gate is a softmax over regions and sentinel; "
-                      "set attention.normalizer = softmax");
   return {task.vocab_size(), task.feature_size(), cfg.model.d_model, cfg.captioner.sentinel, cfg.captioner.global_feature};
 }
 
 CaptionerTask::CaptionerTask(const Config& cfg, ParallelContext parallel)
-    : parallel_(parallel), task_(caption_spec(cfg)) {
+    : parallel_(parallel), task_(caption_spec(cfg, parallel.dp_size())) {
   Generator init(static_cast<uint64_t>(cfg.run.seed));
   model_ = std::make_unique<models::Captioner>(captioner_options(cfg, task_), init);
 }

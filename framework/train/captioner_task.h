@@ -40,6 +40,6 @@ class CaptionerTask : public TrainTask {
 
 // ConfigError naming the key for options that do not fit the captioner.
 models::CaptionerOptions captioner_options(const Config& cfg, const data::CaptionTask& task);
-data::CaptionSpec caption_spec(const Config& cfg);
+data::CaptionSpec caption_spec(const Config& cfg, std::int64_t dp_size);
 
 }  // namespace attnscale::train

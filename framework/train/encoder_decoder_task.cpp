@@ -43,11 +43,11 @@ models::EncoderDecoderOptions encoder_decoder_options(const Config& cfg) {
   o.norm = std::string(config::to_string(cfg.model.norm));
   o.fused_attention = cfg.attention.impl == config::AttentionImpl::fused;
   o.attention_scale = cfg.attention.scale;
-  o.normalizer = dot_product_normalizer(cfg, "encoder_decoder");
+  o.normalizer = dot_product_normalizer(cfg);
   return o;
 }
 
-data::TranslationSpec translation_spec(const Config& cfg) {
+data::TranslationSpec translation_spec(const Config& cfg, std::int64_t dp_size) {
   const EncoderDecoderConfig& e = cfg.encoder_decoder;
   if (e.min_len > e.max_len)
     throw ConfigError(fmt::format("[config] encoder_decoder.min_len: {} exceeds encoder_decoder.max_len = {}",
@@ -59,7 +59,7 @@ data::TranslationSpec translation_spec(const Config& cfg) {
   s.reversed = e.order == config::TranslationOrder::reversed;
   s.min_len = e.min_len;
   s.max_len = e.max_len;
-  s.batch_size = micro_batch_size(cfg);
+  s.batch_size = micro_batch_size(cfg, dp_size);
   s.vocab_size = cfg.data.vocab_size;
   s.seed = static_cast<uint64_t>(cfg.run.seed);
   return s;
@@ -67,7 +67,7 @@ data::TranslationSpec translation_spec(const Config& cfg) {
 
 EncoderDecoderTask::EncoderDecoderTask(const Config& cfg, ParallelContext parallel)
     : parallel_(parallel),
-      task_(translation_spec(cfg)),
+      task_(translation_spec(cfg, parallel.dp_size())),
       dropout_gen_(rank_stream_seed(static_cast<uint64_t>(cfg.run.seed) + 2, parallel)) {
   Generator init(static_cast<uint64_t>(cfg.run.seed));
   model_ = std::make_unique<models::EncoderDecoderTransformer>(encoder_decoder_options(cfg), init);

@@ -37,6 +37,6 @@ class EncoderDecoderTask : public TrainTask {
 
 // The config's model and data; ConfigError naming the key for options that do not fit.
 models::EncoderDecoderOptions encoder_decoder_options(const Config& cfg);
-data::TranslationSpec translation_spec(const Config& cfg);
+data::TranslationSpec translation_spec(const Config& cfg, std::int64_t dp_size);
 
 }  // namespace attnscale::train

@@ -55,15 +55,12 @@ kernels::Mask causal_lm_mask(const AttentionConfig& cfg, int64_t seq_len, uint64
   return mask;
 }
 
-kernels::Normalizer dot_product_normalizer(const Config& cfg, std::string_view model_type) {
+kernels::Normalizer dot_product_normalizer(const Config& cfg) {
   switch (cfg.attention.normalizer) {
     case config::Normalizer::softmax: return kernels::Normalizer::softmax;
     case config::Normalizer::sparsemax: return kernels::Normalizer::sparsemax;
-    case config::Normalizer::hard: break;
   }
-  throw ConfigError(fmt::format("[config] attention.normalizer: 'hard' (sampled attention) belongs to the seq2seq "
-                                "model; model.type = {} takes softmax or sparsemax",
-                                model_type));
+  throw ConfigError("[config] attention.normalizer: unknown value");
 }
 
 std::shared_ptr<const ContextParallelGroup> context_parallel_group(const Config& cfg, const ParallelContext& parallel,

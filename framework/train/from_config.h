@@ -26,9 +26,9 @@ kernels::LayoutKind layout_kind(const Config& cfg);
 // attention.mask = none is refused (it would show the future).
 kernels::Mask causal_lm_mask(const AttentionConfig& attention, int64_t seq_len, uint64_t seed);
 
-// attention.normalizer for the dot-product models (TransformerLM, encoder-decoder): softmax or
-// sparsemax; 'hard' (sampled attention) is the seq2seq model's and a ConfigError here.
-kernels::Normalizer dot_product_normalizer(const Config& cfg, std::string_view model_type);
+// attention.normalizer for the dot-product models (TransformerLM, encoder-decoder), the only ones that
+// read it (config validation refuses it for the others): softmax or sparsemax.
+kernels::Normalizer dot_product_normalizer(const Config& cfg);
 
 // The cp group attention runs over, with parallel.algo chosen once here (auto: choose_algo for
 // this mask, layout and normaliser, logged once). Null when cp = 1.

@@ -75,7 +75,7 @@ HanTask::HanTask(const Config& cfg, ParallelContext parallel)
       word_gen_(static_cast<uint64_t>(cfg.run.seed) + 2 +
                 (static_cast<uint64_t>(parallel.world ? parallel.world->rank() : 0) << 32)),
       document_gen_(static_cast<uint64_t>(cfg.run.seed) + 3 + (static_cast<uint64_t>(parallel.dp_rank()) << 32)) {
-  batch_spec_.batch_size = micro_batch_size(cfg) * parallel_.dp_size();  // one micro-step, all dp ranks
+  batch_spec_.batch_size = micro_batch_size(cfg, parallel_.dp_size()) * parallel_.dp_size();  // one micro-step, all dp ranks
   batch_spec_.bucket_batches = cfg.han.bucket_batches;
   batch_spec_.max_sentences = cfg.han.max_sentences;
   batch_spec_.max_words = cfg.han.max_words;

@@ -31,7 +31,7 @@ attention::SelfAttentionKind lm_attention_kind(const Config& cfg) {
 
 void apply_lm_mechanism(const Config& cfg, models::TransformerLMOptions& o) {
   o.attention_kind = lm_attention_kind(cfg);
-  o.normalizer = dot_product_normalizer(cfg, "transformer_lm");
+  o.normalizer = dot_product_normalizer(cfg);
   const MlaConfig& m = cfg.mla;
   o.latent.q_lora_rank = m.q_lora_rank;
   o.latent.kv_lora_rank = m.kv_lora_rank;

@@ -35,11 +35,11 @@ models::TransformerLMOptions transformer_options(const Config& cfg) {
   return o;
 }
 
-data::SyntheticSpec synthetic_spec(const Config& cfg) {
+data::SyntheticSpec synthetic_spec(const Config& cfg, std::int64_t dp_size) {
   data::SyntheticSpec s;
   s.task = std::string(config::to_string(cfg.data.task));
   s.seq_len = cfg.data.seq_len;
-  s.batch_size = micro_batch_size(cfg);  // per data-parallel rank and micro-step
+  s.batch_size = micro_batch_size(cfg, dp_size);  // per data-parallel rank and micro-step
   s.vocab_size = cfg.data.vocab_size;
   s.num_pairs = cfg.data.num_pairs;
   s.copy_span = cfg.data.copy_span;
@@ -48,7 +48,7 @@ data::SyntheticSpec synthetic_spec(const Config& cfg) {
 }
 
 LMTask::LMTask(const Config& cfg, ParallelContext parallel)
-    : task_(synthetic_spec(cfg)),
+    : task_(synthetic_spec(cfg, parallel.dp_size())),
       // Its own stream per rank: the same masks on every dp rank would correlate their micro-batches.
       dropout_gen_(rank_stream_seed(static_cast<uint64_t>(cfg.run.seed) + 2 + static_cast<uint64_t>(parallel.cp_rank()),
                                     parallel)),

@@ -34,6 +34,6 @@ class LMTask : public TrainTask {
 };
 
 models::TransformerLMOptions transformer_options(const Config& cfg);
-data::SyntheticSpec synthetic_spec(const Config& cfg);
+data::SyntheticSpec synthetic_spec(const Config& cfg, std::int64_t dp_size);
 
 }  // namespace attnscale::train

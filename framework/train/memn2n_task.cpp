@@ -36,21 +36,21 @@ models::MemN2NOptions memn2n_options(const Config& cfg) {
   return o;
 }
 
-data::BabiSpec babi_spec(const Config& cfg) {
+data::BabiSpec babi_spec(const Config& cfg, std::int64_t dp_size) {
   memn2n_options(cfg);  // config errors before the data's own checks
   data::BabiSpec spec;
   spec.task =
       cfg.memn2n.task == config::BabiTask::single_fact ? data::BabiTask::single_fact : data::BabiTask::two_facts;
   spec.min_sentences = cfg.memn2n.min_sentences;
   spec.max_sentences = cfg.memn2n.max_sentences;
-  spec.batch_size = micro_batch_size(cfg);
+  spec.batch_size = micro_batch_size(cfg, dp_size);
   spec.seed = static_cast<uint64_t>(cfg.run.seed);
   return spec;
 }
 
 MemN2NTask::MemN2NTask(const Config& cfg, ParallelContext parallel)
     : parallel_(parallel),
-      linear_start_steps_(cfg.memn2n.linear_start_steps), accum_steps_(cfg.train.accum_steps), data_(babi_spec(cfg)) {
+      linear_start_steps_(cfg.memn2n.linear_start_steps), accum_steps_(cfg.train.accum_steps), data_(babi_spec(cfg, parallel.dp_size())) {
   Generator init(static_cast<uint64_t>(cfg.run.seed));
   model_ = std::make_unique<models::MemN2N>(memn2n_options(cfg), init);
 }

@@ -41,6 +41,6 @@ class MemN2NTask : public TrainTask {
 
 // The config's model and data (ConfigError naming the key for an option that does not fit).
 models::MemN2NOptions memn2n_options(const Config& cfg);
-data::BabiSpec babi_spec(const Config& cfg);
+data::BabiSpec babi_spec(const Config& cfg, std::int64_t dp_size);
 
 }  // namespace attnscale::train

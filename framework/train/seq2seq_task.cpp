@@ -140,7 +140,7 @@ models::Seq2SeqOptions seq2seq_options(const Config& cfg) {
   return o;
 }
 
-data::TransductionSpec transduction_spec(const Config& cfg) {
+data::TransductionSpec transduction_spec(const Config& cfg, std::int64_t dp_size) {
   check_seq2seq_keys(cfg, source_mechanism(cfg));  // config errors before the data's own checks
   data::TransductionSpec spec;
   switch (cfg.seq2seq.task) {
@@ -150,7 +150,7 @@ data::TransductionSpec transduction_spec(const Config& cfg) {
   }
   spec.min_len = cfg.seq2seq.min_len;
   spec.max_len = cfg.seq2seq.max_len;
-  spec.batch_size = micro_batch_size(cfg);
+  spec.batch_size = micro_batch_size(cfg, dp_size);
   spec.vocab_size = cfg.data.vocab_size;
   spec.seed = static_cast<uint64_t>(cfg.run.seed);
   return spec;
@@ -199,7 +199,7 @@ PredictionScore score_predictions(const Tensor& predicted, const Tensor& target_
 Seq2SeqTask::Seq2SeqTask(const Config& cfg, ParallelContext parallel)
     : parallel_(parallel),
       eval_batches_(cfg.train.eval_batches),
-      task_(transduction_spec(cfg)),
+      task_(transduction_spec(cfg, parallel.dp_size())),
       sample_gen_(rank_stream_seed(static_cast<uint64_t>(cfg.run.seed) + 2, parallel)) {
   Generator init(static_cast<uint64_t>(cfg.run.seed));
   model_ = std::make_unique<models::Seq2Seq>(seq2seq_options(cfg), init);

@@ -71,6 +71,6 @@ class Seq2SeqTask : public TrainTask {
 // The config's model and data (ConfigError naming the key for a mechanism or option that does not
 // fit the seq2seq model).
 models::Seq2SeqOptions seq2seq_options(const Config& cfg);
-data::TransductionSpec transduction_spec(const Config& cfg);
+data::TransductionSpec transduction_spec(const Config& cfg, std::int64_t dp_size);
 
 }  // namespace attnscale::train

@@ -11,7 +11,7 @@ namespace attnscale::train {
 using task_config::fail;
 using task_config::kEvalBatchBase;
 
-data::FeatureSequenceSpec feature_sequence_spec(const Config& cfg) {
+data::FeatureSequenceSpec feature_sequence_spec(const Config& cfg, std::int64_t dp_size) {
   task_config::check_model_mechanism(cfg, config::ModelType::temporal, config::Mechanism::temporal);
   task_config::reject_unused(cfg, "data.vocab_size", cfg.data.vocab_size, DataConfig{}.vocab_size,
                              "does not apply to model.type = temporal (the outputs are temporal.classes)");
@@ -37,13 +37,12 @@ data::FeatureSequenceSpec feature_sequence_spec(const Config& cfg) {
   spec.max_steps = t.max_steps;
   spec.feature_dim = t.feature_dim;
   spec.noise = t.noise;
-  spec.batch_size = micro_batch_size(cfg);
+  spec.batch_size = micro_batch_size(cfg, dp_size);
   spec.seed = static_cast<uint64_t>(cfg.run.seed);
   return spec;
 }
 
-models::TemporalNetOptions temporal_net_options(const Config& cfg) {
-  const data::FeatureSequenceSpec spec = feature_sequence_spec(cfg);
+models::TemporalNetOptions temporal_net_options(const Config& cfg, const data::FeatureSequenceSpec& spec) {
   models::TemporalNetOptions o;
   o.feature_dim = spec.feature_dim;
   o.vocab_size = data::kFirstClassId + spec.classes;
@@ -55,9 +54,9 @@ models::TemporalNetOptions temporal_net_options(const Config& cfg) {
 }
 
 TemporalTask::TemporalTask(const Config& cfg, ParallelContext parallel)
-    : parallel_(parallel), data_(feature_sequence_spec(cfg)) {
+    : parallel_(parallel), data_(feature_sequence_spec(cfg, parallel.dp_size())) {
   Generator init(static_cast<uint64_t>(cfg.run.seed));
-  model_ = std::make_unique<models::TemporalAttentionNet>(temporal_net_options(cfg), init);
+  model_ = std::make_unique<models::TemporalAttentionNet>(temporal_net_options(cfg, data_.spec()), init);
 }
 
 BatchResult TemporalTask::teacher_forced(const data::FeatureBatch& batch, bool training) {

@@ -39,7 +39,7 @@ class TemporalTask : public TrainTask {
   std::unique_ptr<models::TemporalAttentionNet> model_;
 };
 
-models::TemporalNetOptions temporal_net_options(const Config& cfg);
-data::FeatureSequenceSpec feature_sequence_spec(const Config& cfg);
+models::TemporalNetOptions temporal_net_options(const Config& cfg, const data::FeatureSequenceSpec& spec);
+data::FeatureSequenceSpec feature_sequence_spec(const Config& cfg, std::int64_t dp_size);
 
 }  // namespace attnscale::train

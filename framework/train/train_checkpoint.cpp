@@ -42,12 +42,13 @@ std::unique_ptr<CheckpointDirLock> lock_on_rank0(CheckpointGroup& group, const R
 TrainCheckpoints::TrainCheckpoints(const Config& cfg, const RunDir& run_dir, Communicator* world)
     : cfg_(cfg),
       run_dir_(run_dir),
-      grid_{static_cast<int>(cfg.parallel.dp), static_cast<int>(cfg.parallel.cp), static_cast<int>(cfg.parallel.ulysses)},
+      grid_(GridShape::for_world(world ? world->size() : 1, static_cast<int>(cfg.parallel.cp),
+                                 static_cast<int>(cfg.parallel.ulysses))),
       group_(world),
       lock_(lock_on_rank0(group_, run_dir)),
       writer_(WriterOptions{run_dir.checkpoint_dir, cfg.checkpoint.keep}, world) {
-  ATTNSCALE_CHECK(grid_.world_size() == group_.size(), "checkpoint",
-                  "parallel.dp ({}) x parallel.cp ({}) must equal the {} ranks of the run", grid_.dp, grid_.cp,
+  ATTNSCALE_CHECK(cfg.parallel.dp == 0 || cfg.parallel.dp == grid_.dp, "checkpoint",
+                  "parallel.dp ({}) x parallel.cp ({}) must equal the {} ranks of the run", cfg.parallel.dp, grid_.cp,
                   group_.size());
 }
 

@@ -4,6 +4,9 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <tuple>
+
+#include <fmt/format.h>
 
 #include <nlohmann/json.hpp>
 
@@ -139,6 +142,31 @@ TEST_F(Cli, DamagedCheckpointsAreRefusedWithExitCode4NamingTheFile) {
     EXPECT_EQ(resumed.exit_code, 4) << resumed.out;
     EXPECT_NE(resumed.err.find(damage.expected), std::string::npos) << resumed.err;
   }
+}
+
+// Resume and pruning go by the step in a directory's name: swapped names are caught by verify
+// (exit 4) and by resume, which names both instead of loading the wrong step.
+TEST_F(Cli, ADirectoryNamedForAnotherStepIsRefused) {
+  ASSERT_EQ(train(tmp / "run", {"checkpoint.keep=2"}).exit_code, 0);
+  const fs::path root = tmp / "run" / "checkpoints";
+  fs::rename(root / "step_00000002", root / "swap");
+  fs::rename(root / "step_00000004", root / "step_00000002");
+  fs::rename(root / "swap", root / "step_00000004");
+  for (const auto& [dir, named, saved] : {std::tuple{"step_00000002", 2, 4}, std::tuple{"step_00000004", 4, 2}}) {
+    const ProgramResult verified = run_attnscale({"checkpoint", "verify", (root / dir).string()});
+    EXPECT_EQ(verified.exit_code, 4) << verified.out;
+    EXPECT_NE(verified.err.find(fmt::format("{}: the directory is named for step {}, but its manifest says step {}",
+                                            (root / dir).string(), named, saved)),
+              std::string::npos)
+        << verified.err;
+  }
+  const ProgramResult all = run_attnscale({"checkpoint", "verify", root.string()});
+  EXPECT_EQ(all.exit_code, 4) << all.out;
+  const ProgramResult resumed = train(tmp / "run", {"train.steps=6", "train.resume=auto"});
+  EXPECT_EQ(resumed.exit_code, 4) << resumed.out;
+  EXPECT_NE(resumed.err.find("none of its 2 checkpoints is valid"), std::string::npos) << resumed.err;
+  EXPECT_NE(resumed.err.find("the directory is named for step 4, but its manifest says step 2"), std::string::npos)
+      << resumed.err;
 }
 
 TEST_F(Cli, InspectPrintsManifestTensorsAndRanks) {

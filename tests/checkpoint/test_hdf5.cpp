@@ -5,6 +5,8 @@
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
+#include <functional>
 #include <thread>
 
 #include "framework/io/durable_fs.h"
@@ -124,6 +126,49 @@ TEST(Hdf5, FailuresNameTheCallOrTheFile) {
     EXPECT_NE(message.find("test_hdf5.cpp"), std::string::npos) << message;
   }
   EXPECT_THROW(out.read_tensor("missing"), h5::Error);
+}
+
+// A dataset declared and never written (or a header that lies) cannot make a reader allocate: the
+// declared bytes are checked against what the file stores, and against memory, first.
+TEST(Hdf5, DeclaredSizesBeyondTheFileAreRefusedBeforeAllocating) {
+  testing::TempDir dir;
+  {
+    h5::File out = h5::File::create(dir / "t.h5");
+    out.write_tensor("small", filled({3, 2}, DType::f32, 1.0));
+    const auto declare = [&](const char* name, std::vector<hsize_t> dims, hid_t type, bool chunked = false) {
+      const h5::Handle space(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr), H5Sclose);
+      const h5::Handle properties(H5Pcreate(H5P_DATASET_CREATE), H5Pclose);
+      const std::vector<hsize_t> chunk(dims.size(), 1);
+      if (chunked) H5Pset_chunk(properties.get(), static_cast<int>(chunk.size()), chunk.data());
+      const h5::Handle set(H5Dcreate2(out.id(), name, type, space.get(), H5P_DEFAULT, properties.get(), H5P_DEFAULT),
+                           H5Dclose);
+      ASSERT_GE(set.get(), 0) << name;
+    };
+    declare("huge", {hsize_t{1} << 31, 8}, H5T_IEEE_F32LE);
+    declare("words", {hsize_t{1} << 40}, H5T_STD_U64LE);
+    // 2^63 elements of 8 bytes: HDF5 allows it for a chunked dataset, but no size_t holds the bytes.
+    declare("beyond_64_bits", {hsize_t{1} << 61, 4}, H5T_IEEE_F64LE, true);
+    out.close();
+  }
+  EXPECT_LT(std::filesystem::file_size(dir / "t.h5"), 16384u);
+  const h5::File in = h5::File::open_read(dir / "t.h5");
+  const auto message = [&](const std::function<void()>& read) -> std::string {
+    try {
+      read();
+    } catch (const h5::Error& e) {
+      return e.what();
+    }
+    return "(no error)";
+  };
+  EXPECT_NE(message([&] { in.read_tensor("huge"); })
+                .find("[hdf5] dataset 'huge' declares shape [2147483648, 8] of 4-byte values, 68719476736 bytes "
+                      "(64.0 GiB), but the file stores only 0 bytes for it"),
+            std::string::npos);
+  EXPECT_NE(message([&] { in.read_u64("words"); }).find("dataset 'words' declares shape [1099511627776]"),
+            std::string::npos);
+  EXPECT_NE(message([&] { in.read_tensor("beyond_64_bits"); }).find("more bytes than a 64-bit size can count"),
+            std::string::npos);
+  EXPECT_TRUE(same_bytes(in.read_tensor("small"), filled({3, 2}, DType::f32, 1.0)));
 }
 
 // A file another process holds locked: the error says what to do about HDF5's file locking.

@@ -1,6 +1,7 @@
 // Loading: base chains, precedence, overrides, typed values, round trips and consistency rules.
 #include <cmath>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include <fmt/format.h>
@@ -254,6 +255,31 @@ TEST(Validate, ContextParallelNeedsAModelThatShardsSequences) {
   }
 }
 
+// attention.normalizer is read by the dot-product models only; elsewhere a value other than the
+// default is an error naming the model type, never a silent no-op.
+TEST(Validate, NormalizerOnlyForModelsThatReadIt) {
+  for (const std::string_view name : config::enum_names<config::ModelType>()) {
+    const config::ModelType type = *config::enum_from_string<config::ModelType>(name);
+    Config cfg;
+    cfg.model.type = type;
+    EXPECT_NO_THROW(validate(cfg)) << config::to_string(type);  // the default is fine everywhere
+    cfg.attention.normalizer = config::Normalizer::sparsemax;
+    cfg.origins["attention.normalizer"] = "x.yaml:3:15";
+    const bool reads = type == config::ModelType::transformer_lm || type == config::ModelType::encoder_decoder;
+    if (reads) {
+      EXPECT_NO_THROW(validate(cfg)) << config::to_string(type);
+      continue;
+    }
+    EXPECT_NE(error_of([&] { validate(cfg); })
+                  .find(fmt::format("[config] attention.normalizer: sparsemax would change nothing: model.type = {} "
+                                    "does not read attention.normalizer",
+                                    config::to_string(type))),
+              std::string::npos)
+        << config::to_string(type);
+    EXPECT_NE(error_of([&] { validate(cfg); }).find("attention.normalizer: x.yaml:3:15"), std::string::npos);
+  }
+}
+
 TEST(Validate, WorldSizeMustEqualDpTimesCp) {
   Config cfg;
   cfg.parallel.dp = 2;
@@ -262,6 +288,32 @@ TEST(Validate, WorldSizeMustEqualDpTimesCp) {
   EXPECT_NE(error_of([&] { validate_world_size(cfg, 2); })
                 .find("parallel.dp: parallel.dp * parallel.cp = 2 * 2 = 4, but the job has 2 ranks"),
             std::string::npos);
+}
+
+// Megatron / torchrun style: without parallel.dp the ranks left over by context parallelism are
+// data-parallel replicas.
+TEST(Validate, DpDefaultsToTheRanksOverCp) {
+  EXPECT_EQ(Config{}.parallel.dp, 0);
+  for (const auto& [world, cp, dp] : {std::tuple{1, 1, 1}, {2, 1, 2}, {4, 2, 2}, {8, 4, 2}, {4, 4, 1}}) {
+    Config cfg;
+    cfg.parallel.cp = cp;
+    EXPECT_NO_THROW(validate_world_size(cfg, world)) << world << " ranks, cp " << cp;
+    EXPECT_EQ(data_parallel_size(cfg.parallel, world), dp) << world << " ranks, cp " << cp;
+    EXPECT_EQ(micro_batch_size(cfg, dp), cfg.data.batch_size / dp);
+  }
+  Config odd;
+  odd.parallel.cp = 4;
+  EXPECT_NE(error_of([&] { validate_world_size(odd, 6); })
+                .find("parallel.cp: 4 does not divide the job's 6 ranks (parallel.dp = 0 takes the ranks / parallel.cp)"),
+            std::string::npos);
+  // The batch must still split over the derived replicas; the message says where dp came from.
+  Config batch;
+  batch.data.batch_size = 6;
+  const std::string message = error_of([&] { validate_world_size(batch, 4); });
+  EXPECT_NE(message.find("data.batch_size: 6 is not divisible by parallel.dp * train.accum_steps = 4 * 1 "
+                         "(parallel.dp = 0: the job's 4 ranks / parallel.cp = 1)"),
+            std::string::npos)
+      << message;
 }
 
 TEST(Derived, ZeroMeansDerive) {
@@ -281,7 +333,8 @@ TEST(Derived, ZeroMeansDerive) {
   cfg.data.batch_size = 24;
   cfg.parallel.dp = 2;
   cfg.train.accum_steps = 3;
-  EXPECT_EQ(micro_batch_size(cfg), 4);
+  EXPECT_EQ(micro_batch_size(cfg, 2), 4);
+  EXPECT_THROW(micro_batch_size(cfg, 4), UsageError);  // a grid that contradicts parallel.dp
 }
 
 TEST(Validate, RunDeviceCudaOnlyForModelsWithAGpuPath) {

@@ -4,16 +4,12 @@
 
 #include "distributed/context_parallel/context_parallel_attention.h"
 #include "kernels/attention.h"
+#include "tests/test_util/compare.h"
 
 namespace attnscale {
 namespace {
 
-double max_diff(const Tensor& a, const Tensor& b) {
-  const std::vector<double> x = a.to_vector<double>(), y = b.to_vector<double>();
-  double worst = 0;
-  for (size_t i = 0; i < x.size(); ++i) worst = std::max(worst, std::abs(x[i] - y[i]));
-  return worst;
-}
+using test::max_abs_diff;
 
 TEST(ContextParallelSingleRank, EveryAlgorithmEqualsTheFusedOp) {
   Generator gen(5);
@@ -30,11 +26,11 @@ TEST(ContextParallelSingleRank, EveryAlgorithmEqualsTheFusedOp) {
     for (const Tensor& t : {q, k, v}) t.zero_grad();
     const ContextParallelGroup group{nullptr, nullptr, nullptr, algo, kernels::Layout(kernels::LayoutKind::zigzag, 23, 1)};
     const Tensor out = context_parallel_attention(q, k, v, spec, group);
-    EXPECT_LE(max_diff(out, ref), 1e-13) << parallel_algo_name(algo);
+    EXPECT_LE(max_abs_diff(out, ref), 1e-13) << parallel_algo_name(algo);
     out.backward(Tensor::ones(out.shape(), DType::f64));
-    EXPECT_LE(max_diff(q.grad(), ref_grads[0]), 1e-13);
-    EXPECT_LE(max_diff(k.grad(), ref_grads[1]), 1e-13);
-    EXPECT_LE(max_diff(v.grad(), ref_grads[2]), 1e-13);
+    EXPECT_LE(max_abs_diff(q.grad(), ref_grads[0]), 1e-13);
+    EXPECT_LE(max_abs_diff(k.grad(), ref_grads[1]), 1e-13);
+    EXPECT_LE(max_abs_diff(v.grad(), ref_grads[2]), 1e-13);
   }
 }
 

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <filesystem>
 #include <fstream>
 
@@ -82,6 +83,81 @@ TEST(ReadDocuments, TextLinesNeedATab) {
   EXPECT_EQ(r.blank_lines, 1);
   ASSERT_EQ(r.documents.size(), 3u);
   EXPECT_EQ(sources(r), (std::vector<std::string>{"3 no tab between label and text"}));
+}
+
+// Writes `bytes` to a temporary file and reads it in `format`.
+ReadResult read_bytes(const std::string& name, const std::string& bytes, DocFormat format) {
+  const auto path = temp_file(name);
+  std::ofstream(path, std::ios::binary) << bytes;
+  ReadResult r;
+  read_documents(path, {format, "text", "label", ""}, r);
+  std::filesystem::remove(path);
+  return r;
+}
+
+// CSV, JSON Lines and text agree: a record that is not valid UTF-8 is malformed, named by its line.
+TEST(ReadDocuments, InvalidUtf8IsMalformedInEveryFormat) {
+  const std::string bad = "caf\xC3(";  // a 2-byte lead followed by ASCII
+  const ReadResult csv = read_bytes("bad.csv", "text,label\nfine,a\n" + bad + ",b\n\"x\",\xff\n", DocFormat::csv);
+  EXPECT_EQ(csv.documents.size(), 1u);
+  EXPECT_EQ(sources(csv), (std::vector<std::string>{"3 invalid UTF-8 (byte 0xc3 at offset 3 of field 'text')",
+                                                     "4 invalid UTF-8 (byte 0xff at offset 0 of field 'label')"}));
+  const ReadResult jsonl = read_bytes(
+      "bad.jsonl", "{\"text\": \"fine\", \"label\": \"a\"}\n{\"text\": \"" + bad + "\", \"label\": \"b\"}\n",
+      DocFormat::jsonl);
+  EXPECT_EQ(jsonl.documents.size(), 1u);
+  EXPECT_EQ(sources(jsonl), (std::vector<std::string>{"2 invalid UTF-8 (byte 0xc3 at offset 13 of the line)"}));
+  const ReadResult text = read_bytes("bad.txt", "a\tfine\nb\t" + bad + "\n", DocFormat::text);
+  EXPECT_EQ(text.documents.size(), 1u);
+  EXPECT_EQ(sources(text), (std::vector<std::string>{"2 invalid UTF-8 (byte 0xc3 at offset 5 of the line)"}));
+  // Overlong forms and UTF-16 surrogates are not UTF-8 either; 4-byte characters are.
+  EXPECT_EQ(read_bytes("overlong.txt", "a\t\xC0\xAFx\n", DocFormat::text).malformed.size(), 1u);
+  EXPECT_EQ(read_bytes("surrogate.txt", "a\t\xED\xA0\x80x\n", DocFormat::text).malformed.size(), 1u);
+  EXPECT_TRUE(read_bytes("emoji.txt", "a\tok \xF0\x9F\x99\x82 \xC3\xA9t\xC3\xA9\n", DocFormat::text).malformed.empty());
+}
+
+// Editors on Windows start UTF-8 files with a byte order mark; it is not part of the first field.
+TEST(ReadDocuments, ByteOrderMarkIsSkipped) {
+  const std::string bom = "\xEF\xBB\xBF";
+  const ReadResult csv = read_bytes("bom.csv", bom + "text,label\nhello there,a\n", DocFormat::csv);
+  ASSERT_EQ(csv.documents.size(), 1u);
+  EXPECT_EQ(csv.documents[0].text, "hello there");
+  const ReadResult jsonl = read_bytes("bom.jsonl", bom + "{\"text\": \"hi\", \"label\": \"a\"}\n", DocFormat::jsonl);
+  ASSERT_EQ(jsonl.documents.size(), 1u);
+  const ReadResult text = read_bytes("bom.txt", bom + "a\thello\n", DocFormat::text);
+  ASSERT_EQ(text.documents.size(), 1u);
+  EXPECT_EQ(text.documents[0].label, "a");
+}
+
+// A binary file given by mistake: the messages quote at most a short, escaped excerpt of it.
+TEST(ReadDocuments, BinaryInputIsQuotedShortAndEscaped) {
+  std::string garbage(20000, '\0');
+  for (size_t i = 0; i < garbage.size(); ++i) garbage[i] = static_cast<char>((i * 131 + 7) % 256);
+  for (char& c : garbage)
+    if (c == '\n') c = 'x';  // one long header line
+  const auto path = temp_file("garbage.csv");
+  std::ofstream(path, std::ios::binary) << garbage << "\n";
+  ReadResult r;
+  try {
+    read_documents(path, {DocFormat::csv, "text", "label", ""}, r);
+    ADD_FAILURE() << "a binary header was accepted";
+  } catch (const DataError& e) {
+    const std::string message = e.what();
+    EXPECT_LT(message.size(), 400u) << message;
+    EXPECT_NE(message.find("... ("), std::string::npos) << message;
+    for (const char c : message) EXPECT_TRUE(c == ' ' || c == '\t' || std::isgraph(static_cast<unsigned char>(c))) << message;
+  }
+  std::filesystem::remove(path);
+  const ReadResult jsonl = read_bytes("long.jsonl", "{\"text\": " + std::string(20000, 't') + "}\n", DocFormat::jsonl);
+  ASSERT_EQ(jsonl.malformed.size(), 1u);
+  EXPECT_LT(jsonl.malformed[0].reason.size(), 300u) << jsonl.malformed[0].reason;
+  ReadResult with_split;
+  const auto split_path = temp_file("split2.csv");
+  std::ofstream(split_path, std::ios::binary) << "text,label,split\nhi,a," << std::string(5000, 'z') << "\n";
+  read_documents(split_path, {DocFormat::csv, "text", "label", "split"}, with_split);
+  std::filesystem::remove(split_path);
+  ASSERT_EQ(with_split.malformed.size(), 1u);
+  EXPECT_LT(with_split.malformed[0].reason.size(), 200u) << with_split.malformed[0].reason;
 }
 
 TEST(PrepareDocuments, RefuseListsEveryMalformedLineAndWritesNothing) {

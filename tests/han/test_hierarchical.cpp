@@ -10,6 +10,7 @@
 #include "framework/core/ops/indexing.h"
 #include "framework/core/ops/ops.h"
 #include "kernels/softmax_merge.h"
+#include "tests/test_util/compare.h"
 
 namespace attnscale::attention {
 namespace {
@@ -19,13 +20,7 @@ Tensor padding_mask() {
   return Tensor::from(std::vector<double>{1, 1, 1, 1, 1, 1, 0, 0, 1, 0, 0, 0}, {3, 4});
 }
 
-double max_abs_diff(const Tensor& a, const Tensor& b) {
-  const auto x = a.to(DType::f64).to_vector<double>(), y = b.to(DType::f64).to_vector<double>();
-  EXPECT_EQ(x.size(), y.size());
-  double worst = 0;
-  for (size_t i = 0; i < x.size(); ++i) worst = std::max(worst, std::abs(x[i] - y[i]));
-  return worst;
-}
+using test::max_abs_diff;
 
 class PoolingGradcheck : public ::testing::TestWithParam<PoolingKind> {};
 

@@ -6,6 +6,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <sstream>
 
 #include "kernels/general_attention.h"
@@ -53,6 +54,7 @@ class H5File {
     write_attribute(name, H5T_NATIVE_DOUBLE, &value);
   }
   bool has(const char* name) const { return H5Lexists(id_, name, H5P_DEFAULT) > 0; }
+  hid_t id() const { return id_; }
   std::vector<double> read(const char* name) const {
     const hid_t set = H5Dopen2(id_, name, H5P_DEFAULT);
     const hid_t space = H5Dget_space(set);
@@ -326,6 +328,78 @@ TEST_F(OpCheckTest, DeviceCudaRunsTheGpuKernelsOrSaysThereIsNoDevice) {
 TEST_F(OpCheckTest, DeviceCudaAndCpAreExclusive) {
   EXPECT_EQ(run("op-check attention --device cuda --cp 2 --input x.h5 --output y.h5").exit_code, 2);
   EXPECT_EQ(run("op-check attention --device tpu --input x.h5 --output y.h5").exit_code, 2);
+}
+
+// A NaN or Inf input would come out as a fully masked row (out 0, lse -inf) or spread silently:
+// refused, naming the dataset and the first bad index.
+TEST_F(OpCheckTest, NonFiniteInputsAreRefusedWithTheirFirstIndex) {
+  constexpr double nan = std::numeric_limits<double>::quiet_NaN(), inf = std::numeric_limits<double>::infinity();
+  struct Spoiled {
+    const char* dataset;
+    size_t flat_index;  // into [1, 2, 6, 4]
+    double value;
+    const char* expected;
+  };
+  for (const Spoiled& c : {Spoiled{"q", 29, nan, "q[0, 1, 1, 1] = nan"}, Spoiled{"k", 5, inf, "k[0, 0, 1, 1] = inf"},
+                           Spoiled{"v", 22, -inf, "v[0, 0, 5, 2] = -inf"},
+                           Spoiled{"dout", 0, nan, "dout[0, 0, 0, 0] = nan"}}) {
+    SCOPED_TRACE(c.dataset);
+    for (const bool float64 : {false, true}) {
+      const fs::path input = broken_input(dir_, [&](H5File& f, const AttentionCase& ac, const CaseData& d) {
+        CaseData spoiled = d;
+        std::vector<double>& values = std::string(c.dataset) == "q"   ? spoiled.q
+                                      : std::string(c.dataset) == "k" ? spoiled.k
+                                      : std::string(c.dataset) == "v" ? spoiled.v
+                                                                      : spoiled.dout;
+        values.at(c.flat_index) = c.value;
+        values.at(c.flat_index + 1) = nan;  // only the first is named
+        if (float64) write_case<double>(f, ac, spoiled, true);
+        else write_case<float>(f, ac, spoiled, true);
+      });
+      const ProgramRun r = op_check(input);
+      expect_data_error(r, std::string("dataset '") + c.dataset + "' holds a non-finite value: " + c.expected);
+      EXPECT_FALSE(fs::exists(dir_ / "out.h5")) << "nothing is written for a refused input";
+    }
+  }
+}
+
+// A tiny file that declares a huge dataset: refused before any allocation (it was std::bad_alloc,
+// exit 1), whether the declared bytes exceed what the file stores or the memory available.
+TEST_F(OpCheckTest, DeclaredSizesBeyondTheFileOrMemoryAreRefused) {
+  const auto declare = [&](const fs::path& path, hsize_t length, bool compressed) {
+    AttentionCase c;
+    c.shape = AttentionShape{1, 2, 1, 6, 6, 4, 4};
+    const CaseData data = make_data(c);
+    H5File f(path, true);
+    f.write("k", {1, 1, 6, 4}, cast<float>(data.k));
+    f.write("v", {1, 1, 6, 4}, cast<float>(data.v));
+    // q of shape [1, 2, length, 8] is declared and never written.
+    const hsize_t dims[4] = {1, 2, length, 8}, chunk[4] = {1, 1, 1024, 8};
+    const hid_t space = H5Screate_simple(4, dims, nullptr);
+    const hid_t properties = H5Pcreate(H5P_DATASET_CREATE);
+    if (compressed) {
+      H5Pset_chunk(properties, 4, chunk);
+      H5Pset_deflate(properties, 6);
+    }
+    const hid_t set = H5Dcreate2(f.id(), "q", H5T_NATIVE_FLOAT, space, H5P_DEFAULT, properties, H5P_DEFAULT);
+    EXPECT_GE(set, 0);
+    H5Dclose(set);
+    H5Pclose(properties);
+    H5Sclose(space);
+  };
+  declare(dir_ / "lying.h5", hsize_t{1} << 31, false);
+  EXPECT_LT(fs::file_size(dir_ / "lying.h5"), 8192u);
+  ProgramRun r = op_check(dir_ / "lying.h5");
+  expect_data_error(r, "dataset 'q' declares shape [1, 2, 2147483648, 8] of 4-byte values, 137438953472 bytes "
+                       "(128.0 GiB), but the file stores only 0 bytes for it");
+  EXPECT_EQ(r.stderr_text.find("bad_alloc"), std::string::npos) << r.stderr_text;
+
+  // Compressed data may be smaller than declared, so memory is what refuses it (2^44 floats = 64 TiB).
+  if (H5Zfilter_avail(H5Z_FILTER_DEFLATE) <= 0) GTEST_SKIP() << "this HDF5 has no deflate filter";
+  declare(dir_ / "huge.h5", hsize_t{1} << 40, true);
+  r = op_check(dir_ / "huge.h5");
+  expect_data_error(r, "dataset 'q' declares shape [1, 2, 1099511627776, 8]: reading it needs 70368744177664 bytes");
+  EXPECT_NE(r.stderr_text.find("of memory is available"), std::string::npos) << r.stderr_text;
 }
 
 TEST_F(OpCheckTest, MissingOptionIsAUsageError) {

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "kernels/cpu/vec_exp.h"
+#include "tests/test_util/compare.h"
 
 namespace attnscale::test {
 namespace {
@@ -19,7 +20,7 @@ TEST(VecExp, RelativeErrorBelowTwoUlpOverTheSoftmaxRange) {
   double worst = 0;
   for (size_t i = 0; i < x.size(); ++i) {
     const double want = std::exp(static_cast<double>(x[i]));
-    worst = std::max(worst, std::abs(y[i] - want) / want);
+    worst = test::worse(worst, test::abs_diff(y[i], want) / want);
   }
   EXPECT_LT(worst, 2.5e-7) << "worst relative error " << worst;
 }

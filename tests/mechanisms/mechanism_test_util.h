@@ -1,11 +1,10 @@
 // Helpers shared by the mechanism tests: fp64 inputs, finite-difference checks of a module's
-// input and parameter gradients, worst differences, and error-message checks.
+// input and parameter gradients, error-message checks, and (from tests/test_util/compare.h) the
+// NaN-aware worst difference.
 #pragma once
 
 #include <gtest/gtest.h>
 
-#include <algorithm>
-#include <cmath>
 #include <functional>
 #include <initializer_list>
 #include <string>
@@ -14,6 +13,7 @@
 #include "framework/core/autograd/gradcheck.h"
 #include "framework/nn/module.h"
 #include "framework/core/tensor/tensor.h"
+#include "tests/test_util/compare.h"
 
 namespace attnscale::test {
 
@@ -37,15 +37,6 @@ inline void expect_module_gradcheck(const nn::Module& m, std::vector<Tensor> inp
 inline void expect_gradcheck(const std::function<Tensor(const std::vector<Tensor>&)>& f, std::vector<Tensor> inputs) {
   const auto r = autograd::gradcheck(f, std::move(inputs));
   EXPECT_TRUE(r.ok) << r.report;
-}
-
-// Largest |a - b| over all elements (shapes must match).
-inline double max_abs_diff(const Tensor& a, const Tensor& b) {
-  EXPECT_EQ(shape_str(a.shape()), shape_str(b.shape()));
-  const auto va = a.to(DType::f64).to_vector<double>(), vb = b.to(DType::f64).to_vector<double>();
-  double worst = 0;
-  for (size_t i = 0; i < std::min(va.size(), vb.size()); ++i) worst = std::max(worst, std::abs(va[i] - vb[i]));
-  return worst;
 }
 
 // Runs f, expects an attnscale::Error whose message contains every one of `parts`.

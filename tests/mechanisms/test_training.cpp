@@ -132,7 +132,7 @@ TEST(Training, CaptionerWithSentinelLearnsTheVisualWordsAndWhenToLook) {
   EXPECT_LT(s.last_loss, 0.5 * s.first_loss);
   EXPECT_GT(s.final_eval.accuracy, 0.9) << "chance " << task.chance_accuracy();
   // The gate looks at the image for the class words and relies on the sentinel for the others.
-  const data::CaptionTask data(train::caption_spec(cfg));
+  const data::CaptionTask data(train::caption_spec(cfg, 1));
   const data::CaptionBatch batch = data.batch(123456);
   auto& model = dynamic_cast<models::Captioner&>(task.model());
   model.eval();
@@ -153,9 +153,6 @@ TEST(Training, MechanismsThatDoNotFitTheModelNameTheKey) {
   Config lm;
   lm.attention.mechanism = config::Mechanism::cross;
   expect_config_error(lm, "attention.mechanism");
-  lm.attention.mechanism = config::Mechanism::multi_head;
-  lm.attention.normalizer = config::Normalizer::hard;
-  expect_config_error(lm, "attention.normalizer");
   Config sdp;
   sdp.attention.mechanism = config::Mechanism::scaled_dot_product;
   expect_config_error(sdp, "[scaled_dot_product]");

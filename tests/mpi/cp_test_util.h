@@ -1,17 +1,16 @@
 // Shared by the context-parallel tests: global tensors every rank draws identically, the shard a
-// layout gives a rank, and the worst difference between two tensors.
+// layout gives a rank, and (from tests/test_util/compare.h) the NaN-aware worst difference.
 #pragma once
 
 #include <gtest/gtest.h>
 
-#include <algorithm>
-#include <cmath>
 #include <random>
 #include <vector>
 
 #include "distributed/context_parallel/sequence_shard.h"
 #include "framework/core/tensor/tensor.h"
 #include "kernels/layout.h"
+#include "tests/test_util/compare.h"  // max_abs_diff
 
 namespace attnscale::test {
 
@@ -49,19 +48,6 @@ inline std::vector<int32_t> random_segments(int64_t batch, int64_t length, uint3
     }
   }
   return ids;
-}
-
-inline double max_abs_diff(const Tensor& a, const Tensor& b) {
-  EXPECT_EQ(a.shape(), b.shape());
-  if (a.shape() != b.shape()) return INFINITY;
-  const std::vector<double> x = a.to(DType::f64).to_vector<double>(), y = b.to(DType::f64).to_vector<double>();
-  double worst = 0;
-  for (size_t i = 0; i < x.size(); ++i) {
-    if (x[i] == y[i]) continue;  // equal infinities (lse of fully masked rows)
-    worst = std::max(worst, std::abs(x[i] - y[i]));
-    if (std::isnan(x[i]) || std::isnan(y[i])) return INFINITY;
-  }
-  return worst;
 }
 
 }  // namespace attnscale::test

@@ -46,7 +46,7 @@ Config lm_config() {
   cfg.data.seq_len = 19;  // not divisible by 2, 3 or 4 ranks
   cfg.data.vocab_size = 12;
   cfg.parallel.layout = config::Layout::zigzag;
-  cfg.parallel.algo = config::ParallelAlgo::ring;
+  cfg.parallel.algo = ParallelAlgo::ring;
   return cfg;
 }
 

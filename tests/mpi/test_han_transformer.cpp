@@ -16,6 +16,7 @@
 #include "framework/core/ops/ops.h"
 #include "tests/mpi/han_test_util.h"
 #include "tests/mpi/mpi_test_env.h"
+#include "tests/test_util/compare.h"
 
 namespace attnscale {
 namespace {
@@ -82,8 +83,8 @@ TEST(HanTransformerDistributed, EncoderOverTheCpGroupEqualsOneRankInFp64) {
   double worst_out = 0, worst_dx = 0;
   for (size_t i = 0; i < got.size(); ++i) {
     if (rows[i / static_cast<size_t>(dim)] == docs * all_slots) continue;  // padding slot
-    worst_out = std::max(worst_out, std::abs(got[i] - want[i]));
-    worst_dx = std::max(worst_dx, std::abs(dx[i] - dx_want[i]));
+    worst_out = test::worse(worst_out, test::abs_diff(got[i], want[i]));
+    worst_dx = test::worse(worst_dx, test::abs_diff(dx[i], dx_want[i]));
   }
   EXPECT_LT(worst_out, 1e-12) << "worst output difference";
   EXPECT_LT(worst_dx, 1e-12) << "worst input-gradient difference";
@@ -92,10 +93,7 @@ TEST(HanTransformerDistributed, EncoderOverTheCpGroupEqualsOneRankInFp64) {
   for (size_t k = 0; k < params.size(); ++k) {
     Tensor g = params[k].tensor.grad().contiguous().clone();
     comm->all_reduce(g.data<double>(), static_cast<size_t>(g.numel()), CommDType::f64, ReduceOp::sum);
-    const auto a = g.to_vector<double>(), b = ref_param_grads[k].to_vector<double>();
-    double worst = 0;
-    for (size_t i = 0; i < a.size(); ++i) worst = std::max(worst, std::abs(a[i] - b[i]));
-    EXPECT_LT(worst, 1e-11) << params[k].name;
+    EXPECT_LT(test::max_abs_diff(g, ref_param_grads[k]), 1e-11) << params[k].name;
   }
 }
 

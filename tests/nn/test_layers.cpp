@@ -10,6 +10,7 @@
 #include "framework/nn/layers.h"
 #include "framework/nn/rope.h"
 #include "framework/core/ops/ops.h"
+#include "tests/test_util/compare.h"
 
 namespace attnscale {
 namespace {
@@ -143,17 +144,11 @@ TEST(Attention, FusedMatchesPlainForEveryConfigMask) {
     const Tensor w = Tensor::randn(y1.shape(), gw, DType::f64);
     sum(mul(y1, w)).backward();
     sum(mul(y2, w)).backward();
-    auto max_diff = [](const Tensor& a, const Tensor& b) {
-      const auto va = a.to_vector<double>(), vb = b.to_vector<double>();
-      double d = 0;
-      for (size_t i = 0; i < va.size(); ++i) d = std::max(d, std::abs(va[i] - vb[i]));
-      return d;
-    };
-    EXPECT_LT(max_diff(y1, y2), 1e-12) << config::to_string(mask_kind);
-    EXPECT_LT(max_diff(x1.grad(), x2.grad()), 1e-12) << config::to_string(mask_kind);
+    EXPECT_LT(test::max_abs_diff(y1, y2), 1e-12) << config::to_string(mask_kind);
+    EXPECT_LT(test::max_abs_diff(x1.grad(), x2.grad()), 1e-12) << config::to_string(mask_kind);
     const auto p1 = plain.named_parameters(), p2 = fused.named_parameters();
     for (size_t i = 0; i < p1.size(); ++i)
-      EXPECT_LT(max_diff(p1[i].tensor.grad(), p2[i].tensor.grad()), 1e-12) << p1[i].name;
+      EXPECT_LT(test::max_abs_diff(p1[i].tensor.grad(), p2[i].tensor.grad()), 1e-12) << p1[i].name;
   }
 }
 

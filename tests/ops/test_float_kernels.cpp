@@ -7,6 +7,7 @@
 
 #include "framework/core/ops/ops.h"
 #include "kernels/cpu/vec_math.h"
+#include "tests/test_util/compare.h"
 
 namespace attnscale {
 namespace {
@@ -24,7 +25,7 @@ TEST(FloatKernels, ExpWithinTwoUlpOfLibm) {
   double worst = 0;
   for (size_t i = 0; i < xs.size(); ++i) {
     const double want = std::exp(static_cast<double>(xs[i]));
-    worst = std::max(worst, std::abs(got[i] - want) / want);
+    worst = test::worse(worst, test::abs_diff(got[i], want) / want);
   }
   EXPECT_LT(worst, 2 * std::numeric_limits<float>::epsilon()) << "worst relative error " << worst;
 }
@@ -55,12 +56,12 @@ TEST(FloatKernels, GeluAndItsGradientMatchDoublePrecision) {
   for (int64_t i = 0; i < n; ++i) {
     // Values relative to themselves: the negative tail, where gelu = x Phi(x) is tiny, keeps its
     // relative accuracy too (the rest, ~1e-5 at |x| = 12, is float rounding of x^2 inside exp).
-    worst_value = std::max(worst_value, std::abs(v32[i] - v64[i]) / std::max(std::abs(v64[i]), 1e-30));
+    worst_value = test::worse(worst_value, test::abs_diff(v32[i], v64[i]) / std::max(std::abs(v64[i]), 1e-30));
     // The gradient Phi(x) + x phi(x) crosses zero near x = -0.75, so it is measured against the
     // size of its two terms.
     const double x = xs[i], phi = std::exp(-0.5 * x * x) / std::sqrt(2 * M_PI);
     const double scale = 0.5 * std::erfc(-x / std::sqrt(2.0)) + std::abs(x * phi);
-    worst_grad = std::max(worst_grad, std::abs(g32[i] - g64[i]) / std::max(scale, 1e-30));
+    worst_grad = test::worse(worst_grad, test::abs_diff(g32[i], g64[i]) / std::max(scale, 1e-30));
   }
   std::printf("gelu float32 vs float64: worst relative error value %.3g, gradient %.3g\n", worst_value, worst_grad);
   EXPECT_LT(worst_value, 2e-5);
@@ -75,7 +76,7 @@ TEST(FloatKernels, SoftmaxSigmoidSiluMatchDoublePrecision) {
                   +[](const Tensor& t) { return sigmoid(t); }, +[](const Tensor& t) { return silu(t); }}) {
     const auto a = op(x32).to_vector<double>(), b = op(x64).to_vector<double>();
     double worst = 0;
-    for (size_t i = 0; i < a.size(); ++i) worst = std::max(worst, std::abs(a[i] - b[i]) / std::max(1.0, std::abs(b[i])));
+    for (size_t i = 0; i < a.size(); ++i) worst = test::worse(worst, test::abs_diff(a[i], b[i]) / std::max(1.0, std::abs(b[i])));
     EXPECT_LT(worst, 1e-5);
   }
 }

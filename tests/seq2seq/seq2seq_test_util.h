@@ -12,6 +12,7 @@
 #include "framework/nn/module.h"
 #include "framework/core/ops/indexing.h"
 #include "framework/core/ops/ops.h"
+#include "tests/test_util/compare.h"
 
 namespace attnscale::testing {
 
@@ -55,14 +56,11 @@ void expect_gradcheck(const nn::Module& m, std::vector<Tensor> inputs, F f, doub
 
 inline void expect_near_all(const Tensor& actual, const std::vector<double>& expected, double tolerance,
                             const std::string& what) {
-  const auto a = actual.detach().to(DType::f64).contiguous().to_vector<double>();
+  const auto a = test::f64_values(actual);
   ASSERT_EQ(a.size(), expected.size()) << what;
-  double worst = 0;
-  size_t worst_at = 0;
-  for (size_t i = 0; i < a.size(); ++i)
-    if (std::abs(a[i] - expected[i]) > worst) worst = std::abs(a[i] - expected[i]), worst_at = i;
-  EXPECT_LE(worst, tolerance) << what << ": worst difference " << worst << " at element " << worst_at << " ("
-                              << a[worst_at] << " vs " << expected[worst_at] << ")";
+  const test::WorstDiff worst = test::worst_diff(a, expected);
+  EXPECT_LE(worst.diff, tolerance) << what << ": worst difference " << worst.diff << " at element " << worst.at
+                                   << " (" << a[worst.at] << " vs " << expected[worst.at] << ")";
 }
 
 }  // namespace attnscale::testing

@@ -81,7 +81,7 @@ TEST_P(MechanismTrains, AndAligns) {
   const train::TrainSummary summary = trainer.run();
   train::PredictionScore greedy;
   for (int64_t i = 0; i < 4; ++i) greedy += task.greedy_score(i);
-  const double aligned = alignment(task, data::TransductionTask(train::transduction_spec(cfg)), e.max_offset);
+  const double aligned = alignment(task, data::TransductionTask(train::transduction_spec(cfg, 1)), e.max_offset);
   RecordProperty("greedy_token_accuracy", std::to_string(greedy.token_accuracy()));
   const std::string task_name(config::to_string(cfg.seq2seq.task));
   std::printf("%s (%s): loss %.3f -> %.3f, greedy token accuracy %.3f, exact %.3f, alignment %.3f (chance %.3f)\n",

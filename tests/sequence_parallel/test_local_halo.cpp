@@ -14,6 +14,7 @@
 #include "framework/core/autograd/gradcheck.h"
 #include "framework/core/ops/indexing.h"
 #include "framework/core/ops/ops.h"
+#include "tests/test_util/compare.h"
 
 namespace attnscale {
 namespace {
@@ -125,11 +126,7 @@ TEST(LocalHaloOneRank, ScatteredCentresEqualTheDenseFormulation) {
   const std::vector<Tensor> got{out.detach(), q.grad(), k.grad(), v.grad(), centres.grad()};
   const char* names[] = {"out", "dq", "dk", "dv", "dcentres"};
   for (size_t t = 0; t < got.size(); ++t) {
-    const std::vector<double> g = got[t].to_vector<double>(), w = want[t].to_vector<double>();
-    ASSERT_EQ(g.size(), w.size()) << names[t];
-    double worst = 0;
-    for (size_t i = 0; i < g.size(); ++i) worst = std::max(worst, std::abs(g[i] - w[i]));
-    EXPECT_LE(worst, 1e-13) << names[t];
+    EXPECT_LE(test::max_abs_diff(got[t], want[t]), 1e-13) << names[t];
   }
 }
 

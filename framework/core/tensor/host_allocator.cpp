@@ -3,9 +3,14 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <charconv>
 #include <cstdlib>
+#include <fstream>
 #include <map>
 #include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
 #include <unordered_map>
 
 #include <fmt/format.h>
@@ -20,6 +25,32 @@ constexpr size_t kMinLimit = size_t{1} << 30;
 size_t physical_memory() {
   const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
   return pages > 0 && page > 0 ? static_cast<size_t>(pages) * static_cast<size_t>(page) : kMinLimit * 8;
+}
+
+// The first number in `file` (after `key` when given); nullopt when unreadable or "max".
+std::optional<size_t> read_number(const char* file, std::string_view key = {}) {
+  std::ifstream in(file);
+  for (std::string line; std::getline(in, line);) {
+    if (!line.starts_with(key)) continue;
+    size_t value = 0;
+    const char* begin = line.data() + key.size();
+    while (*begin == ' ') ++begin;
+    const auto [end, error] = std::from_chars(begin, line.data() + line.size(), value);
+    if (error != std::errc()) return std::nullopt;
+    return std::string_view(end, line.data() + line.size()).find("kB") != std::string_view::npos ? value << 10 : value;
+  }
+  return std::nullopt;
+}
+
+// What the container's memory limit leaves, when it has one (the cgroup mounted at the root).
+std::optional<size_t> cgroup_headroom() {
+  for (const auto& [limit_file, usage_file] : {std::pair{"/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current"},
+                                               std::pair{"/sys/fs/cgroup/memory/memory.limit_in_bytes",
+                                                         "/sys/fs/cgroup/memory/memory.usage_in_bytes"}}) {
+    const auto limit = read_number(limit_file), usage = read_number(usage_file);
+    if (limit && usage) return *limit > *usage ? *limit - *usage : 0;
+  }
+  return std::nullopt;
 }
 
 // The automatic limit for a largest request of `largest` bytes.
@@ -131,6 +162,12 @@ void empty_cache() {
   Cache& c = cache();
   std::lock_guard lock(c.mutex);
   c.shrink_to(0);
+}
+
+size_t available_memory() {
+  size_t available = read_number("/proc/meminfo", "MemAvailable:").value_or(physical_memory());
+  if (const auto headroom = cgroup_headroom()) available = std::min(available, *headroom);
+  return available + cache_stats().cached_bytes;
 }
 
 }  // namespace attnscale::host_memory

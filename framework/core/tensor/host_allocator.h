@@ -36,4 +36,9 @@ void set_cache_limit(size_t bytes);
 // Frees every cached block (for example before measuring memory, or when memory is short).
 void empty_cache();
 
+// Bytes this process could still allocate: the kernel's MemAvailable, lowered to what the memory
+// limit of the container's cgroup (v2 or v1) leaves, plus this cache's free blocks. Readers check a
+// file's declared sizes against it before allocating (framework/io/hdf5.h).
+size_t available_memory();
+
 }  // namespace attnscale::host_memory
