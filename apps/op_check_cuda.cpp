@@ -9,77 +9,59 @@
 #include <vector>
 
 #include "base/error.h"
+#include "framework/core/tensor/cuda_runtime.h"
 
 #if defined(ATTNSCALE_HAVE_CUDA)
-#include <cuda_runtime_api.h>
-
+#include "framework/core/tensor/cuda_handles.h"
 #include "kernels/cuda/attention.h"
-#include "kernels/cuda/check.h"
 #endif
 
 namespace attnscale::app {
 
+constexpr Device kGpu = cuda_device(0);
+
+void require_cuda_device() {
+  const cuda::Availability available = cuda::probe();
+  if (available.device_count == 0)
+    throw UsageError(fmt::format("[op-check] --device cuda: no CUDA device ({})", available.reason));
+  cuda::set_current(kGpu);
+}
+
 #if defined(ATTNSCALE_HAVE_CUDA)
 namespace {
 
-// The stream of one op-check run (the kernels' scratch memory is ordered on it).
-class RunStream {
- public:
-  RunStream() { ATTNSCALE_CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking)); }
-  ~RunStream() { cudaStreamDestroy(stream_); }
-  RunStream(const RunStream&) = delete;
-  RunStream& operator=(const RunStream&) = delete;
-  cudaStream_t get() const { return stream_; }
-
- private:
-  cudaStream_t stream_ = nullptr;
-};
-
-// `count` values of T in GPU memory, optionally copied from the host; freed when it goes.
+// `count` values of T in the device's memory pool, optionally copied from the host; released when it
+// goes. Every kernel of the run is ordered on the device's compute stream, as the pool is.
 template <typename T>
 class DeviceArray {
  public:
-  explicit DeviceArray(size_t count) : count_(count) {
-    ATTNSCALE_CUDA_CHECK(
-        cudaMalloc(reinterpret_cast<void**>(&data_), std::max<size_t>(count, 1) * sizeof(T)));
-  }
+  explicit DeviceArray(size_t count)
+      : count_(count), block_(cuda::allocate(std::max<size_t>(count, 1) * sizeof(T), kGpu)) {}
   explicit DeviceArray(const std::vector<T>& host) : DeviceArray(host.size()) {
-    ATTNSCALE_CUDA_CHECK(
-        cudaMemcpy(data_, host.data(), host.size() * sizeof(T), cudaMemcpyHostToDevice));
+    cuda::copy_bytes(block_, kGpu, host.data(), kCpu, host.size() * sizeof(T));
   }
-  ~DeviceArray() { cudaFree(data_); }
+  ~DeviceArray() { cuda::release(block_, std::max<size_t>(count_, 1) * sizeof(T), kGpu); }
   DeviceArray(const DeviceArray&) = delete;
   DeviceArray& operator=(const DeviceArray&) = delete;
 
-  std::span<T> span() const { return {data_, count_}; }
+  std::span<T> span() const { return {reinterpret_cast<T*>(block_), count_}; }
   std::vector<T> to_host() const {  // waits for the kernels writing it
     std::vector<T> host(count_);
-    ATTNSCALE_CUDA_CHECK(
-        cudaMemcpy(host.data(), data_, count_ * sizeof(T), cudaMemcpyDeviceToHost));
+    cuda::copy_bytes(host.data(), kCpu, block_, kGpu, count_ * sizeof(T));
     return host;
   }
 
  private:
   size_t count_;
-  T* data_ = nullptr;
+  std::byte* block_;
 };
 
 }  // namespace
 
-void require_cuda_device() {
-  int count = 0;
-  const cudaError_t status = cudaGetDeviceCount(&count);
-  if (status != cudaSuccess || count == 0)
-    throw UsageError(fmt::format("[op-check] --device cuda: no CUDA device ({})",
-                                 status != cudaSuccess ? cudaGetErrorString(status)
-                                                       : "the driver reports none"));
-  ATTNSCALE_CUDA_CHECK(cudaSetDevice(0));
-}
-
 template <typename T>
 AttentionOutput<T> run_attention_cuda(const AttentionInput<T>& input) {
   const kernels::AttentionShape& s = input.shape();
-  const RunStream stream;
+  const cudaStream_t stream = cuda::compute_stream(kGpu);
   const DeviceArray<T> q(input.q.data), k(input.k.data), v(input.v.data);
   const DeviceArray<int32_t> q_segment(input.q_segment), k_segment(input.k_segment),
       k_valid(input.k_valid);
@@ -92,8 +74,7 @@ AttentionOutput<T> run_attention_cuda(const AttentionInput<T>& input) {
 
   const DeviceArray<T> out(static_cast<size_t>(s.out_size())), lse(static_cast<size_t>(s.rows()));
   cuda::attention_forward<T>(params, {q.span(), k.span(), v.span(), out.span(), lse.span()},
-                             stream.get());
-  ATTNSCALE_CUDA_CHECK(cudaStreamSynchronize(stream.get()));
+                             stream);
   AttentionOutput<T> r;
   r.out = out.to_host();
   r.lse = lse.to_host();
@@ -101,12 +82,11 @@ AttentionOutput<T> run_attention_cuda(const AttentionInput<T>& input) {
     const DeviceArray<T> dout(input.dout->data), delta(static_cast<size_t>(s.rows())),
         dq(static_cast<size_t>(s.q_size())), dk(static_cast<size_t>(s.k_size())),
         dv(static_cast<size_t>(s.v_size()));
-    cuda::attention_delta<T>(dout.span(), out.span(), s.value_dim, delta.span(), stream.get());
+    cuda::attention_delta<T>(dout.span(), out.span(), s.value_dim, delta.span(), stream);
     cuda::attention_backward<T>(params,
                                 {q.span(), k.span(), v.span(), dout.span(), lse.span(),
                                  delta.span(), dq.span(), dk.span(), dv.span()},
-                                stream.get());
-    ATTNSCALE_CUDA_CHECK(cudaStreamSynchronize(stream.get()));
+                                stream);
     r.dq = dq.to_host();
     r.dk = dk.to_host();
     r.dv = dv.to_host();
@@ -114,10 +94,6 @@ AttentionOutput<T> run_attention_cuda(const AttentionInput<T>& input) {
   return r;
 }
 #else
-void require_cuda_device() {
-  throw UsageError("[op-check] --device cuda: no CUDA device (this build has no CUDA backend)");
-}
-
 template <typename T>
 AttentionOutput<T> run_attention_cuda(const AttentionInput<T>&) {
   require_cuda_device();  // never returns
