@@ -1,7 +1,9 @@
-// attnscale prepare docs: text/CSV/JSONL documents -> an HDF5 document corpus for HAN
-// (framework/data/doc_prepare.h has the rules; doc_store.h the file layout).
+// attnscale prepare docs: text/CSV/JSONL documents -> an HDF5 document corpus for HAN, or with
+// --unit char for a character language model (framework/data/doc_prepare.h has the rules;
+// doc_store.h the file layout).
 //   attnscale prepare docs --input data/corpora/fine_foods.csv --format csv --split-column split
 //       --output data/corpora/fine_foods.h5 --vocab-size 12000 --min-count 2
+//   attnscale prepare docs --input data/corpora/austen.csv --unit char --output data/corpora/austen_chars.h5
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
@@ -35,6 +37,12 @@ void add_prepare_command(CLI::App& app) {
   docs->add_option("--split-column", options->read.split_column,
                    "column / field holding train|validation|test: keep the given splits instead of drawing them");
   docs->add_option("--output", options->output, "HDF5 file to write (replaced)")->required();
+  const std::map<std::string, data::TokenUnit> units{{"word", data::TokenUnit::word},
+                                                    {"char", data::TokenUnit::character}};
+  docs->add_option("--unit", options->unit, "tokens: word (sentence-split words, lower-cased) or char (every "
+                                           "UTF-8 character, one sequence per document: for character language models)")
+      ->transform(CLI::CheckedTransformer(units))
+      ->default_str("word");
   docs->add_option("--vocab-size", options->vocab_size, "ids in the vocabulary incl. <pad> and <unk>; 0 = no limit")
       ->capture_default_str();
   docs->add_option("--min-count", options->min_count, "keep words seen at least this often in the training split")

@@ -22,6 +22,7 @@ int run(int argc, char** argv) {
       "Configs: precedence defaults < base < file < command-line overrides; see configs/README.md.");
   add_train_command(app);
   add_eval_command(app);
+  add_generate_command(app);
   add_checkpoint_command(app);
   add_prepare_command(app);
   add_config_command(app);

@@ -21,6 +21,7 @@ void add_config_command(CLI::App& app);
 void add_version_command(CLI::App& app);
 void add_train_command(CLI::App& app);
 void add_eval_command(CLI::App& app);
+void add_generate_command(CLI::App& app);
 void add_op_check_command(CLI::App& app);
 void add_checkpoint_command(CLI::App& app);
 void add_prepare_command(CLI::App& app);

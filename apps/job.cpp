@@ -3,11 +3,17 @@
 #include <unistd.h>
 
 #include <array>
+#include <chrono>
 
 #include "base/logging.h"
 #include "base/threads.h"
 #include "distributed/comm/node_info.h"
+#include "framework/checkpoint/config.h"
+#include "framework/checkpoint/format.h"
+#include "framework/checkpoint/reader.h"
+#include "framework/checkpoint/select.h"
 #include "framework/core/tensor/cuda_runtime.h"
+#include "framework/io/run_dir.h"
 #include "framework/train/from_config.h"
 
 namespace attnscale::app {
@@ -81,6 +87,32 @@ void run_config_job(const ConfigArguments& args,
     }
   }
   if (code != 0) throw ExitStatus(code);
+}
+
+void require_checkpoint(const Config& cfg, const char* who) {
+  if (cfg.train.resume == "none")
+    throw ConfigError(fmt::format("[config] train.resume: attnscale {} needs a checkpoint: a checkpoint directory, or "
+                                  "auto (with run.dir or checkpoint.dir set)",
+                                  who));
+}
+
+LoadedCheckpoint load_checkpoint_into(const Config& cfg, nn::Module& model, const char* who) {
+  require_checkpoint(cfg, who);
+  const RunDir run_dir = resolve_run_dir(cfg, std::chrono::system_clock::now());
+  std::vector<std::string> skipped;
+  const auto reader = checkpoint::select_checkpoint(cfg.train.resume, run_dir.checkpoint_dir, skipped);
+  for (const std::string& reason : skipped) LOG_WARN("[{}] skipped an invalid checkpoint: {}", who, reason);
+  if (!reader)
+    throw CheckpointError(fmt::format("[{}] no valid checkpoint in {}", who, run_dir.checkpoint_dir.string()));
+  for (const std::string& warning : checkpoint::check_resumable(reader->manifest().config_yaml, cfg,
+                                                                reader->dir() / checkpoint::kManifestFile))
+    LOG_WARN("[{}] config differs from the checkpoint's: {}", who, warning);
+  const auto model_file = reader->dir() / checkpoint::kModelFile;
+  checkpoint::load_named_tensors(model.named_parameters(), reader->read_group(checkpoint::kParamsGroup), "parameter",
+                                 model_file);
+  checkpoint::load_named_tensors(model.named_buffers(), reader->read_group(checkpoint::kBuffersGroup), "buffer",
+                                 model_file);
+  return {reader->dir(), reader->manifest().step};
 }
 
 }  // namespace attnscale::app

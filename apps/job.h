@@ -1,7 +1,9 @@
-// What `train` and `eval` share: reading the config before MPI starts, the world-size check right
+// What `train`, `eval` and `generate` share: reading the config before MPI starts, the world-size check right
 // after, run_job for every later failure, and this rank's place in the process grid.
 #pragma once
 
+#include <cstdint>
+#include <filesystem>
 #include <functional>
 #include <memory>
 
@@ -10,6 +12,7 @@
 #include "distributed/comm/mpi_environment.h"
 #include "distributed/comm/process_grid.h"
 #include "framework/config/config.h"
+#include "framework/nn/module.h"
 #include "framework/train/parallel_context.h"
 
 namespace attnscale::app {
@@ -26,6 +29,18 @@ struct RankSetup {
   ProcessGrid grid;
   train::ParallelContext parallel;
 };
+
+// The checkpoint train.resume names (a checkpoint directory, or auto = the newest valid one in
+// checkpoint.dir / run.dir) loaded into `model` (parameters and buffers), warning "[<who>] ..." for
+// each setting that differs from the checkpoint's config. ConfigError for train.resume = none,
+// CheckpointError when no valid checkpoint is found.
+struct LoadedCheckpoint {
+  std::filesystem::path dir;
+  int64_t step = 0;
+};
+LoadedCheckpoint load_checkpoint_into(const Config& cfg, nn::Module& model, const char* who);
+// Its first check, for commands to call before they build anything.
+void require_checkpoint(const Config& cfg, const char* who);
 
 // Loads the config (every rank fails alike before MPI starts), starts MPI, checks the world size and
 // that run.device = cuda finds a GPU (every rank alike, before any collective: each exits 2 on its

@@ -118,25 +118,26 @@ Tensor MultiHeadLatentAttention::forward_absorbed(const Tensor& x, const Tensor&
                 LatentPath::absorbed);
 }
 
-Tensor MultiHeadLatentAttention::forward_cached(const Tensor& x, const Tensor& positions, LatentKvCache& cache,
-                                                LatentPath path) const {
+std::unique_ptr<DecodeCache> MultiHeadLatentAttention::make_cache(const DecodeOptions& options) const {
+  auto cache = std::make_unique<LatentKvCache>();
+  cache->path = options.latent_path;
+  return cache;
+}
+
+Tensor MultiHeadLatentAttention::forward_cached(const Tensor& x, const Tensor& positions, DecodeCache& cache) const {
+  auto* latent_cache = dynamic_cast<LatentKvCache*>(&cache);
+  ATTNSCALE_CHECK(latent_cache, "multi_head_latent", "the cache was not made by this layer's make_cache");
+  LatentKvCache& c = *latent_cache;
   const auto& cp = options_.context_parallel;
   ATTNSCALE_CHECK(!(cp && cp->cp && cp->cp->size() > 1), "multi_head_latent",
                   "cached decoding runs on one rank: its cache holds whole sequences");
-  check_input(x, positions);
-  const int64_t start = cache.length(), n = x.shape()[1];
-  const std::vector<int64_t> pos = positions.to_vector<int64_t>();
-  for (int64_t i = 0; i < n; ++i)
-    ATTNSCALE_CHECK(pos[i] == start + i, "multi_head_latent",
-                    "cached decoding continues the cache: token {} must be at position {}, got {}", i, start + i,
-                    pos[i]);
-  ATTNSCALE_CHECK(!cache.latent.defined() || cache.latent.shape()[0] == x.shape()[0], "multi_head_latent",
-                  "cache holds batch {}, input has batch {}", cache.latent.shape()[0], x.shape()[0]);
+  ATTNSCALE_CHECK(x.dim() == 3 && x.shape()[2] == options_.d_model, "multi_head_latent",
+                  "x must be [B, N, {}], got {}", options_.d_model, shape_str(x.shape()));
+  check_continues("multi_head_latent", x, positions, c.length(), c.latent.defined() ? c.latent.shape()[0] : 0);
   const Latents fresh = latents(x, positions);
-  cache.latent = cache.latent.defined() ? concat({cache.latent, fresh.latent}, 1) : fresh.latent;
-  cache.rope_key = cache.rope_key.defined() ? concat({cache.rope_key, fresh.rope_key}, 1) : fresh.rope_key;
-  return attend(queries(x, positions), {cache.latent, cache.rope_key}, positions, Tensor::arange(cache.length()), {},
-                path);
+  c.latent = c.latent.defined() ? concat({c.latent, fresh.latent}, 1) : fresh.latent;
+  c.rope_key = c.rope_key.defined() ? concat({c.rope_key, fresh.rope_key}, 1) : fresh.rope_key;
+  return attend(queries(x, positions), {c.latent, c.rope_key}, positions, Tensor::arange(c.length()), {}, c.path);
 }
 
 }  // namespace attnscale::attention

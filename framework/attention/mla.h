@@ -48,14 +48,17 @@ struct MultiHeadLatentOptions {
   std::shared_ptr<const ContextParallelGroup> context_parallel;
 };
 
-// What decoding keeps per token: the normalised latent and the rotated shared rope key.
-struct LatentKvCache {
+// What decoding keeps per token: the normalised latent and the rotated shared rope key, and which
+// path attends over them.
+struct LatentKvCache : DecodeCache {
   Tensor latent;    // [B, T, kv_lora_rank]; undefined while empty
   Tensor rope_key;  // [B, T, qk_rope_head_dim]
-  int64_t length() const { return latent.defined() ? latent.shape()[1] : 0; }
+  LatentPath path = LatentPath::absorbed;
+  int64_t length() const override { return latent.defined() ? latent.shape()[1] : 0; }
+  int64_t elements_per_token() const override {
+    return latent.defined() ? latent.shape()[2] + rope_key.shape()[2] : 0;
+  }
 };
-
-enum class LatentPath { plain, absorbed };
 
 class MultiHeadLatentAttention : public SelfAttention {
  public:
@@ -67,10 +70,9 @@ class MultiHeadLatentAttention : public SelfAttention {
   // The same attention through the absorbed weights (no per-head keys or values).
   Tensor forward_absorbed(const Tensor& x, const Tensor& positions, std::span<const int32_t> key_valid = {}) const;
 
-  // Decoding (prefill or one step): appends the latents of x's tokens to `cache` and attends from
-  // them over the whole cache with the options' mask. The cache holds positions 0..T-1 in order,
-  // so `positions` must continue it: cache.length() .. cache.length() + N - 1.
-  Tensor forward_cached(const Tensor& x, const Tensor& positions, LatentKvCache& cache, LatentPath path) const;
+  // Decoding (prefill or one step) over a LatentKvCache by its path (SelfAttention::forward_cached).
+  std::unique_ptr<DecodeCache> make_cache(const DecodeOptions& options) const override;
+  Tensor forward_cached(const Tensor& x, const Tensor& positions, DecodeCache& cache) const override;
 
   const MultiHeadLatentOptions& options() const { return options_; }
 

@@ -4,6 +4,7 @@
 
 #include "framework/attention/scaled_dot_product.h"
 #include "framework/nn/rope.h"
+#include "framework/core/ops/indexing.h"
 #include "framework/core/ops/ops.h"
 
 namespace attnscale::attention {
@@ -45,18 +46,23 @@ kernels::Positions positions_of(std::span<const int64_t> global) {
   return kernels::Positions(std::move(runs));
 }
 
-Tensor MultiHeadAttention::forward(const Tensor& x, const Tensor& positions, std::span<const int32_t> key_valid) const {
+MultiHeadAttention::Heads MultiHeadAttention::project(const Tensor& x, const Tensor& positions) const {
   ATTNSCALE_CHECK(x.dim() == 3 && x.shape()[2] == options_.d_model, "multi_head", "x must be [B, N, {}], got {}",
                   options_.d_model, shape_str(x.shape()));
   const int64_t b = x.shape()[0], n = x.shape()[1];
   auto heads = [&](const Tensor& t, int64_t h) { return transpose(reshape(t, {b, n, h, head_dim_}), 1, 2); };
-  Tensor q = heads(q_proj_->forward(x), options_.n_heads);
-  Tensor k = heads(k_proj_->forward(x), kv_heads_);
-  const Tensor v = heads(v_proj_->forward(x), kv_heads_);
+  Heads out{heads(q_proj_->forward(x), options_.n_heads), heads(k_proj_->forward(x), kv_heads_),
+            heads(v_proj_->forward(x), kv_heads_)};
   if (options_.rope_theta > 0) {
-    q = nn::apply_rope(q, positions, options_.rope_theta);
-    k = nn::apply_rope(k, positions, options_.rope_theta);
+    out.q = nn::apply_rope(out.q, positions, options_.rope_theta);
+    out.k = nn::apply_rope(out.k, positions, options_.rope_theta);
   }
+  return out;
+}
+
+Tensor MultiHeadAttention::attend(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& q_positions,
+                                  const Tensor& k_positions, std::span<const int32_t> key_valid) const {
+  const int64_t b = q.shape()[0], n = q.shape()[2];
   AttentionSpec spec;
   spec.scale = kernels::score_scale(options_.scale, head_dim_);
   spec.mask = options_.mask;
@@ -69,10 +75,37 @@ Tensor MultiHeadAttention::forward(const Tensor& x, const Tensor& positions, std
                     "context-parallel attention runs the fused kernels; set attention.impl=fused");
     out = sequence_parallel_attention(q, k, v, spec, *cp, options_.normalizer);
   } else {
-    spec.q_positions = spec.k_positions = positions_of(positions.to_vector<int64_t>());
+    spec.q_positions = positions_of(q_positions.to_vector<int64_t>());
+    spec.k_positions = positions_of(k_positions.to_vector<int64_t>());
     out = scaled_dot_product_attention(q, k, v, spec, {options_.normalizer, options_.fused});
   }
   return o_proj_->forward(reshape(transpose(out, 1, 2), {b, n, options_.d_model}));
+}
+
+Tensor MultiHeadAttention::forward(const Tensor& x, const Tensor& positions, std::span<const int32_t> key_valid) const {
+  const Heads h = project(x, positions);
+  return attend(h.q, h.k, h.v, positions, positions, key_valid);
+}
+
+std::unique_ptr<DecodeCache> MultiHeadAttention::make_cache(const DecodeOptions&) const {
+  auto cache = std::make_unique<KvCache>();
+  cache->kv_heads = kv_heads_, cache->head_dim = head_dim_;
+  return cache;
+}
+
+Tensor MultiHeadAttention::forward_cached(const Tensor& x, const Tensor& positions, DecodeCache& cache) const {
+  auto* kv = dynamic_cast<KvCache*>(&cache);
+  ATTNSCALE_CHECK(kv && kv->kv_heads == kv_heads_ && kv->head_dim == head_dim_, "multi_head",
+                  "the cache was not made by this layer's make_cache");
+  const auto& cp = options_.context_parallel;
+  ATTNSCALE_CHECK(!(cp && cp->cp && cp->cp->size() > 1), "multi_head",
+                  "cached decoding runs on one rank: its cache holds whole sequences");
+  ATTNSCALE_CHECK(x.dim() == 3, "multi_head", "x must be [B, N, {}], got {}", options_.d_model, shape_str(x.shape()));
+  check_continues("multi_head", x, positions, kv->length(), kv->keys.defined() ? kv->keys.shape()[0] : 0);
+  const Heads h = project(x, positions);
+  kv->keys = kv->keys.defined() ? concat({kv->keys, h.k}, 2) : h.k;
+  kv->values = kv->values.defined() ? concat({kv->values, h.v}, 2) : h.v;
+  return attend(h.q, kv->keys, kv->values, positions, Tensor::arange(kv->length()), {});
 }
 
 }  // namespace attnscale::attention

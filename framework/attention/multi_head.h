@@ -33,6 +33,15 @@ struct MultiHeadOptions {
 // Global positions (int64 values in local order) as the kernel's run-length Positions.
 kernels::Positions positions_of(std::span<const int64_t> global);
 
+// Decoding cache: the rotated keys and the values of every past token, per key/value head, so its
+// size is 2 * kv_heads * head_dim per token (MHA: 2 n_h d_h; GQA/MQA: fewer key/value heads).
+struct KvCache : DecodeCache {
+  Tensor keys, values;  // [B, kv_heads, T, head_dim]; undefined while empty
+  int64_t kv_heads = 0, head_dim = 0;
+  int64_t length() const override { return keys.defined() ? keys.shape()[2] : 0; }
+  int64_t elements_per_token() const override { return 2 * kv_heads * head_dim; }
+};
+
 class MultiHeadAttention : public SelfAttention {
  public:
   MultiHeadAttention(const MultiHeadOptions& options, Generator& gen, DType dtype = DType::f32);
@@ -41,9 +50,20 @@ class MultiHeadAttention : public SelfAttention {
   // masks padding keys (empty = none).
   Tensor forward(const Tensor& x, const Tensor& positions, std::span<const int32_t> key_valid = {}) const override;
 
+  std::unique_ptr<DecodeCache> make_cache(const DecodeOptions& options) const override;
+  Tensor forward_cached(const Tensor& x, const Tensor& positions, DecodeCache& cache) const override;
+
   int64_t head_dim() const { return head_dim_; }
 
  private:
+  struct Heads {
+    Tensor q, k, v;  // [B, H, N, head_dim], [B, kv_heads, N, head_dim] x 2; q and k rotated
+  };
+  Heads project(const Tensor& x, const Tensor& positions) const;
+  // The heads' attention over keys at k_positions, through the output projection: [B, N, d_model].
+  Tensor attend(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& q_positions,
+                const Tensor& k_positions, std::span<const int32_t> key_valid) const;
+
   MultiHeadOptions options_;
   int64_t kv_heads_, head_dim_;
   std::shared_ptr<nn::Linear> q_proj_, k_proj_, v_proj_, o_proj_;

@@ -36,7 +36,10 @@ void shuffle(std::vector<int64_t>& values, uint64_t seed) {
 
 }  // namespace
 
-std::string tokenisation_rules() {
+std::string tokenisation_rules(TokenUnit unit) {
+  if (unit == TokenUnit::character)
+    return "one token per UTF-8 character of the text (case, whitespace and newlines kept), a document is one "
+           "sequence; ids 0 <pad>, 1 <unk>, then by descending training-split count";
   return "sentences end at newlines, <br /> tags and runs of . ! ? (plus closing quotes/brackets) before "
          "whitespace; words are runs of ASCII letters/digits and bytes >= 0x80 with inner apostrophes, "
          "lower-cased; other non-space characters are single tokens; ids 0 <pad>, 1 <unk>, then by "
@@ -88,7 +91,11 @@ PrepareSummary prepare_documents(const PrepareOptions& options, DocCorpus* corpu
   PrepareSummary summary;
   std::vector<Tokenised> docs;
   for (const RawDocument& raw : read.documents) {
-    Tokenised t{tokenize_document(raw.text), raw.label, split_index(raw.split)};
+    Tokenised t{options.unit == TokenUnit::character
+                    ? std::vector<std::vector<std::string>>{split_characters(raw.text)}
+                    : tokenize_document(raw.text),
+                raw.label, split_index(raw.split)};
+    if (!t.sentences.empty() && t.sentences[0].empty()) t.sentences.clear();
     if (t.sentences.empty()) {
       read.malformed.push_back({raw.source, "no token after tokenisation"});
       ++summary.empty_after_tokenising;
@@ -127,6 +134,7 @@ PrepareSummary prepare_documents(const PrepareOptions& options, DocCorpus* corpu
 
   DocCorpus corpus;
   corpus.vocabulary = vocab.words();
+  corpus.unit = options.unit;
   for (auto& [name, id] : label_ids) {
     id = static_cast<int64_t>(corpus.label_names.size());
     corpus.label_names.push_back(name);
@@ -144,8 +152,8 @@ PrepareSummary prepare_documents(const PrepareOptions& options, DocCorpus* corpu
   }
   std::vector<std::string> input_names;
   for (const auto& p : options.inputs) input_names.push_back(p.string());
-  corpus.source = fmt::format("inputs {}; vocab_size {}, min_count {}, seed {}, split {}", fmt::join(input_names, " "),
-                              options.vocab_size, options.min_count, options.seed,
+  corpus.source = fmt::format("inputs {}; unit {}, vocab_size {}, min_count {}, seed {}, split {}", fmt::join(input_names, " "),
+                              token_unit_name(options.unit), options.vocab_size, options.min_count, options.seed,
                               given ? "given by column '" + options.read.split_column + "'"
                                     : fmt::format("{},{},{}", options.fractions[0], options.fractions[1],
                                                   options.fractions[2]));
@@ -156,7 +164,7 @@ PrepareSummary prepare_documents(const PrepareOptions& options, DocCorpus* corpu
   summary.vocabulary = vocab.size();
   summary.labels = static_cast<int64_t>(corpus.label_names.size());
   for (int s = 0; s < 3; ++s) summary.split_sizes[s] = static_cast<int64_t>(corpus.splits[s].size());
-  if (!options.output.empty()) write_doc_corpus(options.output, corpus, tokenisation_rules());
+  if (!options.output.empty()) write_doc_corpus(options.output, corpus, tokenisation_rules(options.unit));
   if (corpus_out) *corpus_out = std::move(corpus);
   return summary;
 }

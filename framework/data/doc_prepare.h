@@ -22,6 +22,7 @@ struct PrepareOptions {
   std::vector<std::filesystem::path> inputs;
   std::filesystem::path output;
   ReadOptions read;
+  TokenUnit unit = TokenUnit::word;  // character: a document is one sequence of its UTF-8 characters
   int64_t vocab_size = 30000;  // ids in all, the two special tokens included; 0 = no limit
   int64_t min_count = 1;
   uint64_t seed = 1234;
@@ -44,7 +45,7 @@ PrepareSummary prepare_documents(const PrepareOptions& options, DocCorpus* corpu
 // Parses "0.8,0.1,0.1" (three non-negative numbers adding up to 1). UsageError otherwise.
 std::array<double, 3> parse_split_fractions(const std::string& text);
 
-// The tokenisation rules, as stored in the file's "rules" attribute.
-std::string tokenisation_rules();
+// The tokenisation rules of a unit, as stored in the file's "rules" attribute.
+std::string tokenisation_rules(TokenUnit unit = TokenUnit::word);
 
 }  // namespace attnscale::data

@@ -74,6 +74,8 @@ const char* split_name(Split split) {
   return "?";
 }
 
+const char* token_unit_name(TokenUnit unit) { return unit == TokenUnit::character ? "char" : "word"; }
+
 void DocCorpus::add_document(const std::vector<std::vector<int64_t>>& sentences, int64_t label) {
   ATTNSCALE_CHECK(!sentences.empty(), "doc_store", "a document needs at least one sentence");
   for (const auto& s : sentences) {
@@ -114,6 +116,7 @@ void write_doc_corpus(const std::filesystem::path& path, const DocCorpus& corpus
   file.set_attribute("/", "version", kVersion);
   file.set_attribute("/", "rules", rules);
   file.set_attribute("/", "source", corpus.source);
+  file.set_attribute("/", "unit", token_unit_name(corpus.unit));
   file.write_tensor("tokens", int_tensor(corpus.tokens));
   file.write_tensor("sentence_offsets", int_tensor(corpus.sentence_offsets));
   file.write_tensor("document_offsets", int_tensor(corpus.document_offsets));
@@ -139,6 +142,12 @@ DocCorpus read_doc_corpus(const std::filesystem::path& path) {
       throw DataError(fmt::format("[doc_store] '{}' has format version {}, this build reads {}", path.string(),
                                   version, kVersion));
     corpus.source = file.string_attribute("/", "source");
+    if (file.has_attribute("/", "unit")) {
+      const std::string unit = file.string_attribute("/", "unit");
+      if (unit != "word" && unit != "char")
+        throw DataError(fmt::format("[doc_store] '{}': attribute unit is '{}', not word or char", path.string(), unit));
+      corpus.unit = unit == "char" ? TokenUnit::character : TokenUnit::word;
+    }
     corpus.tokens = file.read_tensor("tokens").to_vector<int64_t>();
     corpus.sentence_offsets = file.read_tensor("sentence_offsets").to_vector<int64_t>();
     corpus.document_offsets = file.read_tensor("document_offsets").to_vector<int64_t>();

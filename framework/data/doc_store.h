@@ -7,7 +7,8 @@
 //   splits/{train,validation,test}   int64  document ids of each split (ascending)
 //   vocabulary/{offsets,bytes}       word i = bytes[offsets[i] : offsets[i+1]] (UTF-8); 0 <pad>, 1 <unk>
 //   label_names/{offsets,bytes}      label name i, the same way
-//   attributes on "/": format, version, rules (the tokenisation rules), source (how it was made)
+//   attributes on "/": format, version, rules (the tokenisation rules), source (how it was made),
+//                      unit ("word" or "char"; absent in files written before it = "word")
 #pragma once
 
 #include <array>
@@ -22,6 +23,11 @@ namespace attnscale::data {
 enum class Split { train = 0, validation = 1, test = 2 };
 const char* split_name(Split split);
 
+// What a token is: a word of the tokeniser (tokenizer.h), or one UTF-8 character of the raw text
+// (case and whitespace kept; a document is then one "sentence", its characters in order).
+enum class TokenUnit { word, character };
+const char* token_unit_name(TokenUnit unit);  // "word", "char"
+
 struct DocCorpus {
   std::vector<std::string> vocabulary;
   std::vector<std::string> label_names;
@@ -31,6 +37,7 @@ struct DocCorpus {
   std::vector<int64_t> labels;
   std::array<std::vector<int64_t>, 3> splits;  // indexed by Split
   std::string source;  // free text: the inputs and options it was prepared from
+  TokenUnit unit = TokenUnit::word;
 
   int64_t num_documents() const { return static_cast<int64_t>(labels.size()); }
   int64_t num_sentences(int64_t doc) const { return document_offsets[doc + 1] - document_offsets[doc]; }

@@ -26,6 +26,18 @@ size_t br_tag_length(std::string_view text, size_t i) {
 
 }  // namespace
 
+std::vector<std::string> split_characters(std::string_view text) {
+  std::vector<std::string> chars;
+  for (const char c : text) {
+    const bool continuation = (static_cast<unsigned char>(c) & 0xC0) == 0x80;
+    if (continuation && !chars.empty())
+      chars.back().push_back(c);
+    else
+      chars.emplace_back(1, c);
+  }
+  return chars;
+}
+
 std::vector<std::string> split_sentences(std::string_view text) {
   std::vector<std::string> sentences;
   std::string current;

@@ -24,6 +24,9 @@ namespace attnscale::data {
 std::vector<std::vector<std::string>> tokenize_document(std::string_view text);
 std::vector<std::string> split_sentences(std::string_view text);
 std::vector<std::string> tokenize_words(std::string_view sentence);
+// The UTF-8 characters of `text` in order, each a string of its 1-4 bytes (continuation bytes stay
+// with the character they continue); nothing dropped, nothing case-folded.
+std::vector<std::string> split_characters(std::string_view text);
 
 // Token ids: 0 = "<pad>", 1 = "<unk>", then words by descending count (ties by byte order).
 class Vocabulary {

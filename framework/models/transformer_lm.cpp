@@ -7,37 +7,55 @@
 
 namespace attnscale::models {
 
-TransformerBlock::TransformerBlock(const TransformerLMOptions& o, Generator& gen) {
-  norm1_ = register_module("norm1", nn::make_norm(o.norm, o.d_model));
+TransformerBlock::TransformerBlock(const TransformerLMOptions& o, Generator& gen, DType dtype) {
+  norm1_ = register_module("norm1", nn::make_norm(o.norm, o.d_model, dtype));
   attention::SelfAttentionSpec spec{o.attention_kind,
                                     {o.d_model, o.n_heads, o.n_kv_heads, o.rope_theta, o.mask, o.fused_attention,
                                      o.attention_scale, o.normalizer, o.context_parallel},
                                     o.latent, o.span};
-  attn_ = register_module("attn", attention::make_self_attention(spec, gen));
-  norm2_ = register_module("norm2", nn::make_norm(o.norm, o.d_model));
+  attn_ = register_module("attn", attention::make_self_attention(spec, gen, dtype));
+  norm2_ = register_module("norm2", nn::make_norm(o.norm, o.d_model, dtype));
   mlp_ = register_module("mlp", std::make_shared<nn::MLP>(o.d_model, o.d_ff > 0 ? o.d_ff : 4 * o.d_model,
-                                                          nn::Activation::gelu, gen));
+                                                          nn::Activation::gelu, gen, dtype));
   dropout_ = register_module("dropout", std::make_shared<nn::Dropout>(o.dropout));
 }
 
-Tensor TransformerBlock::forward(const Tensor& x, const Tensor& positions, Generator& dropout_gen) const {
-  const Tensor h = add(x, dropout_->forward(attn_->forward(norm1_->forward(x), positions), dropout_gen));
+Tensor TransformerBlock::finish(const Tensor& x, const Tensor& attended, Generator& dropout_gen) const {
+  const Tensor h = add(x, dropout_->forward(attended, dropout_gen));
   return add(h, dropout_->forward(mlp_->forward(norm2_->forward(h)), dropout_gen));
 }
 
-TransformerLM::TransformerLM(const TransformerLMOptions& options, Generator& gen) : options_(options) {
+Tensor TransformerBlock::forward(const Tensor& x, const Tensor& positions, Generator& dropout_gen) const {
+  return finish(x, attn_->forward(norm1_->forward(x), positions), dropout_gen);
+}
+
+Tensor TransformerBlock::forward_cached(const Tensor& x, const Tensor& positions, attention::DecodeCache& cache) const {
+  Generator unused(0);  // evaluation mode: dropout draws nothing
+  return finish(x, attn_->forward_cached(norm1_->forward(x), positions, cache), unused);
+}
+
+int64_t LMDecodeState::elements_per_token() const {
+  int64_t total = 0;
+  for (const auto& layer : layers) total += layer->elements_per_token();
+  return total;
+}
+
+TransformerLM::TransformerLM(const TransformerLMOptions& options, Generator& gen, DType dtype) : options_(options) {
   ATTNSCALE_CHECK(options.vocab_size > 0 && options.n_layers > 0, "transformer_lm",
                   "vocab_size and n_layers must be positive");
   ATTNSCALE_CHECK(!options.activation_checkpointing || options.attention_kind != attention::SelfAttentionKind::adaptive_span,
                   "transformer_lm",
                   "activation checkpointing cannot recompute adaptive span: its span penalty is a loss term computed "
                   "inside the block, outside the block's output");
-  embed_ = register_module("embed", std::make_shared<nn::Embedding>(options.vocab_size, options.d_model, gen, 0.02));
+  embed_ = register_module("embed",
+                           std::make_shared<nn::Embedding>(options.vocab_size, options.d_model, gen, 0.02, dtype));
   for (int64_t i = 0; i < options.n_layers; ++i)
-    blocks_.push_back(register_module(fmt::format("blocks.{}", i), std::make_shared<TransformerBlock>(options, gen)));
-  final_norm_ = register_module("final_norm", nn::make_norm(options.norm, options.d_model));
+    blocks_.push_back(
+        register_module(fmt::format("blocks.{}", i), std::make_shared<TransformerBlock>(options, gen, dtype)));
+  final_norm_ = register_module("final_norm", nn::make_norm(options.norm, options.d_model, dtype));
   if (!options.tie_embeddings)
-    lm_head_ = register_module("lm_head", std::make_shared<nn::Linear>(options.d_model, options.vocab_size, false, gen));
+    lm_head_ = register_module("lm_head",
+                               std::make_shared<nn::Linear>(options.d_model, options.vocab_size, false, gen, dtype));
 }
 
 Tensor TransformerLM::auxiliary_loss() const {
@@ -49,9 +67,45 @@ Tensor TransformerLM::auxiliary_loss() const {
   return total;
 }
 
-Tensor TransformerLM::forward(const Tensor& ids, const Tensor& positions, Generator& dropout_gen) const {
+void TransformerLM::check_ids(const Tensor& ids) const {
   ATTNSCALE_CHECK(ids.dim() == 2 && ids.dtype() == DType::i64, "transformer_lm", "ids must be int64 [B, N], got {} {}",
                   dtype_name(ids.dtype()), shape_str(ids.shape()));
+}
+
+Tensor TransformerLM::logits(const Tensor& hidden) const {
+  const Tensor h = final_norm_->forward(hidden);
+  if (lm_head_) return lm_head_->forward(h);
+  const int64_t b = h.shape()[0], n = h.shape()[1];
+  const Tensor flat = matmul(reshape(h, {b * n, options_.d_model}), transpose(embed_->weight(), 0, 1));
+  return reshape(flat, {b, n, options_.vocab_size});
+}
+
+LMDecodeState TransformerLM::start_decoding(const attention::DecodeOptions& options) const {
+  LMDecodeState state;
+  for (const auto& block : blocks_) {
+    state.layers.push_back(block->attention().make_cache(options));
+    ATTNSCALE_CHECK(state.layers.back(), "transformer_lm", "attention mechanism {} has no cached decoding",
+                    attention::self_attention_kind_name(options_.attention_kind));
+  }
+  return state;
+}
+
+Tensor TransformerLM::forward_cached(const Tensor& ids, LMDecodeState& state) const {
+  check_ids(ids);
+  ATTNSCALE_CHECK(!training(), "transformer_lm", "cached decoding runs in evaluation mode: call train(false)");
+  ATTNSCALE_CHECK(state.layers.size() == blocks_.size(), "transformer_lm",
+                  "the decode state has {} layer caches, the model {} blocks", state.layers.size(), blocks_.size());
+  const int64_t start = state.length();
+  std::vector<int64_t> positions(static_cast<size_t>(ids.shape()[1]));
+  for (size_t i = 0; i < positions.size(); ++i) positions[i] = start + static_cast<int64_t>(i);
+  const Tensor pos = Tensor::from(positions, {ids.shape()[1]});
+  Tensor h = embed_->forward(ids);
+  for (size_t i = 0; i < blocks_.size(); ++i) h = blocks_[i]->forward_cached(h, pos, *state.layers[i]);
+  return logits(h);
+}
+
+Tensor TransformerLM::forward(const Tensor& ids, const Tensor& positions, Generator& dropout_gen) const {
+  check_ids(ids);
   Tensor h = embed_->forward(ids);
   for (size_t i = 0; i < blocks_.size(); ++i) {
     const std::shared_ptr<TransformerBlock> block = blocks_[i];
@@ -73,11 +127,7 @@ Tensor TransformerLM::forward(const Tensor& ids, const Tensor& positions, Genera
         h, block->parameters());
     dropout_gen = *end;
   }
-  h = final_norm_->forward(h);
-  if (lm_head_) return lm_head_->forward(h);
-  const int64_t b = ids.shape()[0], n = ids.shape()[1];
-  const Tensor logits = matmul(reshape(h, {b * n, options_.d_model}), transpose(embed_->weight(), 0, 1));
-  return reshape(logits, {b, n, options_.vocab_size});
+  return logits(h);
 }
 
 }  // namespace attnscale::models

@@ -15,9 +15,9 @@ namespace attnscale::train {
 
 using task_config::kEvalBatchBase;  // evaluation batches are never training batches
 
-models::TransformerLMOptions transformer_options(const Config& cfg) {
+models::TransformerLMOptions transformer_options(const Config& cfg, std::int64_t vocab_size) {
   models::TransformerLMOptions o;
-  o.vocab_size = cfg.data.vocab_size;
+  o.vocab_size = vocab_size;
   o.d_model = cfg.model.d_model;
   o.n_layers = cfg.model.n_layers;
   o.n_heads = cfg.model.n_heads;
@@ -53,8 +53,30 @@ LMTask::LMTask(const Config& cfg, ParallelContext parallel)
       dropout_gen_(rank_stream_seed(static_cast<uint64_t>(cfg.run.seed) + 2 + static_cast<uint64_t>(parallel.cp_rank()),
                                     parallel)),
       parallel_(parallel) {
+  int64_t vocab_size = cfg.data.vocab_size;
+  if (!cfg.data.path.empty()) {
+    corpus_ = std::make_shared<const data::DocCorpus>(data::read_doc_corpus(cfg.data.path));
+    vocab_size = static_cast<int64_t>(corpus_->vocabulary.size());
+    const int64_t micro = micro_batch_size(cfg, parallel_.dp_size());
+    const auto seed = static_cast<uint64_t>(cfg.run.seed);
+    const data::Split eval_split =
+        cfg.data.eval_split == config::EvalSplit::test ? data::Split::test : data::Split::validation;
+    train_windows_.emplace(*corpus_, data::Split::train, cfg.data.seq_len, micro, seed);
+    eval_windows_.emplace(*corpus_, eval_split, cfg.data.seq_len, micro, seed);
+    const int64_t available = eval_windows_->consecutive_batches() / parallel_.dp_size();
+    if (cfg.train.eval_batches > available)
+      throw ConfigError(fmt::format(
+          "[config] train.eval_batches: {} batches of {} windows of {} tokens exceed the {} split of {} ({} tokens, "
+          "{} whole batches); use at most {}",
+          cfg.train.eval_batches, cfg.data.batch_size / cfg.train.accum_steps, cfg.data.seq_len,
+          data::split_name(eval_split), cfg.data.path, eval_windows_->tokens(), available, available));
+    LOG_INFO("{}: {} training tokens, {} {} tokens ({} unit, vocabulary {}); evaluation reads {} of its {} windows",
+             cfg.data.path, train_windows_->tokens(), eval_windows_->tokens(), data::split_name(eval_split),
+             data::token_unit_name(corpus_->unit), vocab_size,
+             cfg.train.eval_batches * micro * parallel_.dp_size(), eval_windows_->windows());
+  }
   const kernels::Layout layout(parallel_.layout, cfg.data.seq_len, parallel_.cp_size());
-  models::TransformerLMOptions options = transformer_options(cfg);
+  models::TransformerLMOptions options = transformer_options(cfg, vocab_size);
   options.context_parallel = context_parallel_group(cfg, parallel_, options.mask, options.normalizer);
   Generator init(static_cast<uint64_t>(cfg.run.seed));  // the same weights on every rank
   model_ = std::make_unique<models::TransformerLM>(options, init);
@@ -65,12 +87,15 @@ LMTask::LMTask(const Config& cfg, ParallelContext parallel)
   local_positions_ = Tensor::from(positions, {static_cast<int64_t>(positions.size())});
 }
 
+double LMTask::chance_accuracy() const {
+  return corpus_ ? 1.0 / static_cast<double>(corpus_->vocabulary.size()) : task_.chance_accuracy();
+}
+
 // The micro-batch of global batch `index` that this data-parallel rank owns: sequences
 // [index * dp + dp_rank) of size micro_batch, so dp ranks together see exactly the sequences one rank
 // with the whole batch would see.
-BatchResult LMTask::run(int64_t index, bool training) {
+BatchResult LMTask::run(const data::TokenBatch& full, bool training) {
   model_->train(training);
-  const data::TokenBatch full = task_.batch(local_batch_index(parallel_, index));
   // Batches are drawn on the host (a pure function of the index) and moved to the model's device.
   const Tensor inputs = index_select(full.inputs, 1, local_positions_).to(parallel_.device);
   const Tensor targets = reshape(index_select(full.targets, 1, local_positions_), {-1}).to(parallel_.device);
@@ -98,12 +123,17 @@ BatchResult LMTask::run(int64_t index, bool training) {
   return r;
 }
 
-BatchResult LMTask::train_batch(int64_t index) { return run(index, true); }
+BatchResult LMTask::train_batch(int64_t index) {
+  const int64_t local = local_batch_index(parallel_, index);
+  return run(train_windows_ ? train_windows_->random_batch(local) : task_.batch(local), true);
+}
 
 BatchResult LMTask::eval_batch(int64_t index) {
   autograd::NoGradGuard no_grad;
   if (index == 0) log_lm_mechanism_state(*model_);
-  return run(kEvalBatchBase + index, false);
+  return run(eval_windows_ ? eval_windows_->consecutive_batch(local_batch_index(parallel_, index))
+                           : task_.batch(local_batch_index(parallel_, kEvalBatchBase + index)),
+             false);
 }
 
 }  // namespace attnscale::train

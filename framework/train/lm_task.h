@@ -1,9 +1,13 @@
-// Language modelling on a synthetic task with the TransformerLM: the quickstart run.
+// Language modelling with the TransformerLM: on a synthetic task (the quickstart run), or with
+// data.path on a prepared corpus (`attnscale prepare docs`, e.g. --unit char for characters):
+// random windows of the training split, evaluation over consecutive windows of data.eval_split.
 #pragma once
 
 #include <memory>
+#include <optional>
 
 #include "framework/config/config.h"
+#include "framework/data/corpus_windows.h"
 #include "framework/data/synthetic.h"
 #include "framework/models/transformer_lm.h"
 #include "framework/train/parallel_context.h"
@@ -20,20 +24,28 @@ class LMTask : public TrainTask {
   nn::Module& model() override { return *model_; }
   BatchResult train_batch(int64_t index) override;
   BatchResult eval_batch(int64_t index) override;
-  double chance_accuracy() const override { return task_.chance_accuracy(); }
+  double chance_accuracy() const override;
   std::vector<NamedGenerator> generators() override { return {{"dropout", &dropout_gen_}}; }
 
+  models::TransformerLM& lm() { return *model_; }
+  // The corpus data.path names; null on a synthetic task.
+  const std::shared_ptr<const data::DocCorpus>& corpus() const { return corpus_; }
+
  private:
-  BatchResult run(int64_t index, bool training);
+  BatchResult run(const data::TokenBatch& batch, bool training);
 
   std::unique_ptr<models::TransformerLM> model_;
   data::SyntheticTask task_;
+  std::shared_ptr<const data::DocCorpus> corpus_;
+  // data.path set: windows of the training split and of data.eval_split.
+  std::optional<data::CorpusWindows> train_windows_, eval_windows_;
   Generator dropout_gen_;
   ParallelContext parallel_;
   Tensor local_positions_;  // int64 global positions of this rank's tokens
 };
 
-models::TransformerLMOptions transformer_options(const Config& cfg);
+// vocab_size: the model's vocabulary (data.vocab_size for the synthetic tasks, the corpus's otherwise).
+models::TransformerLMOptions transformer_options(const Config& cfg, std::int64_t vocab_size);
 data::SyntheticSpec synthetic_spec(const Config& cfg, std::int64_t dp_size);
 
 }  // namespace attnscale::train

@@ -4,6 +4,7 @@
 
 #include "framework/attention/kv_cache_report.h"
 #include "framework/attention/mla.h"
+#include "framework/attention/multi_head.h"
 #include "framework/core/ops/indexing.h"
 #include "framework/core/ops/ops.h"
 #include "mechanism_test_util.h"
@@ -57,18 +58,22 @@ TEST(MultiHeadLatent, CachedDecodingCachesOnlyTheLatentAndEqualsTheFullForward) 
   const Tensor x = input({2, 6, 8}, 6).detach();
   const Tensor full = mla.forward(x, Tensor::arange(6));
   for (const auto path : {attention::LatentPath::plain, attention::LatentPath::absorbed}) {
-    attention::LatentKvCache cache;
-    std::vector<Tensor> outs{mla.forward_cached(narrow(x, 1, 0, 3), Tensor::arange(3), cache, path)};  // prefill
+    const auto made = mla.make_cache({path});
+    auto& cache = dynamic_cast<attention::LatentKvCache&>(*made);
+    std::vector<Tensor> outs{mla.forward_cached(narrow(x, 1, 0, 3), Tensor::arange(3), cache)};  // prefill
     for (int64_t t = 3; t < 6; ++t)
-      outs.push_back(mla.forward_cached(narrow(x, 1, t, 1), Tensor::from(std::vector<int64_t>{t}, {1}), cache, path));
+      outs.push_back(mla.forward_cached(narrow(x, 1, t, 1), Tensor::from(std::vector<int64_t>{t}, {1}), cache));
     EXPECT_LT(max_abs_diff(concat(outs, 1), full), 1e-12);
     EXPECT_EQ(shape_str(cache.latent.shape()), "[2, 6, 4]");
     EXPECT_EQ(shape_str(cache.rope_key.shape()), "[2, 6, 2]");
+    EXPECT_EQ(cache.elements_per_token(), 4 + 2);
   }
-  attention::LatentKvCache cache;
-  test::expect_error([&] { mla.forward_cached(narrow(x, 1, 0, 1), Tensor::from(std::vector<int64_t>{2}, {1}), cache,
-                                              attention::LatentPath::plain); },
+  const auto cache = mla.make_cache({attention::LatentPath::plain});
+  test::expect_error([&] { mla.forward_cached(narrow(x, 1, 0, 1), Tensor::from(std::vector<int64_t>{2}, {1}), *cache); },
                      {"[multi_head_latent]", "position 0"});
+  attention::KvCache foreign;
+  test::expect_error([&] { mla.forward_cached(narrow(x, 1, 0, 1), Tensor::arange(1), foreign); },
+                     {"[multi_head_latent]", "make_cache"});
 }
 
 TEST(MultiHeadLatent, KvCacheReport) {

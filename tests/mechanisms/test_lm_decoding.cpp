@@ -1,0 +1,155 @@
+// Cached decoding of the TransformerLM (fp64): for MHA, GQA, MQA, MLA (plain and absorbed path) and
+// masks / normalisers that MultiHeadAttention takes, the logits of a prompt prefill followed by one
+// token at a time equal the full forward's at every position; what each cache holds per token; the
+// generation loop gives the same tokens with and without the cache.
+#include <gtest/gtest.h>
+
+#include "framework/attention/mla.h"
+#include "framework/attention/multi_head.h"
+#include "framework/core/autograd/node.h"
+#include "framework/core/ops/indexing.h"
+#include "framework/models/lm_decoding.h"
+#include "mechanism_test_util.h"
+
+namespace attnscale {
+namespace {
+
+using attention::LatentPath;
+using attention::SelfAttentionKind;
+
+models::TransformerLMOptions small_lm(SelfAttentionKind kind, int64_t kv_heads) {
+  models::TransformerLMOptions o;
+  o.vocab_size = 11;
+  o.d_model = 16;
+  o.n_layers = 2;
+  o.n_heads = 4;
+  o.n_kv_heads = kv_heads;
+  o.d_ff = 24;
+  o.attention_kind = kind;
+  o.latent.kv_lora_rank = 6;
+  o.latent.qk_nope_head_dim = 4;
+  o.latent.qk_rope_head_dim = 2;
+  o.latent.v_head_dim = 3;
+  o.latent.q_lora_rank = 5;
+  return o;
+}
+
+Tensor random_ids(int64_t b, int64_t n, int64_t vocab, uint64_t seed) {
+  std::vector<int64_t> ids(static_cast<size_t>(b * n));
+  for (size_t i = 0; i < ids.size(); ++i) ids[i] = static_cast<int64_t>(Generator::uniform(seed, i) * vocab) % vocab;
+  return Tensor::from(ids, {b, n});
+}
+
+// Prefill `prefill` tokens, then one at a time; the logits of every position, concatenated.
+Tensor cached_logits(const models::TransformerLM& lm, const Tensor& ids, int64_t prefill,
+                     const attention::DecodeOptions& options, int64_t* elements = nullptr) {
+  models::LMDecodeState state = lm.start_decoding(options);
+  std::vector<Tensor> parts{lm.forward_cached(narrow(ids, 1, 0, prefill), state)};
+  for (int64_t t = prefill; t < ids.shape()[1]; ++t) parts.push_back(lm.forward_cached(narrow(ids, 1, t, 1), state));
+  EXPECT_EQ(state.length(), ids.shape()[1]);
+  if (elements) *elements = state.elements_per_token();
+  return concat(parts, 1);
+}
+
+struct Case {
+  const char* name;
+  SelfAttentionKind kind;
+  int64_t kv_heads;
+  int64_t cache_per_token_per_layer;  // 2 n_kv d_h (d_h = 4), or d_c + d_h^R
+};
+
+TEST(LMDecoding, CachedLogitsEqualTheFullForwardAtEveryPosition) {
+  autograd::NoGradGuard no_grad;
+  const std::vector<Case> cases{{"MHA", SelfAttentionKind::multi_head, 0, 2 * 4 * 4},
+                                {"GQA-2", SelfAttentionKind::multi_head, 2, 2 * 2 * 4},
+                                {"MQA", SelfAttentionKind::multi_head, 1, 2 * 1 * 4},
+                                {"MLA", SelfAttentionKind::multi_head_latent, 0, 6 + 2}};
+  const Tensor ids = random_ids(2, 9, 11, 3);
+  for (const Case& c : cases)
+    for (const bool fused : {true, false}) {
+      models::TransformerLMOptions o = small_lm(c.kind, c.kv_heads);
+      o.fused_attention = fused;
+      Generator init(7), no_dropout(0);
+      models::TransformerLM lm(o, init, DType::f64);
+      lm.train(false);
+      const Tensor full = lm.forward(ids, Tensor::arange(9), no_dropout);
+      for (const LatentPath path : {LatentPath::plain, LatentPath::absorbed})
+        for (const int64_t prefill : {1, 4, 9}) {
+          int64_t elements = 0;
+          const Tensor cached = cached_logits(lm, ids, prefill, {path}, &elements);
+          EXPECT_LT(test::max_abs_diff(cached, full), 1e-11)
+              << c.name << " fused " << fused << " prefill " << prefill << " absorbed " << (path == LatentPath::absorbed);
+          EXPECT_EQ(elements, o.n_layers * c.cache_per_token_per_layer) << c.name;
+        }
+    }
+}
+
+TEST(LMDecoding, AbsorbedPathGivesThePlainPathsLogits) {
+  autograd::NoGradGuard no_grad;
+  Generator init(11);
+  models::TransformerLM lm(small_lm(SelfAttentionKind::multi_head_latent, 0), init, DType::f64);
+  lm.train(false);
+  const Tensor ids = random_ids(3, 7, 11, 5);
+  const Tensor plain = cached_logits(lm, ids, 2, {LatentPath::plain});
+  const Tensor absorbed = cached_logits(lm, ids, 2, {LatentPath::absorbed});
+  EXPECT_LT(test::max_abs_diff(plain, absorbed), 1e-12);
+  EXPECT_GT(test::max_abs_diff(plain, cached_logits(lm, random_ids(3, 7, 11, 6), 2, {LatentPath::plain})), 1e-3)
+      << "different tokens must give different logits";
+}
+
+TEST(LMDecoding, WindowAndBlockSparseMasksAndSparsemaxDecodeLikeTheFullForward) {
+  autograd::NoGradGuard no_grad;
+  const Tensor ids = random_ids(1, 12, 11, 9);
+  for (int variant = 0; variant < 3; ++variant) {
+    models::TransformerLMOptions o = small_lm(SelfAttentionKind::multi_head, 2);
+    if (variant == 0) o.mask.window = kernels::Window{2, 0};
+    if (variant == 1) {
+      o.attention_kind = SelfAttentionKind::sparse;
+      o.normalizer = kernels::Normalizer::sparsemax;
+      o.mask.blocks = std::make_shared<kernels::BlockPattern>(kernels::BlockPattern::strided(2, 6, 2, true));
+    }
+    if (variant == 2) o.mask.window = kernels::Window{4, 0}, o.attention_kind = SelfAttentionKind::multi_head_latent;
+    Generator init(13), no_dropout(0);
+    models::TransformerLM lm(o, init, DType::f64);
+    lm.train(false);
+    const Tensor full = lm.forward(ids, Tensor::arange(12), no_dropout);
+    EXPECT_LT(test::max_abs_diff(cached_logits(lm, ids, 5, {}), full), 1e-11) << "variant " << variant;
+  }
+}
+
+TEST(LMDecoding, GenerateGivesTheSameTokensWithAndWithoutTheCache) {
+  for (const auto kind : {SelfAttentionKind::multi_head, SelfAttentionKind::multi_head_latent})
+    for (const double temperature : {0.0, 1.0}) {
+      Generator init(17);
+      models::TransformerLM lm(small_lm(kind, 0), init, DType::f64);
+      models::GenerateOptions o;
+      o.new_tokens = 12;
+      o.temperature = temperature;
+      o.seed = 5;
+      const models::Generated cached = models::generate(lm, {3, 1, 4}, o);
+      o.use_cache = false;
+      const models::Generated recomputed = models::generate(lm, {3, 1, 4}, o);
+      ASSERT_EQ(cached.tokens.size(), 15u);
+      EXPECT_EQ(cached.tokens, recomputed.tokens) << "temperature " << temperature;
+      EXPECT_EQ(std::vector<int64_t>(cached.tokens.begin(), cached.tokens.begin() + 3), (std::vector<int64_t>{3, 1, 4}));
+      EXPECT_GT(cached.cache_elements_per_token, 0);
+      EXPECT_EQ(recomputed.cache_elements_per_token, 0);
+    }
+}
+
+TEST(LMDecoding, ErrorsNameTheProblem) {
+  Generator init(19);
+  models::TransformerLMOptions o = small_lm(SelfAttentionKind::adaptive_span, 0);
+  o.span.max_span = 8;
+  models::TransformerLM span_lm(o, init);
+  test::expect_error([&] { span_lm.start_decoding(); }, {"[transformer_lm]", "adaptive_span", "no cached decoding"});
+  models::TransformerLM lm(small_lm(SelfAttentionKind::multi_head, 0), init);
+  models::LMDecodeState state = lm.start_decoding();
+  lm.train(true);
+  test::expect_error([&] { lm.forward_cached(random_ids(1, 2, 11, 1), state); }, {"[transformer_lm]", "evaluation mode"});
+  test::expect_error([&] { models::generate(lm, {}, {}); }, {"[generate]", "empty"});
+  test::expect_error([&] { models::generate(lm, {11}, {}); }, {"[generate]", "outside the vocabulary"});
+}
+
+}  // namespace
+}  // namespace attnscale
