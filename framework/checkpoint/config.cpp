@@ -12,10 +12,11 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// Entries ending in '.' are whole sections.
+// Entries ending in '.' are whole sections. The eval_split keys choose the held-out split evaluation
+// reads (validation for selection, test once), not anything training saved.
 constexpr std::string_view kFreeKeys[] = {"run.name",         "run.dir",           "train.resume",  "train.log_every",
                                           "train.eval_every", "train.eval_batches", "train.threads", "train.skip_nonfinite_steps", "parallel.",
-                                          "checkpoint.",      "logging."};
+                                          "checkpoint.",      "logging.",          "data.eval_split", "han.eval_split"};
 constexpr std::string_view kWarnedKeys[] = {"train.steps", "optim."};
 constexpr std::string_view kStrictKeys[] = {"optim.name"};
 

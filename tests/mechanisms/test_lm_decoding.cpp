@@ -8,6 +8,7 @@
 #include "framework/attention/multi_head.h"
 #include "framework/core/autograd/node.h"
 #include "framework/core/ops/indexing.h"
+#include "framework/core/ops/ops.h"
 #include "framework/models/lm_decoding.h"
 #include "mechanism_test_util.h"
 
@@ -108,7 +109,11 @@ TEST(LMDecoding, WindowAndBlockSparseMasksAndSparsemaxDecodeLikeTheFullForward) 
       o.normalizer = kernels::Normalizer::sparsemax;
       o.mask.blocks = std::make_shared<kernels::BlockPattern>(kernels::BlockPattern::strided(2, 6, 2, true));
     }
-    if (variant == 2) o.mask.window = kernels::Window{4, 0}, o.attention_kind = SelfAttentionKind::multi_head_latent;
+    if (variant == 2) {
+      o.mask.window = kernels::Window{4, 0};
+      o.attention_kind = SelfAttentionKind::multi_head_latent;
+      o.n_kv_heads = 0;
+    }
     Generator init(13), no_dropout(0);
     models::TransformerLM lm(o, init, DType::f64);
     lm.train(false);

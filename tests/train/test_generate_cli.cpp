@@ -86,7 +86,8 @@ TEST_F(GenerateProgram, TrainsOnCharactersThenDecodesWithAndWithoutTheCache) {
     }
   }
 
-  const std::string common = " data.path=" + corpus + " model.d_model=32 data.seq_len=32 train.threads=1";
+  const std::string common = " data.path=" + corpus +
+                             " model.d_model=32 data.seq_len=32 data.batch_size=4 train.eval_batches=2 train.threads=1";
   const std::string too_long = run(program_ + " generate " + config + common + " train.resume=auto run.dir=" +
                                        (dir_ / "multi_head").string() + " --prompt 'It' --tokens 600",
                                    code);
