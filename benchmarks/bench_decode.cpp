@@ -1,6 +1,6 @@
 // bench_decode: greedy decoding speed (new tokens per second, one sequence) of the TransformerLM with
 // the per-layer key/value cache against recomputing the whole prefix for every token, for MHA, GQA,
-// MQA and MLA (its absorbed and plain paths) at the shapes of configs/papers/mla_*.yaml (matched
+// MQA and MLA (its absorbed and plain paths) at the shapes of configs/papers/mla_novels_*.yaml (matched
 // parameter counts). Both ways are measured in the same run on the same weights; the report gives
 // tokens/s, cache / no-cache, each scheme's cached speed against cached MHA, and the cache size.
 //
@@ -33,7 +33,7 @@ struct Scheme {
   attention::LatentPath path;
 };
 
-// configs/papers/mla_common.yaml: d_model 128, 8 heads of 16; d_ff evens out the attention's size.
+// configs/papers/mla_novels_*.yaml: d_model 128, 8 heads of 16; d_ff evens out the attention's size.
 models::TransformerLMOptions options_of(const Scheme& s, int64_t layers, int64_t vocab) {
   models::TransformerLMOptions o;
   o.vocab_size = vocab;
@@ -69,7 +69,7 @@ int main(int argc, char** argv) {
   using namespace attnscale;
   std::string json_path;
   int threads = 1, repeats = 3;
-  int64_t prompt_len = 16, new_tokens = 256, layers = 4, vocab = 96;
+  int64_t prompt_len = 16, new_tokens = 256, layers = 2, vocab = 83;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     const bool has_value = i + 1 < argc;
