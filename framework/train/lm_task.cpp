@@ -91,9 +91,7 @@ double LMTask::chance_accuracy() const {
   return corpus_ ? 1.0 / static_cast<double>(corpus_->vocabulary.size()) : task_.chance_accuracy();
 }
 
-// The micro-batch of global batch `index` that this data-parallel rank owns: sequences
-// [index * dp + dp_rank) of size micro_batch, so dp ranks together see exactly the sequences one rank
-// with the whole batch would see.
+// Loss and accuracy of this rank's share of a batch (its cp positions of every sequence).
 BatchResult LMTask::run(const data::TokenBatch& full, bool training) {
   model_->train(training);
   // Batches are drawn on the host (a pure function of the index) and moved to the model's device.
@@ -123,6 +121,9 @@ BatchResult LMTask::run(const data::TokenBatch& full, bool training) {
   return r;
 }
 
+// The micro-batch of global batch `index` that this data-parallel rank owns: sequences
+// [index * dp + dp_rank) of size micro_batch, so dp ranks together see exactly the sequences one rank
+// with the whole batch would see (corpus windows are drawn per sequence index, like the synthetic tasks).
 BatchResult LMTask::train_batch(int64_t index) {
   const int64_t local = local_batch_index(parallel_, index);
   return run(train_windows_ ? train_windows_->random_batch(local) : task_.batch(local), true);
