@@ -61,7 +61,6 @@ Config tiny_config(config::ModelType type, int dp) {
     case config::ModelType::memn2n:
       cfg.attention.mechanism = config::Mechanism::memory;
       cfg.memn2n.hops = 2;
-      cfg.memn2n.min_sentences = 2;
       cfg.memn2n.max_sentences = 6;
       cfg.memn2n.linear_start_steps = 1;  // the first step without the softmax, the others with it
       break;
