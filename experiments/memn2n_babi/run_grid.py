@@ -14,6 +14,7 @@ model on a few test stories) into --out.
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -106,6 +107,7 @@ def main():
             best = None
             for seed in range(1, args.seeds + 1):
                 run_dir = runs / f"task{task}_{name}_s{seed}"
+                shutil.rmtree(run_dir, ignore_errors=True)  # this script's own run from before
                 cmd = [args.binary, "train", config, f"run.seed={seed}", f"run.dir={run_dir}", "train.threads=1",
                        "logging.progress=off", "checkpoint.every=1000000", *overrides, *args.extra]
                 # checkpoint.every beyond train.steps: the trainer still saves the final step.
@@ -134,9 +136,10 @@ def main():
                               out / f"attention_task{task}.log")
                 results.setdefault("attention", {})[task] = "\n".join(
                     l for l in text.splitlines() if l.startswith("[memn2n]") or l.startswith("  "))
-    results["grid_wall_s"] = round(time.time() - grid_start, 1)
-    (out / "results.json").write_text(json.dumps(results, indent=1) + "\n")
-    write_markdown(results, tasks, rows, out)
+            # Written after every cell, so a stopped grid leaves what it finished.
+            results["grid_wall_s"] = round(time.time() - grid_start, 1)
+            (out / "results.json").write_text(json.dumps(results, indent=1) + "\n")
+            write_markdown(results, tasks, rows, out)
 
 
 def write_markdown(results, tasks, rows, out):
@@ -167,6 +170,8 @@ def write_markdown(results, tasks, rows, out):
         for (a, pa), (b, pb) in ORDERINGS:
             if a not in names or b not in names:
                 continue
+            if f"{task}/{a}" not in tested or f"{task}/{b}" not in tested:
+                continue
             ours = tested[f"{task}/{a}"]["test_error"], tested[f"{task}/{b}"]["test_error"]
             paper = PAPER[task][pa], PAPER[task][pb]
             sign = lambda x, y: "<" if x < y else ">" if x > y else "="
@@ -177,7 +182,6 @@ def write_markdown(results, tasks, rows, out):
     if "attention" in results:
         (out / "attention.txt").write_text(
             "\n\n".join(f"task {t}:\n{text}" for t, text in results["attention"].items()) + "\n")
-    print("\n".join(lines))
 
 
 if __name__ == "__main__":
