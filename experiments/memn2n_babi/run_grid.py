@@ -121,7 +121,8 @@ def main():
                 if best is None or record["validation_error"] < best["validation_error"]:
                     best = record
             # The test set, once, for the selected run.
-            test_cmd = [args.binary, "eval", config, f"run.dir={best['run_dir']}", "train.resume=auto",
+            test_cmd = [args.binary, "eval", config, f"run.dir={best['run_dir']}", f"run.seed={best['seed']}",
+                        "train.resume=auto",
                         "train.threads=1", "logging.progress=off", "memn2n.eval_split=test",
                         f"train.eval_batches={-(-TEST_QUESTIONS // 32)}", *overrides, *args.extra]
             text, wall = run(test_cmd, out / f"test_task{task}_{name}.log")
