@@ -243,6 +243,7 @@ ATTNSCALE_CONFIG_ENUM(TemporalOutput, label, sequence);
   KEY(bool, temporal_encoding, true, any_value, "add a learned vector per sentence age to each memory (TE)") \
   KEY(std::int64_t, linear_start_steps, 0, at_least(0), "optimizer steps trained with the softmax of every hop removed (LS); 0 = off") \
   KEY(std::int64_t, max_sentences, 10, at_least(1), "memory size: the most recent statements before a question that the memory holds (the paper: 50)") \
+  KEY(double, random_noise, 0.0, half_open(0, 1), "random noise (RN): while training, add this fraction of empty memories at random places among a question's statements (the paper: 0.1); 0 = off") \
   KEY(config::EvalSplit, eval_split, config::EvalSplit::validation, any_value, "split of data.path the evaluation reads, in order (train.eval_batches batches of data.batch_size questions)") \
   KEY(std::int64_t, show_attention, 0, at_least(0), "print the story, question, answer and every hop's attention of the first this many evaluation questions at each evaluation")
 

@@ -253,36 +253,68 @@ BabiStory generate_babi_story(BabiTask task, uint64_t seed, uint64_t index) {
   return story;
 }
 
-BabiBatch make_babi_batch(std::span<const BabiItem> items, int64_t memory_size) {
+namespace {
+
+// The memory of one question: statement indices, oldest first, -1 for an empty memory (noise).
+std::vector<int64_t> babi_memory(const BabiQuestion& q, int64_t memory_size, const BabiNoise& noise,
+                                 uint64_t first_counter) {
+  std::vector<int64_t> memory;
+  for (int64_t s = 0; s < q.context; ++s) memory.push_back(s);
+  if (noise.fraction > 0) {
+    Draws draws(noise.seed, first_counter);
+    const auto empty = static_cast<int64_t>(noise.fraction * static_cast<double>(q.context) + 0.5);
+    for (int64_t e = 0; e < empty && e < static_cast<int64_t>(kBabiNoiseDraws) - 2; ++e) {
+      const int64_t at = draws.below(static_cast<int64_t>(memory.size()) + 1);
+      memory.insert(memory.begin() + at, -1);
+    }
+  }
+  if (static_cast<int64_t>(memory.size()) > memory_size) memory.erase(memory.begin(), memory.end() - memory_size);
+  return memory;
+}
+
+}  // namespace
+
+BabiBatch make_babi_batch(std::span<const BabiItem> items, int64_t memory_size, const BabiNoise& noise) {
   ATTNSCALE_CHECK(memory_size >= 1, "babi", "memory_size must be >= 1, got {}", memory_size);
   ATTNSCALE_CHECK(!items.empty(), "babi", "a batch needs at least one question");
+  ATTNSCALE_CHECK(noise.fraction >= 0 && noise.fraction < 1, "babi", "the noise fraction must be in [0, 1), got {}",
+                  noise.fraction);
   const auto batch = static_cast<int64_t>(items.size());
-  const auto first_kept = [&](const BabiItem& item) { return std::max<int64_t>(0, item.question->context - memory_size); };
+  std::vector<std::vector<int64_t>> memories;
   int64_t slots = 1;
-  for (const BabiItem& item : items) slots = std::max(slots, item.question->context - first_kept(item));
-  std::vector<int64_t> story(static_cast<size_t>(batch * slots * kBabiSentenceWords), kBabiPadId), lengths,
-      question(static_cast<size_t>(batch * kBabiQuestionWords), kBabiPadId), answer,
-      supporting(static_cast<size_t>(batch * kBabiMaxSupport), -1);
   for (int64_t b = 0; b < batch; ++b) {
     const BabiItem& item = items[static_cast<size_t>(b)];
     const BabiQuestion& q = *item.question;
     ATTNSCALE_CHECK(q.context >= 1 && q.context <= static_cast<int64_t>(item.statements.size()), "babi",
                     "question {} of a batch has context {} but its story has {} statements", b, q.context,
                     item.statements.size());
-    const int64_t first = first_kept(item);
-    lengths.push_back(q.context - first);
-    for (int64_t s = first; s < q.context; ++s) {
-      const BabiSentence& words = item.statements[static_cast<size_t>(s)];
+    memories.push_back(babi_memory(q, memory_size, noise, noise.first_counter + static_cast<uint64_t>(b) * kBabiNoiseDraws));
+    slots = std::max(slots, static_cast<int64_t>(memories.back().size()));
+  }
+  std::vector<int64_t> story(static_cast<size_t>(batch * slots * kBabiSentenceWords), kBabiPadId), lengths,
+      question(static_cast<size_t>(batch * kBabiQuestionWords), kBabiPadId), answer,
+      supporting(static_cast<size_t>(batch * kBabiMaxSupport), -1);
+  for (int64_t b = 0; b < batch; ++b) {
+    const BabiItem& item = items[static_cast<size_t>(b)];
+    const BabiQuestion& q = *item.question;
+    const std::vector<int64_t>& memory = memories[static_cast<size_t>(b)];
+    lengths.push_back(static_cast<int64_t>(memory.size()));
+    for (size_t slot = 0; slot < memory.size(); ++slot) {
+      if (memory[slot] < 0) continue;  // an empty memory
+      const BabiSentence& words = item.statements[static_cast<size_t>(memory[slot])];
       ATTNSCALE_CHECK(static_cast<int64_t>(words.size()) <= kBabiSentenceWords, "babi",
                       "a statement has {} words, more than {}", words.size(), kBabiSentenceWords);
-      std::copy(words.begin(), words.end(), story.begin() + (b * slots + s - first) * kBabiSentenceWords);
+      std::copy(words.begin(), words.end(),
+                story.begin() + (b * slots + static_cast<int64_t>(slot)) * kBabiSentenceWords);
     }
     ATTNSCALE_CHECK(static_cast<int64_t>(q.words.size()) <= kBabiQuestionWords, "babi",
                     "a question has {} words, more than {}", q.words.size(), kBabiQuestionWords);
     std::copy(q.words.begin(), q.words.end(), question.begin() + b * kBabiQuestionWords);
     answer.push_back(q.answer);
-    for (size_t k = 0; k < q.supporting.size() && k < static_cast<size_t>(kBabiMaxSupport); ++k)
-      if (q.supporting[k] >= first) supporting[static_cast<size_t>(b * kBabiMaxSupport) + k] = q.supporting[k] - first;
+    for (size_t k = 0; k < q.supporting.size() && k < static_cast<size_t>(kBabiMaxSupport); ++k) {
+      const auto slot = std::find(memory.begin(), memory.end(), q.supporting[k]);
+      if (slot != memory.end()) supporting[static_cast<size_t>(b * kBabiMaxSupport) + k] = slot - memory.begin();
+    }
   }
   return {Tensor::from(story, {batch, slots, kBabiSentenceWords}), Tensor::from(lengths, {batch}),
           Tensor::from(question, {batch, kBabiQuestionWords}), Tensor::from(answer, {batch}),

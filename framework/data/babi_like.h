@@ -88,7 +88,17 @@ struct BabiItem {
   std::span<const BabiSentence> statements;  // the story's statements (at least the question's context)
   const BabiQuestion* question = nullptr;
 };
-BabiBatch make_babi_batch(std::span<const BabiItem> items, int64_t memory_size);
+// Random noise (RN, the paper's regulariser of the temporal encoding): each question's memory gets
+// round(fraction x its statements) empty memories (all padding) at uniformly drawn places among its
+// statements, before the memory keeps its most recent memory_size entries. Question b draws from
+// counters first_counter + b * kBabiNoiseDraws of `seed`, so a batch stays a function of its index.
+inline constexpr uint64_t kBabiNoiseDraws = uint64_t{1} << 12;
+struct BabiNoise {
+  double fraction = 0;
+  uint64_t seed = 0;
+  uint64_t first_counter = 0;
+};
+BabiBatch make_babi_batch(std::span<const BabiItem> items, int64_t memory_size, const BabiNoise& noise = {});
 
 // A fixed data set: whole stories until `questions` questions per part (the bAbI "1k" sets hold
 // 1,000 training and 1,000 test questions). The training stories are story 0, 1, ... of `seed`,

@@ -29,6 +29,9 @@ data::BabiTask babi_task(config::BabiTask task) {
   return data::BabiTask::single_fact;
 }
 
+// The seed of the random-noise draws is the run's seed with these bits flipped (another stream).
+constexpr uint64_t kNoiseStream = 0x9e3779b97f4a7c15ULL;
+
 // The order of the training questions in `epoch`: a Fisher-Yates shuffle drawn from (seed, epoch).
 std::vector<int64_t> epoch_order(const std::vector<int64_t>& ids, uint64_t seed, int64_t epoch) {
   std::vector<int64_t> order = ids;
@@ -47,9 +50,12 @@ models::MemN2NOptions memn2n_options(const Config& cfg) {
   task_config::check_model_mechanism(cfg, config::ModelType::memn2n, config::Mechanism::memory);
   reject_unused(cfg, "data.vocab_size", cfg.data.vocab_size, DataConfig{}.vocab_size,
                 "does not apply to model.type = memn2n (the bAbI tasks have their own vocabulary)");
-  if (cfg.data.path.empty())
+  if (cfg.data.path.empty()) {
     reject_unused(cfg, "memn2n.eval_split", cfg.memn2n.eval_split, MemN2NConfig{}.eval_split,
                   "needs data.path (generated stories have no splits: evaluation draws unseen stories)");
+    reject_unused(cfg, "memn2n.random_noise", cfg.memn2n.random_noise, MemN2NConfig{}.random_noise,
+                  "needs data.path (it regularises a fixed training set; generated stories never repeat)");
+  }
   const MemN2NConfig& m = cfg.memn2n;
   models::MemN2NOptions o;
   o.vocab_size = data::babi_vocab_size();
@@ -70,6 +76,7 @@ MemN2NTask::MemN2NTask(const Config& cfg, ParallelContext parallel)
       micro_batch_(micro_batch_size(cfg, parallel.dp_size())),
       memory_size_(cfg.memn2n.max_sentences),
       show_attention_(cfg.memn2n.show_attention),
+      random_noise_(cfg.memn2n.random_noise),
       seed_(static_cast<uint64_t>(cfg.run.seed)) {
   const models::MemN2NOptions options = memn2n_options(cfg);
   if (cfg.data.path.empty()) {
@@ -95,10 +102,10 @@ double MemN2NTask::chance_accuracy() const { return 1.0 / static_cast<double>(da
 
 bool MemN2NTask::linear_start(int64_t index) const { return index / accum_steps_ < linear_start_steps_; }
 
-data::BabiBatch MemN2NTask::dataset_batch(const std::vector<int64_t>& questions) const {
+data::BabiBatch MemN2NTask::dataset_batch(const std::vector<int64_t>& questions, const data::BabiNoise& noise) const {
   std::vector<data::BabiItem> items;
   for (const int64_t q : questions) items.push_back(dataset_->item(q));
-  return data::make_babi_batch(items, memory_size_);
+  return data::make_babi_batch(items, memory_size_, noise);
 }
 
 data::BabiBatch MemN2NTask::train_data(int64_t index) const {
@@ -113,7 +120,10 @@ data::BabiBatch MemN2NTask::train_data(int64_t index) const {
     if (p / n != order_epoch) order_epoch = p / n, order = epoch_order(train, seed_, order_epoch);
     questions.push_back(order[static_cast<size_t>(p % n)]);
   }
-  return dataset_batch(questions);
+  // The noise of question e of the stream: its own counter range of a stream apart from the order's.
+  const data::BabiNoise noise{random_noise_, seed_ ^ kNoiseStream,
+                              static_cast<uint64_t>(local * micro_batch_) * data::kBabiNoiseDraws};
+  return dataset_batch(questions, noise);
 }
 
 int64_t MemN2NTask::eval_batches_per_pass() const {

@@ -3,7 +3,8 @@
 // babi`): training batches walk the training split in a fresh order every epoch, evaluation reads
 // memn2n.eval_split in order; or, without data.path, stories generated on the fly (data/babi_like.h).
 // Linear start: the first memn2n.linear_start_steps optimizer steps train with every hop's softmax
-// removed. Data-parallel ranks split every global batch of questions (data_parallel_task.h); each
+// removed. Random noise (memn2n.random_noise) adds empty memories to training questions only.
+// Data-parallel ranks split every global batch of questions (data_parallel_task.h); each
 // rank's loss is its share of the mean over all ranks' answers. It draws no random numbers while
 // training, so a dp run follows the one-rank run.
 #pragma once
@@ -40,11 +41,12 @@ class MemN2NTask : public TrainTask {
 
  private:
   BatchResult run(const data::BabiBatch& batch, bool training, bool linear);
-  data::BabiBatch dataset_batch(const std::vector<int64_t>& questions) const;
+  data::BabiBatch dataset_batch(const std::vector<int64_t>& questions, const data::BabiNoise& noise = {}) const;
   void show_attention(const data::BabiBatch& batch, const models::MemN2NOutput& out) const;
 
   ParallelContext parallel_;
   int64_t linear_start_steps_, accum_steps_, micro_batch_, memory_size_, show_attention_;
+  double random_noise_;
   uint64_t seed_;
   std::optional<data::BabiTaskGenerator> generator_;  // without data.path
   std::shared_ptr<const data::BabiDataset> dataset_;  // data.path

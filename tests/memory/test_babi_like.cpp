@@ -256,6 +256,49 @@ TEST(BabiBatch, TheMemoryKeepsTheMostRecentStatements) {
   }
 }
 
+TEST(BabiBatch, RandomNoiseAddsEmptyMemoriesAmongTheStatements) {
+  const data::BabiDataset set = data::generate_babi_dataset({BabiTask::two_facts, 50, 5, 0.0, 2});
+  std::vector<data::BabiItem> items;
+  for (int64_t q = 0; q < 16; ++q) items.push_back(set.item(q));
+  const data::BabiBatch plain = data::make_babi_batch(items, 50);
+  EXPECT_EQ(data::make_babi_batch(items, 50, {0.0, 9, 0}).story.to_vector<int64_t>(), plain.story.to_vector<int64_t>());
+  const data::BabiBatch noisy = data::make_babi_batch(items, 50, {0.5, 9, 0});
+  EXPECT_EQ(data::make_babi_batch(items, 50, {0.5, 9, 0}).story.to_vector<int64_t>(), noisy.story.to_vector<int64_t>());
+  EXPECT_NE(data::make_babi_batch(items, 50, {0.5, 9, 1 << 20}).story.to_vector<int64_t>(),
+            noisy.story.to_vector<int64_t>());
+  const auto story = noisy.story.to_vector<int64_t>(), lengths = noisy.story_lengths.to_vector<int64_t>(),
+             supporting = noisy.supporting.to_vector<int64_t>();
+  const int64_t slots = noisy.story.shape()[1];
+  for (int64_t b = 0; b < 16; ++b) {
+    const data::BabiQuestion& q = *items[static_cast<size_t>(b)].question;
+    const auto empty = static_cast<int64_t>(0.5 * static_cast<double>(q.context) + 0.5);
+    ASSERT_EQ(lengths[b], std::min<int64_t>(50, q.context + empty)) << "question " << b;
+    // The non-empty slots are the most recent statements in their order; the rest is all padding.
+    std::vector<std::string> kept;
+    std::vector<int64_t> slot_of;
+    for (int64_t s = 0; s < lengths[b]; ++s) {
+      const std::vector<int64_t> words(story.begin() + (b * slots + s) * data::kBabiSentenceWords,
+                                       story.begin() + (b * slots + s + 1) * data::kBabiSentenceWords);
+      if (data::babi_text(words).empty()) continue;
+      kept.push_back(data::babi_text(words));
+      slot_of.push_back(s);
+    }
+    const auto& statements = set.stories[static_cast<size_t>(q.story)];
+    const auto first = q.context - static_cast<int64_t>(kept.size());
+    EXPECT_GE(lengths[b] - static_cast<int64_t>(kept.size()), std::min<int64_t>(empty, 1)) << "question " << b;
+    for (size_t i = 0; i < kept.size(); ++i)
+      EXPECT_EQ(kept[i], data::babi_text(statements[static_cast<size_t>(first) + i])) << "question " << b;
+    for (size_t k = 0; k < q.supporting.size(); ++k) {
+      const int64_t slot = supporting[static_cast<size_t>(b * data::kBabiMaxSupport) + k];
+      if (q.supporting[k] < first) {
+        EXPECT_EQ(slot, -1);
+      } else {
+        EXPECT_EQ(slot, slot_of[static_cast<size_t>(q.supporting[k] - first)]) << "question " << b;
+      }
+    }
+  }
+}
+
 TEST(BabiStore, RoundTripsAndRefusesOtherFiles) {
   testing::TempDir dir;
   const data::BabiDataset set = data::generate_babi_dataset({BabiTask::two_facts, 100, 50, 0.1, 3});
