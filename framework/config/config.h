@@ -20,6 +20,7 @@
 
 #include "distributed/parallel_algo.h"
 #include "framework/config/enum_names.h"
+#include "kernels/attention_kernel.h"
 #include "framework/config/range.h"
 
 namespace attnscale {
@@ -45,6 +46,11 @@ ATTNSCALE_CONFIG_ENUM(Schedule, constant, cosine, linear, inverse_sqrt);
 template <>
 struct EnumNames<ParallelAlgo> {
   static constexpr auto values = kParallelAlgoNames;
+};
+// attention.kernel: the one enum and name table of kernels/attention_kernel.h.
+template <>
+struct EnumNames<kernels::AttentionKernel> {
+  static constexpr auto values = kernels::kAttentionKernelNames;
 };
 ATTNSCALE_CONFIG_ENUM(Layout, contiguous, zigzag, striped);
 ATTNSCALE_CONFIG_ENUM(LogLevel, trace, debug, info, warn, error, off);
@@ -94,6 +100,7 @@ ATTNSCALE_CONFIG_ENUM(TemporalOutput, label, sequence);
 #define ATTNSCALE_ATTENTION_KEYS(KEY)                                                                  \
   KEY(config::Mechanism, mechanism, config::Mechanism::multi_head, any_value, "attention mechanism (DESIGN.md section 4)") \
   KEY(config::AttentionImpl, impl, config::AttentionImpl::fused, any_value, "fused = blockwise kernel with online softmax; plain = reference built from ops") \
+  KEY(kernels::AttentionKernel, kernel, kernels::AttentionKernel::auto_, any_value, "which fused kernel runs attention: own (ours, CPU and GPU), cudnn (cuDNN's fused attention: bf16/fp16 on sm_80+, masks it can express; needs model.dtype bf16, not built yet, so an error today) or auto (cudnn where it fits, own otherwise; logged once with the reason)") \
   KEY(config::Mask, mask, config::Mask::causal, any_value, "which query/key pairs may meet, in global positions") \
   KEY(std::int64_t, window, 256, at_least(0), "sliding window in keys per query (the query and window-1 before it); must be > 0 with mask=window") \
   KEY(std::int64_t, block_size, 64, at_least(1), "block size in tokens of block-sparse patterns")      \
