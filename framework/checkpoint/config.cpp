@@ -16,7 +16,8 @@ namespace fs = std::filesystem;
 // reads (validation for selection, test once), not anything training saved.
 constexpr std::string_view kFreeKeys[] = {"run.name",         "run.dir",           "train.resume",  "train.log_every",
                                           "train.eval_every", "train.eval_batches", "train.threads", "train.skip_nonfinite_steps", "parallel.",
-                                          "checkpoint.",      "logging.",          "data.eval_split", "han.eval_split"};
+                                          "checkpoint.",      "logging.",          "data.eval_split", "han.eval_split",
+                                          "memn2n.eval_split", "memn2n.show_attention"};
 constexpr std::string_view kWarnedKeys[] = {"train.steps", "optim."};
 constexpr std::string_view kStrictKeys[] = {"optim.name"};
 
