@@ -9,7 +9,7 @@
 #include "framework/core/ops/ops.h"
 #include "framework/train/data_parallel_task.h"
 #include "framework/train/from_config.h"
-#include "framework/train/lm_mechanism.h"
+#include "framework/train/mechanisms/registry.h"
 
 namespace attnscale::train {
 
@@ -18,20 +18,22 @@ using task_config::kEvalBatchBase;  // evaluation batches are never training bat
 models::TransformerLMOptions transformer_options(const Config& cfg) {
   models::TransformerLMOptions o;
   o.vocab_size = cfg.data.vocab_size;
-  o.d_model = cfg.model.d_model;
   o.n_layers = cfg.model.n_layers;
-  o.n_heads = cfg.model.n_heads;
-  o.n_kv_heads = kv_heads(cfg.model);
   o.d_ff = ff_width(cfg.model);
   o.dropout = cfg.model.dropout;
   o.norm = std::string(config::to_string(cfg.model.norm));
-  o.rope_theta = cfg.model.rope_theta;
   o.tie_embeddings = cfg.model.tie_embeddings;
   o.activation_checkpointing = cfg.model.activation_checkpointing;
-  o.mask = causal_lm_mask(cfg.attention, cfg.data.seq_len, static_cast<uint64_t>(cfg.run.seed));
-  o.fused_attention = cfg.attention.impl == config::AttentionImpl::fused;
-  o.attention_scale = cfg.attention.scale;
-  apply_lm_mechanism(cfg, o);
+  attention::MultiHeadOptions& a = o.attention;
+  a.d_model = cfg.model.d_model;
+  a.n_heads = cfg.model.n_heads;
+  a.n_kv_heads = kv_heads(cfg.model);
+  a.rope_theta = cfg.model.rope_theta;
+  a.mask = causal_lm_mask(cfg.attention, cfg.data.seq_len, static_cast<uint64_t>(cfg.run.seed));
+  a.fused = cfg.attention.impl == config::AttentionImpl::fused;
+  a.scale = cfg.attention.scale;
+  a.normalizer = dot_product_normalizer(cfg);
+  mechanism_of(cfg).transformer_lm(cfg, o);  // its module and its own options
   return o;
 }
 
@@ -55,11 +57,14 @@ LMTask::LMTask(const Config& cfg, ParallelContext parallel)
       parallel_(parallel) {
   const kernels::Layout layout(parallel_.layout, cfg.data.seq_len, parallel_.cp_size());
   models::TransformerLMOptions options = transformer_options(cfg);
-  options.context_parallel = context_parallel_group(cfg, parallel_, options.mask, options.normalizer);
+  options.attention.context_parallel =
+      context_parallel_group(cfg, parallel_, options.attention.mask, options.attention.normalizer);
   Generator init(static_cast<uint64_t>(cfg.run.seed));  // the same weights on every rank
   model_ = std::make_unique<models::TransformerLM>(options, init);
   model_->to(parallel_.device);
-  log_lm_mechanism(*model_);
+  const Mechanism& mechanism = mechanism_of(cfg);
+  if (mechanism.log_built) mechanism.log_built(cfg);
+  log_evaluation_ = mechanism.log_evaluation;
   std::vector<int64_t> positions(layout.local_length(parallel_.cp_rank()));
   layout.positions(parallel_.cp_rank()).fill(positions);
   local_positions_ = Tensor::from(positions, {static_cast<int64_t>(positions.size())});
@@ -102,7 +107,7 @@ BatchResult LMTask::train_batch(int64_t index) { return run(index, true); }
 
 BatchResult LMTask::eval_batch(int64_t index) {
   autograd::NoGradGuard no_grad;
-  if (index == 0) log_lm_mechanism_state(*model_);
+  if (index == 0 && log_evaluation_) log_evaluation_(*model_);
   return run(kEvalBatchBase + index, false);
 }
 

@@ -15,7 +15,7 @@ using task_config::kEvalBatchBase;
 using task_config::reject_unused;
 
 models::MemN2NOptions memn2n_options(const Config& cfg) {
-  task_config::check_model_mechanism(cfg, config::ModelType::memn2n, config::Mechanism::memory);
+  task_config::check_model_mechanism(cfg, config::ModelType::memn2n);
   reject_unused(cfg, "data.vocab_size", cfg.data.vocab_size, DataConfig{}.vocab_size,
                 "does not apply to model.type = memn2n (the bAbI-style task has its own vocabulary)");
   const MemN2NConfig& m = cfg.memn2n;
