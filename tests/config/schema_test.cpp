@@ -86,7 +86,7 @@ TEST(Schema, MechanismKeyTakesTheRegistrysNames) {
   EXPECT_EQ(key->kind, config::ValueKind::choice);
   const auto names = config::mechanism_names();
   ASSERT_EQ(key->choices.size(), names.size());
-  EXPECT_EQ(names.size(), 15u);
+  EXPECT_EQ(names.size(), 16u);
   for (size_t i = 0; i < names.size(); ++i) {
     EXPECT_EQ(key->choices[i], names[i]);
     EXPECT_EQ(std::count(names.begin(), names.end(), names[i]), 1) << names[i];

@@ -17,6 +17,7 @@ Mechanism scaled_dot_product_mechanism();
 Mechanism self_mechanism();
 Mechanism cross_mechanism();
 Mechanism multi_head_mechanism();
+Mechanism multi_query_mechanism();
 Mechanism multi_head_latent_mechanism();
 Mechanism soft_mechanism();
 Mechanism hard_mechanism();
@@ -50,12 +51,25 @@ struct Registry {
   std::vector<std::string_view> names;  // each once, in list order
 
   Registry() {
-    list = {scaled_dot_product_mechanism(), self_mechanism(),      cross_mechanism(),
-            multi_head_mechanism(),         multi_head_latent_mechanism(),
-            soft_mechanism(),               hard_mechanism(),      additive_mechanism(),
-            global_mechanism(),             local_mechanism(),     sparse_mechanism(),
-            memory_mechanism(),             adaptive_span_mechanism(), visual_sentinel_mechanism(),
-            hierarchical_mechanism(),       temporal_mechanism()};
+    list = {
+        scaled_dot_product_mechanism(),
+        self_mechanism(),
+        cross_mechanism(),
+        multi_head_mechanism(),
+        multi_query_mechanism(),
+        multi_head_latent_mechanism(),
+        soft_mechanism(),
+        hard_mechanism(),
+        additive_mechanism(),
+        global_mechanism(),
+        local_mechanism(),
+        sparse_mechanism(),
+        memory_mechanism(),
+        adaptive_span_mechanism(),
+        visual_sentinel_mechanism(),
+        hierarchical_mechanism(),
+        temporal_mechanism(),
+    };
     for (size_t i = 0; i < list.size(); ++i) {
       check_registration(list[i], std::span(list).first(i));
       if (std::find(names.begin(), names.end(), list[i].name) == names.end()) names.push_back(list[i].name);

@@ -136,6 +136,21 @@ void log_adaptive_span(const models::TransformerLM& model) {
   }
 }
 
+// Multi-query attention (Shazeer 2019): every query head reads one shared key/value head, so the
+// decoding cache is 1/n_heads of multi-head attention's. model.n_kv_heads = 0 means that one head.
+void install_multi_query(const Config&, TransformerLMOptions& o) {
+  o.attention.n_kv_heads = 1;
+  o.make_attention = multi_head;
+}
+
+void check_multi_query(const Config& cfg) {
+  if (cfg.model.n_kv_heads > 1)
+    fail_rule(cfg, {"model.n_kv_heads", "attention.mechanism"},
+              fmt::format("{} key/value heads, but multi_query shares one across all query heads: leave "
+                          "model.n_kv_heads at 0 (or 1), or use multi_head for grouped-query heads",
+                          cfg.model.n_kv_heads));
+}
+
 }  // namespace
 
 Mechanism scaled_dot_product_mechanism() {
@@ -154,6 +169,13 @@ Mechanism multi_head_mechanism() {
   return {.name = "multi_head",
           .model = config::ModelType::transformer_lm,
           .transformer_lm = [](const Config&, TransformerLMOptions& o) { o.make_attention = multi_head; }};
+}
+
+Mechanism multi_query_mechanism() {
+  return {.name = "multi_query",
+          .model = config::ModelType::transformer_lm,
+          .rules = {.check = check_multi_query},
+          .transformer_lm = install_multi_query};
 }
 
 Mechanism multi_head_latent_mechanism() {
