@@ -15,7 +15,7 @@ namespace fs = std::filesystem;
 // Entries ending in '.' are whole sections.
 constexpr std::string_view kFreeKeys[] = {"run.name",         "run.dir",           "train.resume",  "train.log_every",
                                           "train.eval_every", "train.eval_batches", "train.threads", "train.skip_nonfinite_steps", "parallel.",
-                                          "checkpoint.",      "logging."};
+                                          "checkpoint.",      "logging.",          "memn2n.eval_split", "memn2n.show_attention"};
 constexpr std::string_view kWarnedKeys[] = {"train.steps", "optim."};
 constexpr std::string_view kStrictKeys[] = {"optim.name"};
 

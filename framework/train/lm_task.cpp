@@ -7,13 +7,49 @@
 #include "framework/core/ops/indexing.h"
 #include "framework/core/ops/nn_functional.h"
 #include "framework/core/ops/ops.h"
+#include "framework/core/tensor/cuda_runtime.h"
 #include "framework/train/data_parallel_task.h"
 #include "framework/train/from_config.h"
 #include "framework/train/mechanisms/registry.h"
+#include "kernels/attention_kernel.h"
 
 namespace attnscale::train {
 
 using task_config::kEvalBatchBase;  // evaluation batches are never training batches
+
+namespace {
+
+// Which fused kernel the attention layers run (attention.kernel; choose_attention_kernel of
+// kernels/attention_kernel.h) and why: one log line for all layers, which share the mask, the shape
+// and the element type. `device` is where the model lives (its compute capability counts).
+void log_attention_kernel(const Config& cfg, const models::TransformerLMOptions& o, Device device) {
+  const attention::MultiHeadOptions& a = o.attention;
+  const std::string_view requested = kernels::attention_kernel_name(cfg.attention.kernel);
+  std::string reason;
+  if (!a.fused) {
+    reason = "own: attention.impl = plain builds attention from ops";
+  } else if (a.normalizer != kernels::Normalizer::softmax) {
+    reason = "own: sparsemax runs the general path";
+  } else {
+    // The one-rank call of a layer: the whole sequence, this build's float32 activations.
+    const int64_t head_dim = a.d_model / a.n_heads;
+    kernels::AttentionParams params = kernels::default_attention_params(
+        {1, a.n_heads, a.n_kv_heads > 0 ? a.n_kv_heads : a.n_heads, cfg.data.seq_len, cfg.data.seq_len, head_dim,
+         head_dim});
+    params.mask = a.mask;
+    kernels::SmVersion sm = 0;
+    if (device.is_cuda()) {
+      const cuda::DeviceProperties p = cuda::properties(device);
+      sm = p.major * 10 + p.minor;
+    }
+    reason = kernels::choose_attention_kernel(cfg.attention.kernel, params, kernels::AttentionDType::f32, sm,
+                                              kernels::cudnn_attention_compiled())
+                 .reason;
+  }
+  LOG_INFO("attention.kernel = {}, layers 0-{}: {}", requested, o.n_layers - 1, reason);
+}
+
+}  // namespace
 
 models::TransformerLMOptions transformer_options(const Config& cfg) {
   models::TransformerLMOptions o;
@@ -65,6 +101,7 @@ LMTask::LMTask(const Config& cfg, ParallelContext parallel)
   const Mechanism& mechanism = mechanism_of(cfg);
   if (mechanism.log_built) mechanism.log_built(cfg);
   log_evaluation_ = mechanism.log_evaluation;
+  log_attention_kernel(cfg, options, parallel_.device);
   std::vector<int64_t> positions(layout.local_length(parallel_.cp_rank()));
   layout.positions(parallel_.cp_rank()).fill(positions);
   local_positions_ = Tensor::from(positions, {static_cast<int64_t>(positions.size())});
