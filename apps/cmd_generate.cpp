@@ -97,7 +97,7 @@ int generate_job(const Config& cfg, const MpiEnvironment& mpi, const GenerateArg
   else
     fmt::print("{}\n", fmt::join(out.tokens, " "));
   const int64_t layers = cfg.model.n_layers;
-  const bool mla = model.options().attention_kind == attention::SelfAttentionKind::multi_head_latent;
+  const bool mla = cfg.attention.mechanism.name == "multi_head_latent";
   fmt::print("{{\"checkpoint\": \"{}\", \"step\": {}, \"prompt_tokens\": {}, \"new_tokens\": {}, \"seconds\": {:.6f}, "
              "\"tokens_per_s\": {:.3f}, \"cache\": {}, \"latent_path\": \"{}\", "
              "\"cache_elements_per_token_per_layer\": {}}}\n",

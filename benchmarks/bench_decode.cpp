@@ -22,31 +22,34 @@
 #include "base/threads.h"
 #include "benchmarks/json_report.h"
 #include "framework/models/lm_decoding.h"
+#include "framework/train/mechanisms/registry.h"
 
 namespace attnscale {
 namespace {
 
 struct Scheme {
   const char* name;
-  attention::SelfAttentionKind kind;
+  const char* mechanism;  // attention.mechanism
   int64_t kv_heads, d_ff;
   attention::LatentPath path;
 };
 
 // configs/papers/mla_novels_*.yaml: d_model 128, 8 heads of 16; d_ff evens out the attention's size.
+// The block's attention is the mechanism's registration's, with those configs' mla section.
 models::TransformerLMOptions options_of(const Scheme& s, int64_t layers, int64_t vocab) {
   models::TransformerLMOptions o;
   o.vocab_size = vocab;
-  o.d_model = 128;
   o.n_layers = layers;
-  o.n_heads = 8;
-  o.n_kv_heads = s.kv_heads;
   o.d_ff = s.d_ff;
-  o.attention_kind = s.kind;
-  o.latent.kv_lora_rank = 64;
-  o.latent.qk_nope_head_dim = 16;
-  o.latent.qk_rope_head_dim = 8;
-  o.latent.v_head_dim = 16;
+  o.attention.d_model = 128;
+  o.attention.n_heads = 8;
+  o.attention.n_kv_heads = s.kv_heads;
+  Config cfg;
+  cfg.mla.kv_lora_rank = 64;
+  cfg.mla.qk_nope_head_dim = 16;
+  cfg.mla.qk_rope_head_dim = 8;
+  cfg.mla.v_head_dim = 16;
+  train::find_mechanism(s.mechanism, config::ModelType::transformer_lm)->transformer_lm(cfg, o);
   return o;
 }
 
@@ -91,12 +94,11 @@ int main(int argc, char** argv) {
   }
   set_thread_count(threads);
   using attention::LatentPath;
-  using attention::SelfAttentionKind;
-  const std::vector<Scheme> schemes{{"MHA", SelfAttentionKind::multi_head, 0, 512, LatentPath::absorbed},
-                                    {"GQA-2", SelfAttentionKind::multi_head, 2, 608, LatentPath::absorbed},
-                                    {"MQA", SelfAttentionKind::multi_head, 1, 624, LatentPath::absorbed},
-                                    {"MLA-absorbed", SelfAttentionKind::multi_head_latent, 0, 508, LatentPath::absorbed},
-                                    {"MLA-plain", SelfAttentionKind::multi_head_latent, 0, 508, LatentPath::plain}};
+  const std::vector<Scheme> schemes{{"MHA", "multi_head", 0, 512, LatentPath::absorbed},
+                                    {"GQA-2", "multi_head", 2, 608, LatentPath::absorbed},
+                                    {"MQA", "multi_head", 1, 624, LatentPath::absorbed},
+                                    {"MLA-absorbed", "multi_head_latent", 0, 508, LatentPath::absorbed},
+                                    {"MLA-plain", "multi_head_latent", 0, 508, LatentPath::plain}};
   std::vector<int64_t> prompt(static_cast<size_t>(prompt_len));
   for (size_t i = 0; i < prompt.size(); ++i) prompt[i] = static_cast<int64_t>(i * 7 % static_cast<size_t>(vocab));
 

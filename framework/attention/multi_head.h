@@ -30,9 +30,6 @@ struct MultiHeadOptions {
   std::shared_ptr<const ContextParallelGroup> context_parallel;
 };
 
-// Global positions (int64 values in local order) as the kernel's run-length Positions.
-kernels::Positions positions_of(std::span<const int64_t> global);
-
 // Decoding cache: the rotated keys and the values of every past token, per key/value head, so its
 // size is 2 * kv_heads * head_dim per token (MHA: 2 n_h d_h; GQA/MQA: fewer key/value heads).
 struct KvCache : DecodeCache {

@@ -42,10 +42,12 @@ class LMTask : public TrainTask {
   Generator dropout_gen_;
   ParallelContext parallel_;
   Tensor local_positions_;  // int64 global positions of this rank's tokens
+  // What the mechanism logs at each evaluation (adaptive span: its spans); null = nothing.
+  void (*log_evaluation_)(const models::TransformerLM&) = nullptr;
 };
 
-// vocab_size: the model's vocabulary (data.vocab_size for the synthetic tasks, the corpus's otherwise).
-models::TransformerLMOptions transformer_options(const Config& cfg, std::int64_t vocab_size);
+// vocab_size is data.vocab_size (the synthetic tasks'); with data.path, LMTask sets the corpus's.
+models::TransformerLMOptions transformer_options(const Config& cfg);
 data::SyntheticSpec synthetic_spec(const Config& cfg, std::int64_t dp_size);
 
 }  // namespace attnscale::train

@@ -10,28 +10,37 @@
 #include "framework/core/ops/indexing.h"
 #include "framework/core/ops/ops.h"
 #include "framework/models/lm_decoding.h"
+#include "framework/train/mechanisms/registry.h"
 #include "mechanism_test_util.h"
 
 namespace attnscale {
 namespace {
 
 using attention::LatentPath;
-using attention::SelfAttentionKind;
 
-models::TransformerLMOptions small_lm(SelfAttentionKind kind, int64_t kv_heads) {
+// The mechanism's module as its registration installs it, with its config section (mla, adaptive_span).
+void install(std::string_view mechanism, models::TransformerLMOptions& o) {
+  Config cfg;
+  cfg.mla.kv_lora_rank = 6;
+  cfg.mla.qk_nope_head_dim = 4;
+  cfg.mla.qk_rope_head_dim = 2;
+  cfg.mla.v_head_dim = 3;
+  cfg.mla.q_lora_rank = 5;
+  cfg.adaptive_span.max_span = 8;
+  const train::Mechanism* m = train::find_mechanism(mechanism, config::ModelType::transformer_lm);
+  ASSERT_NE(m, nullptr) << mechanism;
+  m->transformer_lm(cfg, o);
+}
+
+models::TransformerLMOptions small_lm(std::string_view mechanism, int64_t kv_heads) {
   models::TransformerLMOptions o;
   o.vocab_size = 11;
-  o.d_model = 16;
   o.n_layers = 2;
-  o.n_heads = 4;
-  o.n_kv_heads = kv_heads;
   o.d_ff = 24;
-  o.attention_kind = kind;
-  o.latent.kv_lora_rank = 6;
-  o.latent.qk_nope_head_dim = 4;
-  o.latent.qk_rope_head_dim = 2;
-  o.latent.v_head_dim = 3;
-  o.latent.q_lora_rank = 5;
+  o.attention.d_model = 16;
+  o.attention.n_heads = 4;
+  o.attention.n_kv_heads = kv_heads;
+  install(mechanism, o);
   return o;
 }
 
@@ -54,22 +63,22 @@ Tensor cached_logits(const models::TransformerLM& lm, const Tensor& ids, int64_t
 
 struct Case {
   const char* name;
-  SelfAttentionKind kind;
+  const char* mechanism;
   int64_t kv_heads;
   int64_t cache_per_token_per_layer;  // 2 n_kv d_h (d_h = 4), or d_c + d_h^R
 };
 
 TEST(LMDecoding, CachedLogitsEqualTheFullForwardAtEveryPosition) {
   autograd::NoGradGuard no_grad;
-  const std::vector<Case> cases{{"MHA", SelfAttentionKind::multi_head, 0, 2 * 4 * 4},
-                                {"GQA-2", SelfAttentionKind::multi_head, 2, 2 * 2 * 4},
-                                {"MQA", SelfAttentionKind::multi_head, 1, 2 * 1 * 4},
-                                {"MLA", SelfAttentionKind::multi_head_latent, 0, 6 + 2}};
+  const std::vector<Case> cases{{"MHA", "multi_head", 0, 2 * 4 * 4},
+                                {"GQA-2", "multi_head", 2, 2 * 2 * 4},
+                                {"MQA", "multi_head", 1, 2 * 1 * 4},
+                                {"MLA", "multi_head_latent", 0, 6 + 2}};
   const Tensor ids = random_ids(2, 9, 11, 3);
   for (const Case& c : cases)
     for (const bool fused : {true, false}) {
-      models::TransformerLMOptions o = small_lm(c.kind, c.kv_heads);
-      o.fused_attention = fused;
+      models::TransformerLMOptions o = small_lm(c.mechanism, c.kv_heads);
+      o.attention.fused = fused;
       Generator init(7), no_dropout(0);
       models::TransformerLM lm(o, init, DType::f64);
       lm.train(false);
@@ -88,7 +97,7 @@ TEST(LMDecoding, CachedLogitsEqualTheFullForwardAtEveryPosition) {
 TEST(LMDecoding, AbsorbedPathGivesThePlainPathsLogits) {
   autograd::NoGradGuard no_grad;
   Generator init(11);
-  models::TransformerLM lm(small_lm(SelfAttentionKind::multi_head_latent, 0), init, DType::f64);
+  models::TransformerLM lm(small_lm("multi_head_latent", 0), init, DType::f64);
   lm.train(false);
   const Tensor ids = random_ids(3, 7, 11, 5);
   const Tensor plain = cached_logits(lm, ids, 2, {LatentPath::plain});
@@ -102,17 +111,17 @@ TEST(LMDecoding, WindowAndBlockSparseMasksAndSparsemaxDecodeLikeTheFullForward) 
   autograd::NoGradGuard no_grad;
   const Tensor ids = random_ids(1, 12, 11, 9);
   for (int variant = 0; variant < 3; ++variant) {
-    models::TransformerLMOptions o = small_lm(SelfAttentionKind::multi_head, 2);
-    if (variant == 0) o.mask.window = kernels::Window{2, 0};
+    models::TransformerLMOptions o = small_lm("multi_head", 2);
+    if (variant == 0) o.attention.mask.window = kernels::Window{2, 0};
     if (variant == 1) {
-      o.attention_kind = SelfAttentionKind::sparse;
-      o.normalizer = kernels::Normalizer::sparsemax;
-      o.mask.blocks = std::make_shared<kernels::BlockPattern>(kernels::BlockPattern::strided(2, 6, 2, true));
+      install("sparse", o);
+      o.attention.normalizer = kernels::Normalizer::sparsemax;
+      o.attention.mask.blocks =
+          std::make_shared<kernels::BlockPattern>(kernels::BlockPattern::strided(2, 6, 2, true));
     }
     if (variant == 2) {
-      o.mask.window = kernels::Window{4, 0};
-      o.attention_kind = SelfAttentionKind::multi_head_latent;
-      o.n_kv_heads = 0;
+      o = small_lm("multi_head_latent", 0);
+      o.attention.mask.window = kernels::Window{4, 0};
     }
     Generator init(13), no_dropout(0);
     models::TransformerLM lm(o, init, DType::f64);
@@ -123,10 +132,10 @@ TEST(LMDecoding, WindowAndBlockSparseMasksAndSparsemaxDecodeLikeTheFullForward) 
 }
 
 TEST(LMDecoding, GenerateGivesTheSameTokensWithAndWithoutTheCache) {
-  for (const auto kind : {SelfAttentionKind::multi_head, SelfAttentionKind::multi_head_latent})
+  for (const char* mechanism : {"multi_head", "multi_head_latent"})
     for (const double temperature : {0.0, 1.0}) {
       Generator init(17);
-      models::TransformerLM lm(small_lm(kind, 0), init, DType::f64);
+      models::TransformerLM lm(small_lm(mechanism, 0), init, DType::f64);
       models::GenerateOptions o;
       o.new_tokens = 12;
       o.temperature = temperature;
@@ -144,11 +153,9 @@ TEST(LMDecoding, GenerateGivesTheSameTokensWithAndWithoutTheCache) {
 
 TEST(LMDecoding, ErrorsNameTheProblem) {
   Generator init(19);
-  models::TransformerLMOptions o = small_lm(SelfAttentionKind::adaptive_span, 0);
-  o.span.max_span = 8;
-  models::TransformerLM span_lm(o, init);
-  test::expect_error([&] { span_lm.start_decoding(); }, {"[transformer_lm]", "adaptive_span", "no cached decoding"});
-  models::TransformerLM lm(small_lm(SelfAttentionKind::multi_head, 0), init);
+  models::TransformerLM span_lm(small_lm("adaptive", 0), init);
+  test::expect_error([&] { span_lm.start_decoding(); }, {"[transformer_lm]", "block 0", "no cached decoding"});
+  models::TransformerLM lm(small_lm("multi_head", 0), init);
   models::LMDecodeState state = lm.start_decoding();
   lm.train(true);
   test::expect_error([&] { lm.forward_cached(random_ids(1, 2, 11, 1), state); }, {"[transformer_lm]", "evaluation mode"});
