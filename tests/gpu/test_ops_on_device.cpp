@@ -8,6 +8,7 @@
 #include "framework/core/ops/attention.h"
 #include "framework/core/ops/indexing.h"
 #include "framework/core/ops/nn_functional.h"
+#include "framework/core/tensor/non_finite.h"
 #include "tests/gpu/device_compare.h"
 
 namespace attnscale::test {
@@ -177,6 +178,21 @@ TEST_F(DeviceTest, ReductionGradchecksThroughTheGpu) {
                           {random<double>({3, 4}, 2).set_requires_grad()});
   expect_gradcheck_on_gpu([](const std::vector<Tensor>& x) { return mean(x[0], {1}); },
                           {random<double>({3, 4}, 3).set_requires_grad()});
+}
+
+// The trainer's check of every gradient: searched on the device, described from a host copy.
+TEST_F(DeviceTest, FirstNonFiniteSearchesDeviceTensors) {
+  const Tensor finite = random<float>({4, 3}, 1).to(kGpu);
+  std::vector<float> values(12, 0.5f);
+  values[7] = std::numeric_limits<float>::infinity();
+  values[9] = std::numeric_limits<float>::quiet_NaN();
+  const Tensor bad = Tensor::from(values, {4, 3}).to(kGpu);
+  EXPECT_FALSE(first_non_finite(NamedTensors{{"finite", finite}}).has_value());
+  const auto found = first_non_finite(NamedTensors{{"finite", finite}, {"bad", bad}});
+  ASSERT_TRUE(found.has_value());
+  EXPECT_EQ(found->tensor, "bad");
+  EXPECT_EQ(found->index, 7);
+  EXPECT_EQ(found->count, 2);
 }
 
 }  // namespace
