@@ -28,9 +28,6 @@ class DeviceTest : public ::testing::Test {
 };
 
 template <typename T>
-class DeviceOpTest : public DeviceTest {};
-
-template <typename T>
 constexpr DType dtype_of() {
   return sizeof(T) == 4 ? DType::f32 : DType::f64;
 }
@@ -41,6 +38,14 @@ template <typename T>
 constexpr Tolerance device_tolerance() {
   return sizeof(T) == 4 ? Tolerance{1e-4, 1e-5} : Tolerance{1e-10, 1e-12};
 }
+
+// A typed suite's element type as a dtype, and its comparison tolerance.
+template <typename T>
+class DeviceOpTest : public DeviceTest {
+ protected:
+  static constexpr DType dtype = dtype_of<T>();
+  static constexpr Tolerance tol = device_tolerance<T>();
+};
 
 using DeviceOp = std::function<std::vector<Tensor>(const std::vector<Tensor>&)>;
 

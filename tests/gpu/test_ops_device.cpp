@@ -20,12 +20,7 @@ namespace attnscale::test {
 namespace {
 
 template <typename T>
-class GpuOps : public DeviceOpTest<T> {
- protected:
-  static constexpr DType dtype = dtype_of<T>();
-  static constexpr Tolerance tol = device_tolerance<T>();
-  static constexpr Device gpu = kGpu;
-};
+class GpuOps : public DeviceOpTest<T> {};
 TYPED_TEST_SUITE(GpuOps, FloatTypes);
 
 Tensor ids(const std::vector<int64_t>& values, const Shape& shape) { return Tensor::from(values, shape); }
@@ -51,14 +46,14 @@ TYPED_TEST(GpuOps, EmbeddingAndIndexSelectWithRepeatedIndices) {
   Generator gen(1);
   const Tensor table = Tensor::randn({11, 6}, gen, this->dtype);
   const Tensor tokens = ids({3, 0, 10, 3, 3, 7, 0, 9}, {2, 4});  // repeats: the backward adds them up
-  expect_gpu_matches_cpu(this->gpu, [](const auto& in) { return embedding(in[0], in[1]); }, {table, tokens},
+  expect_gpu_matches_cpu(kGpu, [](const auto& in) { return embedding(in[0], in[1]); }, {table, tokens},
                          this->tol);
   const Tensor x = Tensor::randn({3, 5, 4}, gen, this->dtype);
   const Tensor picks = ids({4, 1, 1, 0, 4, 2}, {6});
   for (const int axis : {0, 1, -1}) {
     SCOPED_TRACE(axis);
     const Tensor index = axis == 0 ? ids({2, 0, 2}, {3}) : picks;
-    expect_gpu_matches_cpu(this->gpu, [axis](const auto& in) { return index_select(in[0], axis, in[1]); },
+    expect_gpu_matches_cpu(kGpu, [axis](const auto& in) { return index_select(in[0], axis, in[1]); },
                            {x, axis == -1 ? ids({3, 0, 3}, {3}) : index}, this->tol);
   }
 }
@@ -69,9 +64,9 @@ TYPED_TEST(GpuOps, GatherAndScatterAdd) {
   std::vector<int64_t> values(3 * 6 * 4);
   for (size_t i = 0; i < values.size(); ++i) values[i] = static_cast<int64_t>((i * 7 + 3) % 5);
   const Tensor index = ids(values, {3, 6, 4});
-  expect_gpu_matches_cpu(this->gpu, [](const auto& in) { return gather(in[0], 1, in[1]); }, {x, index}, this->tol);
+  expect_gpu_matches_cpu(kGpu, [](const auto& in) { return gather(in[0], 1, in[1]); }, {x, index}, this->tol);
   const Tensor src = Tensor::randn({3, 6, 4}, gen, this->dtype);
-  expect_gpu_matches_cpu(this->gpu, [](const auto& in) { return scatter_add(in[0], 1, in[1], in[2]); },
+  expect_gpu_matches_cpu(kGpu, [](const auto& in) { return scatter_add(in[0], 1, in[1], in[2]); },
                          {x, index, src}, this->tol);
 }
 
@@ -81,30 +76,30 @@ TYPED_TEST(GpuOps, WhereAndMaskedFillBroadcast) {
   const Tensor float_cond = greater(Tensor::randn({4, 1}, gen, this->dtype), Tensor::zeros({1}, this->dtype));
   const Tensor int_cond = ids({1, 0, 0, 3, 0}, {5});
   for (const Tensor& cond : {float_cond, int_cond}) {
-    expect_gpu_matches_cpu(this->gpu, [](const auto& in) { return where(in[2], in[0], in[1]); }, {a, b, cond},
+    expect_gpu_matches_cpu(kGpu, [](const auto& in) { return where(in[2], in[0], in[1]); }, {a, b, cond},
                            this->tol);
     expect_gpu_matches_cpu(
-        this->gpu, [](const auto& in) { return masked_fill(in[0], in[1], -std::numeric_limits<double>::infinity()); },
+        kGpu, [](const auto& in) { return masked_fill(in[0], in[1], -std::numeric_limits<double>::infinity()); },
         {a, cond}, this->tol);
   }
   // Integer data too (masks of ids): no gradient, the same values.
   const Tensor id_values = ids({1, 2, 3, 4, 5}, {5});
-  expect_gpu_matches_cpu(this->gpu, [](const auto& in) { return where(in[1], in[0], mul(in[0], in[0])); },
+  expect_gpu_matches_cpu(kGpu, [](const auto& in) { return where(in[1], in[0], mul(in[0], in[0])); },
                          {id_values, int_cond}, Tolerance{0, 0});
 }
 
 TYPED_TEST(GpuOps, ConcatStackSplitAndStridedViews) {
   Generator gen(4);
   const Tensor a = Tensor::randn({2, 3, 4}, gen, this->dtype), b = Tensor::randn({2, 5, 4}, gen, this->dtype);
-  expect_gpu_matches_cpu(this->gpu, [](const auto& in) { return concat({in[0], in[1]}, 1); }, {a, b},
+  expect_gpu_matches_cpu(kGpu, [](const auto& in) { return concat({in[0], in[1]}, 1); }, {a, b},
                          this->tol);
   // Non-contiguous parts: transposed views are laid out on the device before they are joined.
   expect_gpu_matches_cpu(
-      this->gpu, [](const auto& in) { return stack({transpose(in[0], 1, 2), transpose(narrow(in[1], 1, 1, 3), 1, 2)}, 0); },
+      kGpu, [](const auto& in) { return stack({transpose(in[0], 1, 2), transpose(narrow(in[1], 1, 1, 3), 1, 2)}, 0); },
       {a, b}, this->tol);
   // split and narrow: the backward adds each piece's gradient into its slice of zeros.
   expect_gpu_matches_cpu(
-      this->gpu,
+      kGpu,
       [](const auto& in) {
         const std::vector<Tensor> pieces = split(in[0], std::vector<int64_t>{2, 0, 3}, 1);
         return add(mul(pieces[0], 3.0), sum(pieces[2], {1}, true));
@@ -112,7 +107,7 @@ TYPED_TEST(GpuOps, ConcatStackSplitAndStridedViews) {
       {b}, this->tol);
   // contiguous() of permuted and expanded views, and a reshape that has to copy.
   expect_gpu_matches_cpu(
-      this->gpu,
+      kGpu,
       [](const auto& in) {
         const Tensor permuted = permute(in[0], {2, 0, 1}).contiguous();
         const Tensor broadcast = expand(narrow(in[0], 1, 0, 1), {2, 3, 4}).contiguous();
@@ -128,11 +123,11 @@ TYPED_TEST(GpuOps, SparsemaxWithMaskedEntriesOnAnyAxis) {
   z = masked_fill(z, mask, -std::numeric_limits<double>::infinity());
   for (const int axis : {-1, 1}) {
     SCOPED_TRACE(axis);
-    expect_gpu_matches_cpu(this->gpu, [axis](const auto& in) { return sparsemax(in[0], axis); }, {z}, this->tol);
+    expect_gpu_matches_cpu(kGpu, [axis](const auto& in) { return sparsemax(in[0], axis); }, {z}, this->tol);
   }
   // A fully masked row gives zeros (and a zero gradient) on both devices.
   const Tensor masked_row = Tensor::full({2, 5}, -std::numeric_limits<double>::infinity(), this->dtype);
-  expect_gpu_matches_cpu(this->gpu, [](const auto& in) { return sparsemax(in[0], -1); }, {masked_row}, Tolerance{0, 0});
+  expect_gpu_matches_cpu(kGpu, [](const auto& in) { return sparsemax(in[0], -1); }, {masked_row}, Tolerance{0, 0});
 }
 
 TYPED_TEST(GpuOps, LayerNormAndRmsNormForwardAndBackward) {
@@ -142,11 +137,11 @@ TYPED_TEST(GpuOps, LayerNormAndRmsNormForwardAndBackward) {
     SCOPED_TRACE(dim);
     const Tensor x = add(mul(Tensor::randn({2, 3, dim}, gen, this->dtype), 2.0), 0.5);
     const Tensor gamma = Tensor::rand({dim}, gen, this->dtype, 0.5, 1.5), beta = Tensor::randn({dim}, gen, this->dtype);
-    expect_gpu_matches_cpu(this->gpu, [](const auto& in) { return layer_norm(in[0], in[1], in[2], 1e-5); },
+    expect_gpu_matches_cpu(kGpu, [](const auto& in) { return layer_norm(in[0], in[1], in[2], 1e-5); },
                            {x, gamma, beta}, tol);
-    expect_gpu_matches_cpu(this->gpu, [](const auto& in) { return rms_norm(in[0], in[1], 1e-6); }, {x, gamma}, tol);
+    expect_gpu_matches_cpu(kGpu, [](const auto& in) { return rms_norm(in[0], in[1], 1e-6); }, {x, gamma}, tol);
     // A strided input (the fused kernel reads a contiguous copy).
-    expect_gpu_matches_cpu(this->gpu, [](const auto& in) { return layer_norm(transpose(in[0], 0, 1), in[1], in[2], 1e-5); },
+    expect_gpu_matches_cpu(kGpu, [](const auto& in) { return layer_norm(transpose(in[0], 0, 1), in[1], in[2], 1e-5); },
                            {x, gamma, beta}, tol);
   }
 }
@@ -157,9 +152,9 @@ TYPED_TEST(GpuOps, NormModulesMoveWithTheirParameters) {
   for (const char* kind : {"layernorm", "rmsnorm"}) {
     SCOPED_TRACE(kind);
     const auto cpu_norm = nn::make_norm(kind, 16, this->dtype), gpu_norm = nn::make_norm(kind, 16, this->dtype);
-    gpu_norm->to(this->gpu);
-    const Tensor on_cpu = cpu_norm->forward(x), on_gpu = gpu_norm->forward(x.to(this->gpu));
-    EXPECT_EQ(on_gpu.device(), this->gpu);
+    gpu_norm->to(kGpu);
+    const Tensor on_cpu = cpu_norm->forward(x), on_gpu = gpu_norm->forward(x.to(kGpu));
+    EXPECT_EQ(on_gpu.device(), kGpu);
     EXPECT_TRUE(same_values(on_gpu.to(kCpu), on_cpu, this->tol));
   }
 }
@@ -169,9 +164,9 @@ TYPED_TEST(GpuOps, RopeOnGlobalPositions) {
   const Tensor x = Tensor::randn({2, 3, 5, 8}, gen, this->dtype);
   const Tensor positions = ids({1000, 1001, 1002, 4, 70000}, {5});  // a shard's global positions
   // The positions may stay on the host: they describe rows, like a mask.
-  expect_gpu_matches_cpu(this->gpu, [&](const auto& in) { return nn::apply_rope(in[0], positions, 10000.0); }, {x},
+  expect_gpu_matches_cpu(kGpu, [&](const auto& in) { return nn::apply_rope(in[0], positions, 10000.0); }, {x},
                          this->tol);
-  expect_gpu_matches_cpu(this->gpu, [](const auto& in) { return nn::apply_rope(transpose(in[0], 0, 1), in[1], 500.0); },
+  expect_gpu_matches_cpu(kGpu, [](const auto& in) { return nn::apply_rope(transpose(in[0], 0, 1), in[1], 500.0); },
                          {x, positions}, this->tol);
 }
 
@@ -180,8 +175,8 @@ TYPED_TEST(GpuOps, CastsAndFillsOnTheDevice) {
   const Tensor x = mul(Tensor::randn({3, 7}, gen, this->dtype), 50.0);
   for (const DType target : {DType::f32, DType::f64, DType::i64}) {
     SCOPED_TRACE(dtype_name(target));
-    const Tensor on_gpu = x.to(this->gpu).to(target);
-    EXPECT_EQ(on_gpu.device(), this->gpu);
+    const Tensor on_gpu = x.to(kGpu).to(target);
+    EXPECT_EQ(on_gpu.device(), kGpu);
     EXPECT_EQ(on_gpu.to(kCpu).to_vector<double>(), x.to(target).to_vector<double>());
     // Back from the target, through a transposed view (cast of a strided tensor).
     const DType back = this->dtype;
@@ -190,7 +185,7 @@ TYPED_TEST(GpuOps, CastsAndFillsOnTheDevice) {
   }
   // The cast is differentiable between float types: the gradient returns in the source dtype.
   const DType other = this->dtype == DType::f32 ? DType::f64 : DType::f32;
-  expect_gpu_matches_cpu(this->gpu, [other](const auto& in) { return mul(in[0].to(other), in[0].to(other)); }, {x},
+  expect_gpu_matches_cpu(kGpu, [other](const auto& in) { return mul(in[0].to(other), in[0].to(other)); }, {x},
                          this->tol);
   const DType dtype = this->dtype;
   for (const double value : {2.5, -0.0, 0.0, -1e30}) {
@@ -200,7 +195,7 @@ TYPED_TEST(GpuOps, CastsAndFillsOnTheDevice) {
     for (const double v : got) EXPECT_EQ(std::signbit(v), std::signbit(value)) << value;  // -0.0 stays -0.0
     EXPECT_EQ(got, Tensor::full({5, 3}, value, dtype).to_vector<double>());
   }
-  Tensor counts = Tensor::full({4}, 7.0, DType::i64, this->gpu);
+  Tensor counts = Tensor::full({4}, 7.0, DType::i64, kGpu);
   EXPECT_EQ(counts.to_vector<int64_t>(), std::vector<int64_t>(4, 7));
 }
 

@@ -17,9 +17,6 @@ namespace {
 template <typename T>
 class GpuOptim : public DeviceOpTest<T> {
  protected:
-  static constexpr DType dtype = dtype_of<T>();
-  static constexpr Tolerance tol = device_tolerance<T>();
-  static constexpr Device gpu = kGpu;
   // Two parameters (one a matrix, one odd-sized) with their values drawn once, on `device`.
   NamedTensors make_params(Device device) const {
     Generator gen(11);
@@ -63,10 +60,10 @@ TYPED_TEST(GpuOptim, UpdatesMatchTheCpuAndStateStaysOnTheDevice) {
   };
   for (const auto& [name, make] : optimizers) {
     SCOPED_TRACE(name);
-    const NamedTensors cpu_params = this->make_params(kCpu), gpu_params = this->make_params(this->gpu);
+    const NamedTensors cpu_params = this->make_params(kCpu), gpu_params = this->make_params(kGpu);
     const auto cpu = make(cpu_params), on_gpu = make(gpu_params);
     for (const NamedTensor& s : on_gpu->state())
-      EXPECT_EQ(s.tensor.device(), s.tensor.dtype() == DType::i64 ? kCpu : this->gpu) << s.name;
+      EXPECT_EQ(s.tensor.device(), s.tensor.dtype() == DType::i64 ? kCpu : kGpu) << s.name;
     for (int step = 1; step <= 3; ++step) {
       this->set_grads(cpu_params, step);
       this->set_grads(gpu_params, step);
@@ -74,7 +71,7 @@ TYPED_TEST(GpuOptim, UpdatesMatchTheCpuAndStateStaysOnTheDevice) {
       on_gpu->step();
     }
     for (size_t i = 0; i < cpu_params.size(); ++i) {
-      EXPECT_EQ(gpu_params[i].tensor.device(), this->gpu);
+      EXPECT_EQ(gpu_params[i].tensor.device(), kGpu);
       EXPECT_TRUE(same_values(gpu_params[i].tensor.to(kCpu), cpu_params[i].tensor, kUpdateTolerance<TypeParam>))
           << cpu_params[i].name;
     }
@@ -87,7 +84,7 @@ TYPED_TEST(GpuOptim, UpdatesMatchTheCpuAndStateStaysOnTheDevice) {
 }
 
 TYPED_TEST(GpuOptim, StateSavedOnOneDeviceResumesOnTheOther) {
-  const NamedTensors cpu_params = this->make_params(kCpu), gpu_params = this->make_params(this->gpu);
+  const NamedTensors cpu_params = this->make_params(kCpu), gpu_params = this->make_params(kGpu);
   AdamW cpu(cpu_params, AdamOptions{.lr = 1e-2}), on_gpu(gpu_params, AdamOptions{.lr = 1e-2});
   this->set_grads(cpu_params, 1);
   cpu.step();
@@ -98,7 +95,7 @@ TYPED_TEST(GpuOptim, StateSavedOnOneDeviceResumesOnTheOther) {
   }
   on_gpu.load_state(cpu.state());
   for (const NamedTensor& s : on_gpu.state())
-    EXPECT_EQ(s.tensor.device(), s.tensor.dtype() == DType::i64 ? kCpu : this->gpu) << s.name;
+    EXPECT_EQ(s.tensor.device(), s.tensor.dtype() == DType::i64 ? kCpu : kGpu) << s.name;
   this->set_grads(cpu_params, 3);
   this->set_grads(gpu_params, 3);
   cpu.step();
@@ -111,20 +108,20 @@ TYPED_TEST(GpuOptim, StateSavedOnOneDeviceResumesOnTheOther) {
 TYPED_TEST(GpuOptim, GradientClippingOnTheDevice) {
   for (const double max_norm : {0.0, 1.0, 1e6}) {
     SCOPED_TRACE(max_norm);
-    const NamedTensors cpu_params = this->make_params(kCpu), gpu_params = this->make_params(this->gpu);
+    const NamedTensors cpu_params = this->make_params(kCpu), gpu_params = this->make_params(kGpu);
     this->set_grads(cpu_params, 1);
     this->set_grads(gpu_params, 1);
     const double cpu_norm = clip_grad_norm(cpu_params, max_norm), gpu_norm = clip_grad_norm(gpu_params, max_norm);
     EXPECT_NEAR(gpu_norm, cpu_norm, 1e-12 * cpu_norm);  // both sum squares in double, in other orders
     for (size_t i = 0; i < cpu_params.size(); ++i) {
-      EXPECT_EQ(gpu_params[i].tensor.grad().device(), this->gpu);
+      EXPECT_EQ(gpu_params[i].tensor.grad().device(), kGpu);
       EXPECT_TRUE(same_values(gpu_params[i].tensor.grad().to(kCpu), cpu_params[i].tensor.grad(), this->tol));
     }
   }
 }
 
 TYPED_TEST(GpuOptim, ANonFiniteGradientOnTheDeviceIsNamed) {
-  for (const Device device : {kCpu, this->gpu}) {
+  for (const Device device : {kCpu, kGpu}) {
     SCOPED_TRACE(device.str());
     const NamedTensors params = this->make_params(device);
     this->set_grads(params, 1);
