@@ -34,7 +34,8 @@ expect_usage_error() {  # WHAT PATTERN ARGS...
 expect_usage_error "missing build" "scripts/build.sh" \
   --quick --bench "$dir/no/bench_long_step" --out "$dir/unused"
 expect_usage_error "bad tokens" "--tokens" --quick --bench "$bench" --tokens 1024,abc --out "$dir/unused"
-expect_usage_error "bad algo" "not one of ring,halo,auto" --quick --bench "$bench" --algo ring,zigzag --out "$dir/unused"
+expect_usage_error "bad algo" "not one of ring,halo,all_gather,auto" --quick --bench "$bench" --algo ring,zigzag --out "$dir/unused"
+expect_usage_error "missing data" "attnscale prepare listops" --quick --bench "$bench" --data "$dir/no.h5" --out "$dir/unused"
 expect_usage_error "heads" "not divisible" --quick --bench "$bench" --d-model 64 --heads 3 --out "$dir/unused"
 
 # A timeout (a point of about 1 s; mpirun alone needs more than 0.2 s to start): the point is
