@@ -358,7 +358,7 @@ def series_label(algo, ranks):
 
 def plot_title(config):
     data = "ListOps packed" if config.get("data", "copy task") != "copy task" else "copy task"
-    return (f"bench_long_step ({data}): window {config['window']}, d_model {config['d_model']}, {config['layers']} layers, "
+    return (f"bench_long_step ({data}): window {config['window']}, d_model {config['d_model']}, {config['layers']} layers,\n"
             f"{config['heads']} heads, OMP_NUM_THREADS={config['omp_num_threads']}")
 
 
@@ -371,7 +371,7 @@ def plot(out, rows, title):
     figures = [  # file, metric, y label, log y (which drops zeros: 1 rank sends nothing)
         ("step_time.png", "step_time_s", "training step time (s)", True),
         ("tokens_per_s.png", "tokens_per_s", "tokens / s (whole step)", False),
-        ("cost_per_token.png", "cost_per_token_us", "step time per token (us), dashed: fitted a * tokens^b", True),
+        ("cost_per_token.png", "cost_per_token_us", "step time per token (us); dashed: fit a * tokens^b", True),
         ("peak_memory.png", "peak_rss_gib_max", "peak resident memory per rank (GiB)", True),
         ("attention_bytes.png", "attention_bytes_sent", "attention bytes sent by rank 0 per step (MiB)", True),
     ]
