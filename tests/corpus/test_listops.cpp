@@ -236,6 +236,33 @@ TEST_F(ListOpsProgram, BadOptionsAreUsageErrorsAndWriteNothing) {
   EXPECT_EQ(run_attnscale({"prepare", "listops"}).exit_code, 2);  // no --output
 }
 
+// Every committed configs/papers/listops_*.yaml trains (shortened: 2 steps on 64-token expressions)
+// and its checkpoint is evaluated on the test split (data.eval_split may differ from training's).
+TEST_F(ListOpsProgram, CommittedConfigsTrainAndEvaluateOnTheTestSplit) {
+  TempDir dir;
+  const auto file = (dir / "listops.h5").string();
+  ASSERT_EQ(run_attnscale({"prepare", "listops", "--output", file, "--train", "16", "--validation", "8", "--test", "8",
+                           "--min-length", "8", "--max-length", "64"})
+                .exit_code,
+            0);
+  for (const std::string name : {"transformer", "local", "sparse", "sparsemax", "adaptive_span"}) {
+    const std::string config = (source_dir / ("configs/papers/listops_" + name + ".yaml")).string();
+    const std::vector<std::string> shortened = {"data.path=" + file, "data.seq_len=64", "model.max_seq_len=64",
+                                                "data.batch_size=4", "train.steps=2", "train.eval_every=0",
+                                                "train.eval_batches=2", "checkpoint.every=2", "optim.warmup_steps=1",
+                                                "run.dir=" + (dir / name).string(), "logging.progress=off"};
+    std::vector<std::string> train = {"train", config};
+    train.insert(train.end(), shortened.begin(), shortened.end());
+    const ProgramResult trained = run_attnscale(train);
+    ASSERT_EQ(trained.exit_code, 0) << name << ": " << trained.out << trained.err;
+    std::vector<std::string> eval = {"eval", config, "train.resume=auto", "data.eval_split=test"};
+    eval.insert(eval.end(), shortened.begin(), shortened.end());
+    const ProgramResult evaluated = run_attnscale(eval);
+    ASSERT_EQ(evaluated.exit_code, 0) << name << ": " << evaluated.out << evaluated.err;
+    EXPECT_NE(evaluated.out.find("\"eval_accuracy\""), std::string::npos) << name << ": " << evaluated.out;
+  }
+}
+
 TEST_F(ListOpsProgram, ReadingRejectsOtherFiles) {
   TempDir dir;
   EXPECT_THROW(data::read_listops(dir / "missing.h5"), DataError);
