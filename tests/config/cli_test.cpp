@@ -20,12 +20,7 @@
 namespace attnscale::testing {
 namespace {
 
-class Program : public ::testing::Test {
- protected:
-  void SetUp() override {
-    ASSERT_TRUE(std::filesystem::exists(program)) << "build the program first: ninja -C build attnscale_app";
-  }
-};
+using Program = ProgramTest;
 
 std::vector<std::filesystem::path> shipped_configs() {
   std::vector<std::filesystem::path> files;

@@ -195,12 +195,7 @@ TEST(ListOpsBatches, ScoreEachExampleAtItsLastTokenOnly) {
   EXPECT_THROW(data::ListOpsBatches(d, 10, 4, false), ConfigError);  // rows shorter than an example
 }
 
-class ListOpsProgram : public ::testing::Test {
- protected:
-  void SetUp() override {
-    ASSERT_TRUE(std::filesystem::exists(program)) << "build the program first: ninja -C build attnscale_app";
-  }
-};
+using ListOpsProgram = ProgramTest;
 
 TEST_F(ListOpsProgram, WritesAFileTheEvaluatorAgreesWith) {
   TempDir dir;
