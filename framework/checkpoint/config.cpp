@@ -14,9 +14,9 @@ namespace fs = std::filesystem;
 
 // Entries ending in '.' are whole sections.
 constexpr std::string_view kFreeKeys[] = {"run.name",         "run.dir",           "train.resume",  "train.log_every",
-                                          "train.eval_every", "train.eval_batches", "train.threads", "train.skip_nonfinite_steps",
-                                          "data.eval_split", "parallel.",
-                                          "checkpoint.",      "logging."};
+                                          "train.eval_every", "train.eval_batches", "train.threads", "train.skip_nonfinite_steps", "parallel.",
+                                          "checkpoint.",      "logging.",          "memn2n.eval_split", "memn2n.show_attention",
+                                          "data.eval_split"};
 constexpr std::string_view kWarnedKeys[] = {"train.steps", "optim."};
 constexpr std::string_view kStrictKeys[] = {"optim.name"};
 

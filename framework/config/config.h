@@ -20,6 +20,7 @@
 
 #include "distributed/parallel_algo.h"
 #include "framework/config/enum_names.h"
+#include "kernels/attention_kernel.h"
 #include "framework/config/range.h"
 
 namespace attnscale {
@@ -46,6 +47,11 @@ template <>
 struct EnumNames<ParallelAlgo> {
   static constexpr auto values = kParallelAlgoNames;
 };
+// attention.kernel: the one enum and name table of kernels/attention_kernel.h.
+template <>
+struct EnumNames<kernels::AttentionKernel> {
+  static constexpr auto values = kernels::kAttentionKernelNames;
+};
 ATTNSCALE_CONFIG_ENUM(Layout, contiguous, zigzag, striped);
 ATTNSCALE_CONFIG_ENUM(LogLevel, trace, debug, info, warn, error, off);
 ATTNSCALE_CONFIG_ENUM(ProgressMode, auto_, on, off);
@@ -59,7 +65,7 @@ ATTNSCALE_CONFIG_ENUM(HanPooling, attention, average, max);
 ATTNSCALE_CONFIG_ENUM(SentenceEncoder, gru, none, transformer);
 ATTNSCALE_CONFIG_ENUM(EvalSplit, validation, test);
 // model.type = memn2n (the memn2n section).
-ATTNSCALE_CONFIG_ENUM(BabiTask, single_fact, two_facts);
+ATTNSCALE_CONFIG_ENUM(BabiTask, single_fact, two_facts, three_facts);
 ATTNSCALE_CONFIG_ENUM(WeightTying, adjacent, layerwise);
 // model.type = temporal (the temporal section).
 ATTNSCALE_CONFIG_ENUM(TemporalOutput, label, sequence);
@@ -94,6 +100,7 @@ ATTNSCALE_CONFIG_ENUM(TemporalOutput, label, sequence);
 #define ATTNSCALE_ATTENTION_KEYS(KEY)                                                                  \
   KEY(config::Mechanism, mechanism, config::Mechanism::multi_head, any_value, "attention mechanism (DESIGN.md section 4)") \
   KEY(config::AttentionImpl, impl, config::AttentionImpl::fused, any_value, "fused = blockwise kernel with online softmax; plain = reference built from ops") \
+  KEY(kernels::AttentionKernel, kernel, kernels::AttentionKernel::auto_, any_value, "which fused kernel runs attention: own (ours, CPU and GPU), cudnn (cuDNN's fused attention: bf16/fp16 on sm_80+, masks it can express; needs model.dtype bf16, not built yet, so an error today) or auto (cudnn where it fits, own otherwise; logged once with the reason)") \
   KEY(config::Mask, mask, config::Mask::causal, any_value, "which query/key pairs may meet, in global positions") \
   KEY(std::int64_t, window, 256, at_least(0), "sliding window in keys per query (the query and window-1 before it); must be > 0 with mask=window") \
   KEY(std::int64_t, block_size, 64, at_least(1), "block size in tokens of block-sparse patterns")      \
@@ -233,18 +240,21 @@ ATTNSCALE_CONFIG_ENUM(TemporalOutput, label, sequence);
   KEY(std::int64_t, synth_max_sentences, 8, at_least(1), "synthetic task: most sentences in a document") \
   KEY(std::int64_t, synth_min_words, 3, at_least(2), "synthetic task: fewest words in a sentence")           \
   KEY(std::int64_t, synth_max_words, 8, at_least(2), "synthetic task: most words in a sentence")
-// model.type = memn2n: the End-To-End Memory Network (attention.mechanism = memory) on a generated
-// bAbI-style question-answering task. The embedding size is model.d_model; the vocabulary is the
-// task's own (data.vocab_size does not apply).
+// model.type = memn2n: the End-To-End Memory Network (attention.mechanism = memory) on bAbI tasks
+// 1-3: a prepared data set (data.path, `attnscale prepare babi`) or stories generated on the fly.
+// The embedding size is model.d_model; the vocabulary is the task's own (data.vocab_size does not
+// apply).
 #define ATTNSCALE_MEMN2N_KEYS(KEY)                                                                     \
-  KEY(config::BabiTask, task, config::BabiTask::single_fact, any_value, "single_fact: where is <person>? two_facts: where is <object>? (the holder's location)") \
+  KEY(config::BabiTask, task, config::BabiTask::single_fact, any_value, "bAbI task: single_fact (1, where is <actor>?), two_facts (2, where is <object>?), three_facts (3, where was <object> before <location>?); must match the task of data.path") \
   KEY(std::int64_t, hops, 3, at_least(1), "memory hops K")                                              \
   KEY(config::WeightTying, tying, config::WeightTying::adjacent, any_value, "adjacent: A(k+1) = C(k), B = A(1), W = C(K)^T; layerwise: one A, one C, and u(k+1) = H u(k) + o(k)") \
   KEY(bool, position_encoding, true, any_value, "weight word j of a sentence by its position (PE); false = bag of words") \
   KEY(bool, temporal_encoding, true, any_value, "add a learned vector per sentence age to each memory (TE)") \
   KEY(std::int64_t, linear_start_steps, 0, at_least(0), "optimizer steps trained with the softmax of every hop removed (LS); 0 = off") \
-  KEY(std::int64_t, min_sentences, 2, at_least(1), "shortest story (sentences before the question)")  \
-  KEY(std::int64_t, max_sentences, 10, at_least(1), "longest story; also the memory size")
+  KEY(std::int64_t, max_sentences, 10, at_least(1), "memory size: the most recent statements before a question that the memory holds (the paper: 50)") \
+  KEY(double, random_noise, 0.0, half_open(0, 1), "random noise (RN): while training, add this fraction of empty memories at random places among a question's statements (the paper: 0.1); 0 = off") \
+  KEY(config::EvalSplit, eval_split, config::EvalSplit::validation, any_value, "split of data.path the evaluation reads, in order (train.eval_batches batches of data.batch_size questions)") \
+  KEY(std::int64_t, show_attention, 0, at_least(0), "print the story, question, answer and every hop's attention of the first this many evaluation questions at each evaluation")
 
 // model.type = temporal: TemporalAttentionNet (attention.mechanism = temporal) mapping a generated
 // feature sequence to a label or a token sequence. The decoder size is model.d_model.

@@ -89,6 +89,12 @@ void validate_attention(const Config& cfg) {
               fmt::format("{} would change nothing: model.type = {} does not read attention.normalizer (only "
                           "transformer_lm and encoder_decoder do); remove the key",
                           config::to_string(cfg.attention.normalizer), config::to_string(cfg.model.type)));
+  // cuDNN's fused attention takes bf16/fp16 only (kernels/attention_kernel.h), and this build's models
+  // train in fp32 (model.dtype is not built yet): cudnn could never run.
+  if (cfg.attention.kernel == kernels::AttentionKernel::cudnn)
+    fail_rule(cfg, {"attention.kernel"},
+              "cudnn needs bfloat16 or float16 activations (cuDNN's fused attention takes nothing else), and the "
+              "models of this build train in float32 only (model.dtype = bf16 is not built yet): use auto or own");
 }
 
 // halo, sparse_fetch and auto run the TransformerLM's attention by what its mask needs

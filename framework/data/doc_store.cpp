@@ -15,7 +15,8 @@ Tensor int_tensor(const std::vector<int64_t>& values) {
   return Tensor::from(values, {static_cast<int64_t>(values.size())});
 }
 
-// Strings as one UTF-8 byte array plus offsets (ragged, like the tokens).
+}  // namespace
+
 void write_strings(h5::File& file, const std::string& group, const std::vector<std::string>& strings) {
   std::vector<int64_t> offsets{0};
   std::string bytes;
@@ -54,6 +55,8 @@ std::vector<std::string> read_strings(const h5::File& file, const std::string& g
   }
   return strings;
 }
+
+namespace {
 
 void check_offsets(const std::vector<int64_t>& offsets, int64_t end, const char* name, const std::string& where) {
   if (offsets.empty() || offsets.front() != 0 || offsets.back() != end)

@@ -17,6 +17,10 @@
 #include <string>
 #include <vector>
 
+namespace attnscale::h5 {
+class File;
+}
+
 namespace attnscale::data {
 
 enum class Split { train = 0, validation = 1, test = 2 };
@@ -51,5 +55,10 @@ struct DocCorpus {
 // Writes (truncating) and reads the HDF5 form. Reading validates the file (DataError naming it).
 void write_doc_corpus(const std::filesystem::path& path, const DocCorpus& corpus, const std::string& rules);
 DocCorpus read_doc_corpus(const std::filesystem::path& path);
+
+// Strings as one UTF-8 byte array plus offsets (ragged, like the tokens): `group`/bytes and
+// `group`/offsets. Reading checks that the offsets cover the bytes (DataError naming the file).
+void write_strings(h5::File& file, const std::string& group, const std::vector<std::string>& strings);
+std::vector<std::string> read_strings(const h5::File& file, const std::string& group);
 
 }  // namespace attnscale::data

@@ -5,6 +5,8 @@
 
 #include "base/logging.h"
 #include "framework/attention/kv_cache_report.h"
+#include "framework/core/tensor/cuda_runtime.h"
+#include "kernels/attention_kernel.h"
 #include "framework/train/from_config.h"
 
 namespace attnscale::train {
@@ -51,6 +53,32 @@ void log_lm_mechanism(const models::TransformerLM& model) {
   attention::MultiHeadLatentOptions latent = o.latent;
   latent.n_heads = o.n_heads;
   LOG_INFO("{}", attention::kv_cache_report(latent, o.n_layers));
+}
+
+void log_attention_kernel(const Config& cfg, const models::TransformerLMOptions& o, Device device) {
+  const std::string_view requested = kernels::attention_kernel_name(cfg.attention.kernel);
+  std::string reason;
+  if (!o.fused_attention) {
+    reason = "own: attention.impl = plain builds attention from ops";
+  } else if (o.normalizer != kernels::Normalizer::softmax) {
+    reason = "own: sparsemax runs the general path";
+  } else {
+    // The one-rank call of a layer: the whole sequence, this build's float32 activations.
+    const int64_t head_dim = o.d_model / o.n_heads;
+    kernels::AttentionParams params = kernels::default_attention_params(
+        {1, o.n_heads, o.n_kv_heads > 0 ? o.n_kv_heads : o.n_heads, cfg.data.seq_len, cfg.data.seq_len, head_dim,
+         head_dim});
+    params.mask = o.mask;
+    kernels::SmVersion sm = 0;
+    if (device.is_cuda()) {
+      const cuda::DeviceProperties p = cuda::properties(device);
+      sm = p.major * 10 + p.minor;
+    }
+    reason = kernels::choose_attention_kernel(cfg.attention.kernel, params, kernels::AttentionDType::f32, sm,
+                                              kernels::cudnn_attention_compiled())
+                 .reason;
+  }
+  LOG_INFO("attention.kernel = {}, layers 0-{}: {}", requested, o.n_layers - 1, reason);
 }
 
 void log_lm_mechanism_state(const models::TransformerLM& model) {

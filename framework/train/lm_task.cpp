@@ -78,6 +78,7 @@ LMTask::LMTask(const Config& cfg, ParallelContext parallel)
   model_ = std::make_unique<models::TransformerLM>(options, init);
   model_->to(parallel_.device);
   log_lm_mechanism(*model_);
+  log_attention_kernel(cfg, options, parallel_.device);
   std::vector<int64_t> positions(layout.local_length(parallel_.cp_rank()));
   layout.positions(parallel_.cp_rank()).fill(positions);
   local_positions_ = Tensor::from(positions, {static_cast<int64_t>(positions.size())});

@@ -16,6 +16,9 @@
 #if ATTNSCALE_HAVE_CUDA
 #include <cublas_api.h>
 #endif
+#if ATTNSCALE_HAVE_CUDNN_FRONTEND
+#include "kernels/cuda/cudnn_attention.h"
+#endif
 
 namespace attnscale::testing {
 namespace {
@@ -91,11 +94,17 @@ TEST_F(Program, VersionAndHelpExitZero) {
   EXPECT_EQ(version.exit_code, 0);
   EXPECT_EQ(version.out.rfind(fmt::format("attnscale {}\n", ATTNSCALE_VERSION), 0), 0u) << version.out;
   for (const char* line : {"\nbackends: cpu", "\nCUDA architectures: ", "\nCUDA runtime: ", "\ncuBLAS: ", "\ncuDNN: ",
-                           "\nNCCL: ", "\nCUDA driver: "})
+                           "\ncuDNN frontend: ", "\nNCCL: ", "\nCUDA driver: "})
     EXPECT_NE(version.out.find(line), std::string::npos) << line << " missing from:\n" << version.out;
 #if ATTNSCALE_HAVE_CUDA
   EXPECT_NE(version.out.find("backends: cpu, cuda\n"), std::string::npos) << version.out;
   EXPECT_NE(version.out.find(fmt::format("cuBLAS: compiled {}.{}.", CUBLAS_VER_MAJOR, CUBLAS_VER_MINOR)),
+            std::string::npos)
+      << version.out;
+#endif
+#if ATTNSCALE_HAVE_CUDNN_FRONTEND
+  const std::string frontend = cuda::cudnn_frontend_version();
+  EXPECT_NE(version.out.find(fmt::format("cuDNN frontend: compiled {}, loaded {}\n", frontend, frontend)),
             std::string::npos)
       << version.out;
 #endif
@@ -133,6 +142,30 @@ TEST_F(Program, CpuOnlyModelsRefuseCuda) {
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE((r.out + r.err).find("run.device: model.type = memn2n runs on the CPU only"), std::string::npos)
       << r.out << r.err;
+}
+
+// attention.kernel: the log says once which kernel the layers run and why; cudnn needs bf16/fp16
+// activations, which this build's models do not have: exit 2 naming the key and where it was set.
+TEST_F(Program, AttentionKernelIsLoggedAndCudnnNeedsBf16) {
+  TempDir dir;
+  const std::string quickstart = (source_dir / "configs" / "quickstart.yaml").string();
+  const ProgramResult r = run_attnscale({"train", quickstart, "train.steps=1", "model.d_model=32", "data.seq_len=33",
+                                         "train.threads=1", "logging.progress=off", "run.dir=" + (dir / "run").string()});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE((r.out + r.err)
+                .find("attention.kernel = auto, layers 0-1: own: cuDNN cannot run it: cuDNN's fused attention takes "
+                      "bfloat16 or float16, not float32"),
+            std::string::npos)
+      << r.out << r.err;
+
+  write_file(dir / "cudnn.yaml", "attention:\n  kernel: cudnn\n");
+  const ProgramResult cudnn = run_attnscale({"train", (dir / "cudnn.yaml").string()});
+  EXPECT_EQ(cudnn.exit_code, 2) << cudnn.out << cudnn.err;
+  EXPECT_NE(cudnn.err.find("[config] attention.kernel: cudnn needs bfloat16 or float16 activations"), std::string::npos)
+      << cudnn.err;
+  EXPECT_NE(cudnn.err.find("(attention.kernel: " + (dir / "cudnn.yaml").string() + ":2:11)"), std::string::npos)
+      << cudnn.err;
+  EXPECT_EQ(run_attnscale({"train", quickstart, "attention.kernel=fast"}).exit_code, 2);
 }
 
 }  // namespace

@@ -1,7 +1,8 @@
-// configs/mechanisms/memory.yaml trains MemN2N on the two-supporting-facts task (800 of its 1000
-// steps, about 3 s on one core) and on the single-fact task with layer-wise tying (300 steps): the answer accuracy must
-// be far above chance (1/6), and the hops must have learned to read the supporting facts. Also: the config's errors
-// name the key.
+// configs/mechanisms/memory.yaml trains MemN2N on bAbI task 2, two supporting facts (800 of its 1000
+// steps, about 13 s on one core; it reached 0.78 held-out accuracy: the stories' pick-ups, drops and
+// distractors make it harder than task 1) and on
+// task 1 with layer-wise tying (300 steps): the answer accuracy must be far above chance (1/6), and the
+// hops must have learned to read the supporting facts. Also: the config's errors name the key.
 #include <gtest/gtest.h>
 
 #include <cstdio>
@@ -30,14 +31,15 @@ double supporting_fact_recall(train::MemN2NTask& task) {
   task.memn2n().eval();
   int64_t found = 0, facts = 0;
   for (int64_t i = 0; i < 4; ++i) {
-    const auto batch = task.babi().batch((int64_t{1} << 41) + i);
+    const auto batch = task.eval_data(i);
     const auto out = task.memn2n().forward(batch.story, batch.story_lengths, batch.question, false);
     std::vector<std::vector<int64_t>> focus;
     for (const auto& w : out.hop_weights) focus.push_back(argmax(w, -1).to_vector<int64_t>());
     const auto supporting = batch.supporting.to_vector<int64_t>();
-    for (size_t b = 0; b < supporting.size() / 2; ++b)
-      for (size_t f = 0; f < 2; ++f) {
-        const int64_t fact = supporting[b * 2 + f];
+    constexpr auto width = static_cast<size_t>(data::kBabiMaxSupport);
+    for (size_t b = 0; b < supporting.size() / width; ++b)
+      for (size_t f = 0; f < width; ++f) {
+        const int64_t fact = supporting[b * width + f];
         if (fact < 0) continue;
         ++facts;
         bool hit = false;
@@ -78,7 +80,7 @@ TEST_P(MemoryTrains, FarAboveChanceAndReadsTheSupportingFacts) {
 }
 
 INSTANTIATE_TEST_SUITE_P(MemN2N, MemoryTrains,
-                         ::testing::Values(Case{"two_facts_adjacent", {"train.steps=800"}, 0.9},
+                         ::testing::Values(Case{"two_facts_adjacent", {"train.steps=800"}, 0.7},
                                            Case{"single_fact_layerwise",
                                                 {"train.steps=300", "memn2n.linear_start_steps=0",
                                                  "memn2n.task=single_fact", "memn2n.tying=layerwise"},
@@ -91,11 +93,8 @@ TEST(MemoryConfig, OptionsThatDoNotFitAreErrorsNamingTheKey) {
       << mechanism;
   const auto vocab = testing::error_message([] { train::MemN2NTask(memory_config({"data.vocab_size=40"})); });
   EXPECT_NE(vocab.find("[config] data.vocab_size: does not apply to model.type = memn2n"), std::string::npos) << vocab;
-  const auto sentences = testing::error_message([] {
-    train::MemN2NTask(memory_config({"memn2n.min_sentences=5", "memn2n.max_sentences=3"}));
-  });
-  EXPECT_NE(sentences.find("[config] memn2n.min_sentences: 5 exceeds memn2n.max_sentences = 3"), std::string::npos)
-      << sentences;
+  const auto split = testing::error_message([] { train::MemN2NTask(memory_config({"memn2n.eval_split=test"})); });
+  EXPECT_NE(split.find("[config] memn2n.eval_split: needs data.path"), std::string::npos) << split;
   const auto hops = testing::error_message([] { memory_config({"memn2n.hops=0"}); });
   EXPECT_NE(hops.find("memn2n.hops"), std::string::npos) << hops;
 }

@@ -7,11 +7,13 @@
 #include <bit>
 #include <chrono>
 #include <cmath>
+#include <filesystem>
 #include <functional>
 #include <string>
 
 #include "base/logging.h"
 #include "framework/attention/hard.h"
+#include "framework/data/babi_like.h"
 #include "distributed/comm/process_grid.h"
 #include "framework/io/run_dir.h"
 #include "framework/train/make_task.h"
@@ -61,7 +63,6 @@ Config tiny_config(config::ModelType type, int dp) {
     case config::ModelType::memn2n:
       cfg.attention.mechanism = config::Mechanism::memory;
       cfg.memn2n.hops = 2;
-      cfg.memn2n.min_sentences = 2;
       cfg.memn2n.max_sentences = 6;
       cfg.memn2n.linear_start_steps = 1;  // the first step without the softmax, the others with it
       break;
@@ -134,6 +135,25 @@ TEST(DataParallelModels, EncoderDecoderMatchesOneRank) { expect_matches_one_rank
 TEST(DataParallelModels, CaptionerMatchesOneRank) { expect_matches_one_rank(config::ModelType::captioner); }
 
 TEST(DataParallelModels, MemN2NMatchesOneRank) { expect_matches_one_rank(config::ModelType::memn2n); }
+
+// On a prepared bAbI set: the ranks split each epoch's shuffled training batch (with random noise),
+// and the last, partial validation batch (100 = 8 x 12 + 4 questions) evenly.
+TEST(DataParallelModels, MemN2NOnAPreparedSetMatchesOneRank) {
+  // Every rank writes its own copy: the generation is deterministic, and no file is shared.
+  const auto file = std::filesystem::temp_directory_path() /
+                    ("attnscale-babi-dp-" + std::to_string(test::world().rank()) + "-" +
+                     std::to_string(std::chrono::steady_clock::now().time_since_epoch().count()) + ".h5");
+  data::write_babi_dataset(file, data::generate_babi_dataset({data::BabiTask::two_facts, 1000, 100, 0.1, 3}));
+  expect_matches_one_rank(config::ModelType::memn2n, [&](Config& cfg) {
+    cfg.data.path = file.string();
+    cfg.memn2n.task = config::BabiTask::two_facts;
+    cfg.memn2n.max_sentences = 50;
+    cfg.memn2n.random_noise = 0.2;
+    cfg.train.steps = 80;  // past the first epoch (900 / 12 = 75 steps)
+    cfg.train.eval_batches = 9;
+  });
+  std::filesystem::remove(file);
+}
 
 TEST(DataParallelModels, TemporalMatchesOneRank) { expect_matches_one_rank(config::ModelType::temporal); }
 

@@ -17,6 +17,9 @@
 #if ATTNSCALE_HAVE_NCCL
 #include <nccl.h>
 #endif
+#if ATTNSCALE_HAVE_CUDNN_FRONTEND
+#include "kernels/cuda/cudnn_attention.h"
+#endif
 
 namespace attnscale {
 
@@ -48,6 +51,12 @@ BuildInfo build_info() {
       {"cuDNN", library_version_string(CUDNN_VERSION), library_version_string(static_cast<long>(cudnnGetVersion()))});
 #else
   info.libraries.push_back({"cuDNN", "", ""});
+#endif
+#if ATTNSCALE_HAVE_CUDNN_FRONTEND
+  // Header-only: the version compiled in is the one that runs (cuDNN attention).
+  info.libraries.push_back({"cuDNN frontend", cuda::cudnn_frontend_version(), cuda::cudnn_frontend_version()});
+#else
+  info.libraries.push_back({"cuDNN frontend", "", ""});
 #endif
 #if ATTNSCALE_HAVE_NCCL
   int nccl = 0;
