@@ -27,6 +27,26 @@ Positions Positions::strided(int64_t start, int64_t count, int64_t stride) {
   return Positions({StridedRun{start, count, stride}});
 }
 
+Positions Positions::compact(std::span<const int64_t> global) {
+  std::vector<StridedRun> runs;
+  for (const int64_t p : global) {
+    if (!runs.empty()) {
+      StridedRun& run = runs.back();
+      if (run.count == 1 && p > run.start) {
+        run.stride = p - run.start;
+        run.count = 2;
+        continue;
+      }
+      if (run.count > 1 && p == run.last() + run.stride) {
+        ++run.count;
+        continue;
+      }
+    }
+    runs.push_back({p, 1, 1});
+  }
+  return Positions(std::move(runs));
+}
+
 int64_t Positions::at(int64_t local) const {
   ATTNSCALE_CHECK(local >= 0 && local < size_, "layout", "local index {} outside [0, {})", local,
                   size_);

@@ -28,6 +28,9 @@ class Positions {
   explicit Positions(std::vector<StridedRun> runs);
   static Positions contiguous(int64_t start, int64_t count);
   static Positions strided(int64_t start, int64_t count, int64_t stride);
+  // Explicit global positions, in local order, as greedy runs of constant positive stride (a run
+  // goes on while the step stays the same): one run for a contiguous or striped shard, two for zigzag.
+  static Positions compact(std::span<const int64_t> global);
 
   int64_t size() const { return size_; }
   std::span<const StridedRun> runs() const { return runs_; }

@@ -13,26 +13,6 @@ std::vector<int64_t> GroupOrder::member_sizes() const {
   return sizes;
 }
 
-kernels::Positions compact_positions(std::span<const int64_t> positions) {
-  std::vector<kernels::StridedRun> runs;
-  for (const int64_t p : positions) {
-    if (!runs.empty()) {
-      kernels::StridedRun& run = runs.back();
-      if (run.count == 1 && p > run.start) {
-        run.stride = p - run.start;
-        run.count = 2;
-        continue;
-      }
-      if (run.count > 1 && p == run.last() + run.stride) {
-        ++run.count;
-        continue;
-      }
-    }
-    runs.push_back({p, 1, 1});
-  }
-  return kernels::Positions(std::move(runs));
-}
-
 GroupOrder group_order(std::span<const kernels::Positions> members) {
   GroupOrder order;
   std::vector<int64_t> concatenated;
@@ -44,7 +24,7 @@ GroupOrder group_order(std::span<const kernels::Positions> members) {
     concatenated.insert(concatenated.end(), global.begin(), global.end());
     order.rows.push_back(std::move(rows));
   }
-  order.positions = compact_positions(concatenated);
+  order.positions = kernels::Positions::compact(concatenated);
   if (members.size() <= 1) return order;
 
   // Sorted by position: row i of the sorted order holds concatenated token by_position[i].
@@ -54,7 +34,7 @@ GroupOrder group_order(std::span<const kernels::Positions> members) {
             [&](int64_t a, int64_t b) { return concatenated[static_cast<size_t>(a)] < concatenated[static_cast<size_t>(b)]; });
   std::vector<int64_t> sorted(concatenated.size());
   for (size_t i = 0; i < sorted.size(); ++i) sorted[i] = concatenated[static_cast<size_t>(by_position[i])];
-  kernels::Positions sorted_positions = compact_positions(sorted);
+  kernels::Positions sorted_positions = kernels::Positions::compact(sorted);
   if (sorted_positions.runs().size() >= order.positions.runs().size()) return order;
 
   std::vector<int64_t> row_of(concatenated.size());

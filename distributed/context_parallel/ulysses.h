@@ -33,9 +33,6 @@ struct GroupOrder {
 
 GroupOrder group_order(std::span<const kernels::Positions> members);
 
-// Explicit positions as greedy strided runs (a run continues while the step stays the same).
-kernels::Positions compact_positions(std::span<const int64_t> positions);
-
 struct HeadRange {
   int64_t begin = 0;
   int64_t count = 0;

@@ -80,8 +80,8 @@ Tensor MultiHeadLatentAttention::attend(const Queries& q, const Latents& kv, con
                     "context-parallel attention runs the fused kernels; set attention.impl=fused");
     path = LatentPath::absorbed;
   } else {
-    spec.q_positions = positions_of(q_positions.to_vector<int64_t>());
-    spec.k_positions = positions_of(k_positions.to_vector<int64_t>());
+    spec.q_positions = kernels::Positions::compact(q_positions.to_vector<int64_t>());
+    spec.k_positions = kernels::Positions::compact(k_positions.to_vector<int64_t>());
   }
   const ScaledDotProductOptions sdpa{options_.normalizer, options_.fused};
   const Tensor rope_key = unsqueeze(kv.rope_key, 1);  // [B, 1, M, rope]: one key head shared by all

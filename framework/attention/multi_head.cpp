@@ -23,28 +23,6 @@ MultiHeadAttention::MultiHeadAttention(const MultiHeadOptions& options, Generato
   o_proj_ = register_module("o_proj", std::make_shared<nn::Linear>(options.d_model, options.d_model, false, gen, dtype));
 }
 
-kernels::Positions positions_of(std::span<const int64_t> global) {
-  // Greedy runs of constant positive stride: one run for a contiguous or striped shard, two for
-  // zigzag.
-  std::vector<kernels::StridedRun> runs;
-  for (const int64_t p : global) {
-    if (!runs.empty()) {
-      kernels::StridedRun& r = runs.back();
-      if (r.count == 1 && p > r.start) {
-        r.stride = p - r.start;
-        r.count = 2;
-        continue;
-      }
-      if (r.count > 1 && p == r.last() + r.stride) {
-        ++r.count;
-        continue;
-      }
-    }
-    runs.push_back({p, 1, 1});
-  }
-  return kernels::Positions(std::move(runs));
-}
-
 Tensor MultiHeadAttention::forward(const Tensor& x, const Tensor& positions, std::span<const int32_t> key_valid) const {
   ATTNSCALE_CHECK(x.dim() == 3 && x.shape()[2] == options_.d_model, "multi_head", "x must be [B, N, {}], got {}",
                   options_.d_model, shape_str(x.shape()));
@@ -69,7 +47,7 @@ Tensor MultiHeadAttention::forward(const Tensor& x, const Tensor& positions, std
                     "context-parallel attention runs the fused kernels; set attention.impl=fused");
     out = sequence_parallel_attention(q, k, v, spec, *cp, options_.normalizer);
   } else {
-    spec.q_positions = spec.k_positions = positions_of(positions.to_vector<int64_t>());
+    spec.q_positions = spec.k_positions = kernels::Positions::compact(positions.to_vector<int64_t>());
     out = scaled_dot_product_attention(q, k, v, spec, {options_.normalizer, options_.fused});
   }
   return o_proj_->forward(reshape(transpose(out, 1, 2), {b, n, options_.d_model}));

@@ -30,9 +30,6 @@ struct MultiHeadOptions {
   std::shared_ptr<const ContextParallelGroup> context_parallel;
 };
 
-// Global positions (int64 values in local order) as the kernel's run-length Positions.
-kernels::Positions positions_of(std::span<const int64_t> global);
-
 class MultiHeadAttention : public SelfAttention {
  public:
   MultiHeadAttention(const MultiHeadOptions& options, Generator& gen, DType dtype = DType::f32);

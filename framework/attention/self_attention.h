@@ -1,8 +1,8 @@
 // Self-attention (intra-attention; Vaswani et al. 2017, arXiv:1706.03762): queries, keys and values
 // are projections of one sequence. This is the interface of a Transformer block's attention layer;
 // each mechanism that can fill that slot implements it (multi_head.h for scaled dot-product, self,
-// multi-head and sparse attention, mla.h, adaptive_span.h) and make_self_attention.h picks one
-// by mechanism.
+// multi-head and sparse attention, mla.h, adaptive_span.h), and its registration
+// (framework/train/mechanisms/transformer_lm.cpp) builds it for attention.mechanism.
 #pragma once
 
 #include <cstdint>

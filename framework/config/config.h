@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <initializer_list>
 #include <map>
 #include <span>
 #include <string>
@@ -29,9 +30,15 @@ namespace config {
 // Enumerated settings; the YAML spelling is the enumerator's name (enum_names.h).
 ATTNSCALE_CONFIG_ENUM(ModelType, transformer_lm, seq2seq, han, memn2n, temporal, encoder_decoder, captioner);
 ATTNSCALE_CONFIG_ENUM(RunDevice, cpu, cuda);
-// The mechanisms of DESIGN.md section 4; the names match configs/mechanisms/<name>.yaml.
-ATTNSCALE_CONFIG_ENUM(Mechanism, scaled_dot_product, self, cross, multi_head, multi_head_latent, soft,
-                      hard, additive, global, local, sparse, memory, adaptive, hierarchical, temporal);
+// attention.mechanism: a name of the mechanism registry (framework/train/mechanisms/registry.h),
+// which owns the names; configs/mechanisms/<name>.yaml trains each. See "attention.mechanism" below.
+struct MechanismName {
+  MechanismName(std::string_view mechanism) : name(mechanism) {}  // NOLINT: written as a plain name
+  MechanismName(const char* mechanism) : name(mechanism) {}       // NOLINT
+  std::string name;
+  friend bool operator==(const MechanismName&, const MechanismName&) = default;
+};
+inline std::string_view to_string(const MechanismName& mechanism) { return mechanism.name; }
 ATTNSCALE_CONFIG_ENUM(AttentionImpl, plain, fused);
 ATTNSCALE_CONFIG_ENUM(Mask, none, causal, window, block_sparse);
 ATTNSCALE_CONFIG_ENUM(Normalizer, softmax, sparsemax);
@@ -98,7 +105,7 @@ ATTNSCALE_CONFIG_ENUM(TemporalOutput, label, sequence);
   KEY(bool, tie_embeddings, true, any_value, "share the input embedding with the output projection")
 
 #define ATTNSCALE_ATTENTION_KEYS(KEY)                                                                  \
-  KEY(config::Mechanism, mechanism, config::Mechanism::multi_head, any_value, "attention mechanism (DESIGN.md section 4)") \
+  KEY(config::MechanismName, mechanism, "multi_head", any_value, "attention mechanism (DESIGN.md section 4)") \
   KEY(config::AttentionImpl, impl, config::AttentionImpl::fused, any_value, "fused = blockwise kernel with online softmax; plain = reference built from ops") \
   KEY(kernels::AttentionKernel, kernel, kernels::AttentionKernel::auto_, any_value, "which fused kernel runs attention: own (ours, CPU and GPU), cudnn (cuDNN's fused attention: bf16/fp16 on sm_80+, masks it can express; needs model.dtype bf16, not built yet, so an error today) or auto (cudnn where it fits, own otherwise; logged once with the reason)") \
   KEY(config::Mask, mask, config::Mask::causal, any_value, "which query/key pairs may meet, in global positions") \
@@ -323,6 +330,30 @@ void validate(const Config& cfg);
 // data.batch_size splits over data_parallel_size(...) ranks. Every rank reaches the same verdict, so
 // a failing config ends every rank with the same exit code before any collective.
 void validate_world_size(const Config& cfg, int world_size);
+
+// ---- attention.mechanism ---------------------------------------------------------------------------
+// The names and each mechanism's rules over the other keys belong to the mechanism registry
+// (framework/train/mechanisms/registry.h), which sits above the config because it builds modules.
+// The config declares here the little it reads of it, and the registry defines these functions
+// (one static library, so they resolve at link time; no static initialiser is involved).
+namespace config {
+// Every attention.mechanism name, each once, in the registry's order.
+std::span<const std::string_view> mechanism_names();
+// What validate() needs to know of the configured mechanism.
+struct MechanismRules {
+  // Its rules over the other keys; throws fail_rule's ConfigError. Null = none.
+  void (*check)(const Config& cfg) = nullptr;
+  // It brings its own causal window (adaptive span): parallel.algo = halo fits it whatever
+  // attention.mask says, and each rank fetches the keys within it.
+  bool causal_window = false;
+};
+// The rules of attention.mechanism's registration for model.type; null when the name does not fit
+// the model (the task reports that, naming the names that do).
+const MechanismRules* mechanism_rules(const Config& cfg);
+
+// "[config] <first key>: <problem> (<key>: <where set>; ...)": the error of a rule over several keys.
+[[noreturn]] void fail_rule(const Config& cfg, std::initializer_list<std::string_view> keys, std::string_view problem);
+}  // namespace config
 
 // ---- writing --------------------------------------------------------------------------------------
 enum class YamlStyle { plain, commented };

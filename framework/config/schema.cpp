@@ -15,8 +15,9 @@ constexpr ValueKind kind_of() {
   else if constexpr (std::is_same_v<T, double>) return ValueKind::real;
   else if constexpr (std::is_same_v<T, bool>) return ValueKind::boolean;
   else if constexpr (std::is_same_v<T, std::string>) return ValueKind::string;
+  else if constexpr (std::is_same_v<T, MechanismName>) return ValueKind::choice;
   else {
-    static_assert(ConfigEnum<T>, "config keys are int64, double, bool, string or ATTNSCALE_CONFIG_ENUM");
+    static_assert(ConfigEnum<T>, "config keys are int64, double, bool, string, MechanismName or ATTNSCALE_CONFIG_ENUM");
     return ValueKind::choice;
   }
 }
@@ -24,6 +25,7 @@ constexpr ValueKind kind_of() {
 template <class T>
 std::span<const std::string_view> choices_of() {
   if constexpr (ConfigEnum<T>) return enum_names<T>();
+  else if constexpr (std::is_same_v<T, MechanismName>) return mechanism_names();
   else return {};
 }
 
@@ -35,7 +37,7 @@ std::string text_of(const Config& cfg) {
   else if constexpr (std::is_same_v<T, double>) return format_real(value);
   else if constexpr (std::is_same_v<T, bool>) return format_bool(value);
   else if constexpr (std::is_same_v<T, std::string>) return format_string(value);
-  else return std::string(to_string(value));
+  else return std::string(to_string(value));  // an enum or the mechanism's name
 }
 
 template <auto SectionMember, auto KeyMember>
@@ -46,6 +48,7 @@ void assign(Config& cfg, const ScalarText& scalar, const KeyInfo& key) {
   else if constexpr (std::is_same_v<T, double>) value = parse_real(scalar, key);
   else if constexpr (std::is_same_v<T, bool>) value = parse_bool(scalar, key);
   else if constexpr (std::is_same_v<T, std::string>) value = parse_string(scalar, key);
+  else if constexpr (std::is_same_v<T, MechanismName>) value = MechanismName(key.choices[parse_choice(scalar, key)]);
   else value = static_cast<T>(parse_choice(scalar, key));
 }
 

@@ -1,10 +1,12 @@
 // Rules that involve more than one key. Each message names the keys, their values and where each
 // was set, so that a user can tell which of the files or overrides to change.
+#include <algorithm>
 #include <initializer_list>
 #include <string>
 #include <string_view>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "base/error.h"
 #include "base/text.h"
@@ -14,18 +16,11 @@
 namespace attnscale {
 namespace {
 
+using config::fail_rule;
+
 std::string origin_of(const Config& cfg, std::string_view dotted) {
   const auto it = cfg.origins.find(dotted);
   return it == cfg.origins.end() ? "default" : it->second;
-}
-
-// "[config] <first key>: <problem> (<key>: <origin>; ...)"
-[[noreturn]] void fail_rule(const Config& cfg, std::initializer_list<std::string_view> keys,
-                            std::string_view problem) {
-  std::string origins;
-  for (const std::string_view key : keys)
-    origins += fmt::format("{}{}: {}", origins.empty() ? "" : "; ", key, origin_of(cfg, key));
-  throw ConfigError(fmt::format("[config] {}: {} ({})", *keys.begin(), problem, origins));
 }
 
 bool valid_run_name(std::string_view name) {
@@ -49,9 +44,6 @@ void validate_model(const Config& cfg) {
   if (m.activation_checkpointing && m.type != config::ModelType::transformer_lm)
     fail_rule(cfg, {"model.activation_checkpointing", "model.type"},
               fmt::format("applies to model.type = transformer_lm, not {}", config::to_string(m.type)));
-  if (m.activation_checkpointing && cfg.attention.mechanism == config::Mechanism::adaptive)
-    fail_rule(cfg, {"model.activation_checkpointing", "attention.mechanism"},
-              "cannot recompute adaptive span (its span penalty is a loss term outside the block's output)");
   if (cfg.data.seq_len > m.max_seq_len)
     fail_rule(cfg, {"data.seq_len", "model.max_seq_len"},
               fmt::format("{} exceeds model.max_seq_len = {}", cfg.data.seq_len, m.max_seq_len));
@@ -82,6 +74,10 @@ bool reads_normalizer(config::ModelType type) {
 }
 
 void validate_attention(const Config& cfg) {
+  const auto names = config::mechanism_names();
+  if (std::find(names.begin(), names.end(), cfg.attention.mechanism.name) == names.end())
+    fail_rule(cfg, {"attention.mechanism"},
+              fmt::format("'{}' is not one of: {}", excerpt(cfg.attention.mechanism.name), fmt::join(names, ", ")));
   if (cfg.attention.mask == config::Mask::window && cfg.attention.window == 0)
     fail_rule(cfg, {"attention.window", "attention.mask"}, "must be > 0 with attention.mask = window");
   if (cfg.attention.normalizer != AttentionConfig{}.normalizer && !reads_normalizer(cfg.model.type))
@@ -115,8 +111,8 @@ void validate_sequence_parallel_algo(const Config& cfg) {
 void validate_algo_fit(const Config& cfg) {
   const ParallelConfig& p = cfg.parallel;
   AlgoInputs inputs;
-  // Adaptive span brings its own window (the span) on a causal mask.
-  inputs.window = cfg.attention.mask == config::Mask::window || cfg.attention.mechanism == config::Mechanism::adaptive;
+  const config::MechanismRules* mechanism = config::mechanism_rules(cfg);
+  inputs.window = cfg.attention.mask == config::Mask::window || (mechanism && mechanism->causal_window);
   inputs.blocks = cfg.attention.mask == config::Mask::block_sparse;
   inputs.contiguous = p.layout == config::Layout::contiguous;
   // Only a TransformerLM's sharded sequences need whole score rows for sparsemax.
@@ -199,20 +195,9 @@ void validate_parallel(const Config& cfg) {
       break;
   }
   validate_algo_fit(cfg);
-  if (p.cp > 1 && p.ulysses > 1 && cfg.attention.mechanism == config::Mechanism::multi_head_latent)
-    fail_rule(cfg, {"parallel.algo", "attention.mechanism"},
-              fmt::format("{} cannot split multi_head_latent's one shared latent key/value head over ranks; use "
-                          "ring, halo, sparse_fetch or auto",
-                          config::to_string(p.algo)));
-  const bool span_halo = p.algo == ParallelAlgo::halo || p.algo == ParallelAlgo::auto_;
-  if (p.cp > 1 && cfg.model.type == config::ModelType::transformer_lm &&
-      cfg.attention.mechanism == config::Mechanism::adaptive &&
-      (!span_halo || p.layout != config::Layout::contiguous))
-    fail_rule(cfg, {"parallel.algo", "parallel.layout", "attention.mechanism"},
-              fmt::format("adaptive span over parallel.cp = {} ranks fetches the keys before each shard (its span "
-                          "is a causal window): use parallel.algo = halo (or auto) and parallel.layout = contiguous, "
-                          "got {} and {}",
-                          p.cp, config::to_string(p.algo), config::to_string(p.layout)));
+  // The mechanism's own rules (its registration: framework/train/mechanisms/).
+  if (const config::MechanismRules* mechanism = config::mechanism_rules(cfg); mechanism && mechanism->check)
+    mechanism->check(cfg);
   if (p.dp > 0) validate_batch_split(cfg, p.dp);  // else validate_world_size checks it
 }
 
@@ -224,6 +209,13 @@ void validate_optim(const Config& cfg) {
 }
 
 }  // namespace
+
+void config::fail_rule(const Config& cfg, std::initializer_list<std::string_view> keys, std::string_view problem) {
+  std::string origins;
+  for (const std::string_view key : keys)
+    origins += fmt::format("{}{}: {}", origins.empty() ? "" : "; ", key, origin_of(cfg, key));
+  throw ConfigError(fmt::format("[config] {}: {} ({})", *keys.begin(), problem, origins));
+}
 
 void validate(const Config& cfg) {
   if (!valid_run_name(cfg.run.name))

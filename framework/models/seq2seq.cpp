@@ -18,6 +18,8 @@ Seq2Seq::Seq2Seq(const Seq2SeqOptions& options, Generator& gen, DType dtype) : o
                   "embed_dim ({}), hidden_size ({}) and num_layers ({}) must be positive", o.embed_dim, o.hidden_size,
                   o.num_layers);
   ATTNSCALE_CHECK(o.dropout >= 0 && o.dropout < 1, "seq2seq", "dropout must lie in [0, 1), got {}", o.dropout);
+  ATTNSCALE_CHECK(static_cast<bool>(o.attention), "seq2seq",
+                  "options.attention is empty: the mechanism's registration installs it (train/mechanisms/)");
   source_embed_ =
       register_module("source_embed", std::make_shared<nn::Embedding>(o.vocab_size, o.embed_dim, gen, 1.0, dtype));
   target_embed_ =
@@ -34,7 +36,7 @@ Seq2Seq::Seq2Seq(const Seq2SeqOptions& options, Generator& gen, DType dtype) : o
                                              std::make_shared<nn::GRUCell>(in, o.hidden_size, gen, dtype)));
   }
   attention_ =
-      register_module("attention", attention::make_source_attention(o.attention, o.hidden_size, key_dim, gen, dtype));
+      register_module("attention", o.attention(o.hidden_size, key_dim, gen, dtype));
   const int64_t combined = bahdanau_wiring() ? o.hidden_size + key_dim + o.embed_dim : key_dim + o.hidden_size;
   combine_ = register_module("combine", std::make_shared<nn::Linear>(combined, o.hidden_size, false, gen, dtype));
   output_ = register_module("output", std::make_shared<nn::Linear>(o.hidden_size, o.vocab_size, true, gen, dtype));

@@ -11,14 +11,21 @@
 // Source and target share one vocabulary in which pad, bos and eos are ids 0, 1 and 2.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <vector>
 
-#include "framework/attention/make_source_attention.h"
+#include "framework/attention/source_attention.h"
 #include "framework/nn/gru.h"
 #include "framework/nn/layers.h"
 
 namespace attnscale::models {
+
+// Builds the decoder's attention from the decoder state size (query_dim) and the encoder state size
+// (key_dim). The mechanism's registration (framework/train/mechanisms/) supplies it, with the
+// mechanism's own options bound.
+using SourceAttentionFactory =
+    std::function<std::shared_ptr<attention::SourceAttention>(int64_t query_dim, int64_t key_dim, Generator&, DType)>;
 
 struct Seq2SeqOptions {
   int64_t vocab_size = 16;
@@ -28,7 +35,10 @@ struct Seq2SeqOptions {
   bool bidirectional = true;  // encoder
   bool input_feeding = true;  // Luong wiring only (Bahdanau's already feeds the context)
   double dropout = 0.0;       // on embeddings and attentional states
-  attention::SourceAttentionOptions attention;
+  SourceAttentionFactory attention;
+  // Bahdanau et al. (additive attention): the context joins the decoder input and the output layer
+  // and there is no input feeding; otherwise Luong et al.'s wiring.
+  bool bahdanau_wiring = false;
   int64_t pad_id = 0, bos_id = 1, eos_id = 2;
 };
 
@@ -55,7 +65,7 @@ class Seq2Seq : public nn::Module {
 
   const Seq2SeqOptions& options() const { return options_; }
   const attention::SourceAttention& attention() const { return *attention_; }
-  bool bahdanau_wiring() const { return options_.attention.mechanism == attention::SourceMechanism::additive; }
+  bool bahdanau_wiring() const { return options_.bahdanau_wiring; }
 
  private:
   struct DecoderState {

@@ -8,14 +8,12 @@
 namespace attnscale::models {
 
 TransformerBlock::TransformerBlock(const TransformerLMOptions& o, Generator& gen) {
-  norm1_ = register_module("norm1", nn::make_norm(o.norm, o.d_model));
-  attention::SelfAttentionSpec spec{o.attention_kind,
-                                    {o.d_model, o.n_heads, o.n_kv_heads, o.rope_theta, o.mask, o.fused_attention,
-                                     o.attention_scale, o.normalizer, o.context_parallel},
-                                    o.latent, o.span};
-  attn_ = register_module("attn", attention::make_self_attention(spec, gen));
-  norm2_ = register_module("norm2", nn::make_norm(o.norm, o.d_model));
-  mlp_ = register_module("mlp", std::make_shared<nn::MLP>(o.d_model, o.d_ff > 0 ? o.d_ff : 4 * o.d_model,
+  const int64_t d_model = o.attention.d_model;
+  norm1_ = register_module("norm1", nn::make_norm(o.norm, d_model));
+  attn_ = register_module("attn", o.make_attention ? o.make_attention(o.attention, gen, DType::f32)
+                                                   : std::make_shared<attention::MultiHeadAttention>(o.attention, gen));
+  norm2_ = register_module("norm2", nn::make_norm(o.norm, d_model));
+  mlp_ = register_module("mlp", std::make_shared<nn::MLP>(d_model, o.d_ff > 0 ? o.d_ff : 4 * d_model,
                                                           nn::Activation::gelu, gen));
   dropout_ = register_module("dropout", std::make_shared<nn::Dropout>(o.dropout));
 }
@@ -28,16 +26,16 @@ Tensor TransformerBlock::forward(const Tensor& x, const Tensor& positions, Gener
 TransformerLM::TransformerLM(const TransformerLMOptions& options, Generator& gen) : options_(options) {
   ATTNSCALE_CHECK(options.vocab_size > 0 && options.n_layers > 0, "transformer_lm",
                   "vocab_size and n_layers must be positive");
-  ATTNSCALE_CHECK(!options.activation_checkpointing || options.attention_kind != attention::SelfAttentionKind::adaptive_span,
-                  "transformer_lm",
-                  "activation checkpointing cannot recompute adaptive span: its span penalty is a loss term computed "
-                  "inside the block, outside the block's output");
-  embed_ = register_module("embed", std::make_shared<nn::Embedding>(options.vocab_size, options.d_model, gen, 0.02));
+  const int64_t d_model = options.attention.d_model;
+  embed_ = register_module("embed", std::make_shared<nn::Embedding>(options.vocab_size, d_model, gen, 0.02));
   for (int64_t i = 0; i < options.n_layers; ++i)
     blocks_.push_back(register_module(fmt::format("blocks.{}", i), std::make_shared<TransformerBlock>(options, gen)));
-  final_norm_ = register_module("final_norm", nn::make_norm(options.norm, options.d_model));
+  ATTNSCALE_CHECK(!options.activation_checkpointing || !auxiliary_loss().defined(), "transformer_lm",
+                  "activation checkpointing cannot recompute an attention layer with its own loss term (adaptive "
+                  "span's penalty): the term is computed inside the block, outside the block's output");
+  final_norm_ = register_module("final_norm", nn::make_norm(options.norm, d_model));
   if (!options.tie_embeddings)
-    lm_head_ = register_module("lm_head", std::make_shared<nn::Linear>(options.d_model, options.vocab_size, false, gen));
+    lm_head_ = register_module("lm_head", std::make_shared<nn::Linear>(d_model, options.vocab_size, false, gen));
 }
 
 Tensor TransformerLM::auxiliary_loss() const {
@@ -76,7 +74,7 @@ Tensor TransformerLM::forward(const Tensor& ids, const Tensor& positions, Genera
   h = final_norm_->forward(h);
   if (lm_head_) return lm_head_->forward(h);
   const int64_t b = ids.shape()[0], n = ids.shape()[1];
-  const Tensor logits = matmul(reshape(h, {b * n, options_.d_model}), transpose(embed_->weight(), 0, 1));
+  const Tensor logits = matmul(reshape(h, {b * n, options_.attention.d_model}), transpose(embed_->weight(), 0, 1));
   return reshape(logits, {b, n, options_.vocab_size});
 }
 

@@ -4,40 +4,39 @@
 // of a long sequence is processed exactly like the same tokens of the whole sequence.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
 
-#include "framework/attention/make_self_attention.h"
+#include "framework/attention/multi_head.h"
 #include "framework/nn/layers.h"
 
 namespace attnscale::models {
 
+// Builds one block's self-attention from the options every block shares. The mechanism's
+// registration (framework/train/mechanisms/) supplies it, with the mechanism's own options bound.
+using SelfAttentionFactory =
+    std::function<std::shared_ptr<attention::SelfAttention>(const attention::MultiHeadOptions&, Generator&, DType)>;
+
 struct TransformerLMOptions {
-  TransformerLMOptions() { mask.causal = true; }
+  TransformerLMOptions() { attention.mask.causal = true; }
   int64_t vocab_size = 32;
-  int64_t d_model = 128;
   int64_t n_layers = 2;
-  int64_t n_heads = 4;
-  int64_t n_kv_heads = 0;
-  int64_t d_ff = 0;  // 0 = 4 * d_model
+  int64_t d_ff = 0;  // 0 = 4 * attention.d_model
   double dropout = 0.0;
   std::string norm = "layernorm";
-  double rope_theta = 10000.0;
   bool tie_embeddings = true;
   // Recompute each block's activations in the backward instead of keeping them (autograd/checkpoint.h):
   // the memory of one block's activations instead of all of them, for one more forward per step.
   bool activation_checkpointing = false;
-  kernels::Mask mask;      // attention mask (causal by default), global positions
-  bool fused_attention = true;
-  double attention_scale = 0.0;  // 0 = 1/sqrt(head_dim)
-  // cp > 1: sequences are sharded, attention runs over the group by its algorithm (MultiHeadOptions)
-  std::shared_ptr<const ContextParallelGroup> context_parallel;
-  // The self-attention mechanism of every block (make_self_attention.h) and its own options.
-  attention::SelfAttentionKind attention_kind = attention::SelfAttentionKind::multi_head;
-  kernels::Normalizer normalizer = kernels::Normalizer::softmax;
-  attention::MultiHeadLatentOptions latent;  // attention_kind == multi_head_latent
-  attention::AdaptiveSpanOptions span;       // attention_kind == adaptive_span
+  // What every block's self-attention reads: attention.d_model is the model width; then the heads,
+  // RoPE, the mask (causal by default, global positions), fused or plain, the scale (0 =
+  // kernels::score_scale's 1/sqrt(head_dim)), the normaliser and, with cp > 1, the group attention
+  // runs over (sequences are sharded; MultiHeadOptions).
+  attention::MultiHeadOptions attention;
+  // The mechanism's module for every block; empty = MultiHeadAttention.
+  SelfAttentionFactory make_attention;
 };
 
 class TransformerBlock : public nn::Module {

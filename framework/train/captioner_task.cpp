@@ -47,10 +47,7 @@ data::CaptionSpec caption_spec(const Config& cfg, std::int64_t dp_size) {
 }
 
 models::CaptionerOptions captioner_options(const Config& cfg, const data::CaptionTask& task) {
-  if (cfg.attention.mechanism != config::Mechanism::adaptive)
-    throw ConfigError(fmt::format("[config] attention.mechanism: model.type = captioner is the visual-sentinel "
-                                  "(adaptive attention) model; set attention.mechanism = adaptive (got '{}')",
-                                  config::to_string(cfg.attention.mechanism)));
+  task_config::check_model_mechanism(cfg, config::ModelType::captioner);
   return {task.vocab_size(), task.feature_size(), cfg.model.d_model, cfg.captioner.sentinel, cfg.captioner.global_feature};
 }
 

@@ -23,10 +23,7 @@ bool not_ignored(int64_t target) { return target != data::kIgnoreIndex; }
 }  // namespace
 
 models::EncoderDecoderOptions encoder_decoder_options(const Config& cfg) {
-  if (cfg.attention.mechanism != config::Mechanism::cross)
-    throw ConfigError(fmt::format("[config] attention.mechanism: model.type = encoder_decoder is the cross-attention "
-                                  "model; set attention.mechanism = cross (got '{}')",
-                                  config::to_string(cfg.attention.mechanism)));
+  task_config::check_model_mechanism(cfg, config::ModelType::encoder_decoder);
   if (cfg.attention.mask != config::Mask::causal)
     throw ConfigError(fmt::format("[config] attention.mask: the encoder-decoder masks source padding and the decoder's "
                                   "future itself; leave attention.mask = causal (got '{}')",

@@ -69,10 +69,10 @@ std::shared_ptr<const ContextParallelGroup> context_parallel_group(const Config&
   if (parallel.cp_size() == 1) return nullptr;
   const kernels::Layout layout(parallel.layout, cfg.data.seq_len, parallel.cp_size());
   ParallelAlgo algo = cfg.parallel.algo;
-  if (cfg.attention.mechanism == config::Mechanism::adaptive) {
+  if (const config::MechanismRules* rules = config::mechanism_rules(cfg); rules && rules->causal_window) {
     // Its span is a causal window: each rank fetches the keys within it (halo_prefix), whatever the algorithm.
-    LOG_INFO("adaptive span over {} ranks: each rank fetches the keys within the span before its shard",
-             parallel.cp_size());
+    LOG_INFO("{} over {} ranks: each rank fetches the keys within its window before its shard",
+             config::to_string(cfg.attention.mechanism), parallel.cp_size());
   } else if (algo == ParallelAlgo::auto_) {
     const AlgoChoice choice = choose_algo(mask, layout, normalizer);
     algo = choice.algo;

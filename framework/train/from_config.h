@@ -1,8 +1,8 @@
 // The one place a Config becomes the runtime objects the modules, models and distributed ops take
 // (they never see Config): the layout, the attention masks, the normaliser and the parallel
-// algorithm with its group. A config error raised here names the key. The mechanism's options are
-// filled in lm_mechanism.h (TransformerLM) and each task's options function; the scale passes
-// through as configured (0 = 1/sqrt(head_dim): kernels::score_scale).
+// algorithm with its group. A config error raised here names the key. The mechanism's own options
+// are translated by its registration (framework/train/mechanisms/), the model's by its task's options
+// function; the scale passes through as configured (0 = 1/sqrt(head_dim): kernels::score_scale).
 #pragma once
 
 #include <memory>

@@ -9,31 +9,69 @@
 #include "framework/core/ops/indexing.h"
 #include "framework/core/ops/nn_functional.h"
 #include "framework/core/ops/ops.h"
+#include "framework/core/tensor/cuda_runtime.h"
 #include "framework/train/data_parallel_task.h"
 #include "framework/train/from_config.h"
-#include "framework/train/lm_mechanism.h"
+#include "framework/train/mechanisms/registry.h"
+#include "kernels/attention_kernel.h"
 
 namespace attnscale::train {
 
 using task_config::kEvalBatchBase;  // evaluation batches are never training batches
 
+namespace {
+
+// Which fused kernel the attention layers run (attention.kernel; choose_attention_kernel of
+// kernels/attention_kernel.h) and why: one log line for all layers, which share the mask, the shape
+// and the element type. `device` is where the model lives (its compute capability counts).
+void log_attention_kernel(const Config& cfg, const models::TransformerLMOptions& o, Device device) {
+  const attention::MultiHeadOptions& a = o.attention;
+  const std::string_view requested = kernels::attention_kernel_name(cfg.attention.kernel);
+  std::string reason;
+  if (!a.fused) {
+    reason = "own: attention.impl = plain builds attention from ops";
+  } else if (a.normalizer != kernels::Normalizer::softmax) {
+    reason = "own: sparsemax runs the general path";
+  } else {
+    // The one-rank call of a layer: the whole sequence, this build's float32 activations.
+    const int64_t head_dim = a.d_model / a.n_heads;
+    kernels::AttentionParams params = kernels::default_attention_params(
+        {1, a.n_heads, a.n_kv_heads > 0 ? a.n_kv_heads : a.n_heads, cfg.data.seq_len, cfg.data.seq_len, head_dim,
+         head_dim});
+    params.mask = a.mask;
+    kernels::SmVersion sm = 0;
+    if (device.is_cuda()) {
+      const cuda::DeviceProperties p = cuda::properties(device);
+      sm = p.major * 10 + p.minor;
+    }
+    reason = kernels::choose_attention_kernel(cfg.attention.kernel, params, kernels::AttentionDType::f32, sm,
+                                              kernels::cudnn_attention_compiled())
+                 .reason;
+  }
+  LOG_INFO("attention.kernel = {}, layers 0-{}: {}", requested, o.n_layers - 1, reason);
+}
+
+}  // namespace
+
 models::TransformerLMOptions transformer_options(const Config& cfg) {
   models::TransformerLMOptions o;
   o.vocab_size = cfg.data.vocab_size;
-  o.d_model = cfg.model.d_model;
   o.n_layers = cfg.model.n_layers;
-  o.n_heads = cfg.model.n_heads;
-  o.n_kv_heads = kv_heads(cfg.model);
   o.d_ff = ff_width(cfg.model);
   o.dropout = cfg.model.dropout;
   o.norm = std::string(config::to_string(cfg.model.norm));
-  o.rope_theta = cfg.model.rope_theta;
   o.tie_embeddings = cfg.model.tie_embeddings;
   o.activation_checkpointing = cfg.model.activation_checkpointing;
-  o.mask = causal_lm_mask(cfg.attention, cfg.data.seq_len, static_cast<uint64_t>(cfg.run.seed));
-  o.fused_attention = cfg.attention.impl == config::AttentionImpl::fused;
-  o.attention_scale = cfg.attention.scale;
-  apply_lm_mechanism(cfg, o);
+  attention::MultiHeadOptions& a = o.attention;
+  a.d_model = cfg.model.d_model;
+  a.n_heads = cfg.model.n_heads;
+  a.n_kv_heads = kv_heads(cfg.model);
+  a.rope_theta = cfg.model.rope_theta;
+  a.mask = causal_lm_mask(cfg.attention, cfg.data.seq_len, static_cast<uint64_t>(cfg.run.seed));
+  a.fused = cfg.attention.impl == config::AttentionImpl::fused;
+  a.scale = cfg.attention.scale;
+  a.normalizer = dot_product_normalizer(cfg);
+  mechanism_of(cfg).transformer_lm(cfg, o);  // its module and its own options
   return o;
 }
 
@@ -73,11 +111,14 @@ LMTask::LMTask(const Config& cfg, ParallelContext parallel)
       parallel_(parallel) {
   const kernels::Layout layout(parallel_.layout, cfg.data.seq_len, parallel_.cp_size());
   models::TransformerLMOptions options = transformer_options(cfg);
-  options.context_parallel = context_parallel_group(cfg, parallel_, options.mask, options.normalizer);
+  options.attention.context_parallel =
+      context_parallel_group(cfg, parallel_, options.attention.mask, options.attention.normalizer);
   Generator init(static_cast<uint64_t>(cfg.run.seed));  // the same weights on every rank
   model_ = std::make_unique<models::TransformerLM>(options, init);
   model_->to(parallel_.device);
-  log_lm_mechanism(*model_);
+  const Mechanism& mechanism = mechanism_of(cfg);
+  if (mechanism.log_built) mechanism.log_built(cfg);
+  log_evaluation_ = mechanism.log_evaluation;
   log_attention_kernel(cfg, options, parallel_.device);
   std::vector<int64_t> positions(layout.local_length(parallel_.cp_rank()));
   layout.positions(parallel_.cp_rank()).fill(positions);
@@ -127,7 +168,7 @@ BatchResult LMTask::train_batch(int64_t index) {
 
 BatchResult LMTask::eval_batch(int64_t index) {
   autograd::NoGradGuard no_grad;
-  if (index == 0) log_lm_mechanism_state(*model_);
+  if (index == 0 && log_evaluation_) log_evaluation_(*model_);
   if (listops_) return run(listops_->eval_batch(eval_split_, local_batch_index(parallel_, index)), false);
   return run(task_->batch(local_batch_index(parallel_, kEvalBatchBase + index)), false);
 }

@@ -37,6 +37,8 @@ class LMTask : public TrainTask {
   Generator dropout_gen_;
   ParallelContext parallel_;
   Tensor local_positions_;  // int64 global positions of this rank's tokens
+  // What the mechanism logs at each evaluation (adaptive span: its spans); null = nothing.
+  void (*log_evaluation_)(const models::TransformerLM&) = nullptr;
 };
 
 models::TransformerLMOptions transformer_options(const Config& cfg);

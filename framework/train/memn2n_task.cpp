@@ -47,7 +47,7 @@ std::vector<int64_t> epoch_order(const std::vector<int64_t>& ids, uint64_t seed,
 }  // namespace
 
 models::MemN2NOptions memn2n_options(const Config& cfg) {
-  task_config::check_model_mechanism(cfg, config::ModelType::memn2n, config::Mechanism::memory);
+  task_config::check_model_mechanism(cfg, config::ModelType::memn2n);
   reject_unused(cfg, "data.vocab_size", cfg.data.vocab_size, DataConfig{}.vocab_size,
                 "does not apply to model.type = memn2n (the bAbI tasks have their own vocabulary)");
   if (cfg.data.path.empty()) {

@@ -11,100 +11,23 @@
 #include "framework/core/ops/nn_functional.h"
 #include "framework/core/ops/ops.h"
 #include "framework/train/data_parallel_task.h"
+#include "framework/train/mechanisms/registry.h"
 
 namespace attnscale::train {
 
 using task_config::kEvalBatchBase;  // evaluation batches are never training batches
 namespace {
 
-
-using attention::SourceMechanism;
-
 using task_config::fail;
-using task_config::reject_unused;
 
-SourceMechanism source_mechanism(const Config& cfg) {
-  switch (cfg.attention.mechanism) {
-    case config::Mechanism::soft: return SourceMechanism::soft;
-    case config::Mechanism::hard: return SourceMechanism::hard;
-    case config::Mechanism::additive: return SourceMechanism::additive;
-    case config::Mechanism::global: return SourceMechanism::global;
-    case config::Mechanism::local: return SourceMechanism::local;
-    default:
-      fail(cfg, "attention.mechanism",
-           fmt::format("'{}' is not an encoder-decoder mechanism; model.type = seq2seq takes soft, hard, additive, "
-                       "global or local",
-                       config::to_string(cfg.attention.mechanism)));
-  }
-}
-
-attention::ScoreKind score_kind(config::AttentionScore score) {
-  switch (score) {
-    case config::AttentionScore::dot: return attention::ScoreKind::dot;
-    case config::AttentionScore::general: return attention::ScoreKind::general;
-    case config::AttentionScore::concat: return attention::ScoreKind::concat;
-    case config::AttentionScore::additive: return attention::ScoreKind::additive;
-  }
-  return attention::ScoreKind::general;
-}
-
-
-void check_seq2seq_keys(const Config& cfg, SourceMechanism mechanism) {
+// The keys every mechanism of the model reads; each mechanism's own are checked by its registration.
+void check_transduction_keys(const Config& cfg) {
   const Seq2SeqConfig& s = cfg.seq2seq;
-  const Seq2SeqConfig defaults;
   if (s.min_len > s.max_len)
     fail(cfg, "seq2seq.min_len", fmt::format("{} exceeds seq2seq.max_len = {}", s.min_len, s.max_len));
   if (cfg.data.vocab_size < data::kFirstSymbol + 2)
     fail(cfg, "data.vocab_size",
          fmt::format("{} leaves fewer than 2 symbols besides pad, bos and eos", cfg.data.vocab_size));
-  const std::string only_local = fmt::format("is used by local attention only, but attention.mechanism = {}",
-                                             attention::mechanism_name(mechanism));
-  const std::string only_hard =
-      fmt::format("is used by hard attention only, but attention.mechanism = {}", attention::mechanism_name(mechanism));
-  switch (mechanism) {
-    case SourceMechanism::additive:
-      if (s.score != defaults.score && s.score != config::AttentionScore::additive)
-        fail(cfg, "seq2seq.score",
-             fmt::format("'{}' does not apply: attention.mechanism = additive always uses the additive score",
-                         config::to_string(s.score)));
-      reject_unused(cfg, "seq2seq.input_feeding", s.input_feeding, defaults.input_feeding,
-                    "does not apply to additive attention (the context is already a decoder input)");
-      break;
-    case SourceMechanism::global:
-      if (s.score == config::AttentionScore::additive)
-        fail(cfg, "seq2seq.score",
-             "'additive' is Bahdanau's score; Luong global attention takes dot, general or concat (the same "
-             "function), or set attention.mechanism = additive");
-      break;
-    case SourceMechanism::local:
-      if (s.local_mode == config::LocalMode::m)
-        reject_unused(cfg, "seq2seq.local_sigma", s.local_sigma, defaults.local_sigma,
-                      "applies to local_mode = p only (local-m has no Gaussian)");
-      break;
-    case SourceMechanism::hard:
-      if (s.hard_estimator == config::HardEstimator::straight_through)
-        reject_unused(cfg, "seq2seq.baseline_decay", s.baseline_decay, defaults.baseline_decay,
-                      "applies to hard_estimator = reinforce only");
-      else
-        reject_unused(cfg, "seq2seq.gumbel_temperature", s.gumbel_temperature, defaults.gumbel_temperature,
-                      "applies to hard_estimator = straight_through only");
-      break;
-    case SourceMechanism::soft: break;
-  }
-  if (mechanism != SourceMechanism::local) {
-    reject_unused(cfg, "seq2seq.local_mode", s.local_mode, defaults.local_mode, only_local);
-    reject_unused(cfg, "seq2seq.local_window", s.local_window, defaults.local_window, only_local);
-    reject_unused(cfg, "seq2seq.local_sigma", s.local_sigma, defaults.local_sigma, only_local);
-  }
-  if (mechanism != SourceMechanism::hard) {
-    reject_unused(cfg, "seq2seq.hard_estimator", s.hard_estimator, defaults.hard_estimator, only_hard);
-    reject_unused(cfg, "seq2seq.entropy_bonus", s.entropy_bonus, defaults.entropy_bonus, only_hard);
-    reject_unused(cfg, "seq2seq.baseline_decay", s.baseline_decay, defaults.baseline_decay, only_hard);
-    reject_unused(cfg, "seq2seq.gumbel_temperature", s.gumbel_temperature, defaults.gumbel_temperature, only_hard);
-  }
-  if (s.score == config::AttentionScore::dot && mechanism != SourceMechanism::additive && s.bidirectional)
-    fail(cfg, "seq2seq.score",
-         "'dot' needs encoder and decoder states of one size; set seq2seq.bidirectional = false or use general");
 }
 
 }  // namespace
@@ -112,8 +35,8 @@ void check_seq2seq_keys(const Config& cfg, SourceMechanism mechanism) {
 models::Seq2SeqOptions seq2seq_options(const Config& cfg) {
   if (cfg.model.type != config::ModelType::seq2seq)
     fail(cfg, "model.type", fmt::format("'{}' is not seq2seq", config::to_string(cfg.model.type)));
-  const SourceMechanism mechanism = source_mechanism(cfg);
-  check_seq2seq_keys(cfg, mechanism);
+  const Mechanism& mechanism = mechanism_of(cfg);
+  check_transduction_keys(cfg);
   const Seq2SeqConfig& s = cfg.seq2seq;
   models::Seq2SeqOptions o;
   o.vocab_size = cfg.data.vocab_size;
@@ -124,24 +47,12 @@ models::Seq2SeqOptions seq2seq_options(const Config& cfg) {
   o.input_feeding = s.input_feeding;
   o.dropout = cfg.model.dropout;
   o.pad_id = data::kPadId, o.bos_id = data::kBosId, o.eos_id = data::kEosId;
-  attention::SourceAttentionOptions& a = o.attention;
-  a.mechanism = mechanism;
-  a.score = mechanism == SourceMechanism::additive ? attention::ScoreKind::additive : score_kind(s.score);
-  a.attn_dim = s.attn_dim > 0 ? s.attn_dim : cfg.model.d_model;
-  a.local.mode =
-      s.local_mode == config::LocalMode::m ? attention::LocalMode::monotonic : attention::LocalMode::predictive;
-  a.local.window = s.local_window;
-  a.local.sigma = s.local_sigma;
-  a.hard.estimator = s.hard_estimator == config::HardEstimator::reinforce ? attention::HardEstimator::reinforce
-                                                                          : attention::HardEstimator::straight_through;
-  a.hard.entropy_bonus = s.entropy_bonus;
-  a.hard.baseline_decay = s.baseline_decay;
-  a.hard.temperature = s.gumbel_temperature;
+  mechanism.seq2seq(cfg, o);  // its module, its wiring and its own keys
   return o;
 }
 
 data::TransductionSpec transduction_spec(const Config& cfg, std::int64_t dp_size) {
-  check_seq2seq_keys(cfg, source_mechanism(cfg));  // config errors before the data's own checks
+  seq2seq_options(cfg);  // config errors before the data's own checks
   data::TransductionSpec spec;
   switch (cfg.seq2seq.task) {
     case config::Transduction::copy: spec.task = data::Transduction::copy; break;

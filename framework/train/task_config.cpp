@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "base/error.h"
+#include "framework/train/mechanisms/registry.h"
 
 namespace attnscale::train::task_config {
 
@@ -15,14 +16,10 @@ void fail(const Config& cfg, std::string_view key, std::string_view problem) {
   throw ConfigError(fmt::format("[config] {}: {} ({})", key, problem, origin(cfg, key)));
 }
 
-void check_model_mechanism(const Config& cfg, config::ModelType model, config::Mechanism mechanism) {
+void check_model_mechanism(const Config& cfg, config::ModelType model) {
   if (cfg.model.type != model)
     fail(cfg, "model.type", fmt::format("'{}' is not {}", config::to_string(cfg.model.type), config::to_string(model)));
-  if (cfg.attention.mechanism != mechanism)
-    fail(cfg, "attention.mechanism",
-         fmt::format("'{}' does not fit model.type = {}, which takes attention.mechanism = {}",
-                     config::to_string(cfg.attention.mechanism), config::to_string(model),
-                     config::to_string(mechanism)));
+  mechanism_of(cfg);
 }
 
 }  // namespace attnscale::train::task_config

@@ -21,8 +21,9 @@ std::string origin(const Config& cfg, std::string_view key);
 // ConfigError "[config] <key>: <problem> (<origin>)".
 [[noreturn]] void fail(const Config& cfg, std::string_view key, std::string_view problem);
 
-// model.type must be `model` (a programming error otherwise) and attention.mechanism `mechanism`.
-void check_model_mechanism(const Config& cfg, config::ModelType model, config::Mechanism mechanism);
+// model.type must be `model` (a programming error otherwise) and attention.mechanism one registered
+// for it (train/mechanisms/registry.h: mechanism_of).
+void check_model_mechanism(const Config& cfg, config::ModelType model);
 
 // A key the model would ignore is an error when it differs from its default, not a silent no-op.
 template <typename T>

@@ -12,7 +12,7 @@ using task_config::fail;
 using task_config::kEvalBatchBase;
 
 data::FeatureSequenceSpec feature_sequence_spec(const Config& cfg, std::int64_t dp_size) {
-  task_config::check_model_mechanism(cfg, config::ModelType::temporal, config::Mechanism::temporal);
+  task_config::check_model_mechanism(cfg, config::ModelType::temporal);
   task_config::reject_unused(cfg, "data.vocab_size", cfg.data.vocab_size, DataConfig{}.vocab_size,
                              "does not apply to model.type = temporal (the outputs are temporal.classes)");
   const TemporalConfig& t = cfg.temporal;

@@ -25,14 +25,6 @@ namespace {
 
 using Program = ProgramTest;
 
-std::vector<std::filesystem::path> shipped_configs() {
-  std::vector<std::filesystem::path> files;
-  for (const auto& entry : std::filesystem::recursive_directory_iterator(source_dir / "configs"))
-    if (entry.path().extension() == ".yaml") files.push_back(entry.path());
-  std::sort(files.begin(), files.end());
-  return files;
-}
-
 TEST_F(Program, ShowRoundTripsEveryShippedConfig) {
   const auto files = shipped_configs();
   ASSERT_FALSE(files.empty());

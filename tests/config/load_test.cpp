@@ -106,7 +106,7 @@ TEST(Load, ToYamlRoundTripsAwkwardValues) {
   cfg.optim.eps = 1e-300;
   cfg.parallel.timeout_s = 1e20;
   cfg.model.rope_theta = 500000.0;
-  cfg.attention.mechanism = config::Mechanism::multi_head_latent;
+  cfg.attention.mechanism = "multi_head_latent";
   cfg.logging.progress = config::ProgressMode::off;
   cfg.model.tie_embeddings = false;
   TempDir dir;
@@ -116,7 +116,7 @@ TEST(Load, ToYamlRoundTripsAwkwardValues) {
   EXPECT_EQ(back.run.dir, cfg.run.dir);
   EXPECT_EQ(back.optim.lr, cfg.optim.lr);
   EXPECT_EQ(back.optim.eps, cfg.optim.eps);
-  EXPECT_EQ(back.attention.mechanism, config::Mechanism::multi_head_latent);
+  EXPECT_EQ(back.attention.mechanism, "multi_head_latent");
   write_file(dir / "commented.yaml", to_yaml(cfg, YamlStyle::commented));
   EXPECT_EQ(to_yaml(load_config(dir / "commented.yaml")), to_yaml(cfg));
 }
@@ -200,7 +200,7 @@ TEST(Validate, ShardedSparsemaxNeedsAllGather) {
 
 TEST(Validate, ShardedAdaptiveSpanNeedsTheHaloOnAContiguousLayout) {
   Config cfg;
-  cfg.attention.mechanism = config::Mechanism::adaptive;
+  cfg.attention.mechanism = "adaptive";
   cfg.parallel.cp = 2;
   EXPECT_NE(error_of([&] { validate(cfg); })
                 .find("use parallel.algo = halo (or auto) and parallel.layout = contiguous, got ring and zigzag"),
@@ -213,7 +213,7 @@ TEST(Validate, ShardedAdaptiveSpanNeedsTheHaloOnAContiguousLayout) {
 TEST(Validate, UlyssesCannotSplitLatentAttention) {
   Config cfg;
   cfg.model.n_heads = 4;
-  cfg.attention.mechanism = config::Mechanism::multi_head_latent;
+  cfg.attention.mechanism = "multi_head_latent";
   cfg.parallel.cp = 2;
   EXPECT_NO_THROW(validate(cfg));  // ring
   cfg.parallel.ulysses = 2;

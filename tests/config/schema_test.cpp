@@ -1,9 +1,11 @@
 // The key tables: defaults, names, descriptions, enum spellings, ranges and suggestions.
+#include <algorithm>
 #include <set>
 #include <string>
 
 #include <gtest/gtest.h>
 
+#include "base/error.h"
 #include "framework/config/config.h"
 #include "framework/config/schema.h"
 #include "framework/config/suggest.h"
@@ -19,7 +21,7 @@ TEST(Schema, DefaultsAreTheDocumentedOnes) {
   EXPECT_EQ(cfg.model.type, config::ModelType::transformer_lm);
   EXPECT_EQ(cfg.model.d_model, 128);
   EXPECT_EQ(cfg.model.n_kv_heads, 0);
-  EXPECT_EQ(cfg.attention.mechanism, config::Mechanism::multi_head);
+  EXPECT_EQ(cfg.attention.mechanism, "multi_head");
   EXPECT_EQ(cfg.attention.impl, config::AttentionImpl::fused);
   EXPECT_EQ(cfg.attention.mask, config::Mask::causal);
   EXPECT_EQ(cfg.data.task, config::Task::associative_recall);
@@ -69,13 +71,31 @@ TEST(EnumNames, SpellingsRoundTripAndDropTrailingUnderscore) {
   EXPECT_EQ(config::to_string(config::ProgressMode::auto_), "auto");
   EXPECT_EQ(config::enum_from_string<config::ProgressMode>("auto"), config::ProgressMode::auto_);
   EXPECT_EQ(config::enum_from_string<config::ProgressMode>("auto_"), std::nullopt);
-  EXPECT_EQ(config::enum_names<config::Mechanism>().size(), 15u);
-  for (const auto name : config::enum_names<config::Mechanism>()) {
-    const auto value = config::enum_from_string<config::Mechanism>(name);
+  for (const auto name : config::enum_names<config::Mask>()) {
+    const auto value = config::enum_from_string<config::Mask>(name);
     ASSERT_TRUE(value.has_value()) << name;
     EXPECT_EQ(config::to_string(*value), name);
   }
   EXPECT_EQ(config::to_string(config::Mask::block_sparse), "block_sparse");
+}
+
+// attention.mechanism takes the registry's names (each once), and each reads back as written.
+TEST(Schema, MechanismKeyTakesTheRegistrysNames) {
+  const config::KeyInfo* key = config::find_key("attention.mechanism");
+  ASSERT_NE(key, nullptr);
+  EXPECT_EQ(key->kind, config::ValueKind::choice);
+  const auto names = config::mechanism_names();
+  ASSERT_EQ(key->choices.size(), names.size());
+  EXPECT_EQ(names.size(), 16u);
+  for (size_t i = 0; i < names.size(); ++i) {
+    EXPECT_EQ(key->choices[i], names[i]);
+    EXPECT_EQ(std::count(names.begin(), names.end(), names[i]), 1) << names[i];
+    Config cfg;
+    apply_override(cfg, "attention.mechanism=" + std::string(names[i]));
+    EXPECT_EQ(key->text_of(cfg), names[i]);
+  }
+  Config cfg;
+  EXPECT_THROW(apply_override(cfg, "attention.mechanism=multihead"), ConfigError);
 }
 
 TEST(Ranges, DescribeAndContain) {

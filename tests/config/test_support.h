@@ -1,6 +1,7 @@
 // Helpers for the config and io tests: scratch directories and running the attnscale program.
 #pragma once
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -17,6 +18,15 @@ namespace attnscale::testing {
 
 inline const std::filesystem::path source_dir{ATTNSCALE_SOURCE_DIR};
 inline const std::filesystem::path program{std::filesystem::path(ATTNSCALE_BINARY_DIR) / "bin" / "attnscale"};
+
+// Every .yaml under configs/, sorted.
+inline std::vector<std::filesystem::path> shipped_configs() {
+  std::vector<std::filesystem::path> files;
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(source_dir / "configs"))
+    if (entry.path().extension() == ".yaml") files.push_back(entry.path());
+  std::sort(files.begin(), files.end());
+  return files;
+}
 
 // A fresh directory under the system temp directory, removed with everything in it.
 class TempDir {

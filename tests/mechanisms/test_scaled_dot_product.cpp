@@ -1,13 +1,13 @@
 // Scaled dot-product, self and multi-head attention: the one dispatch function against the
 // definition, one-head MHA equals scaled dot-product attention over its projections, the
-// mechanisms' option checks.
+// registered mechanisms' option checks.
 #include <gtest/gtest.h>
 
 #include <cmath>
 
-#include "framework/attention/make_self_attention.h"
 #include "framework/attention/scaled_dot_product.h"
 #include "framework/core/ops/ops.h"
+#include "framework/train/mechanisms/registry.h"
 #include "mechanism_test_util.h"
 
 namespace attnscale {
@@ -77,27 +77,30 @@ TEST(MultiHead, SparsemaxNormalizerGradcheck) {
                                 [&](const std::vector<Tensor>& in) { return mha.forward(in[0], pos); });
 }
 
+// Each registered TransformerLM mechanism's factory refuses options that do not fit it, naming itself.
+void build(std::string_view mechanism, const attention::MultiHeadOptions& h, Generator& gen) {
+  const train::Mechanism* m = train::find_mechanism(mechanism, config::ModelType::transformer_lm);
+  EXPECT_NE(m, nullptr) << mechanism;
+  models::TransformerLMOptions options;
+  m->transformer_lm(Config{}, options);
+  options.make_attention(h, gen, DType::f32);
+}
+
 TEST(SelfAttentionFactory, OptionsThatDoNotFitNameTheMechanism) {
   Generator gen(8);
-  attention::SelfAttentionSpec spec;
-  spec.heads = heads(8, 2, 0, 10000.0);
-  spec.heads.mask.causal = true;
-  spec.kind = attention::SelfAttentionKind::scaled_dot_product;
-  test::expect_error([&] { attention::make_self_attention(spec, gen); }, {"[scaled_dot_product]", "n_heads = 1"});
-  spec.kind = attention::SelfAttentionKind::self;
-  spec.heads.n_kv_heads = 1;
-  test::expect_error([&] { attention::make_self_attention(spec, gen); }, {"[self]", "n_kv_heads"});
-  spec.kind = attention::SelfAttentionKind::multi_head_latent;
-  test::expect_error([&] { attention::make_self_attention(spec, gen); }, {"[multi_head_latent]", "n_kv_heads"});
-  spec.heads.n_kv_heads = 0;
-  spec.kind = attention::SelfAttentionKind::sparse;
-  test::expect_error([&] { attention::make_self_attention(spec, gen); }, {"[sparse]", "block_sparse", "sparsemax"});
-  spec.kind = attention::SelfAttentionKind::adaptive_span;
-  spec.heads.normalizer = kernels::Normalizer::sparsemax;
-  test::expect_error([&] { attention::make_self_attention(spec, gen); }, {"[adaptive_span]", "normalizer"});
-  spec.heads.normalizer = kernels::Normalizer::softmax;
-  spec.heads.mask.window = kernels::Window{3, 0};
-  test::expect_error([&] { attention::make_self_attention(spec, gen); }, {"[adaptive_span]", "mask"});
+  attention::MultiHeadOptions h = heads(8, 2, 0, 10000.0);
+  h.mask.causal = true;
+  test::expect_error([&] { build("scaled_dot_product", h, gen); }, {"[scaled_dot_product]", "n_heads = 1"});
+  h.n_kv_heads = 1;
+  test::expect_error([&] { build("self", h, gen); }, {"[self]", "n_kv_heads"});
+  test::expect_error([&] { build("multi_head_latent", h, gen); }, {"[multi_head_latent]", "n_kv_heads"});
+  h.n_kv_heads = 0;
+  test::expect_error([&] { build("sparse", h, gen); }, {"[sparse]", "block_sparse", "sparsemax"});
+  h.normalizer = kernels::Normalizer::sparsemax;
+  test::expect_error([&] { build("adaptive", h, gen); }, {"[adaptive_span]", "normalizer"});
+  h.normalizer = kernels::Normalizer::softmax;
+  h.mask.window = kernels::Window{3, 0};
+  test::expect_error([&] { build("adaptive", h, gen); }, {"[adaptive_span]", "mask"});
   test::expect_error(
       [&] {
         attention::MultiHeadAttention mha(heads(8, 3, 0, 10000.0), gen);

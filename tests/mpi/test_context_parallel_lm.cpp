@@ -152,7 +152,7 @@ TEST(ContextParallelLM, HaloTrafficPerLayerIsTheWindow) {
 }
 
 void latent_attention(Config& cfg) {
-  cfg.attention.mechanism = config::Mechanism::multi_head_latent;
+  cfg.attention.mechanism = "multi_head_latent";
   cfg.model.n_kv_heads = 0;  // MLA's keys and values come from its latent
   cfg.mla.kv_lora_rank = 6;
   cfg.mla.qk_nope_head_dim = 4;
@@ -191,7 +191,7 @@ TEST(ContextParallelLM, LatentAttentionHaloMovesTheLatent) {
 
 void sparsemax_blocks(Config& cfg) {
   block_pattern(cfg);
-  cfg.attention.mechanism = config::Mechanism::sparse;
+  cfg.attention.mechanism = "sparse";
   cfg.attention.normalizer = config::Normalizer::sparsemax;
 }
 
@@ -204,7 +204,7 @@ TEST(ContextParallelLM, SparsemaxAllGatherMatchesOneRank) {
 }
 
 void adaptive_span(Config& cfg) {
-  cfg.attention.mechanism = config::Mechanism::adaptive;
+  cfg.attention.mechanism = "adaptive";
   cfg.model.n_kv_heads = 0;
   cfg.adaptive_span.max_span = 12;  // wider than a shard over 2..4 ranks of 19 tokens
   cfg.adaptive_span.ramp = 4;

@@ -43,31 +43,31 @@ Config tiny_config(config::ModelType type, int dp) {
   cfg.logging.progress = config::ProgressMode::off;
   switch (type) {
     case config::ModelType::seq2seq:
-      cfg.attention.mechanism = config::Mechanism::soft;
+      cfg.attention.mechanism = "soft";
       cfg.data.vocab_size = 8;
       cfg.seq2seq.min_len = 2;
       cfg.seq2seq.max_len = 6;
       break;
     case config::ModelType::encoder_decoder:
-      cfg.attention.mechanism = config::Mechanism::cross;
+      cfg.attention.mechanism = "cross";
       cfg.data.vocab_size = 10;
       cfg.encoder_decoder.min_len = 2;
       cfg.encoder_decoder.max_len = 6;
       break;
     case config::ModelType::captioner:
-      cfg.attention.mechanism = config::Mechanism::adaptive;
+      cfg.attention.mechanism = "adaptive";
       cfg.captioner.regions = 4;
       cfg.captioner.classes = 3;
       cfg.captioner.objects = 2;
       break;
     case config::ModelType::memn2n:
-      cfg.attention.mechanism = config::Mechanism::memory;
+      cfg.attention.mechanism = "memory";
       cfg.memn2n.hops = 2;
       cfg.memn2n.max_sentences = 6;
       cfg.memn2n.linear_start_steps = 1;  // the first step without the softmax, the others with it
       break;
     case config::ModelType::temporal:
-      cfg.attention.mechanism = config::Mechanism::temporal;
+      cfg.attention.mechanism = "temporal";
       cfg.temporal.classes = 4;
       cfg.temporal.events = 2;
       cfg.temporal.min_steps = 3;
@@ -127,7 +127,7 @@ TEST(DataParallelModels, Seq2SeqMatchesOneRank) { expect_matches_one_rank(config
 
 TEST(DataParallelModels, Seq2SeqAdditiveMatchesOneRank) {
   expect_matches_one_rank(config::ModelType::seq2seq,
-                          [](Config& cfg) { cfg.attention.mechanism = config::Mechanism::additive; });
+                          [](Config& cfg) { cfg.attention.mechanism = "additive"; });
 }
 
 TEST(DataParallelModels, EncoderDecoderMatchesOneRank) { expect_matches_one_rank(config::ModelType::encoder_decoder); }
@@ -164,7 +164,7 @@ TEST(DataParallelModels, TemporalMatchesOneRank) { expect_matches_one_rank(confi
 TEST(DataParallelModels, HardAttentionBaselineFollowsTheGlobalMeanReward) {
   auto comm = test::fresh_comm();
   Config cfg = tiny_config(config::ModelType::seq2seq, comm->size());
-  cfg.attention.mechanism = config::Mechanism::hard;
+  cfg.attention.mechanism = "hard";
   const ProcessGrid grid(*comm, GridShape::for_world(comm->size(), 1));
   train::ParallelContext parallel;
   parallel.world = comm.get();
@@ -201,7 +201,7 @@ TEST(DataParallelModels, Seq2SeqWithDropoutAndHardAttentionResumesBitExactly) {
   parallel.grid = &grid;
   const auto config = [&](const std::string& name, int64_t every) {
     Config cfg = tiny_config(config::ModelType::seq2seq, comm->size());
-    cfg.attention.mechanism = config::Mechanism::hard;
+    cfg.attention.mechanism = "hard";
     cfg.model.dropout = 0.2;
     cfg.run.dir = (dir.path() / name).string();
     cfg.train.steps = 4;

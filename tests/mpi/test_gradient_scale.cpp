@@ -56,7 +56,7 @@ Config seq2seq_config() {  // variable-length examples: every rank pads its shar
   cfg.model.d_model = 8;
   cfg.model.n_heads = 2;
   cfg.model.n_layers = 1;
-  cfg.attention.mechanism = config::Mechanism::soft;
+  cfg.attention.mechanism = "soft";
   cfg.data.vocab_size = 8;
   cfg.seq2seq.min_len = 2;
   cfg.seq2seq.max_len = 6;

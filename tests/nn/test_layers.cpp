@@ -152,12 +152,13 @@ TEST(Attention, FusedMatchesPlainForEveryConfigMask) {
   }
 }
 
-TEST(Attention, PositionsOfFindsStridedRuns) {
+TEST(Attention, CompactPositionsFindsStridedRuns) {
   const std::vector<int64_t> zigzag{0, 1, 2, 9, 10, 11}, striped{1, 4, 7, 10};
-  EXPECT_EQ(attention::positions_of(zigzag).runs().size(), 2u);
-  ASSERT_EQ(attention::positions_of(striped).runs().size(), 1u);
-  EXPECT_EQ(attention::positions_of(striped).runs()[0].stride, 3);
-  EXPECT_EQ(attention::positions_of(striped).at(3), 10);
+  EXPECT_EQ(kernels::Positions::compact(zigzag).runs().size(), 2u);
+  ASSERT_EQ(kernels::Positions::compact(striped).runs().size(), 1u);
+  EXPECT_EQ(kernels::Positions::compact(striped).runs()[0].stride, 3);
+  EXPECT_EQ(kernels::Positions::compact(striped).at(3), 10);
+  EXPECT_EQ(kernels::Positions::compact(std::vector<int64_t>{0, 3, 6, 7, 8}).runs().size(), 2u);
 }
 
 }  // namespace

@@ -80,14 +80,17 @@ TEST(PredictionScore, TokensUpToEosAndExactSequences) {
 
 // ---- model ---------------------------------------------------------------------------------------
 
-models::Seq2SeqOptions tiny(attention::SourceMechanism mechanism) {
-  models::Seq2SeqOptions o;
-  o.vocab_size = 6;
-  o.embed_dim = 3;
-  o.hidden_size = 3;
-  o.attention.mechanism = mechanism;
-  o.attention.attn_dim = 2;
-  return o;
+// The model options of `mechanism` from a config (its registration installs the attention), shrunk.
+models::Seq2SeqOptions tiny(std::string_view mechanism) {
+  Config cfg;
+  cfg.model.type = config::ModelType::seq2seq;
+  cfg.attention.mechanism = mechanism;
+  cfg.data.vocab_size = 6;
+  cfg.model.d_model = 3;
+  cfg.model.n_layers = 1;
+  cfg.seq2seq.embed_dim = 3;
+  cfg.seq2seq.attn_dim = 2;
+  return train::seq2seq_options(cfg);
 }
 
 // Teacher-forced logits as a function of every parameter, on a padded batch.
@@ -103,27 +106,25 @@ void expect_model_gradcheck(const models::Seq2SeqOptions& options) {
 }
 
 TEST(Seq2Seq, LuongWiringGradcheck) {
-  auto options = tiny(attention::SourceMechanism::global);
+  auto options = tiny("global");
   options.num_layers = 2;  // stacked encoder and decoder, bridged per layer
   expect_model_gradcheck(options);
 }
 
 TEST(Seq2Seq, LuongWithoutInputFeedingGradcheck) {
-  auto options = tiny(attention::SourceMechanism::local);
+  auto options = tiny("local");
   options.input_feeding = false;
   options.bidirectional = false;
   expect_model_gradcheck(options);
 }
 
-TEST(Seq2Seq, BahdanauWiringGradcheck) { expect_model_gradcheck(tiny(attention::SourceMechanism::additive)); }
+TEST(Seq2Seq, BahdanauWiringGradcheck) { expect_model_gradcheck(tiny("additive")); }
 
 // Greedy decoding feeds back its own argmax: teacher-forcing the model on [bos, predictions] must
 // reproduce the predictions at every step, for every mechanism (hard included, in evaluation mode).
 TEST(Seq2Seq, GreedyDecodingAgreesWithTeacherForcingOnItsOwnOutput) {
-  for (const auto mechanism :
-       {attention::SourceMechanism::soft, attention::SourceMechanism::hard, attention::SourceMechanism::additive,
-        attention::SourceMechanism::global, attention::SourceMechanism::local}) {
-    SCOPED_TRACE(std::string(attention::mechanism_name(mechanism)));
+  for (const char* mechanism : {"soft", "hard", "additive", "global", "local"}) {
+    SCOPED_TRACE(mechanism);
     Generator init(41);
     auto options = tiny(mechanism);
     options.vocab_size = 9, options.hidden_size = 8, options.embed_dim = 5;
@@ -141,7 +142,7 @@ TEST(Seq2Seq, GreedyDecodingAgreesWithTeacherForcingOnItsOwnOutput) {
 
 TEST(Seq2Seq, ParametersAreNamedByPart) {
   Generator init(1);
-  models::Seq2Seq model(tiny(attention::SourceMechanism::local), init);
+  models::Seq2Seq model(tiny("local"), init);
   std::vector<std::string> names;
   for (const auto& p : model.named_parameters()) names.push_back(p.name);
   for (const char* expected :
@@ -180,7 +181,8 @@ void expect_config_error(const std::string& name, std::vector<std::string> overr
 
 TEST(Seq2SeqConfig, OptionsThatDoNotFitTheMechanismAreErrorsNamingTheKey) {
   expect_config_error("global", {"attention.mechanism=multi_head"},
-                      "[config] attention.mechanism: 'multi_head' is not an encoder-decoder mechanism");
+                      "[config] attention.mechanism: 'multi_head' does not fit model.type = seq2seq, which takes "
+                      "attention.mechanism = soft, hard, additive, global or local (command line");
   expect_config_error("global", {"seq2seq.score=additive"}, "[config] seq2seq.score: 'additive' is Bahdanau's score");
   expect_config_error("global", {"seq2seq.score=dot"},
                       "[config] seq2seq.score: 'dot' needs encoder and decoder states");

@@ -22,7 +22,7 @@ kernels::AttentionParams attention_params(const Tensor& q, const Tensor& k, cons
   ATTNSCALE_CHECK(shape.kv_heads > 0 && shape.q_heads % shape.kv_heads == 0, "attention",
                   "query heads ({}) not divisible by key/value heads ({})", shape.q_heads, shape.kv_heads);
   kernels::AttentionParams p = kernels::default_attention_params(shape);
-  if (spec.scale > 0) p.scale = spec.scale;
+  p.scale = kernels::score_scale(spec.scale, shape.head_dim);
   p.mask = spec.mask;
   p.mask.q_segment = spec.q_segment;
   p.mask.k_segment = spec.k_segment;
