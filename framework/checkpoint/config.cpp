@@ -15,7 +15,8 @@ namespace fs = std::filesystem;
 // Entries ending in '.' are whole sections.
 constexpr std::string_view kFreeKeys[] = {"run.name",         "run.dir",           "train.resume",  "train.log_every",
                                           "train.eval_every", "train.eval_batches", "train.threads", "train.skip_nonfinite_steps", "parallel.",
-                                          "checkpoint.",      "logging.",          "memn2n.eval_split", "memn2n.show_attention"};
+                                          "checkpoint.",      "logging.",          "memn2n.eval_split", "memn2n.show_attention",
+                                          "data.eval_split"};
 // run.device and run.allow_tf32: the saved state means the same on either device and GEMM precision
 // (checkpoints are device-neutral HDF5), but the resumed run is then not bit-for-bit the one that
 // would have continued, so the change is said.

@@ -1,6 +1,8 @@
 #include "framework/train/lm_task.h"
 #include "framework/train/task_config.h"
 
+#include <fmt/format.h>
+
 #include "base/logging.h"
 #include "framework/core/autograd/node.h"
 #include "framework/config/enum_names.h"
@@ -85,8 +87,24 @@ data::SyntheticSpec synthetic_spec(const Config& cfg, std::int64_t dp_size) {
   return s;
 }
 
+namespace {
+
+std::optional<data::ListOpsBatches> listops_batches(const Config& cfg, int64_t dp_size) {
+  if (cfg.data.path.empty()) return std::nullopt;
+  if (cfg.data.vocab_size < data::kListOpsVocabSize)
+    throw ConfigError(fmt::format("[config] data.vocab_size: {}, but the ListOps vocabulary of data.path has {} tokens",
+                                  cfg.data.vocab_size, data::kListOpsVocabSize));
+  return data::ListOpsBatches(data::read_listops(cfg.data.path), cfg.data.seq_len, micro_batch_size(cfg, dp_size),
+                              cfg.data.pack);
+}
+
+}  // namespace
+
 LMTask::LMTask(const Config& cfg, ParallelContext parallel)
-    : task_(synthetic_spec(cfg, parallel.dp_size())),
+    : task_(cfg.data.path.empty() ? std::make_optional<data::SyntheticTask>(synthetic_spec(cfg, parallel.dp_size()))
+                                  : std::nullopt),
+      listops_(listops_batches(cfg, parallel.dp_size())),
+      eval_split_(cfg.data.eval_split == config::EvalSplit::test ? data::Split::test : data::Split::validation),
       // Its own stream per rank: the same masks on every dp rank would correlate their micro-batches.
       dropout_gen_(rank_stream_seed(static_cast<uint64_t>(cfg.run.seed) + 2 + static_cast<uint64_t>(parallel.cp_rank()),
                                     parallel)),
@@ -110,9 +128,12 @@ LMTask::LMTask(const Config& cfg, ParallelContext parallel)
 // The micro-batch of global batch `index` that this data-parallel rank owns: sequences
 // [index * dp + dp_rank) of size micro_batch, so dp ranks together see exactly the sequences one rank
 // with the whole batch would see.
-BatchResult LMTask::run(int64_t index, bool training) {
+double LMTask::chance_accuracy() const {
+  return listops_ ? 1.0 / static_cast<double>(data::kListOpsClasses) : task_->chance_accuracy();
+}
+
+BatchResult LMTask::run(const data::TokenBatch& full, bool training) {
   model_->train(training);
-  const data::TokenBatch full = task_.batch(local_batch_index(parallel_, index));
   // Batches are drawn on the host (a pure function of the index) and moved to the model's device.
   const Tensor inputs = index_select(full.inputs, 1, local_positions_).to(parallel_.device);
   const Tensor targets = reshape(index_select(full.targets, 1, local_positions_), {-1}).to(parallel_.device);
@@ -140,12 +161,16 @@ BatchResult LMTask::run(int64_t index, bool training) {
   return r;
 }
 
-BatchResult LMTask::train_batch(int64_t index) { return run(index, true); }
+BatchResult LMTask::train_batch(int64_t index) {
+  const int64_t local = local_batch_index(parallel_, index);
+  return run(listops_ ? listops_->train_batch(local) : task_->batch(local), true);
+}
 
 BatchResult LMTask::eval_batch(int64_t index) {
   autograd::NoGradGuard no_grad;
   if (index == 0 && log_evaluation_) log_evaluation_(*model_);
-  return run(kEvalBatchBase + index, false);
+  if (listops_) return run(listops_->eval_batch(eval_split_, local_batch_index(parallel_, index)), false);
+  return run(task_->batch(local_batch_index(parallel_, kEvalBatchBase + index)), false);
 }
 
 }  // namespace attnscale::train

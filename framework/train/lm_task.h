@@ -1,9 +1,13 @@
-// Language modelling on a synthetic task with the TransformerLM: the quickstart run.
+// Language modelling on a synthetic task with the TransformerLM (the quickstart run), or sequence
+// classification on a ListOps file (data.path): the model reads an expression causally and its
+// output at the expression's last token, through the LM head, is scored against the answer digit.
 #pragma once
 
 #include <memory>
+#include <optional>
 
 #include "framework/config/config.h"
+#include "framework/data/listops.h"
 #include "framework/data/synthetic.h"
 #include "framework/models/transformer_lm.h"
 #include "framework/train/parallel_context.h"
@@ -20,14 +24,16 @@ class LMTask : public TrainTask {
   nn::Module& model() override { return *model_; }
   BatchResult train_batch(int64_t index) override;
   BatchResult eval_batch(int64_t index) override;
-  double chance_accuracy() const override { return task_.chance_accuracy(); }
+  double chance_accuracy() const override;
   std::vector<NamedGenerator> generators() override { return {{"dropout", &dropout_gen_}}; }
 
  private:
-  BatchResult run(int64_t index, bool training);
+  BatchResult run(const data::TokenBatch& full, bool training);
 
   std::unique_ptr<models::TransformerLM> model_;
-  data::SyntheticTask task_;
+  std::optional<data::SyntheticTask> task_;         // data.path empty
+  std::optional<data::ListOpsBatches> listops_;     // data.path set
+  data::Split eval_split_ = data::Split::validation;
   Generator dropout_gen_;
   ParallelContext parallel_;
   Tensor local_positions_;  // int64 global positions of this rank's tokens

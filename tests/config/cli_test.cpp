@@ -23,12 +23,7 @@
 namespace attnscale::testing {
 namespace {
 
-class Program : public ::testing::Test {
- protected:
-  void SetUp() override {
-    ASSERT_TRUE(std::filesystem::exists(program)) << "build the program first: ninja -C build attnscale_app";
-  }
-};
+using Program = ProgramTest;
 
 TEST_F(Program, ShowRoundTripsEveryShippedConfig) {
   const auto files = shipped_configs();
