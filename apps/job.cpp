@@ -39,10 +39,9 @@ Device rank_device(const Config& cfg, const NodeInfo& node, int world_rank) {
   const Device device = cuda_device(cuda::gpu_for_local_rank(node.local_rank, cuda::probe().device_count));
   cuda::set_current(device);
   cuda::set_allow_tf32(cfg.run.allow_tf32);
-  const cuda::DeviceProperties p = cuda::properties(device);
-  LOG_INFO("rank {} (local rank {} of {}) on {}: GPU {} ({}, sm_{}{}, {:.1f} GiB){}", world_rank, node.local_rank,
-           node.local_size, host_name(), device.index, p.name, p.major, p.minor,
-           static_cast<double>(p.total_memory) / double(1 << 30), cfg.run.allow_tf32 ? ", TF32 GEMMs allowed" : "");
+  LOG_INFO("rank {} (local rank {} of {}) on {}: GPU {}: {}{}", world_rank, node.local_rank, node.local_size,
+           host_name(), device.index, cuda::describe(cuda::properties(device)),
+           cfg.run.allow_tf32 ? ", TF32 GEMMs allowed" : "");
   return device;
 }
 

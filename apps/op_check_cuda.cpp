@@ -61,7 +61,7 @@ class DeviceArray {
 template <typename T>
 AttentionOutput<T> run_attention_cuda(const AttentionInput<T>& input) {
   const kernels::AttentionShape& s = input.shape();
-  const cudaStream_t stream = cuda::compute_stream(kGpu);
+  const cuda::Stream stream = cuda::compute_stream(kGpu);
   const DeviceArray<T> q(input.q.data), k(input.k.data), v(input.v.data);
   const DeviceArray<int32_t> q_segment(input.q_segment), k_segment(input.k_segment),
       k_valid(input.k_valid);

@@ -8,11 +8,14 @@
 //   ninja -C build bench_long_step
 //   OMP_NUM_THREADS=1 mpirun -n 2 --oversubscribe build/bin/bench_long_step
 //       [--tokens 1048576] [--window 4096] [--d-model 64] [--layers 2] [--heads 2]
-//       [--algo halo|ring|auto] [--steps 2] [--no-reference] [--store-activations] [--json FILE]
+//       [--algo halo|ring|all_gather|auto] [--steps 2] [--no-reference] [--store-activations]
+//       [--data listops.h5] [--json FILE]
 //   (as root add --allow-run-as-root)
 //
 // The step is the trainer's (framework/train/trainer.cpp): LMTask::train_batch on the copy task
-// (the loss over every token of the sequence), backward, GradientReducer, clip_grad_norm, AdamW.
+// (the loss over every token of the sequence), or with --data on ListOps expressions packed back to
+// back into the sequence (a real task: the loss at each expression's last token, `attnscale prepare
+// listops`), backward, GradientReducer, clip_grad_norm, AdamW.
 // Reference, measured in the same run afterwards: every rank runs the same model on its own shard
 // as a sequence of its own (tokens / ranks, the same window) with no communication, so
 // step / reference is what spreading one sequence over the ranks costs beyond the local work
@@ -53,6 +56,7 @@ struct Options {
   bool reference = true;
   bool checkpointing = true;  // model.activation_checkpointing
   std::string json_path;
+  std::string data_path;  // a ListOps file; empty = the copy task
 };
 
 // Empty after --help (printed).
@@ -64,11 +68,14 @@ std::optional<Options> parse(int argc, char** argv) {
   app.add_option("--d-model", o.d_model, "model width")->check(CLI::PositiveNumber);
   app.add_option("--layers", o.layers, "transformer blocks")->check(CLI::PositiveNumber);
   app.add_option("--heads", o.heads, "attention heads")->check(CLI::PositiveNumber);
-  app.add_option("--algo", o.algo, "parallel.algo")->check(CLI::IsMember({"halo", "ring", "auto"}));
+  app.add_option("--algo", o.algo, "parallel.algo")->check(CLI::IsMember({"halo", "ring", "all_gather", "auto"}));
   app.add_option("--steps", o.steps, "training steps timed")->check(CLI::PositiveNumber);
   app.add_flag("!--no-reference", o.reference, "skip the shard-alone reference");
   app.add_flag("!--store-activations", o.checkpointing, "keep activations instead of recomputing them");
   app.add_option("--json", o.json_path, "write the report here");
+  app.add_option("--data", o.data_path, "train on this ListOps file (`attnscale prepare listops`), its expressions "
+                                        "packed into the sequence, instead of the copy task")
+      ->check(CLI::ExistingFile);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp&) {
@@ -90,9 +97,11 @@ Config step_config(const Options& o, int64_t tokens, int cp) {
   cfg.attention.mask = config::Mask::window;
   cfg.attention.window = o.window;
   cfg.data.task = config::Task::copy;
+  cfg.data.path = o.data_path;
+  cfg.data.pack = true;  // read only with data.path
   cfg.data.seq_len = tokens;
   cfg.data.batch_size = 1;
-  cfg.data.vocab_size = 32;
+  cfg.data.vocab_size = 32;  // the copy task's; ListOps uses 16 of them
   cfg.optim.name = config::Optimizer::adamw;
   cfg.parallel.cp = cp;
   cfg.parallel.layout = config::Layout::contiguous;
@@ -193,8 +202,9 @@ int run(int argc, char** argv) {
   const std::string algo = ranks > 1 ? o.algo : "none";
   const ProcessGrid grid(world, GridShape::for_world(ranks, ranks));
   if (world.rank() == 0)
-    std::printf("bench_long_step: %lld tokens over %d ranks (contiguous, parallel.algo %s), causal window %lld, "
+    std::printf("bench_long_step: %s, %lld tokens over %d ranks (contiguous, parallel.algo %s), causal window %lld, "
                 "TransformerLM d_model %lld, %lld layers, %lld heads, f32, AdamW, activations %s (OMP_NUM_THREADS=%s)\n",
+                o.data_path.empty() ? "copy task" : ("ListOps " + o.data_path).c_str(),
                 static_cast<long long>(o.tokens), ranks, algo.c_str(), static_cast<long long>(o.window),
                 static_cast<long long>(o.d_model), static_cast<long long>(o.layers), static_cast<long long>(o.heads),
                 o.checkpointing ? "recomputed" : "stored", std::getenv("OMP_NUM_THREADS") ? std::getenv("OMP_NUM_THREADS") : "unset");
@@ -229,6 +239,7 @@ int run(int argc, char** argv) {
                         {"layers", o.layers},
                         {"heads", o.heads},
                         {"algo", algo},
+                        {"data", o.data_path.empty() ? std::string("copy task") : o.data_path},
                         {"activation_checkpointing", o.checkpointing},
                         {"omp_num_threads", std::getenv("OMP_NUM_THREADS") ? std::getenv("OMP_NUM_THREADS") : "unset"},
                         {"peak_rss_gib_per_rank", peak}};

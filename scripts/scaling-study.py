@@ -4,11 +4,13 @@
 Each point is one run of build/bin/bench_long_step (one full training step of a TransformerLM on one
 sequence sharded over the ranks, causal sliding window) with --json. Everything lands in one
 directory: points/*.json and *.log per point, results.csv / results.json, config.json, and PNG plots
-(step time, tokens/s, peak memory per rank, attention bytes sent, each against sequence length, one
-line per (algo, ranks)).
+(step time, tokens/s, cost per token with its fitted power law, peak memory per rank, attention bytes
+sent, each against sequence length, one line per (algo, ranks)).
 
   scripts/build.sh                                   # builds build/bin/bench_long_step
   scripts/scaling-study.py --tokens 16384,32768,65536 --ranks 1,2 --algo ring,halo --window 4096
+  scripts/scaling-study.py --tokens 4096,16384,65536 --algo ring,halo,all_gather --data listops.h5
+                                                     # a real task: ListOps expressions packed into each sequence
   scripts/scaling-study.py --quick                   # a few seconds: a smoke test
   scripts/scaling-study.py --replot DIR              # redraw the plots of a finished sweep
 
@@ -40,7 +42,7 @@ import time
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
 TAG = "[scaling-study]"
-ALGOS = ("ring", "halo", "auto")
+ALGOS = ("ring", "halo", "all_gather", "auto")
 NO_ALGO = "none"  # the algo of a 1-rank point: no communication
 
 # --quick fills in whatever the command line leaves unset.
@@ -99,6 +101,9 @@ def parse_args(argv):
     p.add_argument("--timeout", metavar="SECONDS", type=float,
                    help=f"seconds per point before it is killed (default {DEFAULTS['timeout']:.0f})")
     p.add_argument("--out", metavar="DIR", help="output directory (default runs/scaling-<timestamp>)")
+    p.add_argument("--data", metavar="FILE",
+                   help="train on this ListOps file (attnscale prepare listops), expressions packed into each "
+                        "sequence, instead of the benchmark's copy task")
     p.add_argument("--bench", metavar="PATH", help="the benchmark program (default build/bin/bench_long_step)")
     p.add_argument("--mpirun", metavar="PATH", help="mpirun program for ranks > 1 (default: mpirun on PATH)")
     p.add_argument("--replot", metavar="DIR",
@@ -141,6 +146,8 @@ def find_programs(args):
         if not mpirun or not shutil.which(mpirun):
             raise UsageError(f"mpirun not found ({args.mpirun or 'PATH'}), needed for --ranks above 1: "
                              f"run scripts/install-deps.sh (openmpi-bin) or pass --mpirun PATH")
+    if args.data and not pathlib.Path(args.data).is_file():
+        raise UsageError(f"--data {args.data}: no such file (make it with: attnscale prepare listops --output FILE)")
     return bench.resolve(), mpirun
 
 
@@ -167,6 +174,8 @@ def point_command(args, bench, mpirun, tokens, ranks, algo, json_path):
         cmd.append("--no-reference")
     if args.store_activations:
         cmd.append("--store-activations")
+    if args.data:
+        cmd += ["--data", str(pathlib.Path(args.data).resolve())]
     if ranks == 1:
         return cmd  # one rank needs no mpirun
     launcher = [mpirun, "-np", str(ranks), "--oversubscribe"]
@@ -310,19 +319,35 @@ def series(rows):
     return dict(sorted(out.items(), key=lambda kv: (kv[0][1], kv[0][0])))
 
 
-def scaling_exponents(rows):
-    """Slope of log(metric) against log(tokens) per series: 1 = linear in sequence length, 0 = flat."""
+def power_law(points, metric):
+    """(exponent b, coefficient a) of metric = a * tokens^b fitted on log-log axes, or None."""
     import numpy as np
+    y = np.array([p[metric] for p in points], dtype=float)
+    if len(points) < 2 or not np.all(y > 0):
+        return None
+    slope, intercept = np.polyfit(np.log([p["tokens"] for p in points]), np.log(y), 1)
+    return float(slope), float(np.exp(intercept))
+
+
+def cost_per_token_us(row):
+    return 1e6 * row["step_time_s"] / row["tokens"]
+
+
+def scaling_exponents(rows):
+    """Slope of log(metric) against log(tokens) per series: 1 = linear in sequence length, 0 = flat.
+    cost_per_token_us: the step's microseconds per token fitted as a * tokens^b (b = step exponent - 1)."""
     fits = {}
     for (algo, ranks), points in series(rows).items():
         if len(points) < 2:
             continue
-        x = np.log([p["tokens"] for p in points])
         fit = {}
         for metric in ("step_time_s", "peak_rss_gib_max", "attention_bytes_sent"):
-            y = np.array([p[metric] for p in points], dtype=float)
-            if np.all(y > 0):
-                fit[metric] = float(np.polyfit(x, np.log(y), 1)[0])
+            law = power_law(points, metric)
+            if law:
+                fit[metric] = law[0]
+        law = power_law([dict(p, cost=cost_per_token_us(p)) for p in points], "cost")
+        if law:
+            fit["cost_per_token_us"] = {"exponent": law[0], "coefficient": law[1]}
         fits[f"{algo}/{ranks}"] = fit
     return fits
 
@@ -332,7 +357,8 @@ def series_label(algo, ranks):
 
 
 def plot_title(config):
-    return (f"bench_long_step: window {config['window']}, d_model {config['d_model']}, {config['layers']} layers, "
+    data = "ListOps packed" if config.get("data", "copy task") != "copy task" else "copy task"
+    return (f"bench_long_step ({data}): window {config['window']}, d_model {config['d_model']}, {config['layers']} layers,\n"
             f"{config['heads']} heads, OMP_NUM_THREADS={config['omp_num_threads']}")
 
 
@@ -345,11 +371,13 @@ def plot(out, rows, title):
     figures = [  # file, metric, y label, log y (which drops zeros: 1 rank sends nothing)
         ("step_time.png", "step_time_s", "training step time (s)", True),
         ("tokens_per_s.png", "tokens_per_s", "tokens / s (whole step)", False),
+        ("cost_per_token.png", "cost_per_token_us", "step time per token (us); dashed: fit a * tokens^b", True),
         ("peak_memory.png", "peak_rss_gib_max", "peak resident memory per rank (GiB)", True),
         ("attention_bytes.png", "attention_bytes_sent", "attention bytes sent by rank 0 per step (MiB)", True),
     ]
     written = []
-    by_series = series(rows)
+    by_series = {key: [dict(p, cost_per_token_us=cost_per_token_us(p)) for p in points]
+                 for key, points in series(rows).items()}
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     color_of = {key: colors[i % len(colors)] for i, key in enumerate(by_series)}  # the same in every plot
     all_tokens = sorted({r["tokens"] for r in rows})
@@ -363,8 +391,14 @@ def plot(out, rows, title):
                 pts = [(t, v / 2**20) for t, v in pts]
             plotted += [v for _, v in pts]
             if pts:
+                label = series_label(algo, ranks)
+                law = power_law(points, metric) if metric == "cost_per_token_us" else None
+                if law:
+                    label += f" (b = {law[0]:.2f})"
+                    ax.plot([t for t, _ in pts], [law[1] * t ** law[0] for t, _ in pts], linestyle="--",
+                            color=color_of[(algo, ranks)])
                 ax.plot([t for t, _ in pts], [v for _, v in pts], marker="o", color=color_of[(algo, ranks)],
-                        label=series_label(algo, ranks))
+                        label=label)
         ax.set_xscale("log", base=2)
         ax.set_xticks(all_tokens, [f"{t // 1024}k" if t % 1024 == 0 else str(t) for t in all_tokens])
         ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())  # only the swept lengths are labelled
@@ -425,7 +459,7 @@ def main(argv):
         "command": [sys.argv[0]] + list(argv), "started": started.isoformat(timespec="seconds"),
         "bench": str(bench), "mpirun": mpirun, "git_commit": git_commit(),
         "tokens": args.tokens, "ranks": args.ranks, "algo": args.algo, "window": args.window,
-        "d_model": args.d_model, "layers": args.layers, "heads": args.heads, "steps": args.steps,
+        "data": args.data or "copy task", "d_model": args.d_model, "layers": args.layers, "heads": args.heads, "steps": args.steps,
         "activation_checkpointing": not args.store_activations, "reference": args.reference,
         "omp_num_threads": args.threads, "openblas_coretype": os.environ.get("OPENBLAS_CORETYPE", "unset"),
         "timeout_s": args.timeout, "quick": args.quick,
@@ -467,8 +501,12 @@ def main(argv):
                                                   "exponents_vs_tokens": fits}, indent=2) + "\n")
     plots = plot(out, rows, plot_title(config))
     for name, fit in fits.items():
-        exponents = ", ".join(f"{metric} {round(value, 2) + 0.0:.2f}" for metric, value in fit.items())
+        exponents = ", ".join(f"{metric} {round(value, 2) + 0.0:.2f}" for metric, value in fit.items()
+                              if metric != "cost_per_token_us")
         log(f"exponent vs tokens, {name}: {exponents}")
+        if "cost_per_token_us" in fit:
+            law = fit["cost_per_token_us"]
+            log(f"cost per token, {name}: {law['coefficient']:.4g} us * tokens^{law['exponent']:.3f}")
     log(f"wrote results.csv, results.json, config.json, {', '.join(plots)} in {out}")
     if failed:
         log(f"{len(failed)} of {len(rows)} points failed: " +

@@ -115,7 +115,7 @@ Tensor halo_prefix(const Tensor& t_in, Communicator* comm, const kernels::Layout
   if (comm == nullptr || comm->size() == 1) {
     if (rows == 0) return t_in;
     const Shape& s = t_in.shape();
-    return concat({Tensor::zeros({s[0], s[1], rows, s[3]}, t_in.dtype()), t_in}, 2);
+    return concat({Tensor::zeros({s[0], s[1], rows, s[3]}, t_in.dtype(), t_in.device()), t_in}, 2);
   }
   ATTNSCALE_CHECK(layout.kind == kernels::LayoutKind::contiguous && layout.ranks == comm->size(), "halo_prefix",
                   "needs a contiguous layout over the {} ranks (got {} over {})", comm->size(),

@@ -14,30 +14,20 @@ namespace attnscale::attention {
 namespace {
 
 // clamp(u, 0, 1) whose gradient passes inside [0, 1] and, outside, only in the direction that
-// leads back inside (the projected gradient of the paper's clamp after each update).
+// leads back inside (the projected gradient of the paper's clamp after each update). Built from
+// elementwise ops, so it runs on u's device.
 Tensor project_unit(const Tensor& u) {
-  Tensor y = Tensor::empty(u.shape(), u.dtype());
-  const Tensor uc = u.contiguous();
-  ATTNSCALE_DISPATCH_FLOAT(u.dtype(), "adaptive_span", [&] {
-    for (int64_t i = 0; i < u.numel(); ++i)
-      y.data<scalar_t>()[i] = std::clamp(uc.data<scalar_t>()[i], scalar_t{0}, scalar_t{1});
-  });
-  const Tensor saved = uc.detach();
-  return autograd::record(y, "project_unit", {u}, [saved](const Tensor& g_in) {
-    const Tensor g = g_in.contiguous();
-    Tensor du = Tensor::empty(saved.shape(), saved.dtype());
-    ATTNSCALE_DISPATCH_FLOAT(saved.dtype(), "adaptive_span", [&] {
-      for (int64_t i = 0; i < saved.numel(); ++i) {
-        const scalar_t x = saved.data<scalar_t>()[i], gi = g.data<scalar_t>()[i];
-        // Descent moves u by -g: below 0 only a negative g helps, above 1 only a positive one.
-        const bool pass = (x > 0 && x < 1) || (x <= 0 && gi < 0) || (x >= 1 && gi > 0);
-        du.data<scalar_t>()[i] = pass ? gi : scalar_t{0};
-      }
-    });
-    return std::vector<Tensor>{du};
+  const Tensor zero = Tensor::scalar(0.0, u.dtype()).to(u.device()), one = Tensor::scalar(1.0, u.dtype()).to(u.device());
+  const Tensor y = minimum(maximum(u.detach(), zero), one);
+  const Tensor saved = u.detach();
+  return autograd::record(y, "project_unit", {u}, [saved, zero, one](const Tensor& g) {
+    // Descent moves u by -g: below 0 only a negative g helps, above 1 only a positive one.
+    const Tensor inside = mul(greater(saved, zero), less(saved, one));
+    const Tensor back_up = mul(sub(one, greater(saved, zero)), less(g, zero));
+    const Tensor back_down = mul(sub(one, less(saved, one)), greater(g, zero));
+    return std::vector<Tensor>{mul(g, add(add(inside, back_up), back_down))};
   });
 }
-
 }  // namespace
 
 AdaptiveSpanAttention::AdaptiveSpanAttention(const AdaptiveSpanOptions& o, Generator& gen, DType dtype)
@@ -105,28 +95,30 @@ Tensor AdaptiveSpanAttention::attend_band(const Tensor& q, const Tensor& k, cons
     std::vector<int64_t> rows(static_cast<size_t>(n * w));
     for (int64_t t = 0; t < n; ++t)
       for (int64_t j = 0; j < w; ++j) rows[t * w + j] = t + j;
-    return reshape(index_select(x, 2, Tensor::from(rows, {n * w})), {b, h, n, w, width});
+    return reshape(index_select(x, 2, Tensor::from(rows, {n * w}).to(x.device())), {b, h, n, w, width});
   };
   const Tensor scores = mul(squeeze(matmul(unsqueeze(q, 3), transpose(band(k, d), -1, -2)), 3), scale);  // [B,H,N,w]
 
   // Distance of band slot j is x = w-1-j. log m_z(x) joins the scores: a_tr is then a softmax.
   std::vector<double> distance(static_cast<size_t>(w));
   for (int64_t j = 0; j < w; ++j) distance[j] = static_cast<double>(w - 1 - j);
-  const Tensor dist = Tensor::from(distance, {1, w}).to(q.dtype());
+  const Device device = q.device();
+  const Tensor dist = Tensor::from(distance, {1, w}).to(q.dtype()).to(device);
+  const Tensor one = Tensor::scalar(1.0, q.dtype()).to(device);
   const Tensor ramp_value = mul(add(sub(reshape(spans, {h, 1}), dist), ramp), 1.0 / ramp);  // [H, w]
-  const Tensor m = sub(Tensor::scalar(1.0, q.dtype()), relu(sub(Tensor::scalar(1.0, q.dtype()), relu(ramp_value))));
+  const Tensor m = sub(one, relu(sub(one, relu(ramp_value))));
   // Keys with m = 0 (beyond the span) and slots before the sequence start get -inf; log m
   // elsewhere (m is 1 at x = 0, so no row is empty).
-  const Tensor zero_m = equal(m.detach(), Tensor::scalar(0.0, q.dtype()));  // 0/1, no gradient
-  Tensor bias = Tensor::zeros({n, w}, q.dtype());
+  const Tensor zero_m = equal(m.detach(), Tensor::scalar(0.0, q.dtype()).to(device));  // 0/1, no gradient
+  Tensor bias = Tensor::zeros({n, w}, q.dtype());  // filled on the host, then moved
   ATTNSCALE_DISPATCH_FLOAT(q.dtype(), "adaptive_span", [&] {
     for (int64_t t = 0; t < n; ++t)
       for (int64_t j = 0; j < w; ++j)
         if (first + t - (w - 1 - j) < 0) bias.data<scalar_t>()[t * w + j] = -std::numeric_limits<scalar_t>::infinity();
   });
-  const Tensor log_m = reshape(log(where(zero_m, Tensor::scalar(1.0, q.dtype()), m)), {1, h, 1, w});
-  const Tensor beyond = reshape(masked_fill(Tensor::zeros({h, w}, q.dtype()), zero_m, -INFINITY), {1, h, 1, w});
-  const Tensor weights = softmax(add(add(add(scores, log_m), beyond), bias), -1);  // [B,H,N,w]
+  const Tensor log_m = reshape(log(where(zero_m, one, m)), {1, h, 1, w});
+  const Tensor beyond = reshape(masked_fill(Tensor::zeros({h, w}, q.dtype(), device), zero_m, -INFINITY), {1, h, 1, w});
+  const Tensor weights = softmax(add(add(add(scores, log_m), beyond), bias.to(device)), -1);  // [B,H,N,w]
   return reshape(matmul(unsqueeze(weights, 3), band(v, dv)), {b, h, n, dv});
 }
 

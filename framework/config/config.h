@@ -159,8 +159,9 @@ ATTNSCALE_CONFIG_ENUM(TemporalOutput, label, sequence);
   KEY(std::int64_t, vocab_size, 32, at_least(2), "vocabulary size (tokens of the synthetic task)")      \
   KEY(std::int64_t, num_pairs, 8, at_least(1), "associative_recall: key/value pairs shown before the queries") \
   KEY(std::int64_t, copy_span, 64, at_least(1), "local_copy: tokens per copied chunk; every scored prediction looks copy_span + 1 tokens back") \
-  KEY(std::string, path, "", any_value, "dataset file (han, transformer_lm: a corpus from attnscale prepare docs); empty = the synthetic data.task") \
-  KEY(config::EvalSplit, eval_split, config::EvalSplit::validation, any_value, "transformer_lm with data.path: the split evaluation reads (validation for selection, test once)")
+  KEY(std::string, path, "", any_value, "dataset file; empty = the synthetic data.task (transformer_lm: a corpus from `attnscale prepare docs`, read as windows of tokens, or a ListOps file from `attnscale prepare listops`, classified at each example's last token)") \
+  KEY(bool, pack, false, any_value, "transformer_lm on a ListOps data.path: pack consecutive examples into each data.seq_len row (causal: an answer also sees earlier examples); false = one example a row, right-padded") \
+  KEY(config::EvalSplit, eval_split, config::EvalSplit::validation, any_value, "transformer_lm on data.path: the split evaluations read (validation for selection, test once; han has its own han.eval_split)")
 
 #define ATTNSCALE_OPTIM_KEYS(KEY)                                                                      \
   KEY(config::Optimizer, name, config::Optimizer::adamw, any_value, "optimizer")                      \

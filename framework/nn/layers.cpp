@@ -4,6 +4,7 @@
 
 #include "framework/core/ops/indexing.h"
 #include "framework/core/ops/nn_functional.h"
+#include "framework/core/ops/norm.h"
 #include "framework/core/ops/ops.h"
 
 namespace attnscale::nn {
@@ -33,19 +34,13 @@ LayerNorm::LayerNorm(int64_t dim, double eps, DType dtype) : eps_(eps) {
   beta_ = register_parameter("bias", Tensor::zeros({dim}, dtype));
 }
 
-Tensor LayerNorm::forward(const Tensor& x) const {
-  const Tensor centered = sub(x, mean(x, {-1}, true));
-  const Tensor inv_std = rsqrt(add(mean(square(centered), {-1}, true), eps_));
-  return add(mul(mul(centered, inv_std), gamma_), beta_);
-}
+Tensor LayerNorm::forward(const Tensor& x) const { return layer_norm(x, gamma_, beta_, eps_); }
 
 RMSNorm::RMSNorm(int64_t dim, double eps, DType dtype) : eps_(eps) {
   gamma_ = register_parameter("weight", Tensor::ones({dim}, dtype));
 }
 
-Tensor RMSNorm::forward(const Tensor& x) const {
-  return mul(mul(x, rsqrt(add(mean(square(x), {-1}, true), eps_))), gamma_);
-}
+Tensor RMSNorm::forward(const Tensor& x) const { return rms_norm(x, gamma_, eps_); }
 
 std::shared_ptr<Norm> make_norm(const std::string& kind, int64_t dim, DType dtype) {
   if (kind == "layernorm") return std::make_shared<LayerNorm>(dim, 1e-5, dtype);

@@ -6,6 +6,11 @@
 #include "framework/core/autograd/node.h"
 #include "kernels/rope.h"
 
+#if ATTNSCALE_HAVE_CUDA
+#include "framework/core/tensor/cuda_handles.h"
+#include "kernels/cuda/rope.h"
+#endif
+
 namespace attnscale::nn {
 namespace {
 
@@ -40,6 +45,20 @@ Tensor rotate_tensor(const Tensor& x, const std::vector<double>& cos_table, cons
   return y;
 }
 
+#if ATTNSCALE_HAVE_CUDA
+// The GPU computes each angle from the positions (on x's device) instead of reading tables.
+Tensor rotate_on_cuda(const Tensor& x, const Tensor& positions, double theta, bool inverse) {
+  const Tensor xc = x.contiguous();
+  Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
+  const int64_t d = x.shape().back(), n = x.shape()[x.dim() - 2], rows = n * d == 0 ? 0 : x.numel() / (n * d);
+  ATTNSCALE_DISPATCH_FLOAT(x.dtype(), "rope", [&] {
+    cuda::rope_rotate<scalar_t>(xc.device_data<scalar_t>(), y.device_data<scalar_t>(), rows, n, d,
+                                positions.device_data<int64_t>(), theta, inverse, cuda::compute_stream(x.device()));
+  });
+  return y;
+}
+#endif
+
 }  // namespace
 
 Tensor apply_rope(const Tensor& x, const Tensor& positions, double theta) {
@@ -49,6 +68,15 @@ Tensor apply_rope(const Tensor& x, const Tensor& positions, double theta) {
   ATTNSCALE_CHECK(positions.dtype() == DType::i64 && positions.dim() == 1 && positions.numel() == n, "rope",
                   "positions must be int64 [{}], got {} {}", n, dtype_name(positions.dtype()),
                   shape_str(positions.shape()));
+#if ATTNSCALE_HAVE_CUDA
+  if (x.device().is_cuda()) {
+    const Tensor pos = positions.to(x.device());
+    Tensor y = rotate_on_cuda(x, pos, theta, false);
+    return autograd::record(y, "rope", {x}, [pos, theta](const Tensor& g) {
+      return std::vector<Tensor>{rotate_on_cuda(g, pos, theta, true)};
+    });
+  }
+#endif
   const std::vector<int64_t> pos = positions.to_vector<int64_t>();
   auto cos_table = std::make_shared<std::vector<double>>(n * half);
   auto sin_table = std::make_shared<std::vector<double>>(n * half);

@@ -9,6 +9,8 @@
 namespace attnscale::nn {
 
 // x [..., N, D] (D even), positions int64 [N] (global positions of the N rows). Differentiable in x.
+// The positions describe the rows, like a mask: they may stay on the host when x is on a GPU (they
+// are copied to it, N integers).
 Tensor apply_rope(const Tensor& x, const Tensor& positions, double theta = 10000.0);
 
 }  // namespace attnscale::nn

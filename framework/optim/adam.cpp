@@ -2,7 +2,12 @@
 
 #include <limits>
 
+#include "framework/core/ops/op_helpers.h"
 #include "kernels/optim.h"
+
+#if ATTNSCALE_HAVE_CUDA
+#include "kernels/cuda/optim.h"
+#endif
 
 namespace attnscale {
 namespace {
@@ -40,6 +45,10 @@ void Adam::update(size_t index, const Tensor& grad, int64_t step, std::span<Tens
                             .step = step};
   Tensor param = params()[index].tensor;
   ATTNSCALE_DISPATCH_FLOAT(param.dtype(), name().c_str(), [&] {
+    ATTNSCALE_ON_CUDA(param.device(), cuda::adam_update<scalar_t>(
+                                          param.numel(), param.device_data<scalar_t>(), grad.device_data<scalar_t>(),
+                                          buffers[0].device_data<scalar_t>(), buffers[1].device_data<scalar_t>(), s,
+                                          cuda::compute_stream(param.device())));
     kernels::adam_update<scalar_t>(param.numel(), param.data<scalar_t>(), grad.data<scalar_t>(),
                                    buffers[0].data<scalar_t>(), buffers[1].data<scalar_t>(), s);
   });

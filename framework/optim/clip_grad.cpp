@@ -1,20 +1,48 @@
 #include "framework/optim/clip_grad.h"
 
+#include <algorithm>
 #include <cmath>
+#include <vector>
 
 #include "framework/core/autograd/node.h"
 #include "framework/core/ops/ops.h"
 #include "framework/core/tensor/non_finite.h"
+#include "framework/core/ops/op_helpers.h"
 #include "kernels/elementwise.h"
 #include "kernels/optim.h"
+
+#if ATTNSCALE_HAVE_CUDA
+#include "kernels/cuda/elementwise.h"
+#include "kernels/cuda/optim.h"
+#endif
 
 namespace attnscale {
 namespace {
 constexpr const char* kWhere = "clip_grad_norm";
 
-void check_cpu(const NamedTensor& p, const Tensor& grad) {
-  if (!grad.device().is_cpu()) throw_no_kernel(fmt::format("{} (gradient of '{}')", kWhere, p.name), grad.device());
-}
+#if ATTNSCALE_HAVE_CUDA
+// The sum of squares of the gradients on one GPU: each adds into a total that stays there, read
+// once at the end (one synchronisation per step, not one per parameter).
+class DeviceSumOfSquares {
+ public:
+  explicit DeviceSumOfSquares(Device device)
+      : device_(device),
+        workspace_(Tensor::empty({cuda::kSumOfSquaresPartials}, DType::f64, device)),
+        total_(Tensor::zeros({}, DType::f64, device)) {}
+  Device device() const { return device_; }
+  void add(const Tensor& g) {
+    ATTNSCALE_DISPATCH_FLOAT(g.dtype(), kWhere, [&] {
+      cuda::sum_of_squares<scalar_t>(g.numel(), g.device_data<scalar_t>(), workspace_.device_data<double>(),
+                                     total_.device_data<double>(), cuda::compute_stream(device_));
+    });
+  }
+  double read() const { return total_.item(); }
+
+ private:
+  Device device_;
+  Tensor workspace_, total_;
+};
+#endif
 
 [[noreturn]] void throw_non_finite(std::span<const NamedTensor> params, double norm) {
   NamedTensors grads;
@@ -40,6 +68,10 @@ void scale_grads(std::span<const NamedTensor> params, double factor) {
       continue;
     }
     ATTNSCALE_DISPATCH_FLOAT(grad.dtype(), kWhere, [&] {
+      ATTNSCALE_ON_CUDA(grad.device(), cuda::binary_scalar<scalar_t>(
+                                           kernels::BinaryOp::mul, grad.numel(), grad.device_data<scalar_t>(),
+                                           static_cast<scalar_t>(factor), grad.device_data<scalar_t>(),
+                                           cuda::compute_stream(grad.device())));
       scalar_t* g = grad.data<scalar_t>();
       kernels::binary_scalar<scalar_t>(kernels::BinaryOp::mul, grad.numel(), g, static_cast<scalar_t>(factor), g);
     });
@@ -61,14 +93,27 @@ double clip(std::span<const NamedTensor> params, double max_norm, const std::fun
 
 double grad_sum_of_squares(std::span<const NamedTensor> params) {
   double total = 0;
+#if ATTNSCALE_HAVE_CUDA
+  std::vector<DeviceSumOfSquares> on_gpus;
+#endif
   for (const NamedTensor& p : params) {
     const Tensor grad = p.tensor.grad();
     if (!grad.defined()) continue;
-    check_cpu(p, grad);
     const Tensor g = grad.contiguous();
+    if (!g.device().is_cpu()) {
+#if ATTNSCALE_HAVE_CUDA
+      auto it = std::find_if(on_gpus.begin(), on_gpus.end(), [&](const auto& s) { return s.device() == g.device(); });
+      if (it == on_gpus.end()) it = on_gpus.emplace(on_gpus.end(), g.device());
+      it->add(g);
+#endif
+      continue;
+    }
     total += ATTNSCALE_DISPATCH_FLOAT(g.dtype(), kWhere,
                                       [&] { return kernels::sum_of_squares<scalar_t>(g.numel(), g.data<scalar_t>()); });
   }
+#if ATTNSCALE_HAVE_CUDA
+  for (const DeviceSumOfSquares& s : on_gpus) total += s.read();
+#endif
   return total;
 }
 

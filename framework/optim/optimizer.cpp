@@ -48,7 +48,6 @@ void Optimizer::step() {
                     shape_str(grad.shape()), dtype_name(p.tensor.dtype()), shape_str(p.tensor.shape()));
     ATTNSCALE_CHECK(grad.device() == p.tensor.device(), name_, "gradient of '{}' is on {} but the parameter is on {}",
                     p.name, grad.device().str(), p.tensor.device().str());
-    if (!p.tensor.device().is_cpu()) throw_no_kernel(name_, p.tensor.device());
     grads[i] = grad.contiguous();
   }
   for (size_t i = 0; i < params_.size(); ++i) {

@@ -5,8 +5,11 @@
 // State names are "<family>.<slot>/<parameter name>", e.g. "adam.m/layers.0.attn.q_proj.weight".
 // Every parameter has a step count "<family>.step/<name>" (int64 scalar: the updates applied to it;
 // like PyTorch, a parameter without a gradient is skipped and its count does not advance). State
-// tensors are allocated when the optimizer is built, with the parameter's shape and dtype, so
-// state() is complete from the start.
+// tensors are allocated when the optimizer is built, with the parameter's shape, dtype and device
+// (a parameter on a GPU is updated there by kernels/cuda/optim.h, its buffers never leave it), so
+// state() is complete from the start. The step counts stay on the host: each update reads its
+// parameter's count to form the bias corrections, which a count on the GPU would turn into a
+// synchronising copy per parameter and step.
 //
 // The learning rate is not part of the state: it is a pure function of the step (lr_schedule.h),
 // set by the caller before each step().

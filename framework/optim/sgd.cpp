@@ -2,7 +2,12 @@
 
 #include <limits>
 
+#include "framework/core/ops/op_helpers.h"
 #include "kernels/optim.h"
+
+#if ATTNSCALE_HAVE_CUDA
+#include "kernels/cuda/optim.h"
+#endif
 
 namespace attnscale {
 namespace {
@@ -34,6 +39,11 @@ void Sgd::update(size_t index, const Tensor& grad, int64_t step, std::span<Tenso
                            .first_step = step == 1};
   Tensor param = params()[index].tensor;
   ATTNSCALE_DISPATCH_FLOAT(param.dtype(), "sgd", [&] {
+    ATTNSCALE_ON_CUDA(param.device(),
+                      cuda::sgd_update<scalar_t>(param.numel(), param.device_data<scalar_t>(),
+                                                 grad.device_data<scalar_t>(),
+                                                 buffers.empty() ? nullptr : buffers[0].device_data<scalar_t>(), s,
+                                                 cuda::compute_stream(param.device())));
     scalar_t* momentum_buf = buffers.empty() ? nullptr : buffers[0].data<scalar_t>();
     kernels::sgd_update<scalar_t>(param.numel(), param.data<scalar_t>(), grad.data<scalar_t>(), momentum_buf, s);
   });

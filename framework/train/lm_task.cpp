@@ -1,6 +1,10 @@
 #include "framework/train/lm_task.h"
 #include "framework/train/task_config.h"
 
+#include <filesystem>
+
+#include <fmt/format.h>
+
 #include "base/logging.h"
 #include "framework/core/autograd/node.h"
 #include "framework/config/enum_names.h"
@@ -8,6 +12,7 @@
 #include "framework/core/ops/nn_functional.h"
 #include "framework/core/ops/ops.h"
 #include "framework/core/tensor/cuda_runtime.h"
+#include "framework/io/hdf5.h"
 #include "framework/train/data_parallel_task.h"
 #include "framework/train/from_config.h"
 #include "framework/train/mechanisms/registry.h"
@@ -85,20 +90,48 @@ data::SyntheticSpec synthetic_spec(const Config& cfg, std::int64_t dp_size) {
   return s;
 }
 
+namespace {
+
+// data.path is a document corpus (`attnscale prepare docs`, read as windows of tokens) or a ListOps
+// file (`attnscale prepare listops`), told apart by the file's format attribute; anything else gets
+// the ListOps reader's error.
+bool is_doc_corpus(const std::string& path) {
+  if (path.empty() || !std::filesystem::exists(path)) return false;
+  const h5::File file = h5::File::open_read(path);
+  return file.has_attribute("/", "format") && file.string_attribute("/", "format") == "attnscale-docs";
+}
+
+std::optional<data::ListOpsBatches> listops_batches(const Config& cfg, int64_t dp_size) {
+  if (cfg.data.path.empty() || is_doc_corpus(cfg.data.path)) return std::nullopt;
+  if (cfg.data.vocab_size < data::kListOpsVocabSize)
+    throw ConfigError(fmt::format("[config] data.vocab_size: {}, but the ListOps vocabulary of data.path has {} tokens",
+                                  cfg.data.vocab_size, data::kListOpsVocabSize));
+  return data::ListOpsBatches(data::read_listops(cfg.data.path), cfg.data.seq_len, micro_batch_size(cfg, dp_size),
+                              cfg.data.pack);
+}
+
+}  // namespace
+
 LMTask::LMTask(const Config& cfg, ParallelContext parallel)
-    : task_(synthetic_spec(cfg, parallel.dp_size())),
+    : task_(cfg.data.path.empty() ? std::make_optional<data::SyntheticTask>(synthetic_spec(cfg, parallel.dp_size()))
+                                  : std::nullopt),
+      listops_(listops_batches(cfg, parallel.dp_size())),
+      eval_split_(cfg.data.eval_split == config::EvalSplit::test ? data::Split::test : data::Split::validation),
       // Its own stream per rank: the same masks on every dp rank would correlate their micro-batches.
       dropout_gen_(rank_stream_seed(static_cast<uint64_t>(cfg.run.seed) + 2 + static_cast<uint64_t>(parallel.cp_rank()),
                                     parallel)),
       parallel_(parallel) {
   int64_t vocab_size = cfg.data.vocab_size;
-  if (!cfg.data.path.empty()) {
+  if (is_doc_corpus(cfg.data.path)) {
+    if (cfg.data.pack)
+      throw ConfigError(fmt::format("[config] data.pack: packs ListOps examples; {} is a document corpus, read as "
+                                    "windows of consecutive tokens already",
+                                    cfg.data.path));
     corpus_ = std::make_shared<const data::DocCorpus>(data::read_doc_corpus(cfg.data.path));
     vocab_size = static_cast<int64_t>(corpus_->vocabulary.size());
     const int64_t micro = micro_batch_size(cfg, parallel_.dp_size());
     const auto seed = static_cast<uint64_t>(cfg.run.seed);
-    const data::Split eval_split =
-        cfg.data.eval_split == config::EvalSplit::test ? data::Split::test : data::Split::validation;
+    const data::Split eval_split = eval_split_;
     train_windows_.emplace(*corpus_, data::Split::train, cfg.data.seq_len, micro, seed);
     eval_windows_.emplace(*corpus_, eval_split, cfg.data.seq_len, micro, seed);
     const int64_t available = eval_windows_->consecutive_batches() / parallel_.dp_size();
@@ -131,7 +164,8 @@ LMTask::LMTask(const Config& cfg, ParallelContext parallel)
 }
 
 double LMTask::chance_accuracy() const {
-  return corpus_ ? 1.0 / static_cast<double>(corpus_->vocabulary.size()) : task_.chance_accuracy();
+  if (corpus_) return 1.0 / static_cast<double>(corpus_->vocabulary.size());
+  return listops_ ? 1.0 / static_cast<double>(data::kListOpsClasses) : task_->chance_accuracy();
 }
 
 // Loss and accuracy of this rank's share of a batch (its cp positions of every sequence).
@@ -169,15 +203,16 @@ BatchResult LMTask::run(const data::TokenBatch& full, bool training) {
 // with the whole batch would see (corpus windows are drawn per sequence index, like the synthetic tasks).
 BatchResult LMTask::train_batch(int64_t index) {
   const int64_t local = local_batch_index(parallel_, index);
-  return run(train_windows_ ? train_windows_->random_batch(local) : task_.batch(local), true);
+  if (train_windows_) return run(train_windows_->random_batch(local), true);
+  return run(listops_ ? listops_->train_batch(local) : task_->batch(local), true);
 }
 
 BatchResult LMTask::eval_batch(int64_t index) {
   autograd::NoGradGuard no_grad;
   if (index == 0 && log_evaluation_) log_evaluation_(*model_);
-  return run(eval_windows_ ? eval_windows_->consecutive_batch(local_batch_index(parallel_, index))
-                           : task_.batch(local_batch_index(parallel_, kEvalBatchBase + index)),
-             false);
+  if (eval_windows_) return run(eval_windows_->consecutive_batch(local_batch_index(parallel_, index)), false);
+  if (listops_) return run(listops_->eval_batch(eval_split_, local_batch_index(parallel_, index)), false);
+  return run(task_->batch(local_batch_index(parallel_, kEvalBatchBase + index)), false);
 }
 
 }  // namespace attnscale::train

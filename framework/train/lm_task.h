@@ -1,6 +1,8 @@
-// Language modelling with the TransformerLM: on a synthetic task (the quickstart run), or with
-// data.path on a prepared corpus (`attnscale prepare docs`, e.g. --unit char for characters):
-// random windows of the training split, evaluation over consecutive windows of data.eval_split.
+// Language modelling on a synthetic task with the TransformerLM (the quickstart run); with data.path,
+// on a prepared document corpus (`attnscale prepare docs`, e.g. --unit char for characters: random
+// windows of the training split, evaluation over consecutive windows of data.eval_split), or sequence
+// classification on a ListOps file: the model reads an expression causally and its output at the
+// expression's last token, through the LM head, is scored against the answer digit.
 #pragma once
 
 #include <memory>
@@ -8,6 +10,7 @@
 
 #include "framework/config/config.h"
 #include "framework/data/corpus_windows.h"
+#include "framework/data/listops.h"
 #include "framework/data/synthetic.h"
 #include "framework/models/transformer_lm.h"
 #include "framework/train/parallel_context.h"
@@ -28,17 +31,19 @@ class LMTask : public TrainTask {
   std::vector<NamedGenerator> generators() override { return {{"dropout", &dropout_gen_}}; }
 
   models::TransformerLM& lm() { return *model_; }
-  // The corpus data.path names; null on a synthetic task.
+  // The document corpus data.path names; null on a synthetic task or a ListOps file.
   const std::shared_ptr<const data::DocCorpus>& corpus() const { return corpus_; }
 
  private:
-  BatchResult run(const data::TokenBatch& batch, bool training);
+  BatchResult run(const data::TokenBatch& full, bool training);
 
   std::unique_ptr<models::TransformerLM> model_;
-  data::SyntheticTask task_;
-  std::shared_ptr<const data::DocCorpus> corpus_;
-  // data.path set: windows of the training split and of data.eval_split.
+  std::optional<data::SyntheticTask> task_;         // data.path empty
+  std::optional<data::ListOpsBatches> listops_;     // data.path: a ListOps file
+  std::shared_ptr<const data::DocCorpus> corpus_;   // data.path: a document corpus
+  // A corpus: windows of the training split and of data.eval_split.
   std::optional<data::CorpusWindows> train_windows_, eval_windows_;
+  data::Split eval_split_ = data::Split::validation;
   Generator dropout_gen_;
   ParallelContext parallel_;
   Tensor local_positions_;  // int64 global positions of this rank's tokens

@@ -2,14 +2,27 @@
 
 #include <limits>
 #include <type_traits>
-#include <utility>
 
+#include <cublas_v2.h>
 #include <fmt/format.h>
 
 #include "base/error.h"
 
 namespace attnscale::cuda {
 namespace {
+
+// Throws RuntimeFailure "[cublas] <call> failed: <status name> (file:line)".
+[[noreturn]] void throw_cublas_error(cublasStatus_t status, const char* call, const char* file, int line) {
+  throw RuntimeFailure(fmt::format("[cublas] {} failed: {}: {} ({}:{})", call, cublasGetStatusName(status),
+                                   cublasGetStatusString(status), file, line));
+}
+
+#define ATTNSCALE_CUBLAS_CHECK(call)                                                             \
+  do {                                                                                           \
+    const cublasStatus_t attnscale_cublas_status = (call);                                       \
+    if (attnscale_cublas_status != CUBLAS_STATUS_SUCCESS)                                        \
+      ::attnscale::cuda::throw_cublas_error(attnscale_cublas_status, #call, __FILE__, __LINE__); \
+  } while (0)
 
 int to_int(int64_t v, const char* what) {
   if (v < 0 || v > std::numeric_limits<int>::max())
@@ -19,27 +32,12 @@ int to_int(int64_t v, const char* what) {
 
 }  // namespace
 
-void throw_cublas_error(cublasStatus_t status, const char* call, const char* file, int line) {
-  throw RuntimeFailure(fmt::format("[cublas] {} failed: {}: {} ({}:{})", call, cublasGetStatusName(status),
-                                   cublasGetStatusString(status), file, line));
-}
+void Blas::Destroy::operator()(cublasContext* handle) const { cublasDestroy(handle); }
 
-Blas::Blas(bool allow_tf32) : allow_tf32_(allow_tf32) { ATTNSCALE_CUBLAS_CHECK(cublasCreate(&handle_)); }
-
-Blas::~Blas() {
-  if (handle_) cublasDestroy(handle_);
-}
-
-Blas::Blas(Blas&& other) noexcept
-    : handle_(std::exchange(other.handle_, nullptr)), allow_tf32_(other.allow_tf32_) {}
-
-Blas& Blas::operator=(Blas&& other) noexcept {
-  if (this != &other) {
-    if (handle_) cublasDestroy(handle_);
-    handle_ = std::exchange(other.handle_, nullptr);
-    allow_tf32_ = other.allow_tf32_;
-  }
-  return *this;
+Blas::Blas(bool allow_tf32) : allow_tf32_(allow_tf32) {
+  cublasHandle_t handle = nullptr;
+  ATTNSCALE_CUBLAS_CHECK(cublasCreate(&handle));
+  handle_.reset(handle);
 }
 
 template <typename T>
@@ -50,10 +48,10 @@ void Blas::gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T a
   const cudaDataType_t type = kFloat ? CUDA_R_32F : CUDA_R_64F;
   const cublasComputeType_t compute =
       kFloat ? (allow_tf32_ ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F) : CUBLAS_COMPUTE_64F;
-  ATTNSCALE_CUBLAS_CHECK(cublasSetStream(handle_, stream));
+  ATTNSCALE_CUBLAS_CHECK(cublasSetStream(handle_.get(), stream));
   // cuBLAS is column-major: a row-major C (m x n) is a column-major C^T, and
   // C^T = op(B)^T op(A)^T, so B goes first and m, n swap.
-  ATTNSCALE_CUBLAS_CHECK(cublasGemmEx(handle_, trans_b ? CUBLAS_OP_T : CUBLAS_OP_N, trans_a ? CUBLAS_OP_T : CUBLAS_OP_N,
+  ATTNSCALE_CUBLAS_CHECK(cublasGemmEx(handle_.get(), trans_b ? CUBLAS_OP_T : CUBLAS_OP_N, trans_a ? CUBLAS_OP_T : CUBLAS_OP_N,
                                       to_int(n, "n"), to_int(m, "m"), to_int(k, "k"), &alpha, b, type,
                                       to_int(ldb, "ldb"), a, type, to_int(lda, "lda"), &beta, c, type,
                                       to_int(ldc, "ldc"), compute, CUBLAS_GEMM_DEFAULT));

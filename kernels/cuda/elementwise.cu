@@ -4,8 +4,8 @@
 #include <type_traits>
 
 #include "kernels/cuda/elementwise.h"
-#include "kernels/cuda/launch_checks.h"
 #include "kernels/cuda/primitives.cuh"
+#include "kernels/cuda/strided.cuh"
 #include "kernels/elementwise_math.h"
 
 namespace attnscale::cuda {
@@ -40,41 +40,14 @@ struct DeviceMath {
   __device__ static T normal_pdf(T x) { return T(0.39894228040143267794) * math::exp(T(-0.5) * x * x); }
 };
 
-// Output-contiguous shape with the strides of N operands: the operands' offsets of a linear index.
-template <int N>
-struct StridedShape {
-  int ndim = 0;
-  int64_t shape[kMaxDims] = {};
-  int64_t strides[N][kMaxDims] = {};
-
-  __device__ void offsets(int64_t linear, int64_t (&at)[N]) const {
-    for (int k = 0; k < N; ++k) at[k] = 0;
-    for (int d = ndim - 1; d >= 0; --d) {
-      const int64_t coordinate = linear % shape[d];
-      linear /= shape[d];
-      for (int k = 0; k < N; ++k) at[k] += coordinate * strides[k][d];
-    }
-  }
-};
-
-template <int N>
-StridedShape<N> strided_shape(const char* where, int ndim, const int64_t* shape,
-                              const int64_t* const (&strides)[N], int64_t& numel) {
-  check_dims(where, ndim, kMaxDims);
-  StridedShape<N> s;
-  s.ndim = ndim;
-  numel = 1;
-  for (int d = 0; d < ndim; ++d) {
-    s.shape[d] = shape[d];
-    numel *= shape[d];
-    for (int k = 0; k < N; ++k) s.strides[k][d] = strides[k][d];
-  }
-  return s;
-}
-
 template <typename T>
 __global__ void fill_kernel(int64_t n, T value, T* out) {
   for (int64_t i = global_index(); i < n; i += global_stride()) out[i] = value;
+}
+
+template <typename From, typename To>
+__global__ void cast_kernel(int64_t n, const From* in, To* out) {
+  for (int64_t i = global_index(); i < n; i += global_stride()) out[i] = static_cast<To>(in[i]);
 }
 
 template <typename T>
@@ -126,6 +99,11 @@ __global__ void strided_accumulate_kernel(StridedShape<1> shape, int64_t n, cons
 template <typename T>
 void fill(int64_t n, T value, T* out, Stream stream) {
   if (n > 0) launch(fill_kernel<T>, blocks_for(n, kThreads), kThreads, 0, stream, n, value, out);
+}
+
+template <typename From, typename To>
+void cast(int64_t n, const From* in, To* out, Stream stream) {
+  if (n > 0) launch(cast_kernel<From, To>, blocks_for(n, kThreads), kThreads, 0, stream, n, in, out);
 }
 
 template <typename T>
@@ -183,6 +161,16 @@ template void binary<int64_t>(BinaryOp, int, const int64_t*, const int64_t*, con
                               const int64_t*, int64_t*, Stream);
 template void strided_copy<int64_t>(int, const int64_t*, const int64_t*, const int64_t*, int64_t*, Stream);
 template void fill<int64_t>(int64_t, int64_t, int64_t*, Stream);
+#define INSTANTIATE_CAST(From, To) template void cast<From, To>(int64_t, const From*, To*, Stream);
+#define INSTANTIATE_CASTS_FROM(From) \
+  INSTANTIATE_CAST(From, float)      \
+  INSTANTIATE_CAST(From, double)     \
+  INSTANTIATE_CAST(From, int64_t)
+INSTANTIATE_CASTS_FROM(float)
+INSTANTIATE_CASTS_FROM(double)
+INSTANTIATE_CASTS_FROM(int64_t)
+#undef INSTANTIATE_CASTS_FROM
+#undef INSTANTIATE_CAST
 
 }  // namespace ATTNSCALE_CUDA_ABI
 }  // namespace attnscale::cuda

@@ -20,6 +20,10 @@ using kernels::UnaryOp;
 template <typename T>
 void fill(int64_t n, T value, T* out, Stream stream);
 
+// out[i] = static_cast<To>(in[i]) for i < n (Tensor::to(dtype) on the device).
+template <typename From, typename To>
+void cast(int64_t n, const From* in, To* out, Stream stream);
+
 template <typename T>
 void unary(UnaryOp op, int64_t n, const T* in, T* out, Stream stream);
 

@@ -10,7 +10,7 @@
 //   __syncwarp()                               warp barrier (all 32 lanes)
 //   __shfl_xor_sync(kFullMask, v, lane_mask)   butterfly exchange within a warp (full mask only)
 //   __shfl_sync(kFullMask, v, src_lane)        broadcast within a warp (full mask only)
-//   atomicAdd(T* p, T v)                       float, double
+//   atomicAdd(T* p, T v)                       float, double, int64_t
 //   atomicMin(long long* p, long long v)
 //   ATTNSCALE_SHARED(T, name, count)           a static shared array `name` of the block (T name[count])
 //   dynamic_shared<T>()                        the launch's shared_bytes as T*, 16-byte aligned
@@ -152,6 +152,15 @@ T atomicMin(T* address, T value) {
   return old;
 }
 #endif  // !__CUDACC__
+
+#if defined(__CUDACC__)
+// CUDA has atomicAdd for unsigned long long only; two's complement makes it the signed sum too.
+__device__ __forceinline__ int64_t atomicAdd(int64_t* address, int64_t value) {
+  static_assert(sizeof(int64_t) == sizeof(unsigned long long));
+  return static_cast<int64_t>(
+      atomicAdd(reinterpret_cast<unsigned long long*>(address), static_cast<unsigned long long>(value)));
+}
+#endif
 
 // ---- static shared memory ---------------------------------------------------------------------
 #if defined(__CUDACC__)

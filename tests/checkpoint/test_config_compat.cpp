@@ -40,6 +40,18 @@ TEST(ConfigCompat, RunLengthAndHyperparametersChangeWithAWarning) {
   EXPECT_NE(warnings[1].find("train.steps: 500 in the checkpoint, 900 now"), std::string::npos) << warnings[1];
 }
 
+// A checkpoint written on one device resumes on the other (and with or without TF32 GEMMs): the
+// saved state means the same, but the resumed run is not bit-for-bit the uninterrupted one.
+TEST(ConfigCompat, DeviceAndTf32ChangeWithAWarning) {
+  Config cfg = current();
+  cfg.run.device = config::RunDevice::cuda;
+  cfg.run.allow_tf32 = true;
+  const auto warnings = check_resumable(saved_text(), cfg, "m");
+  ASSERT_EQ(warnings.size(), 2u);
+  EXPECT_NE(warnings[0].find("run.allow_tf32: false in the checkpoint, true now"), std::string::npos) << warnings[0];
+  EXPECT_NE(warnings[1].find("run.device: cpu in the checkpoint, cuda now"), std::string::npos) << warnings[1];
+}
+
 TEST(ConfigCompat, TheModelDataSeedAndOptimizerMustMatch) {
   Config cfg = current();
   cfg.model.d_model = 128;

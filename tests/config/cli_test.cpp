@@ -13,7 +13,7 @@
 #include "framework/core/tensor/cuda_runtime.h"
 #include "tests/config/test_support.h"
 
-#if ATTNSCALE_HAVE_CUDA
+#if ATTNSCALE_HAVE_CUDA && !defined(ATTNSCALE_CUDA_HOST_EMULATION)
 #include <cublas_api.h>
 #endif
 #if ATTNSCALE_HAVE_CUDNN_FRONTEND
@@ -23,12 +23,7 @@
 namespace attnscale::testing {
 namespace {
 
-class Program : public ::testing::Test {
- protected:
-  void SetUp() override {
-    ASSERT_TRUE(std::filesystem::exists(program)) << "build the program first: ninja -C build attnscale_app";
-  }
-};
+using Program = ProgramTest;
 
 TEST_F(Program, ShowRoundTripsEveryShippedConfig) {
   const auto files = shipped_configs();
@@ -93,7 +88,11 @@ TEST_F(Program, VersionAndHelpExitZero) {
   for (const char* line : {"\nbackends: cpu", "\nCUDA architectures: ", "\nCUDA runtime: ", "\ncuBLAS: ", "\ncuDNN: ",
                            "\ncuDNN frontend: ", "\nNCCL: ", "\nCUDA driver: "})
     EXPECT_NE(version.out.find(line), std::string::npos) << line << " missing from:\n" << version.out;
-#if ATTNSCALE_HAVE_CUDA
+#if ATTNSCALE_HAVE_CUDA && defined(ATTNSCALE_CUDA_HOST_EMULATION)
+  EXPECT_NE(version.out.find("backends: cpu, cuda (host emulation"), std::string::npos) << version.out;
+  EXPECT_NE(version.out.find("cuBLAS: not compiled in\n"), std::string::npos) << version.out;
+  EXPECT_NE(version.out.find("GPU cuda:0: host emulation of CUDA"), std::string::npos) << version.out;
+#elif ATTNSCALE_HAVE_CUDA
   EXPECT_NE(version.out.find("backends: cpu, cuda\n"), std::string::npos) << version.out;
   EXPECT_NE(version.out.find(fmt::format("cuBLAS: compiled {}.{}.", CUBLAS_VER_MAJOR, CUBLAS_VER_MINOR)),
             std::string::npos)

@@ -12,6 +12,8 @@
 
 #include <sys/wait.h>
 
+#include <gtest/gtest.h>
+
 namespace attnscale::testing {
 
 inline const std::filesystem::path source_dir{ATTNSCALE_SOURCE_DIR};
@@ -102,5 +104,13 @@ inline ProgramResult run_attnscale(const std::vector<std::string>& args, const s
   result.err = read_file(scratch / "err");
   return result;
 }
+
+// A test that runs the built program: it fails at once, saying how to build it, when it is missing.
+class ProgramTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(std::filesystem::exists(program)) << "build the program first: ninja -C build attnscale_app";
+  }
+};
 
 }  // namespace attnscale::testing

@@ -12,12 +12,7 @@ namespace {
 
 const std::filesystem::path kFixtures = source_dir / "tests/corpus/fixtures";
 
-class PrepareProgram : public ::testing::Test {
- protected:
-  void SetUp() override {
-    ASSERT_TRUE(std::filesystem::exists(program)) << "build the program first: ninja -C build attnscale_app";
-  }
-};
+using PrepareProgram = ProgramTest;
 
 TEST_F(PrepareProgram, RefusesMalformedInputWithExitCode3) {
   TempDir dir;

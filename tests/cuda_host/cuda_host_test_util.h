@@ -73,6 +73,15 @@ class KernelTest : public ::testing::Test {
 };
 #endif
 
+// Waits for every kernel queued so far: the GPU's; nothing under the emulator (a launch has run its
+// whole grid when it returns).
+inline void wait_for_kernels() {
+#if !defined(ATTNSCALE_CUDA_HOST_EMULATION)
+  const cudaError_t status = cudaDeviceSynchronize();
+  ASSERT_EQ(status, cudaSuccess) << cudaGetErrorString(status);
+#endif
+}
+
 // The element types the float kernels are tested with (typed test suites).
 using FloatTypes = ::testing::Types<float, double>;
 

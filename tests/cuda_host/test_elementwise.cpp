@@ -99,6 +99,28 @@ TEST_F(CudaHostElementwiseInt, FillWritesEveryElement) {
   EXPECT_TRUE(all_close(x, KernelVector<double>(300, -2.5)));
 }
 
+// Tensor::to(dtype) on the CPU is static_cast per element; the kernel must give the same values,
+// including rounding to float and truncation toward zero to int64.
+TEST_F(CudaHostElementwiseInt, CastMatchesStaticCast) {
+  const KernelVector<double> d = {0.1, -2.7, 3.5, 1e30, -0.0, 123456789.123, -1e-40};
+  KernelVector<float> f(d.size());
+  cuda::cast<double, float>(static_cast<int64_t>(d.size()), d.data(), f.data(), kStream);
+  KernelVector<int64_t> i(d.size() - 1);  // 1e30 does not fit an int64: left out
+  const KernelVector<double> fits = {0.1, -2.7, 3.5, -0.0, 123456789.123, -1e-40};
+  cuda::cast<double, int64_t>(static_cast<int64_t>(fits.size()), fits.data(), i.data(), kStream);
+  for (size_t k = 0; k < d.size(); ++k) EXPECT_EQ(f[k], static_cast<float>(d[k])) << k;
+  for (size_t k = 0; k < fits.size(); ++k) EXPECT_EQ(i[k], static_cast<int64_t>(fits[k])) << k;
+  const KernelVector<int64_t> ids = {0, -5, 16777217, 1 << 30};
+  KernelVector<float> back(ids.size());
+  KernelVector<double> wide(ids.size());
+  cuda::cast<int64_t, float>(4, ids.data(), back.data(), kStream);
+  cuda::cast<float, double>(4, back.data(), wide.data(), kStream);
+  for (size_t k = 0; k < ids.size(); ++k) {
+    EXPECT_EQ(back[k], static_cast<float>(ids[k])) << k;
+    EXPECT_EQ(wide[k], static_cast<double>(back[k])) << k;
+  }
+}
+
 TEST_F(CudaHostElementwiseInt, TooManyAxesIsAnError) {
   const int64_t shape[9] = {1, 1, 1, 1, 1, 1, 1, 1, 2}, strides[9] = {};
   KernelVector<float> src(2), dst(2);

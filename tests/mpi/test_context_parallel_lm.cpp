@@ -4,9 +4,14 @@
 // process holding whole sequences, and ends with the same parameters.
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
+#include <filesystem>
+
 #include "base/logging.h"
 #include "distributed/comm/process_grid.h"
 #include "framework/core/autograd/node.h"
+#include "framework/data/listops.h"
 #include "framework/train/lm_task.h"
 #include "framework/train/trainer.h"
 #include "tests/mpi/mpi_test_env.h"
@@ -221,6 +226,39 @@ TEST(ContextParallelLM, AutoMatchesOneRank) {
   expect_matches_single_rank(config::Layout::contiguous, ParallelAlgo::auto_, 1, narrow_window);  // halo
   expect_matches_single_rank(config::Layout::striped, ParallelAlgo::auto_, 1, narrow_window);     // ring
   expect_matches_single_rank(config::Layout::contiguous, ParallelAlgo::auto_, 1, block_pattern);  // fetch
+}
+
+// ListOps classification (data.path): each expression scored at its last token, which sits on
+// whichever rank the layout gives it. Every rank writes the same file (its own copy: no shared
+// directory is assumed) once per process.
+const std::filesystem::path& listops_file() {
+  static const std::filesystem::path path = [] {
+    auto file = std::filesystem::temp_directory_path() / ("attnscale-cp-listops-" + std::to_string(getpid()) + ".h5");
+    data::ListOpsOptions o;
+    o.sizes = {24, 4, 0};
+    o.min_length = 5;
+    o.max_length = 19;  // the config's seq_len
+    data::write_listops(file, data::generate_listops(o));
+    return file;
+  }();
+  return path;
+}
+void remove_listops_file() { std::filesystem::remove(listops_file()); }
+
+void listops_classification(Config& cfg) {
+  cfg.data.path = listops_file().string();
+  static const bool removed_at_exit = std::atexit(remove_listops_file) == 0;  // after the path exists
+  EXPECT_TRUE(removed_at_exit);
+  cfg.data.vocab_size = data::kListOpsVocabSize;
+}
+void listops_window(Config& cfg) {
+  listops_classification(cfg);
+  narrow_window(cfg);
+}
+
+TEST(ContextParallelLM, ListOpsClassificationMatchesOneRank) {
+  expect_matches_single_rank(config::Layout::zigzag, ParallelAlgo::ring, 1, listops_classification);
+  expect_matches_single_rank(config::Layout::contiguous, ParallelAlgo::halo, 1, listops_window);
 }
 
 }  // namespace

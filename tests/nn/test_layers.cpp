@@ -9,6 +9,7 @@
 #include "framework/core/autograd/gradcheck.h"
 #include "framework/nn/layers.h"
 #include "framework/nn/rope.h"
+#include "framework/core/ops/norm.h"
 #include "framework/core/ops/ops.h"
 #include "tests/test_util/compare.h"
 
@@ -40,6 +41,20 @@ TEST(Layers, NormsGradcheck) {
   check_module(ln, input({3, 6}, 3), [&](const Tensor& x) { return ln.forward(x); });
   nn::RMSNorm rms(6, 1e-6, DType::f64);
   check_module(rms, input({3, 6}, 4), [&](const Tensor& x) { return rms.forward(x); });
+}
+
+TEST(Layers, NormOpsCheckTheirWeights) {
+  const Tensor x = Tensor::zeros({3, 6}, DType::f64);
+  try {
+    layer_norm(x, Tensor::ones({5}, DType::f64), Tensor::zeros({6}, DType::f64), 1e-5);
+    ADD_FAILURE() << "expected a UsageError";
+  } catch (const UsageError& e) {
+    EXPECT_NE(std::string(e.what()).find("[layer_norm] weight and bias must be float64 [6] like the input's last axis, "
+                                         "got float64 [5]"),
+              std::string::npos)
+        << e.what();
+  }
+  EXPECT_THROW(rms_norm(x, Tensor::ones({6}, DType::f32), 1e-6), UsageError);
 }
 
 TEST(Layers, LayerNormValues) {

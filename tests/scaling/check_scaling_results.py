@@ -15,7 +15,7 @@ import sys
 
 TOKENS = [256, 1024, 4096]
 SERIES = [(1, "none"), (2, "ring"), (2, "halo")]
-PLOTS = ["step_time.png", "tokens_per_s.png", "peak_memory.png", "attention_bytes.png"]
+PLOTS = ["step_time.png", "tokens_per_s.png", "cost_per_token.png", "peak_memory.png", "attention_bytes.png"]
 failures = []
 
 

@@ -75,7 +75,9 @@ TEST(GenerateProgram, TrainsOnCharactersThenDecodesWithAndWithoutTheCache) {
   const ProgramResult too_many = run_attnscale(with({"train", config}, with(small, {"train.eval_batches=500"})));
   EXPECT_EQ(too_many.exit_code, 2) << too_many.err;
   EXPECT_NE(too_many.err.find("train.eval_batches"), std::string::npos) << too_many.err;
-  const ProgramResult missing = run_attnscale({"train", config, "data.path=" + (dir / "nope.h5").string()});
+  // Its own run.dir: a run named like the one before, started in the same second, would collide.
+  const ProgramResult missing = run_attnscale(
+      {"train", config, "data.path=" + (dir / "nope.h5").string(), "run.dir=" + (dir / "missing").string()});
   EXPECT_EQ(missing.exit_code, 3) << missing.err;
 }
 

@@ -5,10 +5,53 @@
 #include "framework/core/autograd/node.h"
 #include "framework/core/ops/op_helpers.h"
 
+#if ATTNSCALE_HAVE_CUDA
+#include "framework/core/tensor/cuda_runtime.h"
+#include "framework/core/tensor/storage.h"
+#include "kernels/cuda/attention.h"
+#endif
+
 namespace attnscale {
+namespace {
+
+// The spec's per-token mask arrays (segments, key padding) in the memory of the device the kernels
+// run on: the CUDA kernels read them on the GPU, the CPU kernel the spec's own vectors. Made once
+// per call and kept by its backward.
+class MaskArrays {
+ public:
+  MaskArrays(const AttentionSpec& spec, Device device)
+      : q_segment_(on(spec.q_segment, device)), k_segment_(on(spec.k_segment, device)),
+        k_valid_(on(spec.k_valid, device)) {}
+
+  // params with its mask's spans pointing at these arrays.
+  kernels::AttentionParams point(kernels::AttentionParams params) const {
+    params.mask.q_segment = q_segment_.span(params.mask.q_segment);
+    params.mask.k_segment = k_segment_.span(params.mask.k_segment);
+    params.mask.k_valid = k_valid_.span(params.mask.k_valid);
+    return params;
+  }
+
+ private:
+  struct Array {
+    std::shared_ptr<Storage> storage;  // null on the CPU, or for an absent part
+    std::span<const int32_t> span(std::span<const int32_t> host) const {
+      return storage ? std::span<const int32_t>(reinterpret_cast<const int32_t*>(storage->data()), host.size()) : host;
+    }
+  };
+  static Array on(const std::vector<int32_t>& host, Device device) {
+    if (device.is_cpu() || host.empty()) return {};
+    const size_t bytes = host.size() * sizeof(int32_t);
+    auto storage = std::make_shared<Storage>(bytes, device);
+    cuda::copy_bytes(storage->data(), device, host.data(), kCpu, bytes);
+    return {storage};
+  }
+  Array q_segment_, k_segment_, k_valid_;
+};
+
+}  // namespace
 
 kernels::AttentionParams attention_params(const Tensor& q, const Tensor& k, const Tensor& v, const AttentionSpec& spec) {
-  ops_detail::check_cpu("attention", {q, k, v});
+  ops_detail::common_device("attention", {q, k, v});
   ATTNSCALE_CHECK(q.dim() == 4 && k.dim() == 4 && v.dim() == 4, "attention",
                   "expects q, k, v as [B, H, N, D]; got {}, {}, {}", shape_str(q.shape()), shape_str(k.shape()),
                   shape_str(v.shape()));
@@ -40,35 +83,45 @@ std::pair<Tensor, Tensor> fused_attention_with_lse(const Tensor& q_in, const Ten
                                                    const AttentionSpec& spec_in) {
   auto spec = std::make_shared<const AttentionSpec>(spec_in);
   const Tensor q = q_in.contiguous(), k = k_in.contiguous(), v = v_in.contiguous();
-  const kernels::AttentionParams params = attention_params(q, k, v, *spec);
+  const Device device = q.device();
+  auto arrays = std::make_shared<const MaskArrays>(*spec, device);
+  const kernels::AttentionParams params = arrays->point(attention_params(q, k, v, *spec));
   const auto& s = params.shape;
-  Tensor out = Tensor::empty({s.batch, s.q_heads, s.q_len, s.value_dim}, q.dtype());
-  Tensor lse = Tensor::empty({s.batch, s.q_heads, s.q_len}, q.dtype());
+  Tensor out = Tensor::empty({s.batch, s.q_heads, s.q_len, s.value_dim}, q.dtype(), device);
+  Tensor lse = Tensor::empty({s.batch, s.q_heads, s.q_len}, q.dtype(), device);
   ATTNSCALE_DISPATCH_FLOAT(q.dtype(), "attention", [&] {
-    kernels::attention_forward<scalar_t>(
-        params, {{q.data<scalar_t>(), size_t(s.q_size())}, {k.data<scalar_t>(), size_t(s.k_size())},
-                 {v.data<scalar_t>(), size_t(s.v_size())}, {out.data<scalar_t>(), size_t(s.out_size())},
-                 {lse.data<scalar_t>(), size_t(s.rows())}});
+    const kernels::AttentionForwardBuffers<scalar_t> io{
+        {q.device_data<scalar_t>(), size_t(s.q_size())}, {k.device_data<scalar_t>(), size_t(s.k_size())},
+        {v.device_data<scalar_t>(), size_t(s.v_size())}, {out.device_data<scalar_t>(), size_t(s.out_size())},
+        {lse.device_data<scalar_t>(), size_t(s.rows())}};
+    ATTNSCALE_ON_CUDA(device, cuda::attention_forward<scalar_t>(params, io, cuda::compute_stream(device)));
+    kernels::attention_forward<scalar_t>(params, io);
   });
   const Tensor sq = q.detach(), sk = k.detach(), sv = v.detach(), sout = out.detach(), slse = lse.detach();
-  out = autograd::record(out, "attention", {q, k, v}, [spec, sq, sk, sv, sout, slse](const Tensor& g) {
-    const kernels::AttentionParams p = attention_params(sq, sk, sv, *spec);
+  out = autograd::record(out, "attention", {q, k, v}, [spec, arrays, sq, sk, sv, sout, slse](const Tensor& g) {
+    const kernels::AttentionParams p = arrays->point(attention_params(sq, sk, sv, *spec));
     const auto& s = p.shape;
     const Tensor dout = g.contiguous();
-    Tensor dq = Tensor::empty(sq.shape(), sq.dtype()), dk = Tensor::empty(sk.shape(), sk.dtype()),
-           dv = Tensor::empty(sv.shape(), sv.dtype()), delta = Tensor::empty(slse.shape(), slse.dtype());
+    const Device device = sq.device();
+    Tensor dq = Tensor::empty(sq.shape(), sq.dtype(), device), dk = Tensor::empty(sk.shape(), sk.dtype(), device),
+           dv = Tensor::empty(sv.shape(), sv.dtype(), device),
+           delta = Tensor::empty(slse.shape(), slse.dtype(), device);
     ATTNSCALE_DISPATCH_FLOAT(sq.dtype(), "attention", [&] {
       using span_c = std::span<const scalar_t>;
       using span_m = std::span<scalar_t>;
-      kernels::attention_delta<scalar_t>(span_c(dout.data<scalar_t>(), s.out_size()),
-                                         span_c(sout.data<scalar_t>(), s.out_size()), s.value_dim,
-                                         span_m(delta.data<scalar_t>(), s.rows()));
-      kernels::attention_backward<scalar_t>(
-          p, {span_c(sq.data<scalar_t>(), s.q_size()), span_c(sk.data<scalar_t>(), s.k_size()),
-              span_c(sv.data<scalar_t>(), s.v_size()), span_c(dout.data<scalar_t>(), s.out_size()),
-              span_c(slse.data<scalar_t>(), s.rows()), span_c(delta.data<scalar_t>(), s.rows()),
-              span_m(dq.data<scalar_t>(), s.q_size()), span_m(dk.data<scalar_t>(), s.k_size()),
-              span_m(dv.data<scalar_t>(), s.v_size())});
+      const span_c dout_rows(dout.device_data<scalar_t>(), s.out_size()), out_rows(sout.device_data<scalar_t>(), s.out_size());
+      const span_m delta_rows(delta.device_data<scalar_t>(), s.rows());
+      const kernels::AttentionBackwardBuffers<scalar_t> io{
+          span_c(sq.device_data<scalar_t>(), s.q_size()), span_c(sk.device_data<scalar_t>(), s.k_size()),
+          span_c(sv.device_data<scalar_t>(), s.v_size()), dout_rows, span_c(slse.device_data<scalar_t>(), s.rows()),
+          delta_rows, span_m(dq.device_data<scalar_t>(), s.q_size()), span_m(dk.device_data<scalar_t>(), s.k_size()),
+          span_m(dv.device_data<scalar_t>(), s.v_size())};
+      ATTNSCALE_ON_CUDA(device, {
+        cuda::attention_delta<scalar_t>(dout_rows, out_rows, s.value_dim, delta_rows, cuda::compute_stream(device));
+        cuda::attention_backward<scalar_t>(p, io, cuda::compute_stream(device));
+      });
+      kernels::attention_delta<scalar_t>(dout_rows, out_rows, s.value_dim, delta_rows);
+      kernels::attention_backward<scalar_t>(p, io);
     });
     return std::vector<Tensor>{dq, dk, dv};
   });

@@ -8,21 +8,40 @@
 #include "framework/core/ops/ops.h"
 #include "kernels/indexing.h"
 
+#if ATTNSCALE_HAVE_CUDA
+#include "kernels/cuda/indexing.h"
+#endif
+
 namespace attnscale {
+
+int64_t ops_detail::find_index_out_of_range(const Tensor& index, int64_t limit, int64_t ignored) {
+  const Tensor ic = index.contiguous();
+  if (ic.device().is_cuda()) {
+    int64_t bad = -1;
+#if ATTNSCALE_HAVE_CUDA
+    Tensor first = Tensor::empty({}, DType::i64, ic.device());
+    cuda::find_index_out_of_range(ic.numel(), ic.device_data<int64_t>(), limit, ignored, first.device_data<int64_t>(),
+                                  cuda::compute_stream(ic.device()));
+    bad = first.to_vector<int64_t>()[0];  // one synchronising read of 8 bytes
+#endif
+    return bad;
+  }
+  return kernels::find_index_out_of_range(ic.numel(), ic.data<int64_t>(), limit, ignored);
+}
+
 namespace {
 
 using ops_detail::axis_view;
 using ops_detail::AxisView;
-using ops_detail::check_cpu;
 using ops_detail::check_int64;
 
 // Throws "[op] <noun> <value> at position <i> is out of range for <range>" for the first bad
-// entry of a contiguous int64 tensor.
+// entry of an int64 tensor.
 void check_index_range(const Tensor& index, int64_t limit, const char* op, const char* noun, const std::string& range) {
-  const int64_t* idx = index.data<int64_t>();
-  const int64_t bad = kernels::find_index_out_of_range(index.numel(), idx, limit);
+  const int64_t bad = ops_detail::find_index_out_of_range(index, limit);
   if (bad >= 0)
-    throw UsageError(fmt::format("[{}] {} {} at position {} is out of range for {}", op, noun, idx[bad], bad, range));
+    throw UsageError(fmt::format("[{}] {} {} at position {} is out of range for {}", op, noun,
+                                 narrow(reshape(index, {-1}), 0, bad, 1).to_vector<int64_t>()[0], bad, range));
 }
 
 // Checks the shape rule shared by gather and scatter_add: index has x's rank and x's sizes on
@@ -43,6 +62,9 @@ Tensor gather_checked(const Tensor& xc, int ax, const Tensor& ic) {
   Tensor out = Tensor::empty(ic.shape(), xc.dtype(), xc.device());
   const AxisView xv = axis_view(xc.shape(), ax), iv = axis_view(ic.shape(), ax);
   ATTNSCALE_DISPATCH_ALL(xc.dtype(), [&] {
+    ATTNSCALE_ON_CUDA(xc.device(), cuda::gather<scalar_t>(xv.outer, xv.len, xv.inner, xc.device_data<scalar_t>(), iv.len,
+                                                          ic.device_data<int64_t>(), out.device_data<scalar_t>(),
+                                                          cuda::compute_stream(xc.device())));
     kernels::gather<scalar_t>(xv.outer, xv.len, xv.inner, xc.data<scalar_t>(), iv.len, ic.data<int64_t>(),
                               out.data<scalar_t>());
   });
@@ -52,6 +74,10 @@ Tensor gather_checked(const Tensor& xc, int ax, const Tensor& ic) {
 void scatter_add_checked(Tensor& out, int ax, const Tensor& ic, const Tensor& src_c) {
   const AxisView ov = axis_view(out.shape(), ax), iv = axis_view(ic.shape(), ax);
   ATTNSCALE_DISPATCH_ALL(out.dtype(), [&] {
+    ATTNSCALE_ON_CUDA(out.device(),
+                      cuda::scatter_add<scalar_t>(ov.outer, ov.len, ov.inner, out.device_data<scalar_t>(), iv.len,
+                                                  ic.device_data<int64_t>(), src_c.device_data<scalar_t>(),
+                                                  cuda::compute_stream(out.device())));
     kernels::scatter_add<scalar_t>(ov.outer, ov.len, ov.inner, out.data<scalar_t>(), iv.len, ic.data<int64_t>(),
                                    src_c.data<scalar_t>());
   });
@@ -61,6 +87,10 @@ Tensor index_select_checked(const Tensor& xc, int ax, const Tensor& ic, Shape ou
   Tensor out = Tensor::empty(out_shape, xc.dtype(), xc.device());
   const AxisView xv = axis_view(xc.shape(), ax);
   ATTNSCALE_DISPATCH_ALL(xc.dtype(), [&] {
+    ATTNSCALE_ON_CUDA(xc.device(), cuda::index_select<scalar_t>(xv.outer, xv.len, xv.inner, xc.device_data<scalar_t>(),
+                                                                ic.numel(), ic.device_data<int64_t>(),
+                                                                out.device_data<scalar_t>(),
+                                                                cuda::compute_stream(xc.device())));
     kernels::index_select<scalar_t>(xv.outer, xv.len, xv.inner, xc.data<scalar_t>(), ic.numel(), ic.data<int64_t>(),
                                     out.data<scalar_t>());
   });
@@ -73,6 +103,10 @@ Tensor index_add_into_zeros(const Shape& shape, int ax, const Tensor& ic, const 
   Tensor out = Tensor::zeros(shape, gc.dtype(), gc.device());
   const AxisView ov = axis_view(shape, ax);
   ATTNSCALE_DISPATCH_FLOAT(gc.dtype(), "index_add", [&] {
+    ATTNSCALE_ON_CUDA(gc.device(), cuda::index_add<scalar_t>(ov.outer, ov.len, ov.inner, out.device_data<scalar_t>(),
+                                                             ic.numel(), ic.device_data<int64_t>(),
+                                                             gc.device_data<scalar_t>(),
+                                                             cuda::compute_stream(gc.device())));
     kernels::index_add<scalar_t>(ov.outer, ov.len, ov.inner, out.data<scalar_t>(), ic.numel(), ic.data<int64_t>(),
                                  gc.data<scalar_t>());
   });
@@ -88,7 +122,7 @@ Tensor concat_impl(const std::vector<Tensor>& parts, int axis, const char* op) {
   out_shape[ax] = 0;
   for (size_t k = 0; k < parts.size(); ++k) {
     const Tensor& p = parts[k];
-    ops_detail::check_cpu(op, {first, p});
+    ops_detail::common_device(op, {first, p});
     ATTNSCALE_CHECK(p.dtype() == first.dtype(), op, "part {} is {} but part 0 is {}", k, dtype_name(p.dtype()),
                     dtype_name(first.dtype()));
     bool ok = p.dim() == first.dim();
@@ -105,6 +139,10 @@ Tensor concat_impl(const std::vector<Tensor>& parts, int axis, const char* op) {
     const Tensor pc = p.contiguous();
     const int64_t slab = p.shape()[ax] * ov.inner;  // elements of this part per outer index
     ATTNSCALE_DISPATCH_ALL(out.dtype(), [&] {
+      ATTNSCALE_ON_CUDA(out.device(),
+                        cuda::copy_rows<scalar_t>(ov.outer, slab, pc.device_data<scalar_t>(), slab,
+                                                  out.device_data<scalar_t>() + offset * ov.inner, ov.len * ov.inner,
+                                                  cuda::compute_stream(out.device())));
       kernels::copy_rows<scalar_t>(ov.outer, slab, pc.data<scalar_t>(), slab, out.data<scalar_t>() + offset * ov.inner,
                                    ov.len * ov.inner);
     });
@@ -118,7 +156,7 @@ Tensor concat_impl(const std::vector<Tensor>& parts, int axis, const char* op) {
 }  // namespace
 
 Tensor gather(const Tensor& x, int axis, const Tensor& index) {
-  check_cpu("gather", {x, index});
+  ops_detail::common_device("gather", {x, index});
   check_int64(index, "gather", "index");
   const int ax = normalize_axis(axis, x.dim(), "gather");
   check_index_shape(x, ax, index, "gather");
@@ -134,7 +172,7 @@ Tensor gather(const Tensor& x, int axis, const Tensor& index) {
 }
 
 Tensor scatter_add(const Tensor& x, int axis, const Tensor& index, const Tensor& src) {
-  check_cpu("scatter_add", {x, index, src});
+  ops_detail::common_device("scatter_add", {x, index, src});
   check_int64(index, "scatter_add", "index");
   ATTNSCALE_CHECK(x.dtype() == src.dtype(), "scatter_add", "src is {} but input is {}", dtype_name(src.dtype()),
                   dtype_name(x.dtype()));
@@ -153,7 +191,7 @@ Tensor scatter_add(const Tensor& x, int axis, const Tensor& index, const Tensor&
 }
 
 Tensor index_select(const Tensor& x, int axis, const Tensor& index) {
-  check_cpu("index_select", {x, index});
+  ops_detail::common_device("index_select", {x, index});
   check_int64(index, "index_select", "index");
   const int ax = normalize_axis(axis, x.dim(), "index_select");
   ATTNSCALE_CHECK(index.dim() == 1, "index_select", "index must be 1-d, got shape {}", shape_str(index.shape()));
@@ -169,7 +207,7 @@ Tensor index_select(const Tensor& x, int axis, const Tensor& index) {
 }
 
 Tensor embedding(const Tensor& weight, const Tensor& ids) {
-  check_cpu("embedding", {weight, ids});
+  ops_detail::common_device("embedding", {weight, ids});
   check_int64(ids, "embedding", "ids");
   ATTNSCALE_CHECK(weight.dim() == 2, "embedding", "weight must be [vocabulary, dim], got shape {}",
                   shape_str(weight.shape()));
@@ -231,7 +269,7 @@ std::vector<Tensor> split(const Tensor& x, const std::vector<int64_t>& sizes, in
 }
 
 Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
-  check_cpu("where", {cond, a, b});
+  [[maybe_unused]] const Device device = ops_detail::common_device("where", {cond, a, b});
   ATTNSCALE_CHECK(a.dtype() == b.dtype(), "where", "a is {} but b is {}", dtype_name(a.dtype()), dtype_name(b.dtype()));
   Shape out_shape;
   try {
@@ -247,6 +285,10 @@ Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
   ATTNSCALE_DISPATCH_ALL(a.dtype(), [&] {
     using value_t = scalar_t;
     ATTNSCALE_DISPATCH_ALL(cond.dtype(), [&] {
+      ATTNSCALE_ON_CUDA(device, cuda::where<value_t, scalar_t>(nd, out_shape.data(), cond.device_data<scalar_t>(),
+                                                               sc.data(), a.device_data<value_t>(), sa.data(),
+                                                               b.device_data<value_t>(), sb.data(),
+                                                               out.device_data<value_t>(), cuda::compute_stream(device)));
       kernels::where<value_t, scalar_t>(nd, out_shape.data(), cond.data<scalar_t>(), sc.data(), a.data<value_t>(),
                                         sa.data(), b.data<value_t>(), sb.data(), out.data<value_t>());
     });

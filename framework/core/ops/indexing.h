@@ -6,8 +6,16 @@
 #include <vector>
 
 #include "framework/core/tensor/tensor.h"
+#include "kernels/indexing.h"
 
 namespace attnscale {
+
+namespace ops_detail {
+// Position of the first entry of the int64 tensor `index` (on any device, in row-major order)
+// outside [0, limit) and not equal to `ignored`, or -1. On a GPU the search runs there and only
+// its answer is copied back.
+int64_t find_index_out_of_range(const Tensor& index, int64_t limit, int64_t ignored = kernels::kNoIgnoredIndex);
+}  // namespace ops_detail
 
 // out[..., i, ...] = x[..., index[..., i, ...], ...] along `axis` (torch.gather): index has x's
 // rank and x's sizes on every other axis; the output has index's shape.

@@ -3,8 +3,29 @@
 #include "framework/core/ops/ops.h"
 #include "kernels/gemm.h"
 
+#if ATTNSCALE_HAVE_CUDA
+#include <memory>
+#include <optional>
+
+#include "framework/core/tensor/cuda_runtime.h"
+#include "kernels/cuda/blas.h"
+#endif
+
 namespace attnscale {
 namespace {
+
+#if ATTNSCALE_HAVE_CUDA
+// The calling thread's cuBLAS handle for `device` (cuBLAS asks for one per device and host thread),
+// made while the device is current. TF32 follows run.allow_tf32 (cuda::allow_tf32) at each call.
+cuda::Blas& blas_for(Device device) {
+  thread_local std::vector<std::unique_ptr<cuda::Blas>> handles;
+  if (handles.size() <= static_cast<size_t>(device.index)) handles.resize(static_cast<size_t>(device.index) + 1);
+  std::unique_ptr<cuda::Blas>& handle = handles[static_cast<size_t>(device.index)];
+  if (!handle) handle = std::make_unique<cuda::Blas>();
+  handle->set_allow_tf32(cuda::allow_tf32());
+  return *handle;
+}
+#endif
 
 // A matrix operand as BLAS sees it: the last two axes either row-major or transposed in memory.
 struct MatrixOperand {
@@ -26,7 +47,7 @@ MatrixOperand as_blas_operand(const Tensor& x) {
 }  // namespace
 
 Tensor matmul(const Tensor& a, const Tensor& b) {
-  ops_detail::check_cpu("matmul", {a, b});
+  const Device device = ops_detail::common_device("matmul", {a, b});
   ATTNSCALE_CHECK(a.dim() >= 2 && b.dim() >= 2, "matmul", "operands must have at least 2 axes, got {} and {}",
                   shape_str(a.shape()), shape_str(b.shape()));
   ATTNSCALE_CHECK(a.dtype() == b.dtype(), "matmul", "dtype mismatch: {} and {}", dtype_name(a.dtype()),
@@ -42,13 +63,26 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
   shape_b.insert(shape_b.end(), {k, m});
   out_shape.insert(out_shape.end(), {n, m});
 
-  Tensor out = Tensor::empty(out_shape, a.dtype(), a.device());
-  {
+  // k == 0: every output element is an empty sum.
+  Tensor out = k == 0 ? Tensor::zeros(out_shape, a.dtype(), device) : Tensor::empty(out_shape, a.dtype(), device);
+  if (k > 0) {
     autograd::NoGradGuard no_grad;
     const MatrixOperand oa = as_blas_operand(expand(a, shape_a)), ob = as_blas_operand(expand(b, shape_b));
     const int64_t batches = numel_of(batch);
     const Tensor ea = oa.t, eb = ob.t;
+#if ATTNSCALE_HAVE_CUDA
+    std::optional<cuda::DeviceGuard> on_device;
+    if (device.is_cuda()) on_device.emplace(device.index);
+#endif
     ATTNSCALE_DISPATCH_FLOAT(a.dtype(), "matmul", [&] {
+      const int64_t ldc = std::max<int64_t>(m, 1);
+      auto gemm = [&](const scalar_t* pa, const scalar_t* pb, scalar_t* pc) {
+        // fp32 compute for float (TF32 only with run.allow_tf32), fp64 for double.
+        ATTNSCALE_ON_CUDA(device, blas_for(device).gemm<scalar_t>(oa.trans, ob.trans, n, m, k, scalar_t(1), pa, oa.ld,
+                                                                  pb, ob.ld, scalar_t(0), pc, ldc,
+                                                                  cuda::compute_stream(device)));
+        kernels::gemm<scalar_t>(oa.trans, ob.trans, n, m, k, scalar_t(1), pa, oa.ld, pb, ob.ld, scalar_t(0), pc, ldc);
+      };
       const int nb = static_cast<int>(batch.size());
       for (int64_t bi = 0; bi < batches; ++bi) {
         // Element offsets of this batch entry in each operand (zero strides where broadcast).
@@ -59,13 +93,8 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
           off_a += idx * ea.strides()[d];
           off_b += idx * eb.strides()[d];
         }
-        if (k == 0) {
-          std::fill_n(out.data<scalar_t>() + bi * n * m, n * m, scalar_t(0));
-          continue;
-        }
-        kernels::gemm<scalar_t>(oa.trans, ob.trans, n, m, k, scalar_t(1), ea.data<scalar_t>() + off_a, oa.ld,
-                                eb.data<scalar_t>() + off_b, ob.ld, scalar_t(0), out.data<scalar_t>() + bi * n * m,
-                                std::max<int64_t>(m, 1));
+        gemm(ea.device_data<scalar_t>() + off_a, eb.device_data<scalar_t>() + off_b,
+             out.device_data<scalar_t>() + bi * n * m);
       }
     });
   }

@@ -10,13 +10,14 @@
 #include "kernels/indexing.h"
 
 #if ATTNSCALE_HAVE_CUDA
+#include "kernels/cuda/cross_entropy.h"
 #include "kernels/cuda/dropout.h"
 #endif
 
 namespace attnscale {
 
 Tensor cross_entropy(const Tensor& logits, const Tensor& targets, int64_t ignore_index, Reduction reduction) {
-  ops_detail::check_cpu("cross_entropy", {logits, targets});
+  const Device device = ops_detail::common_device("cross_entropy", {logits, targets});
   ops_detail::check_int64(targets, "cross_entropy", "targets");
   ATTNSCALE_CHECK(logits.dim() >= 1, "cross_entropy", "logits must have a class axis, got shape {}",
                   shape_str(logits.shape()));
@@ -26,27 +27,38 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& targets, int64_t ignore
                   shape_str(logits.shape()));
   const int64_t classes = logits.shape().back(), rows = numel_of(batch);
   const Tensor tc = targets.contiguous();
-  const int64_t* t = tc.data<int64_t>();
+  // The targets are checked and counted on the host (one small copy from a GPU): the kernels trust them.
+  const Tensor host_targets = tc.to(kCpu);
+  const int64_t* t = host_targets.data<int64_t>();
   const int64_t bad = kernels::find_index_out_of_range(rows, t, classes, ignore_index);
   ATTNSCALE_CHECK(bad < 0, "cross_entropy", "target {} at position {} is out of range for {} classes (ignore_index {})",
                   bad < 0 ? 0 : t[bad], bad, classes, ignore_index);
 
   const Tensor lc = logits.contiguous();
-  Tensor losses = Tensor::empty(batch, logits.dtype(), logits.device());
-  Tensor lse = Tensor::empty({rows}, logits.dtype(), logits.device());
+  Tensor losses = Tensor::empty(batch, logits.dtype(), device);
+  Tensor lse = Tensor::empty({rows}, logits.dtype(), device);
   ATTNSCALE_DISPATCH_FLOAT(logits.dtype(), "cross_entropy", [&] {
-    kernels::cross_entropy_forward<scalar_t>(rows, classes, lc.data<scalar_t>(), t, ignore_index,
-                                             losses.data<scalar_t>(), lse.data<scalar_t>());
+    const scalar_t* x = lc.device_data<scalar_t>();
+    const int64_t* target = tc.device_data<int64_t>();
+    scalar_t *loss = losses.device_data<scalar_t>(), *row_lse = lse.device_data<scalar_t>();
+    ATTNSCALE_ON_CUDA(device, cuda::cross_entropy_forward<scalar_t>(rows, classes, x, target, ignore_index, loss,
+                                                                     row_lse, cuda::compute_stream(device)));
+    kernels::cross_entropy_forward<scalar_t>(rows, classes, x, target, ignore_index, loss, row_lse);
   });
   const Tensor saved_logits = lc.detach();
   losses = autograd::record(losses, "cross_entropy", {logits}, [saved_logits, tc, lse, ignore_index](const Tensor& g) {
     const Tensor gc = g.contiguous();
-    Tensor grad = Tensor::empty(saved_logits.shape(), gc.dtype(), gc.device());
+    const Device device = gc.device();
+    Tensor grad = Tensor::empty(saved_logits.shape(), gc.dtype(), device);
     const int64_t classes = saved_logits.shape().back(), rows = classes ? saved_logits.numel() / classes : 0;
     ATTNSCALE_DISPATCH_FLOAT(gc.dtype(), "cross_entropy", [&] {
-      kernels::cross_entropy_backward<scalar_t>(rows, classes, saved_logits.data<scalar_t>(), tc.data<int64_t>(),
-                                                ignore_index, lse.data<scalar_t>(), gc.data<scalar_t>(),
-                                                grad.data<scalar_t>());
+      const scalar_t* x = saved_logits.device_data<scalar_t>();
+      const int64_t* target = tc.device_data<int64_t>();
+      const scalar_t *row_lse = lse.device_data<scalar_t>(), *dloss = gc.device_data<scalar_t>();
+      scalar_t* dx = grad.device_data<scalar_t>();
+      ATTNSCALE_ON_CUDA(device, cuda::cross_entropy_backward<scalar_t>(rows, classes, x, target, ignore_index, row_lse,
+                                                                       dloss, dx, cuda::compute_stream(device)));
+      kernels::cross_entropy_backward<scalar_t>(rows, classes, x, target, ignore_index, row_lse, dloss, dx);
     });
     return std::vector<Tensor>{grad};
   });

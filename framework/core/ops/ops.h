@@ -5,7 +5,8 @@
 //   reduce.cpp       sum, mean, max, argmax, logsumexp, sum_to
 //   linalg.cpp       matmul / batched matmul (OpenBLAS)
 //   softmax.cpp      softmax, log_softmax
-// Indexing, joining and loss functions are in framework/core/ops/indexing.h and framework/core/ops/nn_functional.h.
+// Indexing, joining and loss functions are in framework/core/ops/indexing.h and framework/core/ops/nn_functional.h,
+// LayerNorm / RMSNorm in framework/core/ops/norm.h.
 #pragma once
 
 #include <vector>

@@ -6,7 +6,10 @@
 #include "framework/core/ops/op_helpers.h"
 #include "framework/core/ops/ops.h"
 
+#include "kernels/indexing.h"
+
 #if ATTNSCALE_HAVE_CUDA
+#include "kernels/cuda/indexing.h"
 #include "kernels/cuda/reduce.h"
 #endif
 
@@ -160,54 +163,72 @@ void logsumexp_along(const T* x, ops_detail::AxisView s, T* out) {
 }
 }  // namespace
 
-Tensor argmax(const Tensor& x, int axis, bool keepdim) {
-  ops_detail::check_cpu("argmax", {x});
-  const int ax = normalize_axis(axis, x.dim(), "argmax");
-  ATTNSCALE_CHECK(x.shape()[ax] > 0, "argmax", "empty axis {}", ax);
+namespace {
+// The maximum along `axis` of x and the index of its first occurrence ([outer, inner] each), on x's
+// device.
+struct MaxAlong {
+  Tensor values, indices;
+};
+MaxAlong max_with_index(const Tensor& x, int ax, const char* op) {
+  const Device device = ops_detail::common_device(op, {x});
+  ATTNSCALE_CHECK(x.shape()[ax] > 0, op, "empty axis {}", ax);
   const Tensor xc = x.contiguous();
-  const Shape out_shape = reduced_shape(x.shape(), {ax}, keepdim);
-  Tensor indices = Tensor::empty(out_shape, DType::i64);
-  ATTNSCALE_DISPATCH_FLOAT(x.dtype(), "argmax", [&] {
-    std::vector<scalar_t> values(indices.numel());
-    max_along(xc.data<scalar_t>(), ops_detail::axis_view(x.shape(), ax), values.data(), indices.data<int64_t>());
+  const ops_detail::AxisView s = ops_detail::axis_view(x.shape(), ax);
+  const Shape out_shape = reduced_shape(x.shape(), {ax}, false);
+  MaxAlong r{Tensor::empty(out_shape, x.dtype(), device), Tensor::empty(out_shape, DType::i64, device)};
+  ATTNSCALE_DISPATCH_FLOAT(x.dtype(), op, [&] {
+    const scalar_t* in = xc.device_data<scalar_t>();
+    scalar_t* values = r.values.device_data<scalar_t>();
+    int64_t* indices = r.indices.device_data<int64_t>();
+    ATTNSCALE_ON_CUDA(device, cuda::max_along<scalar_t>(s.outer, s.len, s.inner, in, values, indices,
+                                                        cuda::compute_stream(device)));
+    max_along(in, s, values, indices);
   });
-  return indices;
+  return r;
+}
+}  // namespace
+
+Tensor argmax(const Tensor& x, int axis, bool keepdim) {
+  const int ax = normalize_axis(axis, x.dim(), "argmax");
+  return reshape(max_with_index(x, ax, "argmax").indices, reduced_shape(x.shape(), {ax}, keepdim));
 }
 
 Tensor max(const Tensor& x, int axis, bool keepdim) {
-  ops_detail::check_cpu("max", {x});
   const int ax = normalize_axis(axis, x.dim(), "max");
-  ATTNSCALE_CHECK(x.shape()[ax] > 0, "max", "empty axis {}", ax);
-  const Tensor xc = x.contiguous();
-  const ops_detail::AxisView s = ops_detail::axis_view(x.shape(), ax);
-  Tensor values = Tensor::empty(reduced_shape(x.shape(), {ax}, keepdim), x.dtype());
-  auto indices = std::make_shared<std::vector<int64_t>>(values.numel());
-  ATTNSCALE_DISPATCH_FLOAT(x.dtype(), "max", [&] {
-    max_along(xc.data<scalar_t>(), s, values.data<scalar_t>(), indices->data());
-  });
+  MaxAlong m = max_with_index(x, ax, "max");
+  const Tensor values = reshape(m.values, reduced_shape(x.shape(), {ax}, keepdim));
   const Shape original = x.shape();
+  const ops_detail::AxisView s = ops_detail::axis_view(original, ax);
+  const Tensor indices = m.indices;
   return autograd::record(values, "max", {x}, [original, s, indices](const Tensor& g) {
-    Tensor gin = Tensor::zeros(original, g.dtype());
+    // The gradient goes to the first maximum: zeros with g scattered to those positions.
+    const Device device = g.device();
+    Tensor gin = Tensor::zeros(original, g.dtype(), device);
     const Tensor gc = g.contiguous();
     ATTNSCALE_DISPATCH_FLOAT(g.dtype(), "max", [&] {
-      const scalar_t* pg = gc.data<scalar_t>();
-      scalar_t* pi = gin.data<scalar_t>();
-      for (int64_t o = 0; o < s.outer; ++o)
-        for (int64_t j = 0; j < s.inner; ++j)
-          pi[(o * s.len + (*indices)[o * s.inner + j]) * s.inner + j] = pg[o * s.inner + j];
+      scalar_t* out = gin.device_data<scalar_t>();
+      const scalar_t* src = gc.device_data<scalar_t>();
+      const int64_t* index = indices.device_data<int64_t>();
+      ATTNSCALE_ON_CUDA(device, cuda::scatter_add<scalar_t>(s.outer, s.len, s.inner, out, 1, index, src,
+                                                            cuda::compute_stream(device)));
+      kernels::scatter_add<scalar_t>(s.outer, s.len, s.inner, out, 1, index, src);
     });
     return std::vector<Tensor>{gin};
   });
 }
 
 Tensor logsumexp(const Tensor& x, int axis, bool keepdim) {
-  ops_detail::check_cpu("logsumexp", {x});
+  const Device device = ops_detail::common_device("logsumexp", {x});
   const int ax = normalize_axis(axis, x.dim(), "logsumexp");
   const Tensor xc = x.contiguous();
   const ops_detail::AxisView s = ops_detail::axis_view(x.shape(), ax);
-  Tensor out = Tensor::empty(reduced_shape(x.shape(), {ax}, keepdim), x.dtype());
+  Tensor out = Tensor::empty(reduced_shape(x.shape(), {ax}, keepdim), x.dtype(), device);
   ATTNSCALE_DISPATCH_FLOAT(x.dtype(), "logsumexp", [&] {
-    logsumexp_along(xc.data<scalar_t>(), s, out.data<scalar_t>());
+    const scalar_t* in = xc.device_data<scalar_t>();
+    scalar_t* lse = out.device_data<scalar_t>();
+    ATTNSCALE_ON_CUDA(device, cuda::logsumexp_along<scalar_t>(s.outer, s.len, s.inner, in, lse,
+                                                              cuda::compute_stream(device)));
+    logsumexp_along(in, s, lse);
   });
   const Tensor dx = xc.detach(), dout = reshape(out.detach(), reduced_shape(x.shape(), {ax}, true));
   return autograd::record(out, "logsumexp", {x}, [dx, dout](const Tensor& g) {

@@ -10,6 +10,10 @@
 #include "kernels/score.h"
 #include "kernels/sparsemax.h"
 
+#if ATTNSCALE_HAVE_CUDA
+#include "kernels/cuda/sparsemax.h"
+#endif
+
 namespace attnscale {
 namespace {
 
@@ -36,17 +40,25 @@ void sparsemax_rows_backward(const T* p, const T* dp, T* dz, int64_t rows, int64
 
 // Sparsemax over the last axis.
 Tensor sparsemax_last(const Tensor& x_in) {
-  ops_detail::check_cpu("sparsemax", {x_in});
+  const Device device = ops_detail::common_device("sparsemax", {x_in});
   const Tensor x = x_in.contiguous();
   const int64_t len = x.shape().back(), rows = len == 0 ? 0 : x.numel() / len;
-  Tensor p = Tensor::empty(x.shape(), x.dtype());
-  ATTNSCALE_DISPATCH_FLOAT(x.dtype(), "sparsemax",
-                           [&] { sparsemax_rows(x.data<scalar_t>(), p.data<scalar_t>(), rows, len); });
+  Tensor p = Tensor::empty(x.shape(), x.dtype(), device);
+  ATTNSCALE_DISPATCH_FLOAT(x.dtype(), "sparsemax", [&] {
+    ATTNSCALE_ON_CUDA(device, cuda::sparsemax_forward<scalar_t>(rows, len, x.device_data<scalar_t>(),
+                                                                p.device_data<scalar_t>(), cuda::compute_stream(device)));
+    sparsemax_rows(x.data<scalar_t>(), p.data<scalar_t>(), rows, len);
+  });
   const Tensor saved = p.detach();
   return autograd::record(p, "sparsemax", {x}, [saved, rows, len](const Tensor& g) {
     const Tensor dp = g.contiguous();
-    Tensor dz = Tensor::empty(saved.shape(), saved.dtype());
+    const Device device = ops_detail::common_device("sparsemax", {saved, dp});
+    Tensor dz = Tensor::empty(saved.shape(), saved.dtype(), device);
     ATTNSCALE_DISPATCH_FLOAT(saved.dtype(), "sparsemax", [&] {
+      ATTNSCALE_ON_CUDA(device, cuda::sparsemax_backward<scalar_t>(rows, len, saved.device_data<scalar_t>(),
+                                                                   dp.device_data<scalar_t>(),
+                                                                   dz.device_data<scalar_t>(),
+                                                                   cuda::compute_stream(device)));
       sparsemax_rows_backward(saved.data<scalar_t>(), dp.data<scalar_t>(), dz.data<scalar_t>(), rows, len);
     });
     return std::vector<Tensor>{dz};

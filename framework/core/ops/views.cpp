@@ -1,8 +1,13 @@
 #include <numeric>
 
 #include "framework/core/autograd/node.h"
+#include "framework/core/ops/op_helpers.h"
 #include "framework/core/ops/ops.h"
 #include "kernels/elementwise.h"
+
+#if ATTNSCALE_HAVE_CUDA
+#include "kernels/cuda/elementwise.h"
+#endif
 
 namespace attnscale {
 
@@ -65,9 +70,14 @@ Tensor narrow(const Tensor& x, int axis, int64_t start, int64_t length) {
   Tensor out = make_view(x, shape, x.strides(), x.offset() + start * x.strides()[ax]);
   const Shape original = x.shape();
   return autograd::record(out, "narrow", {x}, [original, ax, start](const Tensor& g) {
-    Tensor gin = Tensor::zeros(original, g.dtype());
+    Tensor gin = Tensor::zeros(original, g.dtype(), g.device());
     const Tensor gc = g.contiguous();
     ATTNSCALE_DISPATCH_FLOAT(g.dtype(), "narrow", [&] {
+      // Each element of g has its own destination: the device's atomic adds meet no other.
+      ATTNSCALE_ON_CUDA(g.device(), cuda::strided_accumulate<scalar_t>(
+                                        static_cast<int>(gc.dim()), gc.shape().data(), gc.device_data<scalar_t>(),
+                                        gin.device_data<scalar_t>() + start * gin.strides()[ax], gin.strides().data(),
+                                        cuda::compute_stream(g.device())));
       kernels::strided_accumulate<scalar_t>(static_cast<int>(gc.dim()), gc.shape().data(), gc.data<scalar_t>(),
                                             gin.data<scalar_t>() + start * gin.strides()[ax], gin.strides().data());
     });

@@ -4,7 +4,7 @@
 
 #include "framework/core/tensor/cuda_runtime.h"
 
-#if ATTNSCALE_HAVE_CUDA
+#if ATTNSCALE_HAVE_CUDA && !defined(ATTNSCALE_CUDA_HOST_EMULATION)
 #include <cublas_api.h>
 #include <cuda_runtime_api.h>
 
@@ -33,7 +33,12 @@ BuildInfo build_info() {
   BuildInfo info;
   info.version = ATTNSCALE_VERSION;
   info.backends.push_back("cpu");
-#if ATTNSCALE_HAVE_CUDA
+#if ATTNSCALE_HAVE_CUDA && defined(ATTNSCALE_CUDA_HOST_EMULATION)
+  // The emulation build: the CUDA backend's code with its kernels on the CPU, and no CUDA library.
+  info.backends.push_back("cuda (host emulation: the CUDA kernels and ops run on the CPU)");
+  info.cuda_architectures = "none (host emulation)";
+#endif
+#if ATTNSCALE_HAVE_CUDA && !defined(ATTNSCALE_CUDA_HOST_EMULATION)
   info.backends.push_back("cuda");
   info.cuda_architectures = ATTNSCALE_CUDA_ARCHITECTURES;
   int runtime = 0;
@@ -67,19 +72,18 @@ BuildInfo build_info() {
 #endif
 
   const cuda::Availability available = cuda::probe();
-#if ATTNSCALE_HAVE_CUDA
+#if ATTNSCALE_HAVE_CUDA && !defined(ATTNSCALE_CUDA_HOST_EMULATION)
   int driver = 0;
   info.driver = cudaDriverGetVersion(&driver) == cudaSuccess && driver > 0
                     ? cuda_version_string(driver)
                     : fmt::format("none ({})", available.reason);
+#elif defined(ATTNSCALE_CUDA_HOST_EMULATION)
+  info.driver = "none (host emulation)";
 #else
   info.driver = fmt::format("none ({})", available.reason);
 #endif
-  for (int i = 0; i < available.device_count; ++i) {
-    const cuda::DeviceProperties p = cuda::properties(cuda_device(i));
-    info.devices.push_back(fmt::format("cuda:{}: {} (sm_{}{}, {:.1f} GiB)", i, p.name, p.major, p.minor,
-                                       static_cast<double>(p.total_memory) / double(1 << 30)));
-  }
+  for (int i = 0; i < available.device_count; ++i)
+    info.devices.push_back(fmt::format("cuda:{}: {}", i, cuda::describe(cuda::properties(cuda_device(i)))));
   return info;
 }
 

@@ -1,17 +1,33 @@
 // CUDA resources as RAII types (streams, events, pinned host memory, the current device). Include
 // only in code compiled with the CUDA backend (ATTNSCALE_HAVE_CUDA); everything else uses
 // cuda_runtime.h. Runtime calls are checked with ATTNSCALE_CUDA_CHECK (kernels/cuda/check.h).
+//
+// Two implementations: cuda_runtime.cpp on the CUDA runtime (nvcc builds), and
+// cuda_runtime_emulation.cpp in the emulation build (ATTNSCALE_CUDA_EMULATION), where every kernel
+// launch has finished when it returns: there streams and events order nothing, pinned buffers are
+// plain host memory and only device 0 exists.
 #pragma once
-
-#include <cuda_runtime_api.h>
 
 #include <cstddef>
 #include <utility>
 
 #include "framework/core/tensor/device.h"
+#include "kernels/cuda/stream.h"
+
+#if !defined(ATTNSCALE_CUDA_HOST_EMULATION)
+#include <cuda_runtime_api.h>
+
 #include "kernels/cuda/check.h"
+#endif
 
 namespace attnscale::cuda {
+
+#if defined(ATTNSCALE_CUDA_HOST_EMULATION)
+struct EmulatedEvent;  // never defined: nothing to wait for
+using Event = EmulatedEvent*;
+#else
+using Event = cudaEvent_t;
+#endif
 
 // A non-blocking stream on the device current when it was made.
 class OwnedStream {
@@ -20,11 +36,11 @@ class OwnedStream {
   ~OwnedStream();
   OwnedStream(OwnedStream&& other) noexcept : stream_(std::exchange(other.stream_, nullptr)) {}
   OwnedStream& operator=(OwnedStream&&) = delete;
-  cudaStream_t get() const { return stream_; }
+  Stream get() const { return stream_; }
   void synchronize() const;
 
  private:
-  cudaStream_t stream_ = nullptr;
+  Stream stream_ = nullptr;
 };
 
 // An event without timing (the cheap kind), for ordering one stream after another.
@@ -34,12 +50,12 @@ class OwnedEvent {
   ~OwnedEvent();
   OwnedEvent(OwnedEvent&& other) noexcept : event_(std::exchange(other.event_, nullptr)) {}
   OwnedEvent& operator=(OwnedEvent&&) = delete;
-  void record(cudaStream_t stream) const;
-  void wait_on(cudaStream_t stream) const;  // `stream` waits for the recorded work
+  void record(Stream stream) const;
+  void wait_on(Stream stream) const;  // `stream` waits for the recorded work
   void synchronize() const;
 
  private:
-  cudaEvent_t event_ = nullptr;
+  Event event_ = nullptr;
 };
 
 // Page-locked host memory: host <-> device copies from it run at full bus speed and asynchronously.
@@ -71,6 +87,6 @@ class DeviceGuard {
 
 // The stream every op on `device` runs on: one per GPU, so the stream order is the program order
 // and the allocator's stream-ordered frees are safe.
-cudaStream_t compute_stream(Device device);
+Stream compute_stream(Device device);
 
 }  // namespace attnscale::cuda

@@ -5,7 +5,9 @@
 
 #include "base/error.h"
 
-#if ATTNSCALE_HAVE_CUDA
+// Three builds: the CUDA runtime below (nvcc builds), no CUDA (the stubs at the end), and the
+// emulation build, whose implementation is cuda_runtime_emulation.cpp (only the shared part here).
+#if ATTNSCALE_HAVE_CUDA && !defined(ATTNSCALE_CUDA_HOST_EMULATION)
 #include <algorithm>
 #include <cstdint>
 #include <deque>
@@ -26,13 +28,27 @@ std::atomic<bool> tf32_allowed{false};
 void set_allow_tf32(bool allow) { tf32_allowed = allow; }
 bool allow_tf32() { return tf32_allowed; }
 
+bool emulated() {
+#if defined(ATTNSCALE_CUDA_HOST_EMULATION)
+  return true;
+#else
+  return false;
+#endif
+}
+
+std::string describe(const DeviceProperties& p) {
+  const double gib = static_cast<double>(p.total_memory) / double(1 << 30);
+  if (p.major == 0) return fmt::format("{} ({:.1f} GiB of host memory)", p.name, gib);
+  return fmt::format("{} (sm_{}{}, {:.1f} GiB)", p.name, p.major, p.minor, gib);
+}
+
 int gpu_for_local_rank(int local_rank, int device_count) {
   if (device_count <= 0) throw UsageError("[device] no CUDA device to assign to this rank");
   ATTNSCALE_CHECK(local_rank >= 0, "device", "negative local rank {}", local_rank);
   return local_rank % device_count;
 }
 
-#if ATTNSCALE_HAVE_CUDA
+#if ATTNSCALE_HAVE_CUDA && !defined(ATTNSCALE_CUDA_HOST_EMULATION)
 
 bool compiled() { return true; }
 
@@ -59,8 +75,8 @@ OwnedEvent::OwnedEvent() { ATTNSCALE_CUDA_CHECK(cudaEventCreateWithFlags(&event_
 OwnedEvent::~OwnedEvent() {
   if (event_) cudaEventDestroy(event_);
 }
-void OwnedEvent::record(cudaStream_t stream) const { ATTNSCALE_CUDA_CHECK(cudaEventRecord(event_, stream)); }
-void OwnedEvent::wait_on(cudaStream_t stream) const { ATTNSCALE_CUDA_CHECK(cudaStreamWaitEvent(stream, event_, 0)); }
+void OwnedEvent::record(Stream stream) const { ATTNSCALE_CUDA_CHECK(cudaEventRecord(event_, stream)); }
+void OwnedEvent::wait_on(Stream stream) const { ATTNSCALE_CUDA_CHECK(cudaStreamWaitEvent(stream, event_, 0)); }
 void OwnedEvent::synchronize() const { ATTNSCALE_CUDA_CHECK(cudaEventSynchronize(event_)); }
 
 PinnedBuffer::PinnedBuffer(size_t bytes) : bytes_(bytes) {
@@ -127,7 +143,7 @@ PinnedBuffer& staging(DeviceState& s) {
 
 }  // namespace
 
-cudaStream_t compute_stream(Device device) { return state(device).stream.get(); }
+Stream compute_stream(Device device) { return state(device).stream.get(); }
 
 void set_current(Device device) {
   state(device);  // checks the index
@@ -250,7 +266,7 @@ void reset_peak(Device device) {
   s.counter.reset_peak();
 }
 
-#else  // a build without the CUDA backend: no device, and every device operation says so
+#elif !ATTNSCALE_HAVE_CUDA  // a build without the CUDA backend: no device, and every device operation says so
 
 namespace {
 [[noreturn]] void not_compiled(Device device) {

@@ -33,12 +33,18 @@ void set_current(Device device);
 void set_allow_tf32(bool allow);
 bool allow_tf32();
 
+// True in the emulation build (ATTNSCALE_CUDA_EMULATION): the CUDA backend's kernels run on the
+// host emulator and its one device, cuda:0, is host memory (cuda_runtime_emulation.cpp).
+bool emulated();
+
 struct DeviceProperties {
   std::string name;
   size_t total_memory = 0;
-  int major = 0, minor = 0;  // compute capability
+  int major = 0, minor = 0;  // compute capability; 0.0 on the emulated device
 };
 DeviceProperties properties(Device device);
+// "NVIDIA H100 80GB HBM3 (sm_90, 79.1 GiB)"; the emulated device without a compute capability.
+std::string describe(const DeviceProperties& p);
 
 // Copies `bytes` between any two devices (cpu or cuda). Host <-> device copies go through a pinned
 // staging buffer and return once the data is at `dst`; copies between GPU memories are ordered on

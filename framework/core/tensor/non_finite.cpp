@@ -6,12 +6,39 @@
 
 #include "kernels/optim.h"
 
+#if ATTNSCALE_HAVE_CUDA
+#include "framework/core/tensor/cuda_handles.h"
+#include "kernels/cuda/optim.h"
+#endif
+
 namespace attnscale {
+namespace {
+
+// Whether a GPU tensor holds a NaN or infinity, searched on the device (only the answer is copied).
+[[maybe_unused]] bool device_has_non_finite(const Tensor& data) {
+#if ATTNSCALE_HAVE_CUDA
+  const Device device = data.device();
+  Tensor first = Tensor::empty({1}, DType::i64, device);
+  ATTNSCALE_DISPATCH_FLOAT(data.dtype(), "non_finite", [&] {
+    cuda::first_non_finite<scalar_t>(data.numel(), data.device_data<scalar_t>(), first.device_data<int64_t>(),
+                                     cuda::compute_stream(device));
+  });
+  return first.item() >= 0;
+#else
+  throw_no_kernel("non_finite", data.device());
+#endif
+}
+
+}  // namespace
 
 std::optional<NonFiniteElement> first_non_finite(std::span<const NamedTensor> tensors) {
   for (const NamedTensor& t : tensors) {
     if (!t.tensor.defined() || !is_floating(t.tensor.dtype())) continue;
-    const Tensor data = t.tensor.contiguous();
+    // A GPU tensor is searched where it is; only one that holds a non-finite value comes to the host
+    // to be described.
+    if (t.tensor.device().is_cuda() && t.tensor.numel() > 0 && !device_has_non_finite(t.tensor.contiguous()))
+      continue;
+    const Tensor data = t.tensor.to(kCpu).contiguous();
     std::optional<NonFiniteElement> found;
     ATTNSCALE_DISPATCH_FLOAT(data.dtype(), "non_finite", [&] {
       const scalar_t* x = data.data<scalar_t>();

@@ -20,7 +20,8 @@ struct NonFiniteElement {
 };
 
 // The first tensor (in list order) holding a NaN or an infinity, and its first such element;
-// nothing when all are finite. Integer tensors are skipped; host tensors only.
+// nothing when all are finite. Integer tensors are skipped; a GPU tensor is searched on its
+// device (only one holding a non-finite value is copied to the host to be described).
 std::optional<NonFiniteElement> first_non_finite(std::span<const NamedTensor> tensors);
 
 // "'name' (shape [..]) holds 27 non-finite value(s), the first at flat index 3 = inf"

@@ -1,6 +1,7 @@
 #include "framework/core/tensor/tensor.h"
 
 #include <algorithm>
+#include <cmath>
 #include <sstream>
 
 #include <fmt/format.h>
@@ -188,6 +189,29 @@ Tensor copy_contiguous(const Tensor& x) {
   });
   return out;
 }
+// out = static_cast of every element of src (both contiguous, same shape and device).
+void convert_elements(const Tensor& src, Tensor& out) {
+#if ATTNSCALE_HAVE_CUDA
+  if (!src.device().is_cpu()) {
+    ATTNSCALE_DISPATCH_ALL(src.dtype(), [&] {
+      using from_t = scalar_t;
+      ATTNSCALE_DISPATCH_ALL(out.dtype(), [&] {
+        cuda::cast<from_t, scalar_t>(src.numel(), src.device_data<from_t>(), out.device_data<scalar_t>(),
+                                     cuda::compute_stream(src.device()));
+      });
+    });
+    return;
+  }
+#endif
+  ATTNSCALE_DISPATCH_ALL(src.dtype(), [&] {
+    using from_t = scalar_t;
+    const from_t* ps = src.data<from_t>();
+    ATTNSCALE_DISPATCH_ALL(out.dtype(), [&] {
+      scalar_t* pd = out.data<scalar_t>();
+      for (int64_t i = 0, n = src.numel(); i < n; ++i) pd[i] = static_cast<scalar_t>(ps[i]);
+    });
+  });
+}
 }  // namespace
 
 Tensor Tensor::contiguous() const {
@@ -202,17 +226,9 @@ Tensor Tensor::clone() const {
 
 Tensor Tensor::to(DType target) const {
   if (target == dtype()) return *this;
-  if (!device().is_cpu()) throw_no_kernel("to(dtype)", device());
   const Tensor src = contiguous();
   Tensor out = empty(shape(), target, device());
-  ATTNSCALE_DISPATCH_ALL(dtype(), [&] {
-    using from_t = scalar_t;
-    const from_t* ps = src.data<from_t>();
-    ATTNSCALE_DISPATCH_ALL(target, [&] {
-      scalar_t* pd = out.data<scalar_t>();
-      for (int64_t i = 0, n = numel(); i < n; ++i) pd[i] = static_cast<scalar_t>(ps[i]);
-    });
-  });
+  convert_elements(src, out);
   if (!is_floating(target) || !is_floating(dtype())) return out;
   const DType source = dtype();
   return autograd::record(out, "to", {*this}, [source](const Tensor& g) { return std::vector<Tensor>{g.to(source)}; });
@@ -261,9 +277,16 @@ void Tensor::move_to_(Device target) {
 void Tensor::fill_(double value) {
   ATTNSCALE_CHECK(is_contiguous(), "fill_", "tensor must be contiguous");
   if (!device().is_cpu()) {
-    if (value != 0.0) throw_no_kernel("fill_", device());
-    cuda::zero_bytes(first_byte(*this), device(),
-                     static_cast<size_t>(numel()) * dtype_size(dtype()));
+    if (value == 0.0 && !std::signbit(value)) {  // all-zero bytes in every dtype: no kernel needed
+      cuda::zero_bytes(first_byte(*this), device(), static_cast<size_t>(numel()) * dtype_size(dtype()));
+      return;
+    }
+#if ATTNSCALE_HAVE_CUDA
+    ATTNSCALE_DISPATCH_ALL(dtype(), [&] {
+      cuda::fill<scalar_t>(numel(), static_cast<scalar_t>(value), device_data<scalar_t>(),
+                           cuda::compute_stream(device()));
+    });
+#endif
     return;
   }
   ATTNSCALE_DISPATCH_ALL(dtype(), [&] { std::fill_n(data<scalar_t>(), numel(), static_cast<scalar_t>(value)); });
