@@ -4,12 +4,44 @@
 // tau = (sum_{j<=k} z_(j) - 1) / k.
 // Entries equal to -inf are masked: they get p = 0. A row with no finite entry gets p = 0
 // everywhere (the fully-masked-row convention of the attention kernels).
+//
+// The per-entry formulas below are ATTNSCALE_HD: the CPU kernels (kernels/cpu/sparsemax.cpp,
+// kernels/cpu/general_attention.cpp) and the CUDA kernels (kernels/cuda/sparsemax*.cu) use them, so
+// the weights and gradients are the same expressions on both devices; only how tau is found
+// differs (a sort here, Michelot's iteration on the GPU, both exact).
 #pragma once
 
 #include <cstdint>
 #include <span>
 
+#include "kernels/host_device.h"
+
 namespace attnscale::kernels {
+
+// The threshold of a support of `count` entries summing to `sum`: sum(max(z - tau, 0)) = 1 over it.
+template <typename T>
+ATTNSCALE_HD inline T sparsemax_support_threshold(T sum, T count) {
+  return (sum - T(1)) / count;
+}
+
+// The weight of score z under threshold tau: max(z - tau, 0) (a NaN score stays NaN, as std::max).
+template <typename T>
+ATTNSCALE_HD inline T sparsemax_weight(T z, T tau) {
+  const T p = z - tau;
+  return p < T(0) ? T(0) : p;
+}
+
+// The mean of dp over the support ({p > 0}, `count` entries summing to `sum`); 0 for an empty one.
+template <typename T>
+ATTNSCALE_HD inline T sparsemax_support_mean(T sum, T count) {
+  return count > T(0) ? sum / count : T(0);
+}
+
+// dz of one entry: dp - mean on the support, 0 elsewhere.
+template <typename T>
+ATTNSCALE_HD inline T sparsemax_grad(T p, T dp, T support_mean) {
+  return p > T(0) ? dp - support_mean : T(0);
+}
 
 // The threshold tau of z (+inf when z has no finite entry). scratch: at least z.size() entries.
 template <typename T>

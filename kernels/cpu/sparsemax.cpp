@@ -29,7 +29,7 @@ T sparsemax_threshold(std::span<const T> z, std::span<T> scratch) {
       support_sum = cumulative;
     }
   }
-  return (support_sum - T{1}) / static_cast<T>(support);
+  return sparsemax_support_threshold(support_sum, static_cast<T>(support));
 }
 
 template <typename T>
@@ -37,7 +37,7 @@ void sparsemax_forward(std::span<const T> z, std::span<T> p, std::span<T> scratc
   ATTNSCALE_CHECK(p.size() == z.size(), "sparsemax", "p has {} entries, z has {}", p.size(),
                   z.size());
   const T tau = sparsemax_threshold(z, scratch);
-  for (size_t i = 0; i < z.size(); ++i) p[i] = std::max(z[i] - tau, T{0});
+  for (size_t i = 0; i < z.size(); ++i) p[i] = sparsemax_weight(z[i], tau);
 }
 
 template <typename T>
@@ -49,8 +49,8 @@ void sparsemax_backward(std::span<const T> p, std::span<const T> dp, std::span<T
   size_t support = 0;
   for (size_t i = 0; i < p.size(); ++i)
     if (p[i] > T{0}) sum += dp[i], ++support;
-  const T mean = support > 0 ? sum / static_cast<T>(support) : T{0};
-  for (size_t i = 0; i < p.size(); ++i) dz[i] = p[i] > T{0} ? dp[i] - mean : T{0};
+  const T mean = sparsemax_support_mean(sum, static_cast<T>(support));
+  for (size_t i = 0; i < p.size(); ++i) dz[i] = sparsemax_grad(p[i], dp[i], mean);
 }
 
 template float sparsemax_threshold<float>(std::span<const float>, std::span<float>);

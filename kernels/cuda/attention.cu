@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "kernels/cpu/attention_cpu.h"
+#include "kernels/cuda/device_mask.cuh"
 #include "kernels/cuda/launch_checks.h"
 #include "kernels/cuda/primitives.cuh"
 #include "kernels/mask.h"
@@ -574,51 +575,6 @@ __global__ void attention_delta_kernel(const T* dout, const T* out, int64_t rows
 }
 
 // ---- host side ------------------------------------------------------------------------------------
-// Device memory for one call's flat descriptors, freed stream-ordered when the call returns (the
-// kernels queued before that still see it). Host memory under the emulation.
-class Scratch {
- public:
-  explicit Scratch(Stream stream) : stream_(stream) {}
-  Scratch(const Scratch&) = delete;
-  Scratch& operator=(const Scratch&) = delete;
-  ~Scratch() {
-#if defined(__CUDACC__)
-    for (void* block : blocks_) cudaFreeAsync(block, stream_);  // no throw from a destructor
-#else
-    for (void* block : blocks_) ::operator delete(block);
-#endif
-  }
-
-  template <typename T>
-  T* allocate(size_t count) {
-    void* block = nullptr;
-    const size_t bytes = std::max<size_t>(count, 1) * sizeof(T);
-#if defined(__CUDACC__)
-    ATTNSCALE_CUDA_CHECK(cudaMallocAsync(&block, bytes, stream_));
-#else
-    block = ::operator new(bytes);
-#endif
-    blocks_.push_back(block);
-    return static_cast<T*>(block);
-  }
-
-  template <typename T>
-  const T* upload(std::span<const T> host) {
-    T* device = allocate<T>(host.size());
-#if defined(__CUDACC__)
-    ATTNSCALE_CUDA_CHECK(cudaMemcpyAsync(device, host.data(), host.size_bytes(),
-                                         cudaMemcpyHostToDevice, stream_));
-#else
-    std::copy(host.begin(), host.end(), device);
-#endif
-    return device;
-  }
-
- private:
-  Stream stream_;
-  std::vector<void*> blocks_;
-};
-
 // The flat device view of params for one tiling: positions expanded and uploaded, the block
 // pattern uploaded, and every tile summarised on the device.
 template <typename T>
@@ -632,24 +588,8 @@ Problem<T> make_problem(const AttentionParams& params, int64_t q_tile, int64_t k
   p.q_tiles = (p.n + q_tile - 1) / q_tile;
   p.k_tiles = (p.m + k_tile - 1) / k_tile;
 
-  std::vector<int64_t> q_pos(static_cast<size_t>(p.n)), k_pos(static_cast<size_t>(p.m));
-  params.q_positions.fill(q_pos);
-  params.k_positions.fill(k_pos);
-  const kernels::Mask& mask = params.mask;
-  p.mask.rule = mask.rule();
-  if (mask.blocks) {
-    p.mask.rule.blocks.allowed = scratch.upload(mask.blocks->allowed());
-    p.mask.rule.blocks.prefix = scratch.upload(mask.blocks->prefix());
-  }
-  p.mask.q_pos = scratch.upload<int64_t>(q_pos);
-  p.mask.k_pos = scratch.upload<int64_t>(k_pos);
-  if (mask.has_segments()) {
-    p.mask.q_segment = mask.q_segment.data();
-    p.mask.k_segment = mask.k_segment.data();
-  }
-  if (mask.has_key_padding()) p.mask.k_valid = mask.k_valid.data();
-
-  p.per_batch = mask.has_segments() || mask.has_key_padding();
+  p.mask = device_mask_view(params, scratch);
+  p.per_batch = params.mask.has_segments() || params.mask.has_key_padding();
   const int64_t rows = p.per_batch ? p.batch : 1;
   TileSummary* q_summary = scratch.allocate<TileSummary>(static_cast<size_t>(rows * p.q_tiles));
   TileSummary* k_summary = scratch.allocate<TileSummary>(static_cast<size_t>(rows * p.k_tiles));

@@ -3,52 +3,14 @@
 #include <cmath>
 
 #include "framework/core/autograd/node.h"
+#include "framework/core/ops/attention_mask_arrays.h"
 #include "framework/core/ops/op_helpers.h"
 
 #if ATTNSCALE_HAVE_CUDA
-#include "framework/core/tensor/cuda_runtime.h"
-#include "framework/core/tensor/storage.h"
 #include "kernels/cuda/attention.h"
 #endif
 
 namespace attnscale {
-namespace {
-
-// The spec's per-token mask arrays (segments, key padding) in the memory of the device the kernels
-// run on: the CUDA kernels read them on the GPU, the CPU kernel the spec's own vectors. Made once
-// per call and kept by its backward.
-class MaskArrays {
- public:
-  MaskArrays(const AttentionSpec& spec, Device device)
-      : q_segment_(on(spec.q_segment, device)), k_segment_(on(spec.k_segment, device)),
-        k_valid_(on(spec.k_valid, device)) {}
-
-  // params with its mask's spans pointing at these arrays.
-  kernels::AttentionParams point(kernels::AttentionParams params) const {
-    params.mask.q_segment = q_segment_.span(params.mask.q_segment);
-    params.mask.k_segment = k_segment_.span(params.mask.k_segment);
-    params.mask.k_valid = k_valid_.span(params.mask.k_valid);
-    return params;
-  }
-
- private:
-  struct Array {
-    std::shared_ptr<Storage> storage;  // null on the CPU, or for an absent part
-    std::span<const int32_t> span(std::span<const int32_t> host) const {
-      return storage ? std::span<const int32_t>(reinterpret_cast<const int32_t*>(storage->data()), host.size()) : host;
-    }
-  };
-  static Array on(const std::vector<int32_t>& host, Device device) {
-    if (device.is_cpu() || host.empty()) return {};
-    const size_t bytes = host.size() * sizeof(int32_t);
-    auto storage = std::make_shared<Storage>(bytes, device);
-    cuda::copy_bytes(storage->data(), device, host.data(), kCpu, bytes);
-    return {storage};
-  }
-  Array q_segment_, k_segment_, k_valid_;
-};
-
-}  // namespace
 
 kernels::AttentionParams attention_params(const Tensor& q, const Tensor& k, const Tensor& v, const AttentionSpec& spec) {
   ops_detail::common_device("attention", {q, k, v});
@@ -84,7 +46,7 @@ std::pair<Tensor, Tensor> fused_attention_with_lse(const Tensor& q_in, const Ten
   auto spec = std::make_shared<const AttentionSpec>(spec_in);
   const Tensor q = q_in.contiguous(), k = k_in.contiguous(), v = v_in.contiguous();
   const Device device = q.device();
-  auto arrays = std::make_shared<const MaskArrays>(*spec, device);
+  auto arrays = std::make_shared<const ops_detail::MaskArrays>(*spec, device);
   const kernels::AttentionParams params = arrays->point(attention_params(q, k, v, *spec));
   const auto& s = params.shape;
   Tensor out = Tensor::empty({s.batch, s.q_heads, s.q_len, s.value_dim}, q.dtype(), device);

@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "framework/core/autograd/node.h"
+#include "framework/core/ops/attention_mask_arrays.h"
 #include "framework/core/ops/op_helpers.h"
 #include "framework/core/ops/ops.h"
 #include "kernels/general_attention.h"
@@ -12,6 +13,7 @@
 
 #if ATTNSCALE_HAVE_CUDA
 #include "kernels/cuda/sparsemax.h"
+#include "kernels/cuda/sparsemax_attention.h"
 #endif
 
 namespace attnscale {
@@ -77,36 +79,40 @@ Tensor sparsemax(const Tensor& x, int axis) {
 }
 
 Tensor sparsemax_attention(const Tensor& q_in, const Tensor& k_in, const Tensor& v_in, const AttentionSpec& spec_in) {
-  ops_detail::check_cpu("sparsemax_attention", {q_in, k_in, v_in});
   auto spec = std::make_shared<const AttentionSpec>(spec_in);
   const Tensor q = q_in.contiguous(), k = k_in.contiguous(), v = v_in.contiguous();
-  const kernels::AttentionParams params = attention_params(q, k, v, *spec);
+  const Device device = ops_detail::common_device("sparsemax_attention", {q, k, v});
+  auto arrays = std::make_shared<const ops_detail::MaskArrays>(*spec, device);
+  const kernels::AttentionParams params = arrays->point(attention_params(q, k, v, *spec));
   const auto& s = params.shape;
-  Tensor out = Tensor::empty({s.batch, s.q_heads, s.q_len, s.value_dim}, q.dtype());
+  Tensor out = Tensor::empty({s.batch, s.q_heads, s.q_len, s.value_dim}, q.dtype(), device);
   ATTNSCALE_DISPATCH_FLOAT(q.dtype(), "sparsemax_attention", [&] {
+    const kernels::AttentionForwardBuffers<scalar_t> io{
+        {q.device_data<scalar_t>(), size_t(s.q_size())}, {k.device_data<scalar_t>(), size_t(s.k_size())},
+        {v.device_data<scalar_t>(), size_t(s.v_size())}, {out.device_data<scalar_t>(), size_t(s.out_size())}, {}};
+    ATTNSCALE_ON_CUDA(device, cuda::sparsemax_attention_forward<scalar_t>(params, io, cuda::compute_stream(device)));
     const kernels::DotScore<scalar_t> score(s.head_dim, params.scale);
-    kernels::general_attention_forward<scalar_t>(
-        params, score, kernels::Normalizer::sparsemax,
-        {{q.data<scalar_t>(), size_t(s.q_size())}, {k.data<scalar_t>(), size_t(s.k_size())},
-         {v.data<scalar_t>(), size_t(s.v_size())}, {out.data<scalar_t>(), size_t(s.out_size())}, {}});
+    kernels::general_attention_forward<scalar_t>(params, score, kernels::Normalizer::sparsemax, io);
   });
   const Tensor sq = q.detach(), sk = k.detach(), sv = v.detach();
-  return autograd::record(out, "sparsemax_attention", {q, k, v}, [spec, sq, sk, sv](const Tensor& g) {
-    const kernels::AttentionParams p = attention_params(sq, sk, sv, *spec);
+  return autograd::record(out, "sparsemax_attention", {q, k, v}, [spec, arrays, sq, sk, sv](const Tensor& g) {
+    const kernels::AttentionParams p = arrays->point(attention_params(sq, sk, sv, *spec));
     const auto& s = p.shape;
     const Tensor dout = g.contiguous();
-    Tensor dq = Tensor::empty(sq.shape(), sq.dtype()), dk = Tensor::empty(sk.shape(), sk.dtype()),
-           dv = Tensor::empty(sv.shape(), sv.dtype());
+    const Device device = sq.device();
+    Tensor dq = Tensor::empty(sq.shape(), sq.dtype(), device), dk = Tensor::empty(sk.shape(), sk.dtype(), device),
+           dv = Tensor::empty(sv.shape(), sv.dtype(), device);
     ATTNSCALE_DISPATCH_FLOAT(sq.dtype(), "sparsemax_attention", [&] {
       using span_c = std::span<const scalar_t>;
       using span_m = std::span<scalar_t>;
+      const kernels::AttentionBackwardBuffers<scalar_t> io{
+          span_c(sq.device_data<scalar_t>(), s.q_size()), span_c(sk.device_data<scalar_t>(), s.k_size()),
+          span_c(sv.device_data<scalar_t>(), s.v_size()), span_c(dout.device_data<scalar_t>(), s.out_size()), {}, {},
+          span_m(dq.device_data<scalar_t>(), s.q_size()), span_m(dk.device_data<scalar_t>(), s.k_size()),
+          span_m(dv.device_data<scalar_t>(), s.v_size())};
+      ATTNSCALE_ON_CUDA(device, cuda::sparsemax_attention_backward<scalar_t>(p, io, cuda::compute_stream(device)));
       const kernels::DotScore<scalar_t> score(s.head_dim, p.scale);
-      kernels::general_attention_backward<scalar_t>(
-          p, score, kernels::Normalizer::sparsemax,
-          {span_c(sq.data<scalar_t>(), s.q_size()), span_c(sk.data<scalar_t>(), s.k_size()),
-           span_c(sv.data<scalar_t>(), s.v_size()), span_c(dout.data<scalar_t>(), s.out_size()), {}, {},
-           span_m(dq.data<scalar_t>(), s.q_size()), span_m(dk.data<scalar_t>(), s.k_size()),
-           span_m(dv.data<scalar_t>(), s.v_size())});
+      kernels::general_attention_backward<scalar_t>(p, score, kernels::Normalizer::sparsemax, io);
     });
     return std::vector<Tensor>{dq, dk, dv};
   });

@@ -1,6 +1,7 @@
 // Sparsemax (Martins & Astudillo 2016, arXiv:1602.02068) as differentiable ops: the Euclidean
 // projection of scores onto the probability simplex, which gives exact zeros. Two front ends over
-// the CPU kernels of kernels/sparsemax.h and kernels/general_attention.h:
+// the CPU kernels of kernels/sparsemax.h and kernels/general_attention.h, and on a GPU over
+// kernels/cuda/sparsemax.h and kernels/cuda/sparsemax_attention.h:
 //   sparsemax            along one axis of any float tensor (the plain path: materialised scores)
 //   sparsemax_attention  sparsemax(q k^T * scale) v over the general attention path, which holds
 //                        one row block of scores per thread, never [N, M]
