@@ -101,7 +101,7 @@ __device__ T score_row(const Problem<T>& p, const MaskView& view, int64_t i, con
 }
 
 template <typename T>
-__global__ __launch_bounds__(kThreads) void sparsemax_attention_forward_kernel(Args<T> a) {
+__global__ __launch_bounds__(kThreads, 1) void sparsemax_attention_forward_kernel(Args<T> a) {
   const Problem<T>& p = a.p;
   T* q_s = dynamic_shared<T>();  // [d]
   T* scores = a.scores + blockIdx.x * p.m;
@@ -125,7 +125,7 @@ __global__ __launch_bounds__(kThreads) void sparsemax_attention_forward_kernel(A
 }
 
 template <typename T>
-__global__ __launch_bounds__(kThreads) void sparsemax_attention_rows_kernel(Args<T> a) {
+__global__ __launch_bounds__(kThreads, 1) void sparsemax_attention_rows_kernel(Args<T> a) {
   const Problem<T>& p = a.p;
   T* q_s = dynamic_shared<T>();  // [d]
   T* do_s = q_s + p.d;           // [dv]
@@ -172,7 +172,7 @@ __global__ __launch_bounds__(kThreads) void sparsemax_attention_rows_kernel(Args
 // One warp per key: its k, v rows and its dk, dv sums in the warp's slice of shared memory, each
 // lane owning columns lane, lane + 32, ... (no exchange but the dot products' shuffles).
 template <typename T>
-__global__ __launch_bounds__(kThreads) void sparsemax_attention_dkdv_kernel(Args<T> a) {
+__global__ __launch_bounds__(kThreads, 1) void sparsemax_attention_dkdv_kernel(Args<T> a) {
   const Problem<T>& p = a.p;
   const int64_t width = p.d + p.dv, group = p.q_heads / p.kv_heads;
   T* k_s = dynamic_shared<T>() + warp_id() * 2 * width;  // [d]
