@@ -1,13 +1,14 @@
 // The ops' CUDA paths against their CPU paths (label gpu): matmul (cuda::Blas), the fused attention
-// op, cross_entropy and the reductions, outputs and every gradient on the same inputs, plus fp64
-// gradient checks through the GPU path. Runs on a GPU, and on the emulated device in the emulation
-// build; skips with the reason elsewhere.
+// and sparsemax attention ops, cross_entropy and the reductions, outputs and every gradient on the
+// same inputs, plus fp64 gradient checks through the GPU path. Runs on a GPU, and on the emulated
+// device in the emulation build; skips with the reason elsewhere.
 #include <cmath>
 #include <limits>
 
 #include "framework/core/ops/attention.h"
 #include "framework/core/ops/indexing.h"
 #include "framework/core/ops/nn_functional.h"
+#include "framework/core/ops/sparsemax.h"
 #include "framework/core/tensor/non_finite.h"
 #include "tests/gpu/device_compare.h"
 
@@ -104,6 +105,45 @@ TEST_F(DeviceTest, FusedAttentionGradcheckThroughTheGpu) {
                           {random<double>({1, 2, 5, 4}, 1).set_requires_grad(),
                            random<double>({1, 1, 5, 4}, 2).set_requires_grad(),
                            random<double>({1, 1, 5, 3}, 3).set_requires_grad()});
+}
+
+// The same masks through sparsemax_attention (kernels/cuda/sparsemax_attention.h on the device,
+// the general path on the CPU): causal GQA with uneven lengths and q_offset positions; a window with
+// segments, key padding and a fully padded batch row (out 0 and zero gradients on both devices).
+TYPED_TEST(OpsOnDevice, SparsemaxAttentionMatchesCpu) {
+  using T = TypeParam;
+  const auto tol = sizeof(T) == 4 ? Tolerance{2e-4, 2e-5} : device_tolerance<T>();
+  const int64_t b = 2, hq = 4, hkv = 2, n = 13, m = 19, d = 8;
+  auto attend = [](const AttentionSpec& spec) {
+    return [spec](const std::vector<Tensor>& x) { return std::vector<Tensor>{sparsemax_attention(x[0], x[1], x[2], spec)}; };
+  };
+  AttentionSpec causal;
+  causal.scale = 1.0;  // scores spread enough for supports of several keys
+  causal.mask.causal = true;
+  causal.q_positions = kernels::Positions::contiguous(m - n, n);
+  expect_same_on_cpu_and_gpu(attend(causal), {random<T>({b, hq, n, d}, 1), random<T>({b, hkv, m, d}, 2),
+                                              random<T>({b, hkv, m, d}, 3)},
+                             tol);
+
+  AttentionSpec masked;
+  masked.scale = 1.0;
+  masked.mask.window = kernels::Window{4, 2};
+  for (int64_t i = 0; i < b * n; ++i) masked.q_segment.push_back(static_cast<int32_t>(i % n < 7 ? 0 : 1));
+  masked.k_segment = masked.q_segment;
+  masked.k_valid.assign(static_cast<size_t>(b * n), 1);
+  for (int64_t j = 0; j < n; ++j) masked.k_valid[static_cast<size_t>(n + j)] = 0;  // batch 1: no key
+  expect_same_on_cpu_and_gpu(attend(masked), {random<T>({b, hq, n, d}, 4), random<T>({b, hkv, n, d}, 5),
+                                              random<T>({b, hkv, n, 6}, 6)},
+                             tol);
+}
+
+TEST_F(DeviceTest, SparsemaxAttentionGradcheckThroughTheGpu) {
+  AttentionSpec spec;
+  spec.mask.causal = true;
+  expect_gradcheck_on_gpu(
+      [&](const std::vector<Tensor>& x) { return sparsemax_attention(x[0], x[1], x[2], spec); },
+      {random<double>({1, 2, 5, 4}, 1).set_requires_grad(), random<double>({1, 1, 5, 4}, 2).set_requires_grad(),
+       random<double>({1, 1, 5, 3}, 3).set_requires_grad()});
 }
 
 TYPED_TEST(OpsOnDevice, CrossEntropyEveryReductionWithIgnoredTargets) {

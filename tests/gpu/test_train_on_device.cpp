@@ -1,6 +1,7 @@
 // Training with run.device: cuda against the same run on the CPU (label gpu): a tiny TransformerLM
-// (fused attention, RoPE, LayerNorm, dropout, AdamW, gradient clipping) gives the same first losses
-// and, after one batch, the same gradients; metrics.jsonl records peak_device_mem_bytes; a
+// (fused attention, RoPE, LayerNorm, dropout, AdamW, gradient clipping; and again with the sparse
+// mechanism's sparsemax attention) gives the same first losses and, after one batch, the same
+// gradients; metrics.jsonl records peak_device_mem_bytes; a
 // checkpoint written on one device resumes on the other. Runs on a GPU, and on the emulated device
 // in the emulation build; skips with the reason elsewhere.
 #include <chrono>
@@ -88,8 +89,21 @@ class TrainOnDevice : public DeviceTest {
   attnscale::testing::TempDir dir_;
 };
 
-TEST_F(TrainOnDevice, FirstBatchGivesTheSameLossAndGradients) {
-  const Config cfg = tiny_lm(dir_ / "unused", config::RunDevice::cpu);
+// The sparse mechanism with sparsemax weights (sparsemax_attention on the device) over a strided
+// block-sparse mask.
+Config tiny_sparsemax_lm(const fs::path& run_dir, config::RunDevice device) {
+  Config cfg = tiny_lm(run_dir, device);
+  cfg.attention.mechanism = "sparse";
+  cfg.attention.mask = config::Mask::block_sparse;
+  cfg.attention.sparse_pattern = config::SparsePattern::strided;
+  cfg.attention.block_size = 4;
+  cfg.attention.sparse_stride = 2;
+  cfg.attention.normalizer = config::Normalizer::sparsemax;
+  validate(cfg);
+  return cfg;
+}
+
+void expect_same_first_batch(const Config& cfg) {
   train::LMTask cpu_task(cfg, on(kCpu)), gpu_task(cfg, on(kGpu));
   const train::BatchResult cpu = cpu_task.train_batch(0), gpu = gpu_task.train_batch(0);
   EXPECT_EQ(gpu.loss.device(), kGpu);
@@ -105,6 +119,18 @@ TEST_F(TrainOnDevice, FirstBatchGivesTheSameLossAndGradients) {
     EXPECT_EQ(gpu_params[i].tensor.grad().device(), kGpu);
     EXPECT_TRUE(same_values(gpu_params[i].tensor.grad(), cpu_params[i].tensor.grad(), kGradientTolerance));
   }
+}
+
+TEST_F(TrainOnDevice, FirstBatchGivesTheSameLossAndGradients) {
+  expect_same_first_batch(tiny_lm(dir_ / "unused", config::RunDevice::cpu));
+}
+
+TEST_F(TrainOnDevice, SparsemaxMechanismGivesTheSameLossesAndGradients) {
+  expect_same_first_batch(tiny_sparsemax_lm(dir_ / "unused", config::RunDevice::cpu));
+  const train::TrainSummary cpu = train_in_dir(tiny_sparsemax_lm(dir_ / "cpu", config::RunDevice::cpu));
+  const train::TrainSummary gpu = train_in_dir(tiny_sparsemax_lm(dir_ / "gpu", config::RunDevice::cuda));
+  expect_close_losses(gpu.losses, cpu.losses);
+  EXPECT_NEAR(gpu.final_eval.loss, cpu.final_eval.loss, kLossTolerance * std::abs(cpu.final_eval.loss));
 }
 
 TEST_F(TrainOnDevice, SameLossesAsTheCpuAndPeakDeviceMemoryInTheMetrics) {
