@@ -47,10 +47,10 @@ Tensor AttentionPooling::masked_scores(const Tensor& h, const Tensor& mask) cons
     const Tensor u = tanh(projection_->forward(h));                         // [B, T, A]
     scores = reshape(matmul(u, reshape(context_, {-1, 1})), {batch, steps});  // u_t . u_w
   } else {
-    scores = Tensor::zeros({batch, steps}, h.dtype());  // equal scores: the average
+    scores = Tensor::zeros({batch, steps}, h.dtype(), h.device());  // equal scores: the average
   }
   if (!mask.defined()) return scores;
-  return where(mask, scores, Tensor::scalar(kEmptyLse, h.dtype()));
+  return where(mask, scores, Tensor::full({}, kEmptyLse, h.dtype(), h.device()));
 }
 
 PooledState AttentionPooling::partial(const Tensor& h, const Tensor& mask) const {
@@ -68,7 +68,8 @@ PooledState AttentionPooling::partial(const Tensor& h, const Tensor& mask) const
 Tensor AttentionPooling::forward(const Tensor& h, const Tensor& mask) const {
   check_input(h, mask);
   if (kind_ != PoolingKind::max) return partial(h, mask).out;
-  const Tensor masked = mask.defined() ? where(unsqueeze(mask, 2), h, Tensor::scalar(kEmptyLse, h.dtype())) : h;
+  const Tensor masked =
+      mask.defined() ? where(unsqueeze(mask, 2), h, Tensor::full({}, kEmptyLse, h.dtype(), h.device())) : h;
   return max(masked, 1);
 }
 

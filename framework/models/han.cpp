@@ -36,7 +36,7 @@ HAN::HAN(const HANOptions& o, Generator& gen, DType dtype) : options_(o), dtype_
 
 Tensor HAN::sentence_vectors(const HANInput& batch, Generator& gen) const {
   const int64_t annotation = 2 * options_.hidden_size;
-  if (batch.words.shape()[0] == 0) return Tensor::zeros({0, annotation}, dtype_);  // this rank holds no sentence
+  if (batch.words.shape()[0] == 0) return Tensor::zeros({0, annotation}, dtype_, device());  // this rank holds no sentence
   const Tensor embedded = dropout_->forward(embed_->forward(batch.words), gen);       // [N, W, E]
   const Tensor words = word_encoder_->forward(embedded, batch.word_lengths).outputs;  // [N, W, 2H]
   return word_pooling_->forward(words, batch.word_mask);                              // [N, 2H]
@@ -45,7 +45,7 @@ Tensor HAN::sentence_vectors(const HANInput& batch, Generator& gen) const {
 Tensor HAN::sentence_annotations(const HANInput& batch, Generator& gen, Communicator* sentence_group) const {
   const int64_t annotation = 2 * options_.hidden_size;
   // Sentence vectors into [B, S, 2H]: padding slots pick the appended zero row.
-  const Tensor rows = concat({sentence_vectors(batch, gen), Tensor::zeros({1, annotation}, dtype_)}, 0);
+  const Tensor rows = concat({sentence_vectors(batch, gen), Tensor::zeros({1, annotation}, dtype_, device())}, 0);
   const Tensor grouped =
       reshape(index_select(rows, 0, batch.sentence_index), {batch.documents, batch.max_sentences, annotation});
   if (sentence_transformer_) return sentence_transformer_->forward(grouped, batch.sentence_mask, sentence_group);

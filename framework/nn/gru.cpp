@@ -46,22 +46,23 @@ Tensor GRUCell::step(const Tensor& gates_x, const Tensor& h) const {
 
 Tensor GRUCell::forward(const Tensor& x, const Tensor& h) const { return step(project_input(x), h); }
 
-std::vector<Tensor> step_masks(const Tensor& lengths, int64_t steps, DType dtype, const char* where) {
+std::vector<Tensor> step_masks(const Tensor& lengths, int64_t steps, DType dtype, Device device, const char* where) {
   ATTNSCALE_CHECK(lengths.dtype() == DType::i64 && lengths.dim() == 1, where, "lengths must be int64 [B], got {} {}",
                   dtype_name(lengths.dtype()), shape_str(lengths.shape()));
   const auto lens = lengths.to_vector<int64_t>();
   for (size_t b = 0; b < lens.size(); ++b)
     ATTNSCALE_CHECK(lens[b] >= 1 && lens[b] <= steps, where, "lengths[{}] = {} is outside [1, {}]", b, lens[b], steps);
   const auto batch = static_cast<int64_t>(lens.size());
+  Tensor all = Tensor::empty({steps, batch, 1}, dtype);
+  ATTNSCALE_DISPATCH_FLOAT(dtype, where, [&] {
+    for (int64_t t = 0; t < steps; ++t)
+      for (int64_t b = 0; b < batch; ++b)
+        all.data<scalar_t>()[t * batch + b] = t < lens[static_cast<size_t>(b)] ? 1 : 0;
+  });
+  all = all.to(device);
   std::vector<Tensor> masks;
   masks.reserve(static_cast<size_t>(steps));
-  for (int64_t t = 0; t < steps; ++t) {
-    Tensor m = Tensor::empty({batch, 1}, dtype);
-    ATTNSCALE_DISPATCH_FLOAT(dtype, where, [&] {
-      for (int64_t b = 0; b < batch; ++b) m.data<scalar_t>()[b] = t < lens[static_cast<size_t>(b)] ? 1 : 0;
-    });
-    masks.push_back(m);
-  }
+  for (int64_t t = 0; t < steps; ++t) masks.push_back(squeeze(narrow(all, 0, t, 1), 0));
   return masks;
 }
 
@@ -118,7 +119,7 @@ GRUOutput GRU::forward(const Tensor& x, const Tensor& lengths, const Tensor& ini
     const auto lens = lengths.to_vector<int64_t>();
     // Full-length batches skip the masking ops.
     if (std::any_of(lens.begin(), lens.end(), [&](int64_t n) { return n != steps; }))
-      masks = step_masks(lengths, steps, x.dtype(), "gru");
+      masks = step_masks(lengths, steps, x.dtype(), x.device(), "gru");
   }
   std::vector<Tensor> finals;
   Tensor layer_input = x;
@@ -127,7 +128,7 @@ GRUOutput GRU::forward(const Tensor& x, const Tensor& lengths, const Tensor& ini
     for (int64_t dir = 0; dir < directions(); ++dir) {
       const int64_t index = layer * directions() + dir;
       const Tensor initial = initial_states.defined() ? squeeze(narrow(initial_states, 0, index, 1), 0)
-                                                      : Tensor::zeros({batch, hs}, x.dtype());
+                                                      : Tensor::zeros({batch, hs}, x.dtype(), x.device());
       auto [out, final_state] =
           run_direction(*cells_[static_cast<size_t>(index)], layer_input, masks, initial, dir == 1);
       direction_outputs.push_back(out);

@@ -75,8 +75,9 @@ class GRU : public Module {
   std::vector<std::shared_ptr<GRUCell>> cells_;  // layer-major, forward then backward
 };
 
-// Per-step validity masks for right-padded sequences: lengths int64 [B] -> T tensors [B, 1] of
-// `dtype`, 1 where t < lengths[b]. Checks 1 <= lengths[b] <= T and names `where` otherwise.
-std::vector<Tensor> step_masks(const Tensor& lengths, int64_t steps, DType dtype, const char* where);
+// Per-step validity masks for right-padded sequences: lengths int64 [B] (host) -> T tensors [B, 1]
+// of `dtype` on `device`, 1 where t < lengths[b] (made on the host and copied at once). Checks
+// 1 <= lengths[b] <= T and names `where` otherwise.
+std::vector<Tensor> step_masks(const Tensor& lengths, int64_t steps, DType dtype, Device device, const char* where);
 
 }  // namespace attnscale::nn
