@@ -64,11 +64,6 @@ void op_check_attention(const std::string& input, const std::string& output,
   if (on_gpu) require_cuda_device();
   const OpCheckFile in(input);
   const size_t precision = attention_precision(in);
-  const std::string normalizer = in.string_attribute("normalizer").value_or("softmax");
-  if (on_gpu && normalizer != "softmax")
-    throw UsageError(fmt::format(
-        "[op-check] --device cuda: normalizer '{}' has no CUDA kernel; run it with --device cpu",
-        normalizer));
   try {
     if (precision == 4) run_attention<float>(in, output, on_gpu);
     else run_attention<double>(in, output, on_gpu);

@@ -69,7 +69,8 @@ void write_attention_output(const AttentionInput<T>& input, const AttentionOutpu
 // --device cuda: no CUDA device (...)" when there is none or the build has no CUDA backend.
 void require_cuda_device();
 
-// The softmax run on the CUDA kernels (kernels/cuda/attention.h): inputs to GPU 0, results back.
+// The run on the CUDA kernels (kernels/cuda/attention.h, or sparsemax_attention.h for the
+// sparsemax normalizer): inputs to GPU 0, results back.
 template <typename T>
 AttentionOutput<T> run_attention_cuda(const AttentionInput<T>& input);
 

@@ -1,6 +1,7 @@
 // `attnscale op-check attention --device cuda`: the op-check contract (kernels/README.md) on the
-// CUDA attention kernels (kernels/cuda/attention.h). The inputs go to GPU 0, the forward (and,
-// with dout, delta and the backward) run on one stream, the results come back and are written
+// CUDA attention kernels (kernels/cuda/attention.h for softmax, kernels/cuda/sparsemax_attention.h
+// for sparsemax). The inputs go to GPU 0, the forward (and, with dout, delta and the backward) run
+// on one stream, the results come back and are written
 // exactly as the CPU run writes them, so the two output files of one input compare directly.
 #include "apps/op_check_attention.h"
 
@@ -14,6 +15,7 @@
 #if defined(ATTNSCALE_HAVE_CUDA)
 #include "framework/core/tensor/cuda_handles.h"
 #include "kernels/cuda/attention.h"
+#include "kernels/cuda/sparsemax_attention.h"
 #endif
 
 namespace attnscale::app {
@@ -72,10 +74,25 @@ AttentionOutput<T> run_attention_cuda(const AttentionInput<T>& input) {
   }
   if (!input.k_valid.empty()) params.mask.k_valid = k_valid.span();
 
+  AttentionOutput<T> r;
+  if (!input.softmax()) {  // sparsemax: no lse, no delta
+    const DeviceArray<T> out(static_cast<size_t>(s.out_size()));
+    cuda::sparsemax_attention_forward<T>(params, {q.span(), k.span(), v.span(), out.span(), {}}, stream);
+    r.out = out.to_host();
+    if (input.dout) {
+      const DeviceArray<T> dout(input.dout->data), dq(static_cast<size_t>(s.q_size())),
+          dk(static_cast<size_t>(s.k_size())), dv(static_cast<size_t>(s.v_size()));
+      cuda::sparsemax_attention_backward<T>(
+          params, {q.span(), k.span(), v.span(), dout.span(), {}, {}, dq.span(), dk.span(), dv.span()}, stream);
+      r.dq = dq.to_host();
+      r.dk = dk.to_host();
+      r.dv = dv.to_host();
+    }
+    return r;
+  }
   const DeviceArray<T> out(static_cast<size_t>(s.out_size())), lse(static_cast<size_t>(s.rows()));
   cuda::attention_forward<T>(params, {q.span(), k.span(), v.span(), out.span(), lse.span()},
                              stream);
-  AttentionOutput<T> r;
   r.out = out.to_host();
   r.lse = lse.to_host();
   if (input.dout) {
