@@ -32,7 +32,7 @@ void log_attention_kernel(const Config& cfg, const models::TransformerLMOptions&
   if (!a.fused) {
     reason = "own: attention.impl = plain builds attention from ops";
   } else if (a.normalizer != kernels::Normalizer::softmax) {
-    reason = "own: sparsemax runs the general path";
+    reason = "own: sparsemax has its own kernel (the general path on the CPU, sparsemax_attention on a GPU)";
   } else {
     // The one-rank call of a layer: the whole sequence, this build's float32 activations.
     const int64_t head_dim = a.d_model / a.n_heads;
