@@ -68,34 +68,48 @@ TEST_F(DeviceTest, MatmulFollowsAllowTf32) {
   EXPECT_TRUE(same_values(matmul(a, b), fp32, Tolerance{0, 0}));
 }
 
-// Causal GQA with uneven lengths; a window with segments, key padding and a fully padded batch
-// row (out 0, lse -inf on both devices); q_offset positions.
-TYPED_TEST(OpsOnDevice, FusedAttentionMatchesCpu) {
-  using T = TypeParam;
+// An attention op's cases (batch 2, 4 query heads over 2 kv heads): causal GQA with uneven lengths
+// (N queries at positions M - N.., M keys); then a window with two segments per row (split at
+// `split`), key padding and a fully padded batch row (out 0 on both devices; lse -inf for softmax),
+// N keys of value width dv. attend(spec) is the op under test.
+struct AttentionSizes {
+  int64_t n, m, d, dv, split;
+  kernels::Window window;
+  double scale;  // 0: 1/sqrt(D)
+};
+
+template <typename T, typename Attend>
+void expect_attention_cases_match_cpu(Attend attend, const AttentionSizes& z) {
   const auto tol = sizeof(T) == 4 ? Tolerance{2e-4, 2e-5} : device_tolerance<T>();
-  const int64_t b = 2, hq = 4, hkv = 2, n = 37, m = 45, d = 16;
+  const int64_t b = 2, hq = 4, hkv = 2;
   AttentionSpec causal;
+  causal.scale = z.scale;
   causal.mask.causal = true;
-  causal.q_positions = kernels::Positions::contiguous(m - n, n);
+  causal.q_positions = kernels::Positions::contiguous(z.m - z.n, z.n);
+  expect_same_on_cpu_and_gpu(attend(causal), {random<T>({b, hq, z.n, z.d}, 1), random<T>({b, hkv, z.m, z.d}, 2),
+                                              random<T>({b, hkv, z.m, z.d}, 3)},
+                             tol);
+
+  AttentionSpec masked;
+  masked.scale = z.scale;
+  masked.mask.window = z.window;
+  for (int64_t i = 0; i < b * z.n; ++i) masked.q_segment.push_back(static_cast<int32_t>(i % z.n < z.split ? 0 : 1));
+  masked.k_segment = masked.q_segment;
+  masked.k_valid.assign(static_cast<size_t>(b * z.n), 1);
+  for (int64_t j = 0; j < z.n; ++j) masked.k_valid[static_cast<size_t>(z.n + j)] = 0;  // batch 1: no key
+  expect_same_on_cpu_and_gpu(attend(masked), {random<T>({b, hq, z.n, z.d}, 4), random<T>({b, hkv, z.n, z.d}, 5),
+                                              random<T>({b, hkv, z.n, z.dv}, 6)},
+                             tol);
+}
+
+TYPED_TEST(OpsOnDevice, FusedAttentionMatchesCpu) {
   auto attend = [](const AttentionSpec& spec) {
     return [spec](const std::vector<Tensor>& x) {
       const auto [out, lse] = fused_attention_with_lse(x[0], x[1], x[2], spec);
       return std::vector<Tensor>{out, lse};
     };
   };
-  expect_same_on_cpu_and_gpu(attend(causal), {random<T>({b, hq, n, d}, 1), random<T>({b, hkv, m, d}, 2),
-                                              random<T>({b, hkv, m, d}, 3)},
-                             tol);
-
-  AttentionSpec masked;
-  masked.mask.window = kernels::Window{5, 3};
-  for (int64_t i = 0; i < b * n; ++i) masked.q_segment.push_back(static_cast<int32_t>(i % n < 20 ? 0 : 1));
-  masked.k_segment = masked.q_segment;
-  masked.k_valid.assign(static_cast<size_t>(b * n), 1);
-  for (int64_t j = 0; j < n; ++j) masked.k_valid[static_cast<size_t>(n + j)] = 0;  // batch 1: no key
-  expect_same_on_cpu_and_gpu(attend(masked), {random<T>({b, hq, n, d}, 4), random<T>({b, hkv, n, d}, 5),
-                                              random<T>({b, hkv, n, 8}, 6)},
-                             tol);
+  expect_attention_cases_match_cpu<TypeParam>(attend, {37, 45, 16, 8, 20, kernels::Window{5, 3}, 0.0});
 }
 
 TEST_F(DeviceTest, FusedAttentionGradcheckThroughTheGpu) {
@@ -107,34 +121,13 @@ TEST_F(DeviceTest, FusedAttentionGradcheckThroughTheGpu) {
                            random<double>({1, 1, 5, 3}, 3).set_requires_grad()});
 }
 
-// The same masks through sparsemax_attention (kernels/cuda/sparsemax_attention.h on the device,
-// the general path on the CPU): causal GQA with uneven lengths and q_offset positions; a window with
-// segments, key padding and a fully padded batch row (out 0 and zero gradients on both devices).
+// The same cases through sparsemax_attention (kernels/cuda/sparsemax_attention.h on the device, the
+// general path on the CPU), with scores spread enough (scale 1) for supports of several keys.
 TYPED_TEST(OpsOnDevice, SparsemaxAttentionMatchesCpu) {
-  using T = TypeParam;
-  const auto tol = sizeof(T) == 4 ? Tolerance{2e-4, 2e-5} : device_tolerance<T>();
-  const int64_t b = 2, hq = 4, hkv = 2, n = 13, m = 19, d = 8;
   auto attend = [](const AttentionSpec& spec) {
     return [spec](const std::vector<Tensor>& x) { return std::vector<Tensor>{sparsemax_attention(x[0], x[1], x[2], spec)}; };
   };
-  AttentionSpec causal;
-  causal.scale = 1.0;  // scores spread enough for supports of several keys
-  causal.mask.causal = true;
-  causal.q_positions = kernels::Positions::contiguous(m - n, n);
-  expect_same_on_cpu_and_gpu(attend(causal), {random<T>({b, hq, n, d}, 1), random<T>({b, hkv, m, d}, 2),
-                                              random<T>({b, hkv, m, d}, 3)},
-                             tol);
-
-  AttentionSpec masked;
-  masked.scale = 1.0;
-  masked.mask.window = kernels::Window{4, 2};
-  for (int64_t i = 0; i < b * n; ++i) masked.q_segment.push_back(static_cast<int32_t>(i % n < 7 ? 0 : 1));
-  masked.k_segment = masked.q_segment;
-  masked.k_valid.assign(static_cast<size_t>(b * n), 1);
-  for (int64_t j = 0; j < n; ++j) masked.k_valid[static_cast<size_t>(n + j)] = 0;  // batch 1: no key
-  expect_same_on_cpu_and_gpu(attend(masked), {random<T>({b, hq, n, d}, 4), random<T>({b, hkv, n, d}, 5),
-                                              random<T>({b, hkv, n, 6}, 6)},
-                             tol);
+  expect_attention_cases_match_cpu<TypeParam>(attend, {13, 19, 8, 6, 7, kernels::Window{4, 2}, 1.0});
 }
 
 TEST_F(DeviceTest, SparsemaxAttentionGradcheckThroughTheGpu) {
