@@ -1,0 +1,41 @@
+// data.path = a pair corpus (`attnscale prepare pairs`) for the encoder-decoder model types
+// (seq2seq, encoder_decoder): this rank's share of the training and evaluation batches, read from
+// the file a batch at a time (data/pair_batches.h), in place of the synthetic task.
+// Training batch i is global micro-batch i of the training split (data.batch_size /
+// train.accum_steps pairs, length-bucketed, seeded by run.seed); evaluation batch i is the i-th
+// batch of data.eval_split in order. Pairs longer than `max_len` tokens on either side (the
+// model's seq2seq.max_len / encoder_decoder.max_len) are left out of both, and logged.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+
+#include "framework/config/config.h"
+#include "framework/data/pair_batches.h"
+#include "framework/train/parallel_context.h"
+
+namespace attnscale::train {
+
+class PairData {
+ public:
+  // ConfigError for keys of the synthetic task (named by the caller) it would ignore; DataError
+  // for a file that is not a pair corpus.
+  PairData(const Config& cfg, const ParallelContext& parallel, std::int64_t max_len);
+
+  data::TransductionBatch train_batch(std::int64_t index) const;
+  data::TransductionBatch eval_batch(std::int64_t index) const;
+  // The model's vocabulary: source and target ids share one id space, as large as the larger side.
+  std::int64_t vocab_size() const;
+  // Token accuracy of guessing uniformly among the target pieces (pad and bos are never targets).
+  double chance_accuracy() const;
+  const data::PairStore& store() const { return *store_; }
+  data::Split eval_split() const { return eval_split_; }
+
+ private:
+  ParallelContext parallel_;
+  std::unique_ptr<const data::PairStore> store_;
+  data::Split eval_split_;
+  data::PairBatcher train_, eval_;
+};
+
+}  // namespace attnscale::train
