@@ -33,12 +33,16 @@ PairBatcher::PairBatcher(const PairStore& store, Split split, const PairBatchSpe
                },
                "pairs") {}
 
-TransductionBatch make_pair_batch(const PairStore& store, std::span<const int64_t> pairs, int dp_rank, int dp_size) {
+std::span<const int64_t> rank_share(std::span<const int64_t> pairs, int dp_rank, int dp_size) {
   const auto total = static_cast<int64_t>(pairs.size());
   const int64_t first = total * dp_rank / dp_size, last = total * (dp_rank + 1) / dp_size;
   ATTNSCALE_CHECK(last > first, "pairs", "data-parallel rank {} of {} gets no pair of a batch of {}", dp_rank, dp_size,
                   total);
-  const std::span<const int64_t> mine = pairs.subspan(first, last - first);
+  return pairs.subspan(first, last - first);
+}
+
+TransductionBatch make_pair_batch(const PairStore& store, std::span<const int64_t> pairs, int dp_rank, int dp_size) {
+  const std::span<const int64_t> mine = rank_share(pairs, dp_rank, dp_size);
   const auto source = store.tokens(PairSide::source, mine);
   const auto target = store.tokens(PairSide::target, mine);
   const auto b = static_cast<int64_t>(mine.size());

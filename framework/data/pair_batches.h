@@ -44,8 +44,11 @@ class PairBatcher {
   LengthBuckets buckets_;
 };
 
-// The tensors of data-parallel rank dp_rank's share of the global batch `pairs`. UsageError when
-// the share is empty (fewer pairs than ranks).
+// Data-parallel rank dp_rank's share of the global batch `pairs`: [r B / dp, (r + 1) B / dp).
+// UsageError when it is empty (fewer pairs than ranks).
+std::span<const int64_t> rank_share(std::span<const int64_t> pairs, int dp_rank, int dp_size);
+
+// The tensors of that share, read from the store.
 TransductionBatch make_pair_batch(const PairStore& store, std::span<const int64_t> pairs, int dp_rank, int dp_size);
 
 }  // namespace attnscale::data

@@ -147,12 +147,6 @@ void write_pair_corpus(const std::filesystem::path& path, const PairCorpus& corp
   file.close();
 }
 
-bool is_pair_corpus(const std::filesystem::path& path) {
-  if (!h5::File::is_hdf5(path)) return false;
-  const h5::File file = h5::File::open_read(path);
-  return file.has_attribute("/", "format") && file.string_attribute("/", "format") == kFormat;
-}
-
 PairStore::PairStore(const std::filesystem::path& path) : path_(path), file_(open_pair_file(path)) {
   const std::string where = path.string();
   try {

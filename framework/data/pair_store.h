@@ -51,9 +51,6 @@ struct PairCorpus {
 
 void write_pair_corpus(const std::filesystem::path& path, const PairCorpus& corpus);
 
-// Whether `path` is an HDF5 file written by write_pair_corpus (false for anything else).
-bool is_pair_corpus(const std::filesystem::path& path);
-
 // Reads a pair corpus a batch at a time. Opening checks the layout (every offset, length and split
 // id) and loads both subword models; token ids are checked against the vocabulary as they are
 // read. DataError naming the file, the dataset and the index of the first inconsistency.

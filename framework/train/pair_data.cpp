@@ -38,6 +38,12 @@ data::TransductionBatch PairData::eval_batch(std::int64_t index) const {
   return data::make_pair_batch(*store_, eval_.eval_batch(index), parallel_.dp_rank(), parallel_.dp_size());
 }
 
+std::vector<std::int64_t> PairData::eval_pairs(std::int64_t index) const {
+  const std::vector<int64_t> batch = eval_.eval_batch(index);
+  const std::span<const int64_t> mine = data::rank_share(batch, parallel_.dp_rank(), parallel_.dp_size());
+  return {mine.begin(), mine.end()};
+}
+
 std::int64_t PairData::vocab_size() const {
   return std::max(store_->model(data::PairSide::source).vocab_size(), store_->model(data::PairSide::target).vocab_size());
 }

@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <vector>
 
 #include "framework/config/config.h"
 #include "framework/data/pair_batches.h"
@@ -18,12 +19,17 @@ namespace attnscale::train {
 
 class PairData {
  public:
-  // ConfigError for keys of the synthetic task (named by the caller) it would ignore; DataError
-  // for a file that is not a pair corpus.
+  // DataError for a file that is not a pair corpus, or a split with no pair of at most max_len.
   PairData(const Config& cfg, const ParallelContext& parallel, std::int64_t max_len);
 
   data::TransductionBatch train_batch(std::int64_t index) const;
   data::TransductionBatch eval_batch(std::int64_t index) const;
+  // The pair ids of this rank's rows of eval_batch(index), in row order: their texts
+  // (store().texts(PairSide::target, ...)) are the references a decoded batch is scored against,
+  // and store().model(PairSide::target).decode(ids) turns a model's output row into text.
+  std::vector<std::int64_t> eval_pairs(std::int64_t index) const;
+  // Evaluation batches that visit every pair of data.eval_split once (the last may be shorter).
+  std::int64_t eval_batches_per_pass() const { return eval_.eval_batches_per_pass(); }
   // The model's vocabulary: source and target ids share one id space, as large as the larger side.
   std::int64_t vocab_size() const;
   // Token accuracy of guessing uniformly among the target pieces (pad and bos are never targets).

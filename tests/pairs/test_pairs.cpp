@@ -18,6 +18,8 @@
 #include "framework/data/pair_store.h"
 #include "framework/data/subword.h"
 #include "framework/data/synthetic.h"
+#include "framework/train/pair_data.h"
+#include "framework/train/seq2seq_task.h"
 #include "tests/config/test_support.h"
 
 namespace attnscale::testing {
@@ -45,6 +47,13 @@ data::PairPrepareOptions fixture_options(const TempDir& dir) {
   o.validation_books = {"Ruth"};
   o.test_books = {"Mark", "I Samuel"};
   return o;
+}
+
+// The fixture corpus, prepared into `dir`: its options (output = the file).
+data::PairPrepareOptions prepared_fixture(const TempDir& dir) {
+  data::PairPrepareOptions options = fixture_options(dir);
+  data::prepare_pairs(options);
+  return options;
 }
 
 // The message of the DataError `prepare_pairs` throws for `options`, or "" when it succeeds.
@@ -262,8 +271,7 @@ TEST(PreparePairs, BookOptionsAreChecked) {
 
 TEST(PairStore, RefusesInconsistentFiles) {
   TempDir dir;
-  const data::PairPrepareOptions options = fixture_options(dir);
-  data::prepare_pairs(options);
+  const data::PairPrepareOptions options = prepared_fixture(dir);
   const data::PairStore good(options.output);
   // A token id beyond the vocabulary: found when the pair is read, named by dataset and index.
   data::PairCorpus corpus;
@@ -287,14 +295,11 @@ TEST(PairStore, RefusesInconsistentFiles) {
   EXPECT_THROW(data::PairStore(dir / "missing.h5"), DataError);
   write_file(dir / "text.h5", "not hdf5");
   EXPECT_THROW(data::PairStore(dir / "text.h5"), DataError);
-  EXPECT_FALSE(data::is_pair_corpus(dir / "text.h5"));
-  EXPECT_TRUE(data::is_pair_corpus(options.output));
 }
 
 TEST(PairBatches, EveryTrainingPairOncePerEpochWithinMaxLen) {
   TempDir dir;
-  const data::PairPrepareOptions options = fixture_options(dir);
-  data::prepare_pairs(options);
+  const data::PairPrepareOptions options = prepared_fixture(dir);
   const data::PairStore store(options.output);
   data::PairBatchSpec spec;
   spec.batch_size = 4;
@@ -327,8 +332,7 @@ TEST(PairBatches, EveryTrainingPairOncePerEpochWithinMaxLen) {
 
 TEST(PairBatches, TensorsOfARanksShare) {
   TempDir dir;
-  const data::PairPrepareOptions options = fixture_options(dir);
-  data::prepare_pairs(options);
+  const data::PairPrepareOptions options = prepared_fixture(dir);
   const data::PairStore store(options.output);
   const std::vector<int64_t> pairs{3, 0, 5, 1, 2};
   const data::TransductionBatch whole = data::make_pair_batch(store, pairs, 0, 1);
@@ -358,6 +362,43 @@ TEST(PairBatches, TensorsOfARanksShare) {
   EXPECT_THROW(data::make_pair_batch(store, std::vector<int64_t>{1}, 0, 2), UsageError);  // rank 0 of [0, 1 / 2)
 }
 
+// data.path of a seq2seq model: the evaluation batches visit the validation split once per pass,
+// and eval_pairs names the pairs behind each batch's rows (what BLEU scores a decoding against).
+TEST(PairData, EvaluationBatchesNameTheirPairs) {
+  TempDir dir;
+  const data::PairPrepareOptions options = prepared_fixture(dir);
+  Config cfg;
+  cfg.model.type = config::ModelType::seq2seq;
+  cfg.attention.mechanism = "soft";
+  cfg.data.path = options.output.string();
+  cfg.data.batch_size = 3;
+  cfg.seq2seq.max_len = 200;
+  validate(cfg);
+  const train::PairData pairs(cfg, {}, cfg.seq2seq.max_len);
+  EXPECT_EQ(pairs.eval_split(), data::Split::validation);
+  EXPECT_EQ(pairs.eval_batches_per_pass(), 3);  // 8 Ruth verses, 3 at a time
+  std::vector<int64_t> visited;
+  for (int64_t i = 0; i < pairs.eval_batches_per_pass(); ++i) {
+    const std::vector<int64_t> ids = pairs.eval_pairs(i);
+    const data::TransductionBatch batch = pairs.eval_batch(i);
+    const auto lengths = batch.source_lengths.to_vector<int64_t>();
+    ASSERT_EQ(lengths.size(), ids.size());
+    for (size_t r = 0; r < ids.size(); ++r) EXPECT_EQ(lengths[r], pairs.store().length(data::PairSide::source, ids[r]));
+    visited.insert(visited.end(), ids.begin(), ids.end());
+  }
+  EXPECT_EQ(visited, pairs.store().split(data::Split::validation));
+  EXPECT_EQ(pairs.vocab_size(), std::max(pairs.store().model(data::PairSide::source).vocab_size(),
+                                         pairs.store().model(data::PairSide::target).vocab_size()));
+  // The synthetic task's keys would be ignored: refused, naming the key.
+  cfg.data.vocab_size = 50;
+  try {
+    train::Seq2SeqTask task(cfg);
+    ADD_FAILURE() << "no error";
+  } catch (const ConfigError& e) {
+    EXPECT_EQ(contains(e.what(), "data.vocab_size"), "");
+  }
+}
+
 using PreparePairsProgram = ProgramTest;
 
 TEST_F(PreparePairsProgram, ReportsTheCorpusAndRefusesBadInputWithExitCode3) {
@@ -371,7 +412,7 @@ TEST_F(PreparePairsProgram, ReportsTheCorpusAndRefusesBadInputWithExitCode3) {
   const ProgramResult ok = run_attnscale(args);
   ASSERT_EQ(ok.exit_code, 0) << ok.out << ok.err;
   EXPECT_EQ(contains(ok.out, "pairs 49: train 27 (3 books), validation 8 (1 books), test 14 (2 books)"), "");
-  EXPECT_TRUE(data::is_pair_corpus(out));
+  EXPECT_EQ(data::PairStore(out).size(), 49);
 
   write_file(dir / "bad.txt", "Genesis 1:1\tIn the beginning\n\nGenesis 1:3\tGod said\n");
   args = base;
