@@ -5,6 +5,7 @@
 // gradient of every parameter; three training steps give the same losses. Runs on a GPU, and on the
 // emulated device in the emulation build; skips with the reason elsewhere.
 #include <filesystem>
+#include <ostream>
 #include <string>
 
 #include "framework/train/han_task.h"
@@ -44,6 +45,10 @@ struct HanCase {
   config::SentenceEncoder encoder;
   config::HanPooling pooling;
 };
+
+void PrintTo(const HanCase& c, std::ostream* os) {
+  *os << "sentence_encoder " << config::to_string(c.encoder) << ", pooling " << config::to_string(c.pooling);
+}
 
 class HanOnDevice : public DeviceTest, public ::testing::WithParamInterface<HanCase> {
  protected:
