@@ -136,9 +136,10 @@ void sequence_to_heads(Communicator* comm, const GroupOrder& order, std::span<co
                        int64_t batch, int64_t heads, int64_t width, std::span<const T> x, std::span<T> y,
                        Device device) {
   const Exchange e(comm, order, ranges, batch, heads, width, x.size(), y.size());
-  // Block u of the send buffer: the heads of member u, which are contiguous in x.
+  // Block u of the send buffer: the heads of member u, which are contiguous in x (replicated kv
+  // heads go to every member that reads them, so the buffer may exceed x).
   DeviceVector<T> send(device);
-  send.resize(x.size());
+  send.resize(std::accumulate(e.sequence_blocks.begin(), e.sequence_blocks.end(), size_t{0}));
   size_t packed = 0;
   for (const HeadRange& r : ranges)
     for (int64_t b = 0; b < batch; ++b) {
