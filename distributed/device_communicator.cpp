@@ -2,8 +2,11 @@
 
 #include "base/logging.h"
 #include "distributed/comm/node_info.h"
-#include "framework/core/tensor/cuda_handles.h"
 #include "framework/core/tensor/cuda_runtime.h"
+
+#if ATTNSCALE_HAVE_CUDA
+#include "framework/core/tensor/cuda_handles.h"
+#endif
 
 #if ATTNSCALE_HAVE_NCCL
 #include "distributed/comm/nccl_communicator.h"
@@ -12,6 +15,7 @@
 namespace attnscale {
 namespace {
 
+#if ATTNSCALE_HAVE_CUDA
 // Device buffers through pinned host memory: sends are downloaded before MPI starts, receives
 // uploaded when the operation completed. The copies are ordered after the device's compute stream
 // (cuda::copy_bytes), where the buffers were written.
@@ -36,6 +40,7 @@ class PinnedStaging final : public BufferStaging {
   };
   Device device_;
 };
+#endif
 
 // Why NCCL cannot serve this communicator (empty when it can). Collective over `host`, so that
 // every rank decides alike.
@@ -57,7 +62,13 @@ std::string why_not_nccl(MpiCommunicator& host) {
 
 }  // namespace
 
-std::shared_ptr<const BufferStaging> pinned_staging(Device device) { return std::make_shared<PinnedStaging>(device); }
+std::shared_ptr<const BufferStaging> pinned_staging(Device device) {
+#if ATTNSCALE_HAVE_CUDA
+  return std::make_shared<PinnedStaging>(device);
+#else
+  throw UsageError(fmt::format("[comm] {}: this attnscale was built without CUDA", device.str()));
+#endif
+}
 
 DeviceCommChoice make_device_communicator(MpiCommunicator& host, Device device, const std::string& name) {
   ATTNSCALE_CHECK(device.is_cuda(), "comm", "a device communicator for '{}' needs a GPU, got {}", name, device.str());

@@ -96,13 +96,6 @@ std::vector<int*> store_int_args(MpiPendingOp& op, std::string_view name,
   return starts;
 }
 
-// Elements a -v buffer spans: up to the end of its last block.
-std::size_t extent(std::span<const std::size_t> counts, std::span<const std::size_t> displs) {
-  std::size_t end = 0;
-  for (std::size_t i = 0; i < counts.size(); ++i)
-    if (counts[i] > 0) end = std::max(end, displs[i] + counts[i]);
-  return end;
-}
 
 }  // namespace
 
@@ -235,7 +228,7 @@ std::unique_ptr<PendingOp> MpiCommunicator::start_all_gather_v(const void* send_
                                                                CommDType dtype) {
   StagedBuffers staged(staging_);
   const void* send = staged.in(send_data, send_count * dtype_size(dtype));
-  void* recv = staged.out(recv_data, extent(recv_counts, recv_displs) * dtype_size(dtype));
+  void* recv = staged.out(recv_data, blocks_extent(recv_counts, recv_displs) * dtype_size(dtype));
   auto op = std::make_unique<MpiPendingOp>(Kind::collective);
   const auto args = store_int_args(*op, "all_gather_v", {recv_counts, recv_displs});
   ATTNSCALE_MPI_CHECK(MPI_Iallgatherv(send, static_cast<int>(send_count), to_mpi(dtype), recv, args[0], args[1],
@@ -261,8 +254,8 @@ std::unique_ptr<PendingOp> MpiCommunicator::start_all_to_all_v(
     void* recv_data, std::span<const std::size_t> recv_counts, std::span<const std::size_t> recv_displs,
     CommDType dtype) {
   StagedBuffers staged(staging_);
-  const void* send = staged.in(send_data, extent(send_counts, send_displs) * dtype_size(dtype));
-  void* recv = staged.out(recv_data, extent(recv_counts, recv_displs) * dtype_size(dtype));
+  const void* send = staged.in(send_data, blocks_extent(send_counts, send_displs) * dtype_size(dtype));
+  void* recv = staged.out(recv_data, blocks_extent(recv_counts, recv_displs) * dtype_size(dtype));
   auto op = std::make_unique<MpiPendingOp>(Kind::collective);
   const auto args = store_int_args(*op, "all_to_all_v", {send_counts, send_displs, recv_counts, recv_displs});
   ATTNSCALE_MPI_CHECK(MPI_Ialltoallv(send, args[0], args[1], to_mpi(dtype), recv, args[2], args[3],

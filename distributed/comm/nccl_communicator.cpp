@@ -330,18 +330,6 @@ std::unique_ptr<PendingOp> NcclCommunicator::start_all_gather(const void* send_d
   return staged.wrap(enqueued());
 }
 
-namespace {
-
-// Elements a -v buffer spans: up to the end of its last block.
-std::size_t extent(std::span<const std::size_t> counts, std::span<const std::size_t> displs) {
-  std::size_t end = 0;
-  for (std::size_t i = 0; i < counts.size(); ++i)
-    if (counts[i] > 0) end = std::max(end, displs[i] + counts[i]);
-  return end;
-}
-
-}  // namespace
-
 std::unique_ptr<PendingOp> NcclCommunicator::start_all_gather_v(const void* send_data, std::size_t send_count,
                                                                 void* recv_data,
                                                                 std::span<const std::size_t> recv_counts,
@@ -351,7 +339,7 @@ std::unique_ptr<PendingOp> NcclCommunicator::start_all_gather_v(const void* send
   CudaDeviceGuard guard(device_);
   StagedBuffers staged(staging_);
   const void* send = staged.in(send_data, send_count * dtype_size(dtype));
-  void* recv = staged.out(recv_data, extent(recv_counts, recv_displs) * dtype_size(dtype));
+  void* recv = staged.out(recv_data, blocks_extent(recv_counts, recv_displs) * dtype_size(dtype));
   ncclComm_t comm = ready();
   NcclGroup group;
   for (int r = 0; r < size(); ++r) {
@@ -377,8 +365,8 @@ std::unique_ptr<PendingOp> NcclCommunicator::start_all_to_all_v(
     CommDType dtype) {
   CudaDeviceGuard guard(device_);
   StagedBuffers staged(staging_);
-  const void* send = staged.in(send_data, extent(send_counts, send_displs) * dtype_size(dtype));
-  void* recv = staged.out(recv_data, extent(recv_counts, recv_displs) * dtype_size(dtype));
+  const void* send = staged.in(send_data, blocks_extent(send_counts, send_displs) * dtype_size(dtype));
+  void* recv = staged.out(recv_data, blocks_extent(recv_counts, recv_displs) * dtype_size(dtype));
   ncclComm_t comm = ready();
   NcclGroup group;
   for (int r = 0; r < size(); ++r) {
