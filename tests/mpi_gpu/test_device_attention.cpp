@@ -99,9 +99,15 @@ void check_case(const DeviceCase& c, Device device, Communicator& comm) {
 TEST(DeviceContextParallel, RingForwardBackwardEveryLayoutMatchesOneRankOnTheCpu) {
   ATTNSCALE_REQUIRE_RANK_GPU(device);
   const DeviceCommChoice choice = test::device_world(device);
+  // Every layout causal; the other masks on one layout each (the emulator is slow).
   for (const LayoutKind layout : {LayoutKind::contiguous, LayoutKind::zigzag, LayoutKind::striped})
-    for (const MaskKind mask : {MaskKind::none, MaskKind::causal, MaskKind::wide_window, MaskKind::segments})
-      check_case({.algo = ParallelAlgo::ring, .layout = layout, .mask = mask}, device, *choice.comm);
+    check_case({.algo = ParallelAlgo::ring, .layout = layout, .mask = MaskKind::causal}, device, *choice.comm);
+  check_case({.algo = ParallelAlgo::ring, .layout = LayoutKind::contiguous, .mask = MaskKind::wide_window}, device,
+             *choice.comm);
+  check_case({.algo = ParallelAlgo::ring, .layout = LayoutKind::zigzag, .mask = MaskKind::segments}, device,
+             *choice.comm);
+  check_case({.algo = ParallelAlgo::ring, .layout = LayoutKind::striped, .mask = MaskKind::none}, device,
+             *choice.comm);
   check_case({.algo = ParallelAlgo::ring, .layout = LayoutKind::zigzag, .dtype = DType::f32}, device, *choice.comm);
 }
 
