@@ -310,14 +310,14 @@ std::unique_ptr<PendingOp> NcclCommunicator::start_all_reduce_loc(ValueIndex* da
   ATTNSCALE_NCCL_CALL(
       ncclAllGather(mine, gathered->get(), count * sizeof(ValueIndex), ncclUint8, ready(), stream_.get()));
   const int device = device_;
-  return enqueued([gathered, data, count, ranks, op, device] {
+  return staged.wrap(enqueued([gathered, data, count, ranks, op, device] {
     CudaDeviceGuard inner(device);
     std::vector<ValueIndex> pairs(count * ranks);
     ATTNSCALE_COMM_CUDA_CHECK(cudaMemcpy(pairs.data(), gathered->get(), gathered->bytes(), cudaMemcpyDeviceToHost));
     for (std::size_t i = 0; i < count; ++i)
       for (std::size_t r = 1; r < ranks; ++r) pairs[i] = reduce_loc(pairs[i], pairs[r * count + i], op);
     ATTNSCALE_COMM_CUDA_CHECK(cudaMemcpy(data, pairs.data(), count * sizeof(ValueIndex), cudaMemcpyDefault));
-  });
+  }));
 }
 
 std::unique_ptr<PendingOp> NcclCommunicator::start_all_gather(const void* send_data, std::size_t count,
