@@ -13,6 +13,7 @@
 #include "distributed/comm/mpi_environment.h"
 #include "distributed/comm/nccl_communicator.h"
 #include "distributed/device_communicator.h"
+#include "framework/core/tensor/cuda_handles.h"
 #include "framework/core/tensor/tensor.h"
 #endif
 
