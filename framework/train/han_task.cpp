@@ -56,6 +56,11 @@ models::HANOptions han_options(const Config& cfg, const data::DocCorpus& corpus)
     throw ConfigError(fmt::format(
         "[config] han.sentence_heads: {} does not divide the sentence vector size 2 * model.d_model = {}",
         o.sentence_heads, 2 * o.hidden_size));
+  if (cfg.parallel.cp > 1 && cfg.run.device == config::RunDevice::cuda)
+    throw ConfigError(fmt::format(
+        "[config] parallel.cp: han merges its sentence attention across the cp ranks in host memory, not on a GPU "
+        "yet; with run.device = cuda set parallel.cp = 1 (got {})",
+        cfg.parallel.cp));
   if (cfg.parallel.cp > 1 && o.pooling == attention::PoolingKind::max)
     throw ConfigError(fmt::format(
         "[config] han.pooling: max has no softmax state to merge over parallel.cp = {} ranks; use attention or average",

@@ -148,6 +148,9 @@ TEST(HanTask, ConfigRulesForTheDistributedMode) {
   EXPECT_THROW(train::han_options(cfg, c), ConfigError);  // gru sentence encoder
   cfg.han.sentence_encoder = config::SentenceEncoder::none;
   EXPECT_NO_THROW(train::han_options(cfg, c));
+  cfg.run.device = config::RunDevice::cuda;  // the merge across the cp ranks is host code
+  EXPECT_THROW(train::han_options(cfg, c), ConfigError);
+  cfg.run.device = config::RunDevice::cpu;
   cfg.han.pooling = config::HanPooling::max;
   EXPECT_THROW(train::han_options(cfg, c), ConfigError);
   cfg.data.vocab_size = 5;
