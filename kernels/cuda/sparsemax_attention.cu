@@ -74,8 +74,8 @@ __device__ __forceinline__ T warp_dot(const T* a, const T* b, int64_t len) {
   return warp_sum(sum);
 }
 
-// The score of query row `q` (global position i of the view) against key row `k`: the one
-// expression the rows and dk/dv kernels both evaluate.
+// The score of query row `q` against key row `k`: the one expression the rows and dk/dv kernels
+// both evaluate, so they agree on the support bit for bit.
 template <typename T>
 __device__ __forceinline__ T pair_score(const Problem<T>& p, const T* q, const T* k) {
   return warp_dot(q, k, p.d) * p.scale;
