@@ -45,29 +45,33 @@ done
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 failed=0
-check() {  # check NAME COMMAND...: runs a check, prints its verdict
-  if "$@" >"$tmp/$1.log" 2>&1; then
-    echo "ok   $1"
+check() {  # check NAME COMMAND...: runs a check, prints its verdict and its last line
+  local name="$1"
+  shift
+  if "$@" >"$tmp/$name.log" 2>&1; then
+    echo "ok   $name: $(tail -n 1 "$tmp/$name.log")"
   else
-    echo "FAIL $1"
-    sed 's/^/     /' "$tmp/$1.log" | tail -n 20
+    echo "FAIL $name"
+    sed 's/^/     /' "$tmp/$name.log" | tail -n 20
     failed=1
   fi
 }
 
 tar -C "$tmp" -xJf "$packed" || exit 1
+# glibc's libraries (Debian's package libc6): the one part of the host the bundle relies on.
+mkdir -p "$tmp/glibc"
+for f in $(dpkg -L libc6 | grep -E '^(/usr)?/lib/x86_64-linux-gnu/[^/]+\.so'); do cp -a "$f" "$tmp/glibc/"; done
 bundle="$tmp/gpu-bundle"
 echo "bundle $(python3 -c 'import json,sys; m=json.load(open(sys.argv[1])); print(m["commit"], m["built_at"])' "$bundle/MANIFEST.json")"
 
 # ---- 1. every library resolves from the bundle ----------------------------------------------------
 libraries_resolve() {
-  local glibc='^(linux-vdso|ld-linux-x86-64|libc|libm|libdl|libpthread|librt|libresolv|libutil|libnss_[a-z]+)\.so'
   local cuda bad=0 file name arrow path
   cuda="^($(paste -sd'|' "$bundle/cuda-libs.txt" | sed 's/\./\\./g'))$"
   for file in "$bundle"/libexec/* "$bundle"/lib/*.so* "$bundle"/mpi/components/*.so; do
     while read -r name arrow path _; do
       [ "$arrow" = "=>" ] || continue
-      if [[ $name =~ $cuda ]] || [[ $name =~ $glibc ]]; then continue; fi
+      if [[ $name =~ $cuda ]] || [ -e "$tmp/glibc/$name" ]; then continue; fi
       if [ "$path" != "$bundle/lib/$name" ]; then
         echo "${file#"$bundle"/}: $name => $path"
         bad=1
@@ -96,8 +100,7 @@ check smoke_exits_77 smoke_exits_77
   "$root/scripts" "$tmp/op_check.h5" || exit 1
 "$build/bin/attnscale" op-check attention --input "$tmp/op_check.h5" --output "$tmp/op_check.reference.h5" >/dev/null || exit 1
 
-mkdir -p "$tmp/glibc" "$tmp/cuda-libs" "$tmp/out"
-for f in $(dpkg -L libc6 | grep -E '^(/usr)?/lib/x86_64-linux-gnu/[^/]+\.so'); do cp -a "$f" "$tmp/glibc/"; done
+mkdir -p "$tmp/cuda-libs" "$tmp/out"
 # Runs in the namespace: builtins and the bundle's programs only (nothing else finds its libraries).
 cat >"$tmp/hidden.sh" <<'EOF'
 b="$1"; out="$2"; cfg="$b/configs/quickstart.yaml"
@@ -146,7 +149,13 @@ EOF
 }
 check hidden_op_check_matches same_as_reference "$tmp/out/op_check.h5"
 check hidden_train_cpu expect_code train 0 "done: 3 steps"
-check hidden_train_checkpoint test -n "$(find "$tmp/out/run" -name '*.h5' -print -quit)"
+checkpoint_written() {
+  local found
+  found="$(find "$tmp/out/run" -name '*.h5' | head -n 1)"
+  [ -n "$found" ] || { echo "no checkpoint (*.h5) in the run directory"; return 1; }
+  echo "${found#"$tmp/out/"}"
+}
+check hidden_train_checkpoint checkpoint_written
 check hidden_train_cuda_refused expect_code train_cuda 2 "CUDA"
 check hidden_test_gpu_loads expect_code test_gpu 0 "SKIPPED"
 check hidden_bench_no_gpu expect_code bench 77
