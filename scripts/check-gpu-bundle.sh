@@ -15,9 +15,10 @@
 #    results as build-bundle/bin/attnscale outside), 3 training steps of configs/quickstart.yaml
 #    (MPI, HDF5 checkpoint, OpenBLAS), run.device=cuda exiting 2, test_gpu and bench_gpu_attention
 #    skipping; and, with strace, opens no library outside the bundle, glibc and that CUDA folder.
-# 4. no AVX-512 needed: outside the AVX-512 variant of the SIMD kernels no function of the four
-#    programs holds an AVX-512 instruction (objdump), and the op-check of 3 under valgrind (whose
-#    CPU has no AVX-512: our kernels and OpenBLAS take their AVX2 paths) agrees with it.
+# 4. no AVX-512 needed: no object file of build-bundle/ but the AVX-512 SIMD kernels' holds an
+#    AVX-512 instruction (objdump), that one defines no weak symbol (which the linker could pick for
+#    other callers), and under valgrind, whose CPU has no AVX-512, ATTNSCALE_ISA=avx512 is refused
+#    and the op-check of 3 (our kernels and OpenBLAS on their AVX2 paths) agrees with it.
 # Exit 0 every check passed, 1 one failed, 77 cannot run here (not root, no unshare, a GPU present:
 # then run scripts/gpu-smoke.sh itself).
 set -uo pipefail
@@ -172,18 +173,32 @@ check hidden_only_bundle_libraries only_bundle_libraries_opened
 
 # ---- 4. no AVX-512 outside the AVX-512 kernels -----------------------------------------------------
 no_avx512_outside_its_kernels() {
-  # zmm or mask registers, registers 16-31, embedded broadcasts, and AVX-512-only mnemonics.
-  local avx512='%zmm|%k[0-7]|%[xy]mm(1[6-9]|2[0-9]|3[01])|\{1to|vpternlog|vperm[it]2|vcompress|vexpand|vrndscale|vgetexp|vscalef|vfixupimm|vfpclass|vpro[lr][dq]|vpsraq|vpabsq|vpm(ax|in)[su]q|vpmullq|kmov|kortest'
-  local program found bad=0
-  for program in attnscale test_gpu test_comm bench_gpu_attention; do
-    found="$(objdump -d --no-show-raw-insn -C "$build/bin/$program" |
-      awk -v re="$avx512" '/^[0-9a-f]+ <.*>:$/ {fn = $0; next} $0 ~ re && fn !~ /Avx512|avx512/ {print fn}' |
-      sort -u | head -n 10)"
-    if [ -n "$found" ]; then
-      echo "$program: AVX-512 instructions outside the AVX-512 kernels, in: $found"
+  # Operands: zmm and mask registers, registers 16-31, embedded broadcasts; or an AVX-512-only
+  # mnemonic (right after the tab: AVX2's vmaskmovps is no kmov).
+  local tab=$'\t'
+  local avx512="%zmm|%k[0-7]|%[xy]mm(1[6-9]|2[0-9]|3[01])|\\{1to|$tab(k(mov|or|and|andn|xor|xnor|not|shift[lr]|test|ortest|add|unpck)[bwdq]*|vpternlog|vperm[it]2|vcompress|vexpand|vrndscale|vgetexp|vgetmant|vscalef|vfixupimm|vfpclass|vpro[lr]|vpsraq|vpabsq|vpm(ax|in)[su]q|vpmullq|vpmovm2|vcvtu|vcvtt?p[sd]2u)"
+  local kernels="$build/CMakeFiles/attnscale.dir/kernels/cpu/simd_avx512.cpp.o" object count=0 bad=0 shared
+  [ -f "$kernels" ] || { echo "no $kernels"; return 1; }
+  # Every object of the four programs but the AVX-512 kernels' own holds no AVX-512 instruction...
+  while IFS= read -r object; do
+    [ "$object" = "$kernels" ] && continue
+    count=$((count + 1))
+    if objdump -d --no-show-raw-insn "$object" | grep -Eq "$avx512"; then
+      echo "AVX-512 instructions in ${object#"$build"/}"
       bad=1
     fi
-  done
+  done < <(find "$build/CMakeFiles" "$build/tests/CMakeFiles" -name '*.o')
+  # ...and the kernels' object defines no weak (COMDAT) function, which the linker could choose for
+  # the callers in other objects: all its code is its own, run only when the CPU has AVX-512.
+  shared="$(nm -C --defined-only "$kernels" | awk '$2 ~ /^[WVu]$/')"
+  if [ -n "$shared" ]; then
+    echo "simd_avx512.cpp.o defines weak symbols that other objects may end up calling:"
+    echo "$shared" | head -n 10
+    bad=1
+  fi
+  grep -Eq "$avx512" < <(objdump -d --no-show-raw-insn "$kernels") ||
+    { echo "no AVX-512 instruction found in simd_avx512.cpp.o: the pattern is wrong"; bad=1; }
+  echo "$count objects without AVX-512; simd_avx512.cpp.o has AVX-512 and no weak symbols"
   return "$bad"
 }
 check no_avx512_outside_its_kernels no_avx512_outside_its_kernels
@@ -192,6 +207,12 @@ op_check_without_avx512() {
   (
     ATTNSCALE_BUNDLE="$bundle"
     . "$bundle/env.sh"
+    # valgrind's CPU has no AVX-512: asking for the AVX-512 kernels is refused (exit 2)...
+    ATTNSCALE_ISA=avx512 valgrind -q "$bundle/libexec/attnscale" op-check attention \
+      --input "$tmp/op_check.h5" --output "$tmp/op_check.refused.h5" >"$tmp/isa.log" 2>&1
+    [ $? -eq 2 ] && grep -q "does not support avx512" "$tmp/isa.log" ||
+      { echo "under valgrind, ATTNSCALE_ISA=avx512 was not refused:"; tail -n 3 "$tmp/isa.log"; exit 1; }
+    # ...and the automatic choice runs.
     valgrind -q --error-exitcode=0 "$bundle/libexec/attnscale" op-check attention \
       --input "$tmp/op_check.h5" --output "$tmp/op_check.valgrind.h5"
   ) || return 1
