@@ -13,10 +13,11 @@
 #include "framework/models/encoder_decoder.h"
 #include "framework/train/parallel_context.h"
 #include "framework/train/task.h"
+#include "framework/train/translation_eval.h"
 
 namespace attnscale::train {
 
-class EncoderDecoderTask : public TrainTask {
+class EncoderDecoderTask : public TrainTask, public DecodingTask {
  public:
   explicit EncoderDecoderTask(const Config& cfg, ParallelContext parallel = {});
 
@@ -27,6 +28,10 @@ class EncoderDecoderTask : public TrainTask {
   BatchResult eval_batch(int64_t index) override;
   double chance_accuracy() const override { return task_.chance_accuracy(); }
   std::vector<NamedGenerator> generators() override { return {{"dropout", &dropout_gen_}}; }
+  DecodingTask* decoding() override { return this; }
+  std::vector<DecodedSentence> decode_batch(int64_t index, models::BeamOptions options) override;
+  int64_t max_target_len() const override { return task_.spec().max_len + 1; }
+  std::string text(std::span<const int64_t> ids) const override;
 
  private:
   ParallelContext parallel_;

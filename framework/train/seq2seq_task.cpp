@@ -207,4 +207,15 @@ BatchResult Seq2SeqTask::eval_batch(int64_t index) {
   return r;
 }
 
+std::vector<DecodedSentence> Seq2SeqTask::decode_batch(int64_t index, models::BeamOptions options) {
+  const data::TransductionBatch batch = task_.batch(local_batch_index(parallel_, kEvalBatchBase + index));
+  model_->eval();
+  options.bos = data::kBosId, options.eos = data::kEosId;
+  const auto decoder = model_->start_decoding(batch.source, batch.source_lengths, sample_gen_);
+  return decoded_sentences(batch.source, data::kPadId, batch.target_outputs, data::kEosId,
+                           models::beam_search(*decoder, batch.source.shape()[0], options));
+}
+
+std::string Seq2SeqTask::text(std::span<const int64_t> ids) const { return ids_text(ids); }
+
 }  // namespace attnscale::train

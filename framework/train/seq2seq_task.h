@@ -17,6 +17,7 @@
 #include "framework/models/seq2seq.h"
 #include "framework/train/parallel_context.h"
 #include "framework/train/task.h"
+#include "framework/train/translation_eval.h"
 
 namespace attnscale::train {
 
@@ -34,7 +35,7 @@ struct PredictionScore {
 // predicted int64 [B, >= T] against target_outputs int64 [B, T] (kIgnoreIndex where unscored).
 PredictionScore score_predictions(const Tensor& predicted, const Tensor& target_outputs);
 
-class Seq2SeqTask : public TrainTask {
+class Seq2SeqTask : public TrainTask, public DecodingTask {
  public:
   explicit Seq2SeqTask(const Config& cfg, ParallelContext parallel = {});
 
@@ -46,6 +47,10 @@ class Seq2SeqTask : public TrainTask {
   BatchResult eval_batch(int64_t index) override;
   double chance_accuracy() const override { return task_.chance_accuracy(); }
   std::vector<NamedGenerator> generators() override { return {{"sample", &sample_gen_}}; }
+  DecodingTask* decoding() override { return this; }
+  std::vector<DecodedSentence> decode_batch(int64_t index, models::BeamOptions options) override;
+  int64_t max_target_len() const override { return task_.spec().max_len + 1; }
+  std::string text(std::span<const int64_t> ids) const override;
 
   // Greedy decoding of this rank's share of held-out batch `index` in evaluation mode.
   PredictionScore greedy_score(int64_t index);

@@ -1,0 +1,72 @@
+// Decoding the held-out set of a translation task and scoring it with BLEU: what `attnscale eval`
+// adds for model.type = seq2seq and encoder_decoder.
+//
+// Every data-parallel rank decodes its share of each of the train.eval_batches held-out batches
+// (greedy, or beam search of eval.beam_size: models/beam_search.h), in batches; the ranks'
+// sentences are gathered onto every rank in held-out order (batch by batch, rank by rank, as one
+// rank holding the whole batch would see them), so a run on any number of ranks decodes, writes and
+// scores the same sentences in the same order. Token ids become text through the task
+// (DecodingTask::text), and corpus BLEU is sacreBLEU's (eval/bleu.h) on that text.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "framework/config/config.h"
+#include "framework/core/tensor/tensor.h"
+#include "framework/eval/bleu.h"
+#include "framework/models/beam_search.h"
+#include "framework/train/parallel_context.h"
+
+namespace attnscale::train {
+
+// One held-out sentence: token ids without bos, eos and padding.
+struct DecodedSentence {
+  std::vector<int64_t> source, reference, hypothesis;
+  double log_prob = 0;  // of the hypothesis (with its eos when it ended)
+  bool ended = false;   // the hypothesis ended with eos (false: cut at max_len)
+};
+
+// What a task that translates gives the evaluation.
+class DecodingTask {
+ public:
+  virtual ~DecodingTask() = default;
+  // This rank's sentences of held-out batch `index` (the batches eval_batch scores), decoded with
+  // `options` (its bos and eos are the task's, set here). A collective where eval_batch is one.
+  virtual std::vector<DecodedSentence> decode_batch(int64_t index, models::BeamOptions options) = 0;
+  // The longest target the task holds (tokens, eos included): eval.max_len's default.
+  virtual int64_t max_target_len() const = 0;
+  // Token ids as the text the hypotheses file holds and BLEU scores: the synthetic tasks write ids
+  // as decimal words ("17 5 9").
+  virtual std::string text(std::span<const int64_t> ids) const = 0;
+};
+
+struct TranslationEval {
+  eval::BleuScore bleu;
+  int64_t sentences = 0;
+  int64_t ended = 0;      // hypotheses that ended with eos (the rest were cut at max_len)
+  double log_prob = 0;    // summed over the hypotheses
+  std::vector<std::string> hypotheses, references, sources;  // in held-out order, every rank
+};
+
+// A batch's sentences from its tensors: source int64 [B, S] up to its first `pad`, targets int64
+// [B, T] up to its first `eos` (or ignored position), and the search's hypotheses, one per row.
+std::vector<DecodedSentence> decoded_sentences(const Tensor& source, int64_t pad, const Tensor& targets, int64_t eos,
+                                               std::vector<models::Hypothesis> hypotheses);
+// Ids as decimal words ("17 5 9"): the text of the synthetic tasks.
+std::string ids_text(std::span<const int64_t> ids);
+
+// eval.* read into the search's options (max_len 0 = the task's longest target).
+models::BeamOptions beam_options(const Config& cfg, const DecodingTask& task);
+
+// Decodes batches [0, batches) on every rank and gathers them (a collective over parallel.world).
+TranslationEval evaluate_translation(DecodingTask& task, const ParallelContext& parallel, int64_t batches,
+                                     const models::BeamOptions& options);
+
+// FILE (hypotheses), FILE.ref and FILE.src, one sentence a line. RuntimeFailure "[eval] ..." on I/O.
+void write_translations(const TranslationEval& result, const std::filesystem::path& file);
+
+}  // namespace attnscale::train
