@@ -8,33 +8,19 @@
 #include <cmath>
 #include <string>
 
-#include "base/logging.h"
 #include "distributed/comm/process_grid.h"
 #include "framework/train/make_task.h"
 #include "framework/train/translation_eval.h"
 #include "tests/mpi/mpi_test_env.h"
+#include "tests/test_util/tiny_translation.h"
 
 namespace attnscale {
 namespace {
 
 Config tiny_config(config::ModelType type, int dp) {
-  set_log_level("warn");
-  Config cfg;
-  cfg.model.type = type;
-  cfg.model.d_model = 16;
-  cfg.model.n_heads = 2;
-  cfg.model.n_layers = 1;
-  cfg.data.batch_size = 12;
-  cfg.data.vocab_size = 9;
+  Config cfg = test::tiny_translation_config(type, 9, 12, 6);
   cfg.parallel.dp = dp;
   cfg.train.eval_batches = 2;
-  if (type == config::ModelType::seq2seq) {
-    cfg.attention.mechanism = "soft";
-    cfg.seq2seq.min_len = 2, cfg.seq2seq.max_len = 6;
-  } else {
-    cfg.attention.mechanism = "cross";
-    cfg.encoder_decoder.min_len = 2, cfg.encoder_decoder.max_len = 6;
-  }
   validate(cfg);
   return cfg;
 }

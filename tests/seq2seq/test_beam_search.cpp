@@ -11,7 +11,6 @@
 #include <map>
 #include <vector>
 
-#include "base/logging.h"
 #include "framework/core/autograd/node.h"
 #include "framework/core/ops/indexing.h"
 #include "framework/core/ops/ops.h"
@@ -20,6 +19,7 @@
 #include "framework/train/make_task.h"
 #include "framework/train/seq2seq_task.h"
 #include "framework/train/trainer.h"
+#include "tests/test_util/tiny_translation.h"
 
 namespace attnscale {
 namespace {
@@ -206,25 +206,10 @@ struct ModelUnderTest {
 };
 
 Config tiny(config::ModelType type) {
-  set_log_level("warn");
-  Config cfg;
-  cfg.model.type = type;
-  cfg.model.d_model = 16;
-  cfg.model.n_heads = 2;
-  cfg.model.n_layers = 1;
-  cfg.data.vocab_size = kVocab;
-  cfg.data.batch_size = 6;
+  Config cfg = test::tiny_translation_config(type, kVocab, 6, 5);
   cfg.optim.lr = 0.02, cfg.optim.warmup_steps = 1;
   cfg.train.steps = 60;  // trained a little, so that the best outputs are not just eos
   cfg.train.eval_batches = 1;
-  cfg.logging.progress = config::ProgressMode::off;
-  if (type == config::ModelType::seq2seq) {
-    cfg.attention.mechanism = "soft";
-    cfg.seq2seq.min_len = 2, cfg.seq2seq.max_len = 5;
-  } else {
-    cfg.attention.mechanism = "cross";
-    cfg.encoder_decoder.min_len = 2, cfg.encoder_decoder.max_len = 5;
-  }
   validate(cfg);
   return cfg;
 }
