@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <limits>
 
 #include "base/error.h"
 
@@ -33,16 +32,15 @@ double ranking_score(const Hypothesis& h, double length_penalty) {
 
 }  // namespace
 
-std::vector<double> log_softmax_rows(std::span<const float> logits, int64_t vocab) {
+std::vector<double> log_softmax_rows(std::span<const double> logits, int64_t vocab) {
   std::vector<double> out(logits.size());
   for (size_t row = 0; row * vocab < logits.size(); ++row) {
-    const float* x = logits.data() + row * vocab;
-    double max = -std::numeric_limits<double>::infinity();
-    for (int64_t v = 0; v < vocab; ++v) max = std::max(max, static_cast<double>(x[v]));
+    const double* x = logits.data() + row * vocab;
+    const double max = *std::max_element(x, x + vocab);
     double sum = 0;
-    for (int64_t v = 0; v < vocab; ++v) sum += std::exp(static_cast<double>(x[v]) - max);
+    for (int64_t v = 0; v < vocab; ++v) sum += std::exp(x[v] - max);
     const double lse = max + std::log(sum);
-    for (int64_t v = 0; v < vocab; ++v) out[row * vocab + v] = static_cast<double>(x[v]) - lse;
+    for (int64_t v = 0; v < vocab; ++v) out[row * vocab + v] = x[v] - lse;
   }
   return out;
 }

@@ -44,8 +44,8 @@ struct Hypothesis {
   bool ended = false;           // emitted eos (false: cut at max_len)
 };
 
-// Log-softmax of each row of logits [rows x vocab] (float, row-major), in double.
-std::vector<double> log_softmax_rows(std::span<const float> logits, int64_t vocab);
+// Log-softmax of each row of logits [rows x vocab] (row-major), in double.
+std::vector<double> log_softmax_rows(std::span<const double> logits, int64_t vocab);
 
 // The best hypothesis of each of the decoder's `sentences` rows. UsageError "[beam_search] ..." for
 // beam_size or max_len < 1.

@@ -160,8 +160,8 @@ class EncoderDecoderTransformer::Decoding : public StepDecoder {
       tokens.insert(tokens.end(), prefixes_[row].begin(), prefixes_[row].end());
     }
     const Tensor logits = model_.decode(Tensor::from(tokens, {rows, length}), memory_, valid_, unused_);
-    const Tensor last = narrow(logits, 1, step_++, 1).contiguous().to(DType::f32);
-    return log_softmax_rows(last.to_vector<float>(), model_.options_.vocab_size);
+    const Tensor last = narrow(logits, 1, step_++, 1).to(DType::f64);
+    return log_softmax_rows(last.to_vector<double>(), model_.options_.vocab_size);
   }
 
   void keep(std::span<const int64_t> rows) override {

@@ -137,8 +137,8 @@ class Seq2Seq::Decoding : public StepDecoder {
     const Tensor tokens = Tensor::from(std::vector<int64_t>(previous.begin(), previous.end()),
                                        {static_cast<int64_t>(previous.size())});
     const Tensor h = model_.decode_step(model_.target_embed_->forward(tokens), state_, memory_, step_++, gen_).first;
-    const Tensor logits = model_.output_->forward(h).to(DType::f32);
-    return log_softmax_rows(logits.to_vector<float>(), logits.shape()[1]);
+    const Tensor logits = model_.output_->forward(h);
+    return log_softmax_rows(logits.to(DType::f64).to_vector<double>(), logits.shape()[1]);
   }
 
   void keep(std::span<const int64_t> rows) override {

@@ -101,10 +101,8 @@ std::vector<DecodedSentence> EncoderDecoderTask::decode_batch(int64_t index, mod
   const data::TranslationBatch batch = task_.batch(local_batch_index(parallel_, kEvalBatchBase + index));
   options.bos = T::bos, options.eos = T::eos;
   const auto decoder = model_->start_decoding(batch.source, batch.source_valid);
-  return decoded_sentences(batch.source, T::pad, batch.targets, T::eos,
+  return decoded_id_sentences(batch.source, T::pad, batch.targets, T::eos,
                            models::beam_search(*decoder, batch.source.shape()[0], options));
 }
-
-std::string EncoderDecoderTask::text(std::span<const int64_t> ids) const { return ids_text(ids); }
 
 }  // namespace attnscale::train

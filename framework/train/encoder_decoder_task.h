@@ -31,7 +31,6 @@ class EncoderDecoderTask : public TrainTask, public DecodingTask {
   DecodingTask* decoding() override { return this; }
   std::vector<DecodedSentence> decode_batch(int64_t index, models::BeamOptions options) override;
   int64_t max_target_len() const override { return task_.spec().max_len + 1; }
-  std::string text(std::span<const int64_t> ids) const override;
 
  private:
   ParallelContext parallel_;

@@ -212,10 +212,8 @@ std::vector<DecodedSentence> Seq2SeqTask::decode_batch(int64_t index, models::Be
   model_->eval();
   options.bos = data::kBosId, options.eos = data::kEosId;
   const auto decoder = model_->start_decoding(batch.source, batch.source_lengths, sample_gen_);
-  return decoded_sentences(batch.source, data::kPadId, batch.target_outputs, data::kEosId,
+  return decoded_id_sentences(batch.source, data::kPadId, batch.target_outputs, data::kEosId,
                            models::beam_search(*decoder, batch.source.shape()[0], options));
 }
-
-std::string Seq2SeqTask::text(std::span<const int64_t> ids) const { return ids_text(ids); }
 
 }  // namespace attnscale::train

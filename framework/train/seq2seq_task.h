@@ -50,7 +50,6 @@ class Seq2SeqTask : public TrainTask, public DecodingTask {
   DecodingTask* decoding() override { return this; }
   std::vector<DecodedSentence> decode_batch(int64_t index, models::BeamOptions options) override;
   int64_t max_target_len() const override { return task_.spec().max_len + 1; }
-  std::string text(std::span<const int64_t> ids) const override;
 
   // Greedy decoding of this rank's share of held-out batch `index` in evaluation mode.
   PredictionScore greedy_score(int64_t index);

@@ -14,24 +14,24 @@ namespace attnscale::train {
 namespace {
 
 // One rank's decoded batches as flat streams: per batch its sentence count, then per sentence
-// ended, |source|, source, |reference|, reference, |hypothesis|, hypothesis; log-probabilities apart.
+// ended and the byte lengths of source, reference and hypothesis (whose bytes follow one another in
+// `text`); log-probabilities apart.
 struct Packed {
-  std::vector<int64_t> ids;
+  std::vector<int64_t> counts;
+  std::vector<uint8_t> text;
   std::vector<double> log_probs;
 };
-
-void append(std::vector<int64_t>& out, const std::vector<int64_t>& ids) {
-  out.push_back(static_cast<int64_t>(ids.size()));
-  out.insert(out.end(), ids.begin(), ids.end());
-}
 
 Packed pack(const std::vector<std::vector<DecodedSentence>>& batches) {
   Packed p;
   for (const auto& batch : batches) {
-    p.ids.push_back(static_cast<int64_t>(batch.size()));
+    p.counts.push_back(static_cast<int64_t>(batch.size()));
     for (const DecodedSentence& s : batch) {
-      p.ids.push_back(s.ended ? 1 : 0);
-      append(p.ids, s.source), append(p.ids, s.reference), append(p.ids, s.hypothesis);
+      p.counts.push_back(s.ended ? 1 : 0);
+      for (const std::string* t : {&s.source, &s.reference, &s.hypothesis}) {
+        p.counts.push_back(static_cast<int64_t>(t->size()));
+        p.text.insert(p.text.end(), t->begin(), t->end());
+      }
       p.log_probs.push_back(s.log_prob);
     }
   }
@@ -39,18 +39,18 @@ Packed pack(const std::vector<std::vector<DecodedSentence>>& batches) {
 }
 
 // The inverse of pack over one rank's part of the gathered streams.
-std::vector<std::vector<DecodedSentence>> unpack(std::span<const int64_t> ids, std::span<const double> log_probs,
-                                                 int64_t batches) {
-  size_t at = 0, sentence = 0;
+std::vector<std::vector<DecodedSentence>> unpack(std::span<const int64_t> counts, std::span<const uint8_t> text,
+                                                 std::span<const double> log_probs, int64_t batches) {
+  size_t at = 0, text_at = 0, sentence = 0;
   const auto take = [&] {
-    ATTNSCALE_CHECK(at < ids.size(), "eval", "gathered translations end early (at {} of {})", at, ids.size());
-    return ids[at++];
+    ATTNSCALE_CHECK(at < counts.size(), "eval", "gathered translations end early (at {} of {})", at, counts.size());
+    return counts[at++];
   };
-  const auto take_ids = [&] {
+  const auto take_text = [&] {
     const int64_t n = take();
-    ATTNSCALE_CHECK(n >= 0 && at + static_cast<size_t>(n) <= ids.size(), "eval", "gathered translations are corrupt");
-    std::vector<int64_t> out(ids.begin() + static_cast<std::ptrdiff_t>(at), ids.begin() + static_cast<std::ptrdiff_t>(at + n));
-    at += static_cast<size_t>(n);
+    ATTNSCALE_CHECK(n >= 0 && text_at + static_cast<size_t>(n) <= text.size(), "eval", "gathered translations are corrupt");
+    std::string out(text.begin() + static_cast<std::ptrdiff_t>(text_at), text.begin() + static_cast<std::ptrdiff_t>(text_at + n));
+    text_at += static_cast<size_t>(n);
     return out;
   };
   std::vector<std::vector<DecodedSentence>> out(static_cast<size_t>(batches));
@@ -58,11 +58,24 @@ std::vector<std::vector<DecodedSentence>> unpack(std::span<const int64_t> ids, s
     batch.resize(static_cast<size_t>(take()));
     for (DecodedSentence& s : batch) {
       s.ended = take() != 0;
-      s.source = take_ids(), s.reference = take_ids(), s.hypothesis = take_ids();
+      s.source = take_text(), s.reference = take_text(), s.hypothesis = take_text();
       s.log_prob = log_probs[sentence++];
     }
   }
   return out;
+}
+
+// Every rank's part of `local`, in rank order (the sizes gathered first).
+template <class T>
+std::vector<std::vector<T>> gather_parts(Communicator& world, const std::vector<T>& local) {
+  const std::vector<uint64_t> sizes = world.all_gather_value(static_cast<uint64_t>(local.size()));
+  const std::vector<size_t> counts(sizes.begin(), sizes.end());
+  std::vector<T> all(std::accumulate(counts.begin(), counts.end(), size_t{0}));
+  world.all_gather_v(local, all, counts);
+  std::vector<std::vector<T>> parts;
+  size_t at = 0;
+  for (const size_t n : counts) parts.emplace_back(all.begin() + static_cast<std::ptrdiff_t>(at), all.begin() + static_cast<std::ptrdiff_t>(at + n)), at += n;
+  return parts;
 }
 
 // A sentence's text on one line of a file.
@@ -87,21 +100,20 @@ std::vector<std::vector<int64_t>> rows_until(const Tensor& ids, int64_t end) {
 
 }  // namespace
 
-std::vector<DecodedSentence> decoded_sentences(const Tensor& source, int64_t pad, const Tensor& targets, int64_t eos,
-                                               std::vector<models::Hypothesis> hypotheses) {
+std::vector<DecodedSentence> decoded_id_sentences(const Tensor& source, int64_t pad, const Tensor& targets,
+                                                  int64_t eos, const std::vector<models::Hypothesis>& hypotheses) {
   ATTNSCALE_CHECK(source.dim() == 2 && targets.dim() == 2 && source.shape()[0] == targets.shape()[0] &&
                       static_cast<int64_t>(hypotheses.size()) == source.shape()[0],
                   "eval", "a batch of sources {} and targets {} with {} hypotheses", shape_str(source.shape()),
                   shape_str(targets.shape()), hypotheses.size());
-  auto sources = rows_until(source, pad), references = rows_until(targets, eos);
+  const auto sources = rows_until(source, pad), references = rows_until(targets, eos);
+  const auto text = [](const std::vector<int64_t>& ids) { return fmt::format("{}", fmt::join(ids, " ")); };
   std::vector<DecodedSentence> out(hypotheses.size());
   for (size_t i = 0; i < out.size(); ++i)
-    out[i] = {std::move(sources[i]), std::move(references[i]), std::move(hypotheses[i].tokens), hypotheses[i].log_prob,
+    out[i] = {text(sources[i]), text(references[i]), text(hypotheses[i].tokens), hypotheses[i].log_prob,
               hypotheses[i].ended};
   return out;
 }
-
-std::string ids_text(std::span<const int64_t> ids) { return fmt::format("{}", fmt::join(ids, " ")); }
 
 models::BeamOptions beam_options(const Config& cfg, const DecodingTask& task) {
   models::BeamOptions o;
@@ -119,20 +131,10 @@ TranslationEval evaluate_translation(DecodingTask& task, const ParallelContext& 
   std::vector<std::vector<std::vector<DecodedSentence>>> ranks;
   if (parallel.world && parallel.world->size() > 1) {
     const Packed local = pack(mine);
-    Communicator& world = *parallel.world;
-    const auto to_counts = [](const std::vector<uint64_t>& sizes) { return std::vector<size_t>(sizes.begin(), sizes.end()); };
-    const auto id_counts = to_counts(world.all_gather_value(static_cast<uint64_t>(local.ids.size())));
-    const auto prob_counts = to_counts(world.all_gather_value(static_cast<uint64_t>(local.log_probs.size())));
-    std::vector<int64_t> ids(std::accumulate(id_counts.begin(), id_counts.end(), size_t{0}));
-    std::vector<double> log_probs(std::accumulate(prob_counts.begin(), prob_counts.end(), size_t{0}));
-    world.all_gather_v(local.ids, ids, id_counts);
-    world.all_gather_v(local.log_probs, log_probs, prob_counts);
-    size_t id_at = 0, prob_at = 0;
-    for (int r = 0; r < world.size(); ++r) {
-      ranks.push_back(unpack(std::span(ids).subspan(id_at, id_counts[r]),
-                             std::span(log_probs).subspan(prob_at, prob_counts[r]), batches));
-      id_at += id_counts[r], prob_at += prob_counts[r];
-    }
+    const auto counts = gather_parts(*parallel.world, local.counts);
+    const auto text = gather_parts(*parallel.world, local.text);
+    const auto log_probs = gather_parts(*parallel.world, local.log_probs);
+    for (size_t r = 0; r < counts.size(); ++r) ranks.push_back(unpack(counts[r], text[r], log_probs[r], batches));
   } else {
     ranks.push_back(std::move(mine));
   }
@@ -141,9 +143,9 @@ TranslationEval evaluate_translation(DecodingTask& task, const ParallelContext& 
   for (int64_t index = 0; index < batches; ++index)
     for (const auto& rank : ranks)
       for (const DecodedSentence& s : rank[index]) {
-        result.hypotheses.push_back(one_line(task.text(s.hypothesis)));
-        result.references.push_back(one_line(task.text(s.reference)));
-        result.sources.push_back(one_line(task.text(s.source)));
+        result.hypotheses.push_back(one_line(s.hypothesis));
+        result.references.push_back(one_line(s.reference));
+        result.sources.push_back(one_line(s.source));
         stats += eval::bleu_stats(result.hypotheses.back(), {&result.references.back(), 1});
         ++result.sentences;
         result.ended += s.ended;

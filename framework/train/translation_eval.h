@@ -5,8 +5,8 @@
 // (greedy, or beam search of eval.beam_size: models/beam_search.h), in batches; the ranks'
 // sentences are gathered onto every rank in held-out order (batch by batch, rank by rank, as one
 // rank holding the whole batch would see them), so a run on any number of ranks decodes, writes and
-// scores the same sentences in the same order. Token ids become text through the task
-// (DecodingTask::text), and corpus BLEU is sacreBLEU's (eval/bleu.h) on that text.
+// scores the same sentences in the same order. The task turns ids into text (DecodingTask), and
+// corpus BLEU is sacreBLEU's (eval/bleu.h) on that text.
 #pragma once
 
 #include <cstdint>
@@ -23,9 +23,9 @@
 
 namespace attnscale::train {
 
-// One held-out sentence: token ids without bos, eos and padding.
+// One held-out sentence as text (what the files hold and BLEU scores).
 struct DecodedSentence {
-  std::vector<int64_t> source, reference, hypothesis;
+  std::string source, reference, hypothesis;
   double log_prob = 0;  // of the hypothesis (with its eos when it ended)
   bool ended = false;   // the hypothesis ended with eos (false: cut at max_len)
 };
@@ -35,13 +35,11 @@ class DecodingTask {
  public:
   virtual ~DecodingTask() = default;
   // This rank's sentences of held-out batch `index` (the batches eval_batch scores), decoded with
-  // `options` (its bos and eos are the task's, set here). A collective where eval_batch is one.
+  // `options` (its bos and eos are the task's, set here), as text: the synthetic tasks write ids as
+  // decimal words ("17 5 9"), a corpus of real text its detokenized sentences.
   virtual std::vector<DecodedSentence> decode_batch(int64_t index, models::BeamOptions options) = 0;
   // The longest target the task holds (tokens, eos included): eval.max_len's default.
   virtual int64_t max_target_len() const = 0;
-  // Token ids as the text the hypotheses file holds and BLEU scores: the synthetic tasks write ids
-  // as decimal words ("17 5 9").
-  virtual std::string text(std::span<const int64_t> ids) const = 0;
 };
 
 struct TranslationEval {
@@ -52,12 +50,11 @@ struct TranslationEval {
   std::vector<std::string> hypotheses, references, sources;  // in held-out order, every rank
 };
 
-// A batch's sentences from its tensors: source int64 [B, S] up to its first `pad`, targets int64
-// [B, T] up to its first `eos` (or ignored position), and the search's hypotheses, one per row.
-std::vector<DecodedSentence> decoded_sentences(const Tensor& source, int64_t pad, const Tensor& targets, int64_t eos,
-                                               std::vector<models::Hypothesis> hypotheses);
-// Ids as decimal words ("17 5 9"): the text of the synthetic tasks.
-std::string ids_text(std::span<const int64_t> ids);
+// A synthetic batch's sentences: source int64 [B, S] up to its first `pad`, targets int64 [B, T] up
+// to its first `eos` (or ignored position) and the search's hypotheses, one per row, each written
+// as its ids in decimal words ("17 5 9").
+std::vector<DecodedSentence> decoded_id_sentences(const Tensor& source, int64_t pad, const Tensor& targets,
+                                                  int64_t eos, const std::vector<models::Hypothesis>& hypotheses);
 
 // eval.* read into the search's options (max_len 0 = the task's longest target).
 models::BeamOptions beam_options(const Config& cfg, const DecodingTask& task);

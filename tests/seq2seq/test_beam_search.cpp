@@ -36,10 +36,10 @@ class TableDecoder : public models::StepDecoder {
   static std::vector<double> log_probs(int64_t sentence, const std::vector<int64_t>& prefix) {
     uint64_t h = 0x9E3779B97F4A7C15ull * static_cast<uint64_t>(sentence + 1);
     for (const int64_t t : prefix) h = (h ^ static_cast<uint64_t>(t + 7)) * 0xBF58476D1CE4E5B9ull;
-    std::vector<float> logits(kVocab);
+    std::vector<double> logits(kVocab);
     for (int64_t v = 0; v < kVocab; ++v) {
       h = (h ^ (h >> 31)) * 0x94D049BB133111EBull + static_cast<uint64_t>(v);
-      logits[v] = static_cast<float>(static_cast<double>(h >> 40) / static_cast<double>(1ull << 24) * 4.0);
+      logits[v] = static_cast<double>(h >> 40) / static_cast<double>(1ull << 24) * 4.0;
     }
     return models::log_softmax_rows(logits, kVocab);
   }
@@ -169,7 +169,7 @@ TEST(BeamSearch, RefusesAnEmptyBeam) {
 // Sum of log-softmax(logits)[target] over each row's first `lengths[r]` positions: logits [B, T, V].
 std::vector<double> teacher_forced_log_probs(const Tensor& logits, const std::vector<std::vector<int64_t>>& targets) {
   const int64_t b = logits.shape()[0], t = logits.shape()[1], v = logits.shape()[2];
-  const auto lp = models::log_softmax_rows(logits.contiguous().to(DType::f32).to_vector<float>(), v);
+  const auto lp = models::log_softmax_rows(logits.to(DType::f64).to_vector<double>(), v);
   std::vector<double> out(static_cast<size_t>(b));
   for (int64_t r = 0; r < b; ++r)
     for (size_t i = 0; i < targets[r].size(); ++i) out[r] += lp[(r * t + static_cast<int64_t>(i)) * v + targets[r][i]];
