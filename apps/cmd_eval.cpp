@@ -37,7 +37,7 @@ int eval_job(const Config& cfg, const MpiEnvironment& mpi) {
   if (train::DecodingTask* decoding = task->decoding()) {
     const models::BeamOptions options = train::beam_options(cfg, *decoding);
     rank.world.set_step("eval decoding");
-    const train::TranslationEval t = train::evaluate_translation(*decoding, rank.parallel, cfg.train.eval_batches, options);
+    const train::TranslationEval t = train::evaluate_translation(*decoding, rank.parallel, decoding->decoding_batches(cfg.train.eval_batches), options);
     LOG_INFO("{} ({}, at most {} tokens): {} sentences, {} ended with eos, mean log-probability {:.4f}",
              t.bleu.summary(), options.beam_size == 1 ? std::string("greedy") : fmt::format("beam {}", options.beam_size),
              options.max_len, t.sentences, t.ended, t.sentences ? t.log_prob / static_cast<double>(t.sentences) : 0.0);

@@ -115,6 +115,25 @@ std::vector<DecodedSentence> decoded_id_sentences(const Tensor& source, int64_t 
   return out;
 }
 
+std::vector<DecodedSentence> decoded_pair_sentences(const PairData& data, std::span<const int64_t> pairs,
+                                                    const std::vector<models::Hypothesis>& hypotheses) {
+  ATTNSCALE_CHECK(pairs.size() == hypotheses.size(), "eval", "{} pairs with {} hypotheses", pairs.size(),
+                  hypotheses.size());
+  const data::PairStore& store = data.store();
+  const std::vector<std::string> sources = store.texts(data::PairSide::source, pairs);
+  const std::vector<std::string> references = store.texts(data::PairSide::target, pairs);
+  const data::SubwordModel& target = store.model(data::PairSide::target);
+  std::vector<DecodedSentence> out(hypotheses.size());
+  for (size_t i = 0; i < out.size(); ++i) {
+    // The model's ids span the larger side's vocabulary: a piece the target side lacks is unknown there.
+    std::vector<int64_t> ids = hypotheses[i].tokens;
+    for (int64_t& id : ids)
+      if (id >= target.vocab_size()) id = data::kSubwordUnk;
+    out[i] = {sources[i], references[i], target.decode(ids), hypotheses[i].log_prob, hypotheses[i].ended};
+  }
+  return out;
+}
+
 models::BeamOptions beam_options(const Config& cfg, const DecodingTask& task) {
   models::BeamOptions o;
   o.beam_size = cfg.eval.beam_size;

@@ -1,7 +1,8 @@
 // Decoding the held-out set of a translation task and scoring it with BLEU: what `attnscale eval`
 // adds for model.type = seq2seq and encoder_decoder.
 //
-// Every data-parallel rank decodes its share of each of the train.eval_batches held-out batches
+// Every data-parallel rank decodes its share of each held-out batch (train.eval_batches of a
+// synthetic task, or the whole data.eval_split of a pair corpus)
 // (greedy, or beam search of eval.beam_size: models/beam_search.h), in batches; the ranks'
 // sentences are gathered onto every rank in held-out order (batch by batch, rank by rank, as one
 // rank holding the whole batch would see them), so a run on any number of ranks decodes, writes and
@@ -19,6 +20,7 @@
 #include "framework/core/tensor/tensor.h"
 #include "framework/eval/bleu.h"
 #include "framework/models/beam_search.h"
+#include "framework/train/pair_data.h"
 #include "framework/train/parallel_context.h"
 
 namespace attnscale::train {
@@ -40,6 +42,9 @@ class DecodingTask {
   virtual std::vector<DecodedSentence> decode_batch(int64_t index, models::BeamOptions options) = 0;
   // The longest target the task holds (tokens, eos included): eval.max_len's default.
   virtual int64_t max_target_len() const = 0;
+  // The held-out batches a decoding covers: a pair corpus's whole data.eval_split once, a
+  // synthetic task's `eval_batches` (train.eval_batches).
+  virtual int64_t decoding_batches(int64_t eval_batches) const = 0;
 };
 
 struct TranslationEval {
@@ -55,6 +60,13 @@ struct TranslationEval {
 // as its ids in decimal words ("17 5 9").
 std::vector<DecodedSentence> decoded_id_sentences(const Tensor& source, int64_t pad, const Tensor& targets,
                                                   int64_t eos, const std::vector<models::Hypothesis>& hypotheses);
+
+// A pair-corpus batch's sentences (data.path from `attnscale prepare pairs`): the source and target
+// texts the corpus holds for `pairs` (PairData::eval_pairs: the references as written, not
+// round-tripped through the subword model), and the hypotheses decoded by the target side's
+// SentencePiece model.
+std::vector<DecodedSentence> decoded_pair_sentences(const PairData& data, std::span<const int64_t> pairs,
+                                                    const std::vector<models::Hypothesis>& hypotheses);
 
 // eval.* read into the search's options (max_len 0 = the task's longest target).
 models::BeamOptions beam_options(const Config& cfg, const DecodingTask& task);
