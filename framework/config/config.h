@@ -187,6 +187,14 @@ ATTNSCALE_CONFIG_ENUM(TemporalOutput, label, sequence);
   KEY(std::int64_t, accum_steps, 1, at_least(1), "micro-batches accumulated per optimizer step")         \
   KEY(std::int64_t, skip_nonfinite_steps, 0, at_least(0), "steps with a NaN/Inf loss or gradient skipped (no update, on every rank alike) before the run stops; 0 = stop at the first")
 
+// model.type = seq2seq or encoder_decoder: how `attnscale eval` decodes the held-out set
+// (train.eval_batches batches) to score BLEU (framework/train/translation_eval.h).
+#define ATTNSCALE_EVAL_KEYS(KEY)                                                                       \
+  KEY(std::int64_t, beam_size, 1, at_least(1), "seq2seq and encoder_decoder: beam width of the decoding `attnscale eval` scores with BLEU; 1 = greedy") \
+  KEY(std::int64_t, max_len, 0, at_least(0), "tokens decoded at most per sentence, eos included; 0 = the task's longest target (its max_len + 1)") \
+  KEY(double, length_penalty, 0.0, at_least(0), "alpha: the beam's finished hypotheses are ranked by log P / length^alpha (length counting eos); 0 = by log P") \
+  KEY(std::string, hypotheses, "", any_value, "file `attnscale eval` writes the decoded hypotheses to, one a line in held-out order, with FILE.ref (references) and FILE.src (sources) beside it; empty = none")
+
 #define ATTNSCALE_PARALLEL_KEYS(KEY)                                                                   \
   KEY(std::int64_t, dp, 0, at_least(0), "data-parallel degree; 0 = the job's ranks / cp (as Megatron and torchrun do); a value given must make dp * cp equal the number of ranks") \
   KEY(std::int64_t, cp, 1, at_least(1), "context-parallel degree: ranks that share one sequence")      \
@@ -291,6 +299,7 @@ ATTNSCALE_CONFIG_ENUM(TemporalOutput, label, sequence);
   SECTION(CaptionerConfig, captioner, ATTNSCALE_CAPTIONER_KEYS, "the captioning decoder (model.type = captioner)") \
   SECTION(OptimConfig, optim, ATTNSCALE_OPTIM_KEYS, "optimizer and learning-rate schedule")            \
   SECTION(TrainConfig, train, ATTNSCALE_TRAIN_KEYS, "the training loop")                               \
+  SECTION(EvalConfig, eval, ATTNSCALE_EVAL_KEYS, "decoding and BLEU in `attnscale eval` (seq2seq, encoder_decoder)") \
   SECTION(ParallelConfig, parallel, ATTNSCALE_PARALLEL_KEYS, "how the ranks are arranged")             \
   SECTION(CheckpointConfig, checkpoint, ATTNSCALE_CHECKPOINT_KEYS, "checkpoints")                      \
   SECTION(LoggingConfig, logging, ATTNSCALE_LOGGING_KEYS, "logs, progress and metrics")

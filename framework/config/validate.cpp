@@ -208,6 +208,23 @@ void validate_optim(const Config& cfg) {
               "Nesterov momentum needs optim.name = sgd and optim.momentum > 0");
 }
 
+// Only the translation models decode; eval.* set for another model would silently do nothing.
+void validate_eval(const Config& cfg) {
+  const bool decodes = cfg.model.type == config::ModelType::seq2seq || cfg.model.type == config::ModelType::encoder_decoder;
+  const EvalConfig defaults;
+  for (const auto& [key, changed] : {std::pair<std::string_view, bool>{"eval.beam_size", cfg.eval.beam_size != defaults.beam_size},
+                                     {"eval.max_len", cfg.eval.max_len != defaults.max_len},
+                                     {"eval.length_penalty", cfg.eval.length_penalty != defaults.length_penalty},
+                                     {"eval.hypotheses", cfg.eval.hypotheses != defaults.hypotheses}})
+    if (changed && !decodes)
+      fail_rule(cfg, {key, "model.type"},
+                fmt::format("model.type = {} does not decode (seq2seq and encoder_decoder do); remove the key",
+                            config::to_string(cfg.model.type)));
+  if (cfg.model.type == config::ModelType::encoder_decoder && cfg.eval.max_len > cfg.model.max_seq_len)
+    fail_rule(cfg, {"eval.max_len", "model.max_seq_len"},
+              fmt::format("{} exceeds model.max_seq_len = {}", cfg.eval.max_len, cfg.model.max_seq_len));
+}
+
 }  // namespace
 
 void config::fail_rule(const Config& cfg, std::initializer_list<std::string_view> keys, std::string_view problem) {
@@ -229,6 +246,7 @@ void validate(const Config& cfg) {
   validate_attention(cfg);
   validate_parallel(cfg);
   validate_optim(cfg);
+  validate_eval(cfg);
 }
 
 void validate_world_size(const Config& cfg, int world_size) {
