@@ -9,7 +9,9 @@ void bf16_to_f32_avx512(int64_t n, const bf16* src, float* dst) {
   int64_t i = 0;
   for (; i + 16 <= n; i += 16) {
     const __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(src + i));
-    _mm512_storeu_ps(dst + i, _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16)));
+    // The zero-masked forms avoid GCC 12's false "may be used uninitialized" on the unmasked ones.
+    const __m512i widened = _mm512_maskz_cvtepu16_epi32(__mmask16(0xFFFF), h);
+    _mm512_storeu_ps(dst + i, _mm512_castsi512_ps(_mm512_maskz_slli_epi32(__mmask16(0xFFFF), widened, 16)));
   }
   for (; i < n; ++i) dst[i] = bf16_to_float(src[i]);
 }

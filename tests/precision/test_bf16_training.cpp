@@ -5,6 +5,8 @@
 #include <bit>
 #include <chrono>
 #include <cmath>
+#include <map>
+#include <string>
 
 #include "base/threads.h"
 #include "framework/checkpoint/format.h"
@@ -143,17 +145,18 @@ TEST(Bf16Training, CheckpointsMoveBetweenBf16AndFloat32Runs) {
     cfg.checkpoint.every = 3;
     train(cfg);
     const checkpoint::CheckpointReader reader(tmp / "run" / "checkpoints" / "step_00000003");
-    const NamedTensors saved = reader.read_group(checkpoint::kParamsGroup);
+    std::map<std::string, Tensor> saved;  // the checkpoint's float32 parameters by name
+    for (const NamedTensor& p : reader.read_group(checkpoint::kParamsGroup)) saved[p.name] = p.tensor;
     const Trained loaded = load_as(cfg, loaded_as);
     EXPECT_EQ(loaded.summary.resumed_from_step, 3);
     ASSERT_EQ(loaded.parameters.size(), saved.size());
     const DType model_dtype = loaded_as == config::ModelDType::bf16 ? DType::bf16 : DType::f32;
-    for (size_t i = 0; i < saved.size(); ++i) {
-      ASSERT_EQ(loaded.parameters[i].name, saved[i].name);
-      EXPECT_EQ(loaded.parameters[i].tensor.dtype(), model_dtype);
+    for (const NamedTensor& p : loaded.parameters) {
+      ASSERT_TRUE(saved.contains(p.name)) << p.name;
+      EXPECT_EQ(saved[p.name].dtype(), DType::f32) << p.name;
+      EXPECT_EQ(p.tensor.dtype(), model_dtype) << p.name;
       // float32: the masters exactly; bf16: the masters rounded to nearest even.
-      EXPECT_EQ(loaded.parameters[i].tensor.to_vector<float>(), saved[i].tensor.to(model_dtype).to_vector<float>())
-          << saved[i].name;
+      EXPECT_EQ(p.tensor.to_vector<float>(), saved[p.name].to(model_dtype).to_vector<float>()) << p.name;
     }
   }
 }
