@@ -8,13 +8,13 @@
 #include <map>
 #include <string>
 
-#include "base/threads.h"
 #include "framework/checkpoint/format.h"
 #include "framework/checkpoint/reader.h"
 #include "framework/train/lm_task.h"
 #include "framework/train/trainer.h"
 #include "tests/checkpoint/checkpoint_test_util.h"
 #include "tests/config/test_support.h"
+#include "tests/train/small_copy_config.h"
 
 namespace attnscale::train {
 namespace {
@@ -46,23 +46,8 @@ std::vector<std::uint64_t> bits(const std::vector<double>& values) {
 }
 
 Config copy_task(config::ModelDType dtype) {
-  set_thread_count(1);
-  Config cfg;
-  cfg.model.d_model = 32;
-  cfg.model.n_layers = 2;
-  cfg.model.n_heads = 2;
+  Config cfg = small_copy_config();
   cfg.model.dtype = dtype;
-  cfg.data.task = config::Task::copy;
-  cfg.data.seq_len = 33;
-  cfg.data.batch_size = 16;
-  cfg.data.vocab_size = 16;
-  cfg.optim.lr = 1e-2;
-  cfg.optim.warmup_steps = 20;
-  cfg.train.steps = 120;
-  cfg.train.eval_batches = 4;
-  cfg.train.threads = 1;
-  cfg.logging.progress = config::ProgressMode::off;
-  cfg.logging.level = config::LogLevel::warn;
   validate(cfg);
   return cfg;
 }
