@@ -1,19 +1,24 @@
 #!/usr/bin/env bash
-# Builds the real document corpora of the HAN experiments from Debian packages (nothing else is
-# reachable from the build machines) and writes them as CSV under data/corpora/ (gitignored):
+# Builds the real corpora of the experiments from Debian packages (nothing else is reachable from the
+# build machines) and writes them under data/corpora/ (gitignored). The HAN documents, as CSV:
 #   data/corpora/fine_foods.csv   Amazon fine-food reviews (R package modeldata, small_fine_foods):
 #                                 4,000 training + 1,000 test reviews; columns text,label,split with
 #                                 label great|other and split train|test as the package gives them.
 #   data/corpora/austen.csv       the six Jane Austen novels (R package janeaustenr), one row per
 #                                 chapter; columns text,label with the novel's title as label.
 # Then prepare them with `attnscale prepare docs` (experiments/han/README.md has the commands).
-# Idempotent: packages already installed are not reinstalled and existing CSV files are kept
-# (FORCE=1 rewrites them). Not run by CI: tests use the fixtures in tests/corpus/fixtures/.
+# The Bible texts of the translation experiments, one verse a line (see "Bible texts" below):
+#   data/corpora/bible/kjv.txt    King James Version (English 1611), SWORD module engKJV2006eb
+#   data/corpora/bible/web.txt    World English Bible (modern English), engWEB2015eb
+#   data/corpora/bible/sparv.txt  Reina-Valera 1909 (Spanish), spaRV1909eb
+# Then pair them with `attnscale prepare pairs` (experiments/translation/README.md).
+# Idempotent: packages already installed are not reinstalled and existing files are kept (FORCE=1
+# rewrites them). Not run by CI: tests use the fixtures in tests/corpus/fixtures/ and tests/pairs/.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
 out_dir=data/corpora
-packages=(r-base-core r-cran-modeldata r-cran-janeaustenr)
+packages=(r-base-core r-cran-modeldata r-cran-janeaustenr diatheke sword-text-kjv sword-text-web sword-text-sparv)
 
 missing=()
 for p in "${packages[@]}"; do
@@ -70,4 +75,29 @@ cat(sprintf("[fetch-corpora] austen: %d chapters from %d novels\n", nrow(all), l
 RS
   mv "$out_dir/austen.csv.tmp" "$out_dir/austen.csv"
 fi
-echo "[fetch-corpora] corpora in $out_dir: $(ls "$out_dir" | tr '\n' ' ')"
+
+# ---- Bible texts for the translation experiments (experiments/translation/README.md) -------------
+# Three SWORD modules, exported with diatheke to data/corpora/bible/{kjv,web,sparv}.txt, one verse
+# a line: "Book C:V<TAB>text" (English book names as diatheke prints them, e.g. "I Samuel 3:4").
+# Only the 66 books of the Protestant canon (WEB's deuterocanonical books are left out) and only
+# verses with text. What is stripped from diatheke's raw OSIS output, always the same way:
+#   - everything before a line's "Book C:V: " prefix: pre-verse headings (section and psalm titles,
+#     which diatheke also repeats on later verses) and line/paragraph milestones;
+#   - everything after the end-of-book marker (<div eID=... type="book"/>) in a book's last verse:
+#     WEB puts its glossary there (17,000 characters after Revelation 22:21);
+#   - every markup tag (<w ...>, <transChange>, <divineName>, <q>, <l/>, <lg/>, <div/>, <chapter/>,
+#     <seg>, <lb/>, <item>, <list>, <speaker>, <milestone/>, <name>), keeping the words inside;
+#     where two <w> elements touch ("</w><w", 107 times in WEB: "God</w><w ...>created"), a space;
+#   - the pilcrow paragraph sign (KJV) and the module's "(name)" trailer line;
+#   - runs of whitespace become one space; leading and trailing space is dropped.
+# A verse left empty (a verse the translation does not have) is not written; `attnscale prepare
+# pairs` aligns the files by reference (experiments/translation/README.md has the commands).
+bible_dir="$out_dir/bible"
+mkdir -p "$bible_dir"
+for pair in kjv:engKJV2006eb web:engWEB2015eb sparv:spaRV1909eb; do
+  name="${pair%%:*}" module="${pair#*:}"
+  [ -s "$bible_dir/$name.txt" ] && [ "${FORCE:-0}" != 1 ] && continue
+  diatheke -b "$module" -k "Gen 1:1-Rev 22:21" | python3 scripts/bible_strip.py "$module" >"$bible_dir/$name.txt.tmp"
+  mv "$bible_dir/$name.txt.tmp" "$bible_dir/$name.txt"
+done
+echo "[fetch-corpora] corpora in $out_dir: $(cd "$out_dir" && ls -d *.csv bible/*.txt | tr '\n' ' ')"

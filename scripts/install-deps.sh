@@ -15,6 +15,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libopenblas-openmp-dev
   libcli11-dev libfmt-dev libspdlog-dev nlohmann-json3-dev
+  libsentencepiece-dev  # subword vocabularies of `attnscale prepare pairs` (pulls libsentencepiece0)
   python3 python3-pip python3-numpy python3-h5py python3-matplotlib
   iproute2  # ip netns: the two-node test (tests/train/run_demo_test.sh netns)
 )

@@ -142,7 +142,7 @@ ATTNSCALE_CONFIG_ENUM(TemporalOutput, label, sequence);
   KEY(std::int64_t, encoder_layers, 0, at_least(0), "encoder blocks; 0 = model.n_layers")             \
   KEY(config::TranslationOrder, order, config::TranslationOrder::reversed, any_value, "target = the source mapped word by word through a fixed random dictionary, in the same or the reversed order") \
   KEY(std::int64_t, min_len, 4, at_least(1), "shortest source sentence (lengths vary; batches are padded)") \
-  KEY(std::int64_t, max_len, 12, at_least(1), "longest source sentence")
+  KEY(std::int64_t, max_len, 12, at_least(1), "longest source sentence; on a pair corpus (data.path), pairs with more subword tokens on either side are left out")
 
 // model.type = captioner: the captioning decoder with the visual sentinel (attention.mechanism =
 // adaptive) over synthetic feature regions. The LSTM width is model.d_model.
@@ -161,9 +161,9 @@ ATTNSCALE_CONFIG_ENUM(TemporalOutput, label, sequence);
   KEY(std::int64_t, vocab_size, 32, at_least(2), "vocabulary size (tokens of the synthetic task)")      \
   KEY(std::int64_t, num_pairs, 8, at_least(1), "associative_recall: key/value pairs shown before the queries") \
   KEY(std::int64_t, copy_span, 64, at_least(1), "local_copy: tokens per copied chunk; every scored prediction looks copy_span + 1 tokens back") \
-  KEY(std::string, path, "", any_value, "dataset file; empty = the synthetic data.task (transformer_lm: a corpus from `attnscale prepare docs`, read as windows of tokens, or a ListOps file from `attnscale prepare listops`, classified at each example's last token)") \
+  KEY(std::string, path, "", any_value, "dataset file; empty = the synthetic data.task (transformer_lm: a corpus from `attnscale prepare docs`, read as windows of tokens, or a ListOps file from `attnscale prepare listops`, classified at each example's last token; seq2seq and encoder_decoder: a pair corpus from `attnscale prepare pairs`, read a batch at a time, whose subword models set the vocabulary)") \
   KEY(bool, pack, false, any_value, "transformer_lm on a ListOps data.path: pack consecutive examples into each data.seq_len row (causal: an answer also sees earlier examples); false = one example a row, right-padded") \
-  KEY(config::EvalSplit, eval_split, config::EvalSplit::validation, any_value, "transformer_lm on data.path: the split evaluations read (validation for selection, test once; han has its own han.eval_split)")
+  KEY(config::EvalSplit, eval_split, config::EvalSplit::validation, any_value, "transformer_lm, seq2seq and encoder_decoder on data.path: the split evaluations read (validation for selection, test once; han has its own han.eval_split)")
 
 #define ATTNSCALE_OPTIM_KEYS(KEY)                                                                      \
   KEY(config::Optimizer, name, config::Optimizer::adamw, any_value, "optimizer")                      \
@@ -213,7 +213,7 @@ ATTNSCALE_CONFIG_ENUM(TemporalOutput, label, sequence);
 #define ATTNSCALE_SEQ2SEQ_KEYS(KEY)                                                                    \
   KEY(config::Transduction, task, config::Transduction::reverse, any_value, "synthetic task: the target is the source copied, reversed or sorted") \
   KEY(std::int64_t, min_len, 3, at_least(1), "shortest source sequence (lengths vary per sequence; batches are padded)") \
-  KEY(std::int64_t, max_len, 10, at_least(1), "longest source sequence")                                \
+  KEY(std::int64_t, max_len, 10, at_least(1), "longest source sequence; on a pair corpus (data.path), pairs with more subword tokens on either side are left out")                                \
   KEY(std::int64_t, embed_dim, 0, at_least(0), "token embedding size; 0 = model.d_model")               \
   KEY(bool, bidirectional, true, any_value, "bidirectional GRU encoder")                                \
   KEY(bool, input_feeding, true, any_value, "Luong input feeding: the previous attentional state joins the decoder input (soft, hard, global, local)") \

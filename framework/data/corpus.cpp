@@ -196,6 +196,8 @@ void read_text(std::istream& in, const std::filesystem::path& file, ReadResult& 
   }
 }
 
+}  // namespace
+
 // Editors on Windows start UTF-8 files with EF BB BF; it is not part of the first header or record.
 void skip_byte_order_mark(std::istream& in) {
   char bom[3] = {};
@@ -204,8 +206,6 @@ void skip_byte_order_mark(std::istream& in) {
   in.clear();
   in.seekg(0);
 }
-
-}  // namespace
 
 void read_documents(const std::filesystem::path& file, const ReadOptions& options, ReadResult& result) {
   std::ifstream in(file, std::ios::binary);

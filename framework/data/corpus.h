@@ -16,6 +16,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <istream>
 #include <string>
 #include <vector>
 
@@ -54,6 +55,9 @@ struct ReadResult {
 // Reads one file and appends to `result`. Throws DataError only when the file cannot be opened or
 // (csv) its header lacks a named column; malformed records are collected, not thrown.
 void read_documents(const std::filesystem::path& file, const ReadOptions& options, ReadResult& result);
+
+// Skips the byte order mark EF BB BF that Windows editors put at the start of UTF-8 files.
+void skip_byte_order_mark(std::istream& in);
 
 // With OnError::refuse and any malformed record: DataError listing them (the first 20 in full).
 // With skip: logs each one as a warning. Either way nothing is dropped without a trace.

@@ -1,7 +1,6 @@
 #include "framework/data/doc_batches.h"
 
 #include <algorithm>
-#include <random>
 
 #include "base/error.h"
 
@@ -20,54 +19,23 @@ int64_t kept_words(const DocCorpus& c, int64_t sentence, const DocBatchSpec& spe
 
 }  // namespace
 
-DocBatcher::DocBatcher(const DocCorpus& corpus, Split split, const DocBatchSpec& spec)
-    : corpus_(corpus), docs_(corpus.split(split)), spec_(spec) {
-  if (docs_.empty())
+namespace {
+
+const std::vector<int64_t>& nonempty_split(const DocCorpus& corpus, Split split) {
+  if (corpus.split(split).empty())
     throw DataError(fmt::format("[doc_batches] the {} split has no document", split_name(split)));
-  ATTNSCALE_CHECK(spec.batch_size >= 1 && spec.bucket_batches >= 1, "doc_batches",
-                  "batch_size ({}) and bucket_batches ({}) must be positive", spec.batch_size, spec.bucket_batches);
-  batches_per_epoch_ = std::max<int64_t>(1, static_cast<int64_t>(docs_.size()) / spec.batch_size);
+  return corpus.split(split);
 }
 
-std::vector<int64_t> DocBatcher::train_batch(int64_t index) const {
-  ATTNSCALE_CHECK(index >= 0, "doc_batches", "batch index must be non-negative, got {}", index);
-  const int64_t epoch = index / batches_per_epoch_, in_epoch = index % batches_per_epoch_;
-  const int64_t batch = spec_.batch_size, n = static_cast<int64_t>(docs_.size());
-  // The epoch's order (seeded Fisher-Yates; a corpus smaller than a batch wraps round).
-  std::vector<int64_t> order = docs_;
-  std::mt19937_64 rng(spec_.seed * 0x9E3779B97F4A7C15ull + static_cast<uint64_t>(epoch));
-  for (size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[rng() % i]);
-  const int64_t used = batches_per_epoch_ * batch;
-  std::vector<int64_t> epoch_docs(static_cast<size_t>(used));
-  for (int64_t i = 0; i < used; ++i) epoch_docs[i] = order[i % n];
-  // The window holding this batch, sorted by length, and the batch order inside it.
-  const int64_t window = in_epoch / spec_.bucket_batches;
-  const int64_t first_batch = window * spec_.bucket_batches;
-  const int64_t window_batches = std::min(spec_.bucket_batches, batches_per_epoch_ - first_batch);
-  std::vector<int64_t> window_docs(epoch_docs.begin() + first_batch * batch,
-                                   epoch_docs.begin() + (first_batch + window_batches) * batch);
-  const auto length = [&](int64_t d) {
-    return std::pair(corpus_.num_sentences(d), corpus_.sentence_offsets[corpus_.document_offsets[d + 1]] -
-                                                   corpus_.sentence_offsets[corpus_.document_offsets[d]]);
-  };
-  std::stable_sort(window_docs.begin(), window_docs.end(),
-                   [&](int64_t a, int64_t b) { return length(a) < length(b); });
-  std::vector<int64_t> batch_order(static_cast<size_t>(window_batches));
-  for (int64_t i = 0; i < window_batches; ++i) batch_order[i] = i;
-  for (size_t i = batch_order.size(); i > 1; --i) std::swap(batch_order[i - 1], batch_order[rng() % i]);
-  const int64_t chosen = batch_order[in_epoch - first_batch];
-  return {window_docs.begin() + chosen * batch, window_docs.begin() + (chosen + 1) * batch};
-}
+}  // namespace
 
-int64_t DocBatcher::eval_batches_per_pass() const {
-  return (static_cast<int64_t>(docs_.size()) + spec_.batch_size - 1) / spec_.batch_size;
-}
-
-std::vector<int64_t> DocBatcher::eval_batch(int64_t index) const {
-  const int64_t k = index % eval_batches_per_pass(), n = static_cast<int64_t>(docs_.size());
-  const int64_t begin = k * spec_.batch_size, end = std::min(n, begin + spec_.batch_size);
-  return {docs_.begin() + begin, docs_.begin() + end};
-}
+DocBatcher::DocBatcher(const DocCorpus& corpus, Split split, const DocBatchSpec& spec)
+    : buckets_(nonempty_split(corpus, split), spec.batch_size, spec.bucket_batches, spec.seed,
+               [&corpus](int64_t d) {
+                 return std::pair(corpus.num_sentences(d), corpus.sentence_offsets[corpus.document_offsets[d + 1]] -
+                                                               corpus.sentence_offsets[corpus.document_offsets[d]]);
+               },
+               "doc_batches") {}
 
 DocBatch make_doc_batch(const DocCorpus& corpus, std::span<const int64_t> docs, const DocBatchSpec& spec,
                         int dp_rank, int dp_size, int cp_rank, int cp_size, DType dtype) {

@@ -1,11 +1,8 @@
 // Batches of documents for HAN: which documents form batch i (length-bucketed, deterministic from
 // the seed and i, like the LM task's batches), and the tensors of one rank's share of a batch.
 //
-// Training batch i: epoch e = i / batches_per_epoch takes the training split shuffled with
-// (seed, e); the shuffled order is cut into windows of bucket_batches * batch_size documents, each
-// window is sorted by length (sentences, then tokens) and cut into batches, and the batches of a
-// window are visited in a shuffled order. So a batch holds documents of similar length (little
-// padding) while every document is seen once per epoch.
+// Training batches follow length_buckets.h with a document's length = (sentences, tokens): batches
+// of documents of similar length, every document once per epoch.
 // Sharding: data-parallel rank r of dp takes documents [r * B / dp, (r + 1) * B / dp) of the global
 // batch; context-parallel rank c of cp takes sentences [n * c / cp, n * (c + 1) / cp) of each of
 // those documents (n = its sentence count after truncation), so the ranks together hold exactly the
@@ -19,6 +16,7 @@
 #include <vector>
 
 #include "framework/data/doc_store.h"
+#include "framework/data/length_buckets.h"
 #include "framework/core/tensor/tensor.h"
 
 namespace attnscale::data {
@@ -49,19 +47,16 @@ class DocBatcher {
  public:
   DocBatcher(const DocCorpus& corpus, Split split, const DocBatchSpec& spec);
 
-  int64_t batches_per_epoch() const { return batches_per_epoch_; }
+  int64_t batches_per_epoch() const { return buckets_.batches_per_epoch(); }
   // The global training batch `index` (document ids, batch_size of them).
-  std::vector<int64_t> train_batch(int64_t index) const;
+  std::vector<int64_t> train_batch(int64_t index) const { return buckets_.train_batch(index); }
   // Evaluation batch `index`: the split's documents in order, batch_size at a time, wrapping
   // round; the last batch of a pass may be shorter so no document counts twice in a pass.
-  std::vector<int64_t> eval_batch(int64_t index) const;
-  int64_t eval_batches_per_pass() const;
+  std::vector<int64_t> eval_batch(int64_t index) const { return buckets_.eval_batch(index); }
+  int64_t eval_batches_per_pass() const { return buckets_.eval_batches_per_pass(); }
 
  private:
-  const DocCorpus& corpus_;
-  std::vector<int64_t> docs_;
-  DocBatchSpec spec_;
-  int64_t batches_per_epoch_;
+  LengthBuckets buckets_;
 };
 
 // The tensors of this rank's share (see the sharding rule above) of the global batch `docs`.

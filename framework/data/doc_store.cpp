@@ -131,6 +131,12 @@ void write_doc_corpus(const std::filesystem::path& path, const DocCorpus& corpus
   file.close();
 }
 
+bool is_doc_corpus(const std::filesystem::path& path) {
+  if (path.empty() || !std::filesystem::exists(path)) return false;
+  const h5::File file = h5::File::open_read(path);
+  return file.has_attribute("/", "format") && file.string_attribute("/", "format") == kFormat;
+}
+
 DocCorpus read_doc_corpus(const std::filesystem::path& path) {
   if (!std::filesystem::exists(path))
     throw DataError(fmt::format("[doc_store] '{}' does not exist (make it with `attnscale prepare docs`)",

@@ -62,6 +62,8 @@ struct DocCorpus {
 // Writes (truncating) and reads the HDF5 form. Reading validates the file (DataError naming it).
 void write_doc_corpus(const std::filesystem::path& path, const DocCorpus& corpus, const std::string& rules);
 DocCorpus read_doc_corpus(const std::filesystem::path& path);
+// Whether `path` is an existing HDF5 file whose format attribute says it is a document corpus.
+bool is_doc_corpus(const std::filesystem::path& path);
 
 // Strings as one UTF-8 byte array plus offsets (ragged, like the tokens): `group`/bytes and
 // `group`/offsets. Reading checks that the offsets cover the bytes (DataError naming the file).

@@ -66,11 +66,14 @@ RunDir prepare_run_dir(const Config& cfg, int rank, std::chrono::system_clock::t
                                   dir.root.string(), dir.config_file.string()));
   fs::create_directories(dir.root, ec);
   if (ec) throw RuntimeFailure(fmt::format("[run_dir] cannot create {}: {}", dir.root.string(), ec.message()));
+  add_log_file(dir.log_file.string());
+  return dir;
+}
+
+void write_run_config(const Config& cfg, const RunDir& dir) {
   write_file_atomically(dir.config_file,
                         fmt::format("# attnscale {}: resolved config of run '{}'\n{}", ATTNSCALE_VERSION,
                                     cfg.run.name, to_yaml(cfg)));
-  add_log_file(dir.log_file.string());
-  return dir;
 }
 
 }  // namespace attnscale

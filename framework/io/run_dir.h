@@ -25,10 +25,14 @@ struct RunDir {
 // The paths only; touches nothing.
 RunDir resolve_run_dir(const Config& cfg, std::chrono::system_clock::time_point start);
 
-// Resolves the paths and, on rank 0: creates the directory, writes config.yaml (atomically) and
-// adds log.txt to the logger. Refuses (RuntimeFailure, or ConfigError for a clash) when
+// Resolves the paths and, on rank 0: creates the directory and adds log.txt to the logger.
+// Refuses (RuntimeFailure, or ConfigError for a clash) when
 //  - the default timestamped directory already exists (another run of that name this second), or
 //  - run.dir already holds a run (a config.yaml) and train.resume is none: results would mix.
 RunDir prepare_run_dir(const Config& cfg, int rank, std::chrono::system_clock::time_point start);
+
+// Writes config.yaml (atomically). The trainer calls it once the run holds the checkpoint
+// directory's lock, so a second run refused by that lock leaves the first run's config.yaml as it was.
+void write_run_config(const Config& cfg, const RunDir& dir);
 
 }  // namespace attnscale

@@ -20,6 +20,29 @@ namespace {
 
 bool not_ignored(int64_t target) { return target != data::kIgnoreIndex; }
 
+// data.path replaces the synthetic task: its own keys would be ignored.
+std::unique_ptr<PairData> open_pair_data(const Config& cfg, const ParallelContext& parallel) {
+  if (cfg.data.path.empty()) return nullptr;
+  using task_config::reject_unused;
+  const EncoderDecoderConfig defaults;
+  const char* problem = "sets the synthetic task; data.path (a pair corpus) replaces it";
+  reject_unused(cfg, "encoder_decoder.order", cfg.encoder_decoder.order, defaults.order, problem);
+  reject_unused(cfg, "encoder_decoder.min_len", cfg.encoder_decoder.min_len, defaults.min_len, problem);
+  reject_unused(cfg, "data.vocab_size", cfg.data.vocab_size, DataConfig{}.vocab_size,
+                "the vocabulary of data.path is its subword models'; leave data.vocab_size unset");
+  return std::make_unique<PairData>(cfg, parallel, cfg.encoder_decoder.max_len);
+}
+
+// The pair batch as the Transformer takes it: a validity mask instead of lengths.
+data::TranslationBatch translation_batch(const data::TransductionBatch& pairs) {
+  const int64_t b = pairs.source.shape()[0], s = pairs.source.shape()[1];
+  std::vector<int32_t> valid(static_cast<size_t>(b * s), 0);
+  const auto lengths = pairs.source_lengths.to_vector<int64_t>();
+  for (int64_t i = 0; i < b; ++i)
+    for (int64_t j = 0; j < lengths[i]; ++j) valid[i * s + j] = 1;
+  return {pairs.source, std::move(valid), pairs.target_inputs, pairs.target_outputs};
+}
+
 }  // namespace
 
 models::EncoderDecoderOptions encoder_decoder_options(const Config& cfg) {
@@ -64,15 +87,30 @@ data::TranslationSpec translation_spec(const Config& cfg, std::int64_t dp_size) 
 
 EncoderDecoderTask::EncoderDecoderTask(const Config& cfg, ParallelContext parallel)
     : parallel_(parallel),
-      task_(translation_spec(cfg, parallel.dp_size())),
+      pairs_(open_pair_data(cfg, parallel)),
       dropout_gen_(rank_stream_seed(static_cast<uint64_t>(cfg.run.seed) + 2, parallel)) {
+  models::EncoderDecoderOptions options = encoder_decoder_options(cfg);
+  const data::TranslationSpec spec = translation_spec(cfg, parallel.dp_size());  // checks max_len either way
+  if (pairs_)
+    options.vocab_size = pairs_->vocab_size();
+  else
+    task_.emplace(spec);
   Generator init(static_cast<uint64_t>(cfg.run.seed));
-  model_ = std::make_unique<models::EncoderDecoderTransformer>(encoder_decoder_options(cfg), init);
+  model_ = std::make_unique<models::EncoderDecoderTransformer>(options, init);
+}
+
+data::TranslationBatch EncoderDecoderTask::train_data(int64_t index) const {
+  return pairs_ ? translation_batch(pairs_->train_batch(index)) : task_->batch(local_batch_index(parallel_, index));
+}
+
+data::TranslationBatch EncoderDecoderTask::eval_data(int64_t index) const {
+  return pairs_ ? translation_batch(pairs_->eval_batch(index))
+                : task_->batch(local_batch_index(parallel_, kEvalBatchBase + index));
 }
 
 BatchResult EncoderDecoderTask::train_batch(int64_t index) {
   model_->train(true);
-  const data::TranslationBatch batch = task_.batch(local_batch_index(parallel_, index));
+  const data::TranslationBatch batch = train_data(index);
   const Tensor logits = model_->forward(batch.source, batch.source_valid, batch.target_inputs, dropout_gen_);
   BatchResult r;
   r.set_loss(cross_entropy_share(parallel_, logits, batch.targets, data::kIgnoreIndex));
@@ -84,7 +122,7 @@ BatchResult EncoderDecoderTask::train_batch(int64_t index) {
 BatchResult EncoderDecoderTask::eval_batch(int64_t index) {
   autograd::NoGradGuard no_grad;
   model_->eval();
-  const data::TranslationBatch batch = task_.batch(local_batch_index(parallel_, kEvalBatchBase + index));
+  const data::TranslationBatch batch = eval_data(index);
   const Tensor logits = model_->forward(batch.source, batch.source_valid, batch.target_inputs, dropout_gen_);
   BatchResult r;
   r.set_loss(cross_entropy_share(parallel_, logits, batch.targets, data::kIgnoreIndex));

@@ -1,5 +1,6 @@
-// The Transformer encoder-decoder on the synthetic translation task (model.type = encoder_decoder,
-// attention.mechanism = cross): teacher-forced cross-entropy for training; evaluation scores greedy
+// The Transformer encoder-decoder (model.type = encoder_decoder, attention.mechanism = cross) on the
+// synthetic translation task, or on a pair corpus (data.path from `attnscale prepare pairs`, read
+// by pair_data.h; source and target ids then share the model's one embedding table): teacher-forced cross-entropy for training; evaluation scores greedy
 // decoding, token by token against the reference (eos included). Data-parallel ranks split every
 // global batch (data_parallel_task.h); each rank's loss is its share of the mean over the scored
 // tokens of all ranks. Dropout masks come from the rank's own stream over its micro-batch, so a dp
@@ -7,10 +8,12 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 
 #include "framework/config/config.h"
 #include "framework/data/translation.h"
 #include "framework/models/encoder_decoder.h"
+#include "framework/train/pair_data.h"
 #include "framework/train/parallel_context.h"
 #include "framework/train/task.h"
 
@@ -25,17 +28,25 @@ class EncoderDecoderTask : public TrainTask {
   BatchResult train_batch(int64_t index) override;
   // Teacher-forced loss; accuracy of greedy decoding.
   BatchResult eval_batch(int64_t index) override;
-  double chance_accuracy() const override { return task_.chance_accuracy(); }
+  double chance_accuracy() const override { return pairs_ ? pairs_->chance_accuracy() : task_->chance_accuracy(); }
   std::vector<NamedGenerator> generators() override { return {{"dropout", &dropout_gen_}}; }
+  // The pair corpus of data.path (null on the synthetic task): its subword models decode ids.
+  const PairData* pair_data() const { return pairs_.get(); }
 
  private:
+  // This rank's share of training batch `index` / held-out batch `index`, from either source.
+  data::TranslationBatch train_data(int64_t index) const;
+  data::TranslationBatch eval_data(int64_t index) const;
+
   ParallelContext parallel_;
+  std::unique_ptr<PairData> pairs_;            // data.path set
+  std::optional<data::TranslationTask> task_;  // data.path empty
   std::unique_ptr<models::EncoderDecoderTransformer> model_;
-  data::TranslationTask task_;
   Generator dropout_gen_;
 };
 
-// The config's model and data; ConfigError naming the key for options that do not fit.
+// The config's model and synthetic data; ConfigError naming the key for options that do not fit.
+// With data.path the model's vocab_size is the corpus's.
 models::EncoderDecoderOptions encoder_decoder_options(const Config& cfg);
 data::TranslationSpec translation_spec(const Config& cfg, std::int64_t dp_size);
 

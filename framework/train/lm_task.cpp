@@ -1,7 +1,6 @@
 #include "framework/train/lm_task.h"
 #include "framework/train/task_config.h"
 
-#include <filesystem>
 
 #include <fmt/format.h>
 
@@ -12,7 +11,6 @@
 #include "framework/core/ops/nn_functional.h"
 #include "framework/core/ops/ops.h"
 #include "framework/core/tensor/cuda_runtime.h"
-#include "framework/io/hdf5.h"
 #include "framework/train/data_parallel_task.h"
 #include "framework/train/from_config.h"
 #include "framework/train/mechanisms/registry.h"
@@ -95,14 +93,8 @@ namespace {
 // data.path is a document corpus (`attnscale prepare docs`, read as windows of tokens) or a ListOps
 // file (`attnscale prepare listops`), told apart by the file's format attribute; anything else gets
 // the ListOps reader's error.
-bool is_doc_corpus(const std::string& path) {
-  if (path.empty() || !std::filesystem::exists(path)) return false;
-  const h5::File file = h5::File::open_read(path);
-  return file.has_attribute("/", "format") && file.string_attribute("/", "format") == "attnscale-docs";
-}
-
 std::optional<data::ListOpsBatches> listops_batches(const Config& cfg, int64_t dp_size) {
-  if (cfg.data.path.empty() || is_doc_corpus(cfg.data.path)) return std::nullopt;
+  if (cfg.data.path.empty() || data::is_doc_corpus(cfg.data.path)) return std::nullopt;
   if (cfg.data.vocab_size < data::kListOpsVocabSize)
     throw ConfigError(fmt::format("[config] data.vocab_size: {}, but the ListOps vocabulary of data.path has {} tokens",
                                   cfg.data.vocab_size, data::kListOpsVocabSize));
@@ -122,7 +114,7 @@ LMTask::LMTask(const Config& cfg, ParallelContext parallel)
                                     parallel)),
       parallel_(parallel) {
   int64_t vocab_size = cfg.data.vocab_size;
-  if (is_doc_corpus(cfg.data.path)) {
+  if (data::is_doc_corpus(cfg.data.path)) {
     if (cfg.data.pack)
       throw ConfigError(fmt::format("[config] data.pack: packs ListOps examples; {} is a document corpus, read as "
                                     "windows of consecutive tokens already",

@@ -30,6 +30,18 @@ void check_transduction_keys(const Config& cfg) {
          fmt::format("{} leaves fewer than 2 symbols besides pad, bos and eos", cfg.data.vocab_size));
 }
 
+// data.path replaces the synthetic task: its own keys would be ignored.
+std::unique_ptr<PairData> open_pair_data(const Config& cfg, const ParallelContext& parallel) {
+  if (cfg.data.path.empty()) return nullptr;
+  using task_config::reject_unused;
+  const char* problem = "sets the synthetic task; data.path (a pair corpus) replaces it";
+  reject_unused(cfg, "seq2seq.task", cfg.seq2seq.task, Seq2SeqConfig{}.task, problem);
+  reject_unused(cfg, "seq2seq.min_len", cfg.seq2seq.min_len, Seq2SeqConfig{}.min_len, problem);
+  reject_unused(cfg, "data.vocab_size", cfg.data.vocab_size, DataConfig{}.vocab_size,
+                "the vocabulary of data.path is its subword models'; leave data.vocab_size unset");
+  return std::make_unique<PairData>(cfg, parallel, cfg.seq2seq.max_len);
+}
+
 }  // namespace
 
 models::Seq2SeqOptions seq2seq_options(const Config& cfg) {
@@ -110,10 +122,15 @@ PredictionScore score_predictions(const Tensor& predicted, const Tensor& target_
 Seq2SeqTask::Seq2SeqTask(const Config& cfg, ParallelContext parallel)
     : parallel_(parallel),
       eval_batches_(cfg.train.eval_batches),
-      task_(transduction_spec(cfg, parallel.dp_size())),
+      pairs_(open_pair_data(cfg, parallel)),
       sample_gen_(rank_stream_seed(static_cast<uint64_t>(cfg.run.seed) + 2, parallel)) {
+  models::Seq2SeqOptions options = seq2seq_options(cfg);
+  if (pairs_)
+    options.vocab_size = pairs_->vocab_size();
+  else
+    task_.emplace(transduction_spec(cfg, parallel.dp_size()));
   Generator init(static_cast<uint64_t>(cfg.run.seed));
-  model_ = std::make_unique<models::Seq2Seq>(seq2seq_options(cfg), init);
+  model_ = std::make_unique<models::Seq2Seq>(options, init);
   const auto* hard = dynamic_cast<const attention::HardAttention*>(&model_->attention());
   if (hard && hard->options().estimator == attention::HardEstimator::reinforce && parallel_.world_size() > 1) {
     for (const NamedTensor& buffer : model_->named_buffers()) {
@@ -174,12 +191,18 @@ BatchResult Seq2SeqTask::teacher_forced(const data::TransductionBatch& batch, bo
   return r;
 }
 
-BatchResult Seq2SeqTask::train_batch(int64_t index) {
-  return teacher_forced(task_.batch(local_batch_index(parallel_, index)), true);
+data::TransductionBatch Seq2SeqTask::train_data(int64_t index) const {
+  return pairs_ ? pairs_->train_batch(index) : task_->batch(local_batch_index(parallel_, index));
 }
 
+data::TransductionBatch Seq2SeqTask::eval_data(int64_t index) const {
+  return pairs_ ? pairs_->eval_batch(index) : task_->batch(local_batch_index(parallel_, kEvalBatchBase + index));
+}
+
+BatchResult Seq2SeqTask::train_batch(int64_t index) { return teacher_forced(train_data(index), true); }
+
 PredictionScore Seq2SeqTask::greedy_score(int64_t index) {
-  const data::TransductionBatch batch = task_.batch(local_batch_index(parallel_, kEvalBatchBase + index));
+  const data::TransductionBatch batch = eval_data(index);
   model_->eval();
   const Tensor predicted =
       model_->greedy_decode(batch.source, batch.source_lengths, batch.target_outputs.shape()[1], sample_gen_);
@@ -188,7 +211,7 @@ PredictionScore Seq2SeqTask::greedy_score(int64_t index) {
 
 BatchResult Seq2SeqTask::eval_batch(int64_t index) {
   autograd::NoGradGuard no_grad;
-  BatchResult r = teacher_forced(task_.batch(local_batch_index(parallel_, kEvalBatchBase + index)), false);
+  BatchResult r = teacher_forced(eval_data(index), false);
   const PredictionScore greedy = greedy_score(index);
   r.correct = greedy.correct_tokens;
   r.scored = greedy.scored_tokens;

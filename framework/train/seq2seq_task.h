@@ -1,4 +1,5 @@
-// The RNN encoder-decoder with attention on a synthetic transduction task (model.type = seq2seq):
+// The RNN encoder-decoder with attention (model.type = seq2seq) on a synthetic transduction task,
+// or on a pair corpus (data.path from `attnscale prepare pairs`, read by pair_data.h):
 // teacher-forced cross-entropy for training (plus hard attention's REINFORCE surrogate), greedy
 // decoding for the evaluation accuracy. Data-parallel ranks split every global batch (see
 // data_parallel_task.h); each rank's loss is its share of the mean over the scored tokens of all
@@ -11,10 +12,12 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 
 #include "framework/config/config.h"
 #include "framework/data/transduction.h"
 #include "framework/models/seq2seq.h"
+#include "framework/train/pair_data.h"
 #include "framework/train/parallel_context.h"
 #include "framework/train/task.h"
 
@@ -44,14 +47,19 @@ class Seq2SeqTask : public TrainTask {
   // Teacher-forced loss; accuracy = greedy-decoding token accuracy. The exact-sequence accuracy of a
   // whole evaluation (train.eval_batches batches) is logged after its last batch.
   BatchResult eval_batch(int64_t index) override;
-  double chance_accuracy() const override { return task_.chance_accuracy(); }
+  double chance_accuracy() const override { return pairs_ ? pairs_->chance_accuracy() : task_->chance_accuracy(); }
   std::vector<NamedGenerator> generators() override { return {{"sample", &sample_gen_}}; }
 
   // Greedy decoding of this rank's share of held-out batch `index` in evaluation mode.
   PredictionScore greedy_score(int64_t index);
   models::Seq2Seq& seq2seq() { return *model_; }
+  // The pair corpus of data.path (null on the synthetic task): its subword models decode ids.
+  const PairData* pair_data() const { return pairs_.get(); }
 
  private:
+  // This rank's share of training batch `index` / held-out batch `index`, from either source.
+  data::TransductionBatch train_data(int64_t index) const;
+  data::TransductionBatch eval_data(int64_t index) const;
   BatchResult teacher_forced(const data::TransductionBatch& batch, bool training);
   // Hard attention (REINFORCE) with dp > 1: gives the baseline the global batch's mean reward before
   // the model's update sees the rank's share, and returns the baseline the one-rank update gives.
@@ -59,8 +67,9 @@ class Seq2SeqTask : public TrainTask {
 
   ParallelContext parallel_;
   int64_t eval_batches_;
+  std::unique_ptr<PairData> pairs_;              // data.path set
+  std::optional<data::TransductionTask> task_;  // data.path empty
   std::unique_ptr<models::Seq2Seq> model_;
-  data::TransductionTask task_;
   Generator sample_gen_;  // dropout masks and hard-attention samples
   PredictionScore eval_total_;  // this rank's greedy scores over the evaluation so far
   // Hard attention's REINFORCE baseline buffers, when dp > 1 must keep them global (else undefined).
@@ -68,8 +77,8 @@ class Seq2SeqTask : public TrainTask {
   double baseline_decay_ = 0;
 };
 
-// The config's model and data (ConfigError naming the key for a mechanism or option that does not
-// fit the seq2seq model).
+// The config's model and synthetic data (ConfigError naming the key for a mechanism or option that
+// does not fit the seq2seq model). With data.path the model's vocab_size is the corpus's.
 models::Seq2SeqOptions seq2seq_options(const Config& cfg);
 data::TransductionSpec transduction_spec(const Config& cfg, std::int64_t dp_size);
 

@@ -59,7 +59,10 @@ Trainer::Trainer(const Config& cfg, TrainTask& task, const RunDir* run_dir, int 
       schedule_(schedule_options(cfg)),
       world_(world) {
   if (world_ && world_->size() > 1) reducer_ = std::make_unique<GradientReducer>(optimizer_->params(), *world_);
-  if (run_dir_) checkpoints_.emplace(cfg_, *run_dir_, world);
+  if (run_dir_) {
+    checkpoints_.emplace(cfg_, *run_dir_, world);  // takes the checkpoint directory's lock
+    if (rank_ == 0) write_run_config(cfg_, *run_dir_);
+  }
 }
 
 namespace {

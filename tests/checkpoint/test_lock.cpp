@@ -161,6 +161,7 @@ class LockCli : public ::testing::Test {
     // The log line, not step 3's files: with checkpoint.keep = 2 a fast run prunes step 3 before a
     // poller on a loaded machine may see it.
     ASSERT_TRUE(first.wait_for(tmp / "first.log", " saved to ")) << first.output();
+    const std::string first_config = testing::read_file(tmp / "run_a" / "config.yaml");
     const testing::ProgramResult second =
         testing::run_attnscale(train_args(second_run_dir, checkpoints, "6", resume));
     EXPECT_EQ(second.exit_code, 4) << second.err;
@@ -170,6 +171,7 @@ class LockCli : public ::testing::Test {
               std::string::npos)
         << second.err;
     EXPECT_TRUE(first.running()) << "the refused run disturbed the holder:\n" << first.output();
+    EXPECT_EQ(testing::read_file(tmp / "run_a" / "config.yaml"), first_config) << "the refused run rewrote it";
     EXPECT_EQ(first.output().find("a save that did not finish"), std::string::npos) << first.output();
 
     first.kill_now();  // like a crash: the kernel drops the flock with the process

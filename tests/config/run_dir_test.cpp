@@ -71,6 +71,8 @@ TEST_F(RunDirTest, RankZeroWritesTheResolvedConfigAndTheLog) {
   EXPECT_FALSE(fs::exists(other.root)) << "only rank 0 touches the file system";
 
   const RunDir dir = prepare_run_dir(cfg, 0, start_);
+  EXPECT_FALSE(fs::exists(dir.config_file)) << "config.yaml waits for the checkpoint lock";
+  write_run_config(cfg, dir);
   ASSERT_TRUE(fs::is_regular_file(dir.config_file));
   EXPECT_FALSE(fs::exists(fs::path(dir.config_file).concat(".tmp")));
   EXPECT_EQ(to_yaml(load_config(dir.config_file)), to_yaml(cfg));
@@ -82,7 +84,7 @@ TEST_F(RunDirTest, RankZeroWritesTheResolvedConfigAndTheLog) {
 TEST_F(RunDirTest, RefusesToMixTwoRunsInOneDirectory) {
   Config cfg;
   cfg.run.dir = "out/run";
-  prepare_run_dir(cfg, 0, start_);
+  write_run_config(cfg, prepare_run_dir(cfg, 0, start_));
   EXPECT_THROW(prepare_run_dir(cfg, 0, start_), ConfigError);  // a fresh run over an old one
   cfg.train.resume = "auto";
   EXPECT_NO_THROW(prepare_run_dir(cfg, 0, start_));  // continuing it is fine

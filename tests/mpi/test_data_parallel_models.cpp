@@ -14,6 +14,9 @@
 #include "base/logging.h"
 #include "framework/attention/hard.h"
 #include "framework/data/babi_like.h"
+#include "framework/data/pair_batches.h"
+#include "framework/data/pair_prepare.h"
+#include "framework/data/synthetic.h"
 #include "distributed/comm/process_grid.h"
 #include "framework/io/run_dir.h"
 #include "framework/train/make_task.h"
@@ -153,6 +156,87 @@ TEST(DataParallelModels, MemN2NOnAPreparedSetMatchesOneRank) {
     cfg.train.eval_batches = 9;
   });
   std::filesystem::remove(file);
+}
+
+// The tiny Bible pair corpus of tests/pairs/fixtures (49 verses; train 27: Genesis, Exodus,
+// Jonah; validation 8: Ruth), prepared by every rank into its own file (the preparation is
+// deterministic). Removed with the object.
+struct FixturePairs {
+  std::filesystem::path file = std::filesystem::temp_directory_path() /
+                               ("attnscale-pairs-dp-" + std::to_string(test::world().rank()) + "-" +
+                                std::to_string(std::chrono::steady_clock::now().time_since_epoch().count()) + ".h5");
+  FixturePairs() {
+    const std::filesystem::path fixtures = std::filesystem::path(ATTNSCALE_SOURCE_DIR) / "tests/pairs/fixtures";
+    data::PairPrepareOptions o;
+    o.source = fixtures / "sparv.txt";
+    o.target = fixtures / "web.txt";
+    o.output = file;
+    o.source_vocab = o.target_vocab = 120;
+    o.validation_books = {"Ruth"};
+    o.test_books = {"Mark", "I Samuel"};
+    data::prepare_pairs(o);
+  }
+  ~FixturePairs() { std::filesystem::remove(file); }
+};
+
+// Each rank's share of a global batch, read from the file, is a set of rows of the batch one rank
+// would read (matched by content), and over the ranks every row is held exactly once.
+TEST(DataParallelModels, PairCorpusSharesAreDisjointAndCoverEachBatch) {
+  const FixturePairs pairs;
+  auto& comm = test::world();
+  const int p = comm.size(), r = comm.rank();
+  const data::PairStore store(pairs.file);
+  data::PairBatchSpec spec;
+  spec.batch_size = 12;
+  spec.bucket_batches = 2;
+  const data::PairBatcher batcher(store, data::Split::train, spec);
+  const auto rows = [](const data::TransductionBatch& b) {
+    std::vector<std::vector<int64_t>> out;
+    const auto src = b.source.to_vector<int64_t>(), tgt = b.target_outputs.to_vector<int64_t>();
+    const auto lengths = b.source_lengths.to_vector<int64_t>();
+    const int64_t s = b.source.shape()[1], t = b.target_outputs.shape()[1];
+    for (size_t i = 0; i < lengths.size(); ++i) {
+      std::vector<int64_t> row(src.begin() + i * s, src.begin() + i * s + lengths[i]);
+      for (int64_t j = 0; j < t && tgt[i * t + j] != data::kIgnoreIndex; ++j) row.push_back(tgt[i * t + j]);
+      out.push_back(row);
+    }
+    return out;
+  };
+  for (int64_t i = 0; i < 2 * batcher.batches_per_epoch(); ++i) {
+    const std::vector<int64_t> batch = batcher.train_batch(i);
+    const auto whole = rows(data::make_pair_batch(store, batch, 0, 1));
+    const auto mine = rows(data::make_pair_batch(store, batch, r, p));
+    std::vector<double> held(whole.size(), 0.0);
+    for (const auto& row : mine) {
+      const auto it = std::find(whole.begin(), whole.end(), row);
+      ASSERT_NE(it, whole.end()) << "batch " << i << ": rank " << r << " holds a row the batch does not have";
+      held[it - whole.begin()] += 1;
+    }
+    comm.all_reduce(held, ReduceOp::sum);
+    for (size_t k = 0; k < held.size(); ++k) EXPECT_EQ(held[k], 1.0) << "batch " << i << " row " << k;
+  }
+}
+
+// Training on the pair corpus: the ranks read their shares from the file and follow the one-rank
+// run, as on the synthetic task.
+void on_fixture_pairs(Config& cfg, const FixturePairs& pairs) {
+  cfg.data.path = pairs.file.string();
+  cfg.data.vocab_size = DataConfig{}.vocab_size;  // the corpus's
+  cfg.seq2seq.min_len = Seq2SeqConfig{}.min_len;
+  cfg.seq2seq.max_len = 200;
+  cfg.encoder_decoder.min_len = EncoderDecoderConfig{}.min_len;
+  cfg.encoder_decoder.max_len = 200;
+  cfg.model.max_seq_len = 256;
+}
+
+TEST(DataParallelModels, Seq2SeqOnAPairCorpusMatchesOneRank) {
+  const FixturePairs pairs;
+  expect_matches_one_rank(config::ModelType::seq2seq, [&](Config& cfg) { on_fixture_pairs(cfg, pairs); });
+}
+
+TEST(DataParallelModels, EncoderDecoderOnAPairCorpusMatchesOneRank) {
+  const FixturePairs pairs;
+  expect_matches_one_rank(config::ModelType::encoder_decoder, [&](Config& cfg) { on_fixture_pairs(cfg, pairs); });
 }
 
 TEST(DataParallelModels, TemporalMatchesOneRank) { expect_matches_one_rank(config::ModelType::temporal); }
