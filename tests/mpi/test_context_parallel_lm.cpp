@@ -97,11 +97,12 @@ TEST(ContextParallelLM, RingEveryLayoutMatchesOneRank) {
 
 // model.dtype bf16: the ring runs in float32 between bf16 layers; the sharded and the one-rank run
 // differ by float32 summation order, which a rounding to bf16 can turn into one bf16 step (2^-8
-// relative) of an activation, so the bound is bf16's: 1e-3 on the loss, two bf16 steps of a
-// parameter of magnitude < 0.5 (2 x 2^-9).
+// relative) of an activation, so the bound is bf16's: 1e-3 on the loss, and on a parameter (the
+// bf16 copy the model holds) one bf16 step at magnitude < 2 (2^-6: a norm weight near 1 may land
+// one step apart; a wrong gradient moves far more).
 void bf16_causal(Config& cfg) { cfg.model.dtype = config::ModelDType::bf16; }
 TEST(ContextParallelLM, Bf16RingMatchesOneRankWithinBf16Rounding) {
-  expect_matches_single_rank(config::Layout::zigzag, ParallelAlgo::ring, 1, bf16_causal, {1e-3, 4e-3});
+  expect_matches_single_rank(config::Layout::zigzag, ParallelAlgo::ring, 1, bf16_causal, {1e-3, 1.0 / 64});
 }
 
 TEST(ContextParallelLM, UlyssesMatchesOneRank) {
