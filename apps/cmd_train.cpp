@@ -40,7 +40,8 @@ int train_job(const Config& cfg, const MpiEnvironment& mpi) {
            grid.shape().cp, thread_count(), kernels::isa_name(kernels::active_isa()));
 
   const auto task = train::make_task(cfg, rank.parallel);
-  train::Trainer trainer(cfg, *task, &run_dir, mpi.world_rank(), &world);
+  // grid.world(): on a GPU the gradient all-reduce moves device buffers.
+  train::Trainer trainer(cfg, *task, &run_dir, mpi.world_rank(), &grid.world());
   const train::TrainSummary s = trainer.run();
   LOG_INFO("done: {} steps, loss {:.4f} -> {:.4f}, eval loss {:.4f}, eval accuracy {:.4f} (chance {:.4f}), {:.0f} tok/s",
            s.steps, s.first_loss, s.last_loss, s.final_eval.loss, s.final_eval.accuracy, task->chance_accuracy(),

@@ -8,6 +8,7 @@
 #include "base/logging.h"
 #include "base/threads.h"
 #include "distributed/comm/node_info.h"
+#include "distributed/device_communicator.h"
 #include "framework/checkpoint/config.h"
 #include "framework/checkpoint/format.h"
 #include "framework/checkpoint/reader.h"
@@ -57,11 +58,14 @@ CommSettings comm_settings(const Config& cfg) {
 
 RankSetup::RankSetup(const Config& cfg, const MpiEnvironment& mpi)
     : world(MPI_COMM_WORLD, comm_settings(cfg), "world"),
-      grid(world, GridShape::for_world(mpi.world_size(), static_cast<int>(cfg.parallel.cp),
-                                       static_cast<int>(cfg.parallel.ulysses))) {
+      device(rank_device(cfg, node_info(), mpi.world_rank())),
+      device_world(device.is_cuda() ? make_device_communicator(world, device, "world").comm : nullptr),
+      grid(device_world ? *device_world : world,
+           GridShape::for_world(mpi.world_size(), static_cast<int>(cfg.parallel.cp),
+                                static_cast<int>(cfg.parallel.ulysses))) {
   const NodeInfo node = node_info();
   set_thread_count(static_cast<int>(cfg.train.threads), node.local_size);
-  parallel.device = rank_device(cfg, node, mpi.world_rank());
+  parallel.device = device;
   // Every task splits its batches over the dp ranks; validate() has refused parallel.cp > 1 for the
   // models that cannot shard a sequence.
   parallel.world = &world;

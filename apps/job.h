@@ -25,7 +25,13 @@ CommSettings comm_settings(const Config& cfg);
 struct RankSetup {
   RankSetup(const Config& cfg, const MpiEnvironment& mpi);
 
-  MpiCommunicator world;
+  MpiCommunicator world;  // host buffers: the launcher's communicator, metrics, checkpoints
+  Device device;          // this rank's (kCpu, or its GPU)
+  // On a GPU, the communicator of world's ranks that takes device buffers (NCCL, or MPI staged
+  // through pinned host memory: distributed/device_communicator.h); null on the CPU.
+  std::unique_ptr<Communicator> device_world;
+  // Over device_world when there is one, so that its dp / cp / ring / ulysses communicators (the
+  // gradient all-reduce, the attention schedules) move device buffers.
   ProcessGrid grid;
   train::ParallelContext parallel;
 };

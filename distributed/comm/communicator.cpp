@@ -37,6 +37,13 @@ std::vector<std::size_t> packed_displacements(std::span<const std::size_t> count
   return displs;
 }
 
+std::size_t blocks_extent(std::span<const std::size_t> counts, std::span<const std::size_t> displs) {
+  std::size_t end = 0;
+  for (std::size_t i = 0; i < counts.size(); ++i)
+    if (counts[i] > 0) end = std::max(end, displs[i] + counts[i]);
+  return end;
+}
+
 Communicator::Communicator(std::shared_ptr<CommContext> context, std::string name, int rank, int size,
                            std::chrono::milliseconds timeout)
     : state_(std::make_shared<CommState>(std::move(context), std::move(name), rank, size, timeout)) {

@@ -46,6 +46,8 @@ concept CommOutRange =
 
 // Exclusive prefix sum: the displacements of blocks packed one after another.
 std::vector<std::size_t> packed_displacements(std::span<const std::size_t> counts);
+// Elements a -v buffer spans: up to the end of its last non-empty block.
+std::size_t blocks_extent(std::span<const std::size_t> counts, std::span<const std::size_t> displs);
 
 class Communicator {
  public:

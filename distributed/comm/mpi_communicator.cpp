@@ -1,5 +1,6 @@
 #include "distributed/comm/mpi_communicator.h"
 
+#include <algorithm>
 #include <climits>
 #include <exception>
 
@@ -95,6 +96,7 @@ std::vector<int*> store_int_args(MpiPendingOp& op, std::string_view name,
   return starts;
 }
 
+
 }  // namespace
 
 MpiCommHandle& MpiCommHandle::operator=(MpiCommHandle&& other) noexcept {
@@ -118,10 +120,17 @@ MpiCommunicator::MpiCommunicator(MPI_Comm comm, const CommSettings& settings, st
     : MpiCommunicator(Adopt{}, duplicate(comm), std::make_shared<CommContext>(settings.fault, rank_of(comm)),
                       std::move(name), settings.timeout) {}
 
+MpiCommunicator::MpiCommunicator(const MpiCommunicator& from, std::shared_ptr<const BufferStaging> staging,
+                                 std::string name)
+    : MpiCommunicator(Adopt{}, duplicate(from.handle()), from.context(), std::move(name), from.timeout(),
+                      std::move(staging)) {}
+
 MpiCommunicator::MpiCommunicator(Adopt, MpiCommHandle comm, std::shared_ptr<CommContext> context,
-                                 std::string name, std::chrono::milliseconds timeout)
+                                 std::string name, std::chrono::milliseconds timeout,
+                                 std::shared_ptr<const BufferStaging> staging)
     : Communicator(std::move(context), std::move(name), rank_of(comm.get()), size_of(comm.get()), timeout),
-      comm_(std::move(comm)) {
+      comm_(std::move(comm)),
+      staging_(std::move(staging)) {
   int* tag_ub = nullptr;
   int found = 0;
   ATTNSCALE_MPI_CHECK(MPI_Comm_get_attr(comm_.get(), MPI_TAG_UB, &tag_ub, &found));
@@ -142,60 +151,74 @@ std::unique_ptr<Communicator> MpiCommunicator::do_split(int color, int key, std:
   MPI_Comm out = MPI_COMM_NULL;
   ATTNSCALE_MPI_CHECK(MPI_Comm_split(comm_.get(), color == no_color ? MPI_UNDEFINED : color, key, &out));
   if (out == MPI_COMM_NULL) return nullptr;
-  return std::make_unique<MpiCommunicator>(Adopt{}, adopt(out), context(), std::move(name), timeout());
+  return std::make_unique<MpiCommunicator>(Adopt{}, adopt(out), context(), std::move(name), timeout(), staging_);
 }
 
 std::unique_ptr<PendingOp> MpiCommunicator::start_send(const void* data, std::size_t count, CommDType dtype,
                                                        int peer, int tag) {
+  StagedBuffers staged(staging_);
+  const void* send = staged.in(data, count * dtype_size(dtype));
   auto op = std::make_unique<MpiPendingOp>(Kind::point_to_point);
   ATTNSCALE_MPI_CHECK(
-      MPI_Isend(data, static_cast<int>(count), to_mpi(dtype), peer, tag, comm_.get(), op->add_request()));
-  return op;
+      MPI_Isend(send, static_cast<int>(count), to_mpi(dtype), peer, tag, comm_.get(), op->add_request()));
+  return staged.wrap(std::move(op));
 }
 
 std::unique_ptr<PendingOp> MpiCommunicator::start_recv(void* data, std::size_t count, CommDType dtype,
                                                        int peer, int tag) {
+  StagedBuffers staged(staging_);
+  void* recv = staged.out(data, count * dtype_size(dtype));
   auto op = std::make_unique<MpiPendingOp>(Kind::point_to_point);
   ATTNSCALE_MPI_CHECK(
-      MPI_Irecv(data, static_cast<int>(count), to_mpi(dtype), peer, tag, comm_.get(), op->add_request()));
-  return op;
+      MPI_Irecv(recv, static_cast<int>(count), to_mpi(dtype), peer, tag, comm_.get(), op->add_request()));
+  return staged.wrap(std::move(op));
 }
 
 std::unique_ptr<PendingOp> MpiCommunicator::start_sendrecv(const void* send_data, std::size_t send_count,
                                                            int dest, void* recv_data, std::size_t recv_count,
                                                            int source, CommDType dtype, int tag) {
+  StagedBuffers staged(staging_);
+  const void* send = staged.in(send_data, send_count * dtype_size(dtype));
+  void* recv = staged.out(recv_data, recv_count * dtype_size(dtype));
   auto op = std::make_unique<MpiPendingOp>(Kind::point_to_point);
   // Receive first so that a message to self (or from a fast peer) finds its receive posted.
-  ATTNSCALE_MPI_CHECK(MPI_Irecv(recv_data, static_cast<int>(recv_count), to_mpi(dtype), source, tag,
+  ATTNSCALE_MPI_CHECK(MPI_Irecv(recv, static_cast<int>(recv_count), to_mpi(dtype), source, tag,
                                 comm_.get(), op->add_request()));
-  ATTNSCALE_MPI_CHECK(MPI_Isend(send_data, static_cast<int>(send_count), to_mpi(dtype), dest, tag,
+  ATTNSCALE_MPI_CHECK(MPI_Isend(send, static_cast<int>(send_count), to_mpi(dtype), dest, tag,
                                 comm_.get(), op->add_request()));
-  return op;
+  return staged.wrap(std::move(op));
 }
 
 std::unique_ptr<PendingOp> MpiCommunicator::start_all_reduce(void* data, std::size_t count, CommDType dtype,
                                                              ReduceOp reduce) {
+  StagedBuffers staged(staging_);
+  void* buffer = staged.in_out(data, count * dtype_size(dtype));
   auto op = std::make_unique<MpiPendingOp>(Kind::collective);
-  ATTNSCALE_MPI_CHECK(MPI_Iallreduce(MPI_IN_PLACE, data, static_cast<int>(count), to_mpi(dtype),
+  ATTNSCALE_MPI_CHECK(MPI_Iallreduce(MPI_IN_PLACE, buffer, static_cast<int>(count), to_mpi(dtype),
                                      to_mpi(reduce), comm_.get(), op->add_request()));
-  return op;
+  return staged.wrap(std::move(op));
 }
 
 std::unique_ptr<PendingOp> MpiCommunicator::start_all_reduce_loc(ValueIndex* data, std::size_t count,
                                                                  LocOp loc) {
+  StagedBuffers staged(staging_);
+  void* buffer = staged.in_out(data, count * sizeof(ValueIndex));
   auto op = std::make_unique<MpiPendingOp>(Kind::collective);
-  ATTNSCALE_MPI_CHECK(MPI_Iallreduce(MPI_IN_PLACE, data, static_cast<int>(count), loc_.datatype(),
+  ATTNSCALE_MPI_CHECK(MPI_Iallreduce(MPI_IN_PLACE, buffer, static_cast<int>(count), loc_.datatype(),
                                      loc_.op(loc), comm_.get(), op->add_request()));
-  return op;
+  return staged.wrap(std::move(op));
 }
 
 std::unique_ptr<PendingOp> MpiCommunicator::start_all_gather(const void* send_data, std::size_t count,
                                                              void* recv_data, CommDType dtype) {
+  StagedBuffers staged(staging_);
+  const void* send = staged.in(send_data, count * dtype_size(dtype));
+  void* recv = staged.out(recv_data, count * static_cast<std::size_t>(size()) * dtype_size(dtype));
   auto op = std::make_unique<MpiPendingOp>(Kind::collective);
   const int n = static_cast<int>(count);
-  ATTNSCALE_MPI_CHECK(MPI_Iallgather(send_data, n, to_mpi(dtype), recv_data, n, to_mpi(dtype), comm_.get(),
-                                     op->add_request()));
-  return op;
+  ATTNSCALE_MPI_CHECK(
+      MPI_Iallgather(send, n, to_mpi(dtype), recv, n, to_mpi(dtype), comm_.get(), op->add_request()));
+  return staged.wrap(std::move(op));
 }
 
 std::unique_ptr<PendingOp> MpiCommunicator::start_all_gather_v(const void* send_data, std::size_t send_count,
@@ -203,39 +226,51 @@ std::unique_ptr<PendingOp> MpiCommunicator::start_all_gather_v(const void* send_
                                                                std::span<const std::size_t> recv_counts,
                                                                std::span<const std::size_t> recv_displs,
                                                                CommDType dtype) {
+  StagedBuffers staged(staging_);
+  const void* send = staged.in(send_data, send_count * dtype_size(dtype));
+  void* recv = staged.out(recv_data, blocks_extent(recv_counts, recv_displs) * dtype_size(dtype));
   auto op = std::make_unique<MpiPendingOp>(Kind::collective);
   const auto args = store_int_args(*op, "all_gather_v", {recv_counts, recv_displs});
-  ATTNSCALE_MPI_CHECK(MPI_Iallgatherv(send_data, static_cast<int>(send_count), to_mpi(dtype), recv_data,
-                                      args[0], args[1], to_mpi(dtype), comm_.get(), op->add_request()));
-  return op;
+  ATTNSCALE_MPI_CHECK(MPI_Iallgatherv(send, static_cast<int>(send_count), to_mpi(dtype), recv, args[0], args[1],
+                                      to_mpi(dtype), comm_.get(), op->add_request()));
+  return staged.wrap(std::move(op));
 }
 
 std::unique_ptr<PendingOp> MpiCommunicator::start_all_to_all(const void* send_data, void* recv_data,
                                                              std::size_t count_per_rank, CommDType dtype) {
+  StagedBuffers staged(staging_);
+  const std::size_t bytes = count_per_rank * static_cast<std::size_t>(size()) * dtype_size(dtype);
+  const void* send = staged.in(send_data, bytes);
+  void* recv = staged.out(recv_data, bytes);
   auto op = std::make_unique<MpiPendingOp>(Kind::collective);
   const int n = static_cast<int>(count_per_rank);
-  ATTNSCALE_MPI_CHECK(MPI_Ialltoall(send_data, n, to_mpi(dtype), recv_data, n, to_mpi(dtype), comm_.get(),
-                                    op->add_request()));
-  return op;
+  ATTNSCALE_MPI_CHECK(
+      MPI_Ialltoall(send, n, to_mpi(dtype), recv, n, to_mpi(dtype), comm_.get(), op->add_request()));
+  return staged.wrap(std::move(op));
 }
 
 std::unique_ptr<PendingOp> MpiCommunicator::start_all_to_all_v(
     const void* send_data, std::span<const std::size_t> send_counts, std::span<const std::size_t> send_displs,
     void* recv_data, std::span<const std::size_t> recv_counts, std::span<const std::size_t> recv_displs,
     CommDType dtype) {
+  StagedBuffers staged(staging_);
+  const void* send = staged.in(send_data, blocks_extent(send_counts, send_displs) * dtype_size(dtype));
+  void* recv = staged.out(recv_data, blocks_extent(recv_counts, recv_displs) * dtype_size(dtype));
   auto op = std::make_unique<MpiPendingOp>(Kind::collective);
   const auto args = store_int_args(*op, "all_to_all_v", {send_counts, send_displs, recv_counts, recv_displs});
-  ATTNSCALE_MPI_CHECK(MPI_Ialltoallv(send_data, args[0], args[1], to_mpi(dtype), recv_data, args[2], args[3],
+  ATTNSCALE_MPI_CHECK(MPI_Ialltoallv(send, args[0], args[1], to_mpi(dtype), recv, args[2], args[3],
                                      to_mpi(dtype), comm_.get(), op->add_request()));
-  return op;
+  return staged.wrap(std::move(op));
 }
 
 std::unique_ptr<PendingOp> MpiCommunicator::start_broadcast(void* data, std::size_t count, CommDType dtype,
                                                             int root) {
+  StagedBuffers staged(staging_);
+  void* buffer = staged.in_out(data, count * dtype_size(dtype));
   auto op = std::make_unique<MpiPendingOp>(Kind::collective);
   ATTNSCALE_MPI_CHECK(
-      MPI_Ibcast(data, static_cast<int>(count), to_mpi(dtype), root, comm_.get(), op->add_request()));
-  return op;
+      MPI_Ibcast(buffer, static_cast<int>(count), to_mpi(dtype), root, comm_.get(), op->add_request()));
+  return staged.wrap(std::move(op));
 }
 
 std::unique_ptr<PendingOp> MpiCommunicator::start_barrier() {

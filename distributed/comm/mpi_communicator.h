@@ -5,6 +5,9 @@
 //   MpiCommunicator world;                 // a duplicate of MPI_COMM_WORLD, settings from the env
 //   world.set_step("train step 12");
 //   world.all_reduce(grads, ReduceOp::sum);
+//
+// With a BufferStaging (buffer_staging.h) it also takes device buffers: they travel through
+// pinned host memory (MPI here is not CUDA-aware); host buffers still go to MPI directly.
 #pragma once
 
 #include <mpi.h>
@@ -12,6 +15,7 @@
 #include <memory>
 #include <string>
 
+#include "distributed/comm/buffer_staging.h"
 #include "distributed/comm/comm_settings.h"
 #include "distributed/comm/communicator.h"
 #include "distributed/comm/mpi_loc_reduction.h"
@@ -44,18 +48,22 @@ class MpiCommunicator final : public Communicator {
   explicit MpiCommunicator(MPI_Comm comm = MPI_COMM_WORLD,
                            const CommSettings& settings = CommSettings::from_env(),
                            std::string name = "world");
+  // Collective over `from`: a duplicate of it in its family whose operations also take the
+  // buffers `staging` reaches (device memory through pinned host memory).
+  MpiCommunicator(const MpiCommunicator& from, std::shared_ptr<const BufferStaging> staging, std::string name);
   ~MpiCommunicator() override;
 
   MPI_Comm handle() const { return comm_.get(); }  // for MPI-aware libraries (parallel HDF5)
   std::string_view backend() const override { return "mpi"; }
-  bool uses_device_memory() const override { return false; }
+  bool uses_device_memory() const override { return staging_ != nullptr; }
+  const BufferStaging* staging() const { return staging_.get(); }
 
  private:
   struct Adopt {};  // passkey: only split() adopts an existing communicator
 
  public:
   MpiCommunicator(Adopt, MpiCommHandle comm, std::shared_ptr<CommContext> context, std::string name,
-                  std::chrono::milliseconds timeout);
+                  std::chrono::milliseconds timeout, std::shared_ptr<const BufferStaging> staging = nullptr);
 
  private:
 
@@ -94,6 +102,7 @@ class MpiCommunicator final : public Communicator {
   std::unique_ptr<PendingOp> start_barrier() override;
 
   MpiCommHandle comm_;
+  std::shared_ptr<const BufferStaging> staging_;  // null: host buffers only
   int max_tag_ = 32767;
   MpiLocReduction loc_;
 };

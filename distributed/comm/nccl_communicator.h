@@ -1,13 +1,18 @@
 // NcclCommunicator: Communicator over NCCL, device memory (compiled only when CUDA and NCCL are
 // found: ATTNSCALE_HAVE_NCCL). Bootstrapped over MPI: rank 0 of the bootstrap communicator
 // creates the NCCL unique id and broadcasts it (bounded by the bootstrap's timeout); each rank
-// uses device (local rank on its node) mod (visible devices). Every operation is enqueued on the
-// communicator's own stream and tracked by an event, so waits poll and time out as with MPI.
-// Buffers must be ready before the call: produced on stream(), or the device synchronised.
+// uses device (local rank on its node) mod (visible devices). NCCL runs in its non-blocking mode,
+// so every call, the initialisation included, returns at once and is polled: waits time out as
+// with MPI (parallel.timeout_s), and a timed-out operation aborts the communicator
+// (ncclCommAbort), after which it refuses work; the error names rank, operation and step.
+// Every operation is enqueued on the communicator's own stream (a second stream beside the
+// compute stream) and tracked by an event. With order_after(producer) set, that stream first
+// waits for the work queued on `producer` (the compute stream that wrote the buffers); without
+// it, buffers must be ready before the call. Host buffers (small metadata exchanges) are staged
+// through device memory (buffer_staging.h).
 // Tags are ignored: NCCL matches point-to-point messages in order per peer. Use isendrecv for a
 // ring step: NCCL serialises a communicator's operations, so a lone recv ahead of its send
-// deadlocks. A timed-out NCCL operation cannot be cancelled: the communicator then refuses work
-// and is aborted (ncclCommAbort) when destroyed.
+// deadlocks.
 #pragma once
 
 #include <cuda_runtime.h>
@@ -33,6 +38,9 @@ class NcclCommunicator final : public Communicator {
   int device() const { return device_; }
   cudaStream_t stream() const { return stream_.get(); }
   ncclComm_t handle() const { return comm_->get(); }
+  // Every later operation waits (on the GPU, by an event) for the work queued on `producer` when
+  // it is enqueued. Copied by split().
+  void order_after(cudaStream_t producer) { producer_ = producer; }
   std::string_view backend() const override { return "nccl"; }
   bool uses_device_memory() const override { return true; }
 
@@ -80,14 +88,21 @@ class NcclCommunicator final : public Communicator {
                                              int root) override;
   std::unique_ptr<PendingOp> start_barrier() override;
 
+  // The live NCCL communicator, with stream_ ordered after the producer; throws once aborted.
+  ncclComm_t ready();
+  // Settles a non-blocking call (nccl_communicator.cpp: settle), bounded by timeout().
+  void check_call(ncclResult_t result, const char* call);
   // Records completion of what was just enqueued on stream_.
   std::unique_ptr<PendingOp> enqueued(std::function<void()> on_complete = {});
 
   int device_ = 0;
+  cudaStream_t producer_ = nullptr;
   // Shared with the operations in flight, so that a request outliving its communicator still
   // polls a live NCCL communicator.
   std::shared_ptr<NcclCommHandle> comm_;
+  std::shared_ptr<const BufferStaging> staging_;  // host buffers through device memory
   CudaStream stream_;
+  CudaEvent producer_done_;
   DeviceBuffer barrier_word_;
 };
 

@@ -9,6 +9,7 @@
 #include <span>
 
 #include "base/error.h"
+#include "distributed/context_parallel/device_ops.h"
 #include "distributed/context_parallel/ring_attention.h"
 #include "distributed/context_parallel/ring_plan.h"
 #include "distributed/context_parallel/tensor_span.h"
@@ -131,13 +132,39 @@ struct Saved {
   kernels::AttentionShape shape;  // of the ring's inputs
   double scale = 0;
   kernels::Mask mask;  // positional parts
-  std::vector<int32_t> q_segment, k_segment, k_valid;  // in the ring's token order
+  std::vector<int32_t> q_segment, k_segment, k_valid;  // in the ring's token order (host: the plan reads them)
+  // The same on the device for its kernels (empty on the CPU).
+  cp::DeviceVector<int32_t> q_segment_on_device{kCpu}, k_segment_on_device{kCpu}, k_valid_on_device{kCpu};
   Tensor q, k, v, out, lse;
+
+  Device device() const { return q.device(); }
+  // The per-token mask parts where the kernels read them.
+  std::span<const int32_t> kernel_view(const std::vector<int32_t>& host, const cp::DeviceVector<int32_t>& device_copy) const {
+    return device().is_cpu() ? std::span<const int32_t>(host) : device_copy.span();
+  }
   int64_t q_heads = 0, kv_heads = 0, n_local = 0, m_local = 0;
 };
 
-using cp::mutable_values;
-using cp::values;
+// Spans in the tensors' own memory: the ring and the Ulysses exchange run on the tensors' device.
+template <typename T>
+std::span<const T> values(const Tensor& t) {
+  return cp::device_values<T>(t);
+}
+template <typename T>
+std::span<T> mutable_values(Tensor& t) {
+  return cp::mutable_device_values<T>(t);
+}
+
+// The device copies of the per-token mask parts the kernels read (GPU runs only).
+void upload_segments(Saved& s) {
+  if (s.device().is_cpu()) return;
+  s.q_segment_on_device = cp::DeviceVector<int32_t>(s.device());
+  s.k_segment_on_device = cp::DeviceVector<int32_t>(s.device());
+  s.k_valid_on_device = cp::DeviceVector<int32_t>(s.device());
+  cp::upload<int32_t>(s.q_segment, s.q_segment_on_device);
+  cp::upload<int32_t>(s.k_segment, s.k_segment_on_device);
+  cp::upload<int32_t>(s.k_valid, s.k_valid_on_device);
+}
 
 template <typename T>
 cp::RingInputs<T> ring_inputs(const Saved& s) {
@@ -148,9 +175,10 @@ cp::RingInputs<T> ring_inputs(const Saved& s) {
   in.q = values<T>(s.q);
   in.k = values<T>(s.k);
   in.v = values<T>(s.v);
-  in.q_segment = s.q_segment;
-  in.k_segment = s.k_segment;
-  in.k_valid = s.k_valid;
+  in.q_segment = s.kernel_view(s.q_segment, s.q_segment_on_device);
+  in.k_segment = s.kernel_view(s.k_segment, s.k_segment_on_device);
+  in.k_valid = s.kernel_view(s.k_valid, s.k_valid_on_device);
+  in.device = s.device();
   return in;
 }
 
@@ -161,8 +189,9 @@ Tensor to_heads(const CpSetup& setup, const cp::GroupOrder& order, std::span<con
   if (!setup.ulysses) return x;
   const int64_t batch = x.shape()[0], heads = x.shape()[1], width = x.shape()[3];
   Tensor y = Tensor::empty({batch, ranges[static_cast<size_t>(setup.ulysses_rank())].count, order.size(), width},
-                           x.dtype());
-  cp::sequence_to_heads<T>(setup.ulysses, order, ranges, batch, heads, width, values<T>(x), mutable_values<T>(y));
+                           x.dtype(), x.device());
+  cp::sequence_to_heads<T>(setup.ulysses, order, ranges, batch, heads, width, values<T>(x), mutable_values<T>(y),
+                           x.device());
   return y;
 }
 
@@ -171,8 +200,9 @@ template <typename T>
 Tensor to_sequence(const CpSetup& setup, const cp::GroupOrder& order, std::span<const cp::HeadRange> ranges,
                    const Tensor& y, const Shape& shape) {
   if (!setup.ulysses) return y;
-  Tensor x = Tensor::empty(shape, y.dtype());
-  cp::heads_to_sequence<T>(setup.ulysses, order, ranges, shape[0], shape[1], shape[3], values<T>(y), mutable_values<T>(x));
+  Tensor x = Tensor::empty(shape, y.dtype(), y.device());
+  cp::heads_to_sequence<T>(setup.ulysses, order, ranges, shape[0], shape[1], shape[3], values<T>(y), mutable_values<T>(x),
+                           y.device());
   return x;
 }
 
@@ -197,6 +227,9 @@ std::pair<Tensor, Tensor> run(const Tensor& q_in, const Tensor& k_in, const Tens
                   shape_str(k_in.shape()), shape_str(v_in.shape()));
   ATTNSCALE_CHECK(q_in.dtype() == k_in.dtype() && k_in.dtype() == v_in.dtype(), "context_parallel",
                   "q, k, v dtypes differ");
+  ATTNSCALE_CHECK(q_in.device() == k_in.device() && k_in.device() == v_in.device(), "context_parallel",
+                  "q, k, v are on {}, {}, {}: move them to one device", q_in.device().str(), k_in.device().str(),
+                  v_in.device().str());
   const Tensor q = q_in.contiguous(), k = k_in.contiguous(), v = v_in.contiguous();
   const int64_t batch = q.shape()[0], q_heads = q.shape()[1], n = q.shape()[2], d = q.shape()[3];
   const int64_t kv_heads = k.shape()[1], m = k.shape()[2], dv = v.shape()[3];
@@ -248,9 +281,10 @@ std::pair<Tensor, Tensor> run(const Tensor& q_in, const Tensor& k_in, const Tens
     saved->q = to_heads<T>(setup, setup.q_order, setup.heads.q, q.detach());
     saved->k = to_heads<T>(setup, setup.k_order, setup.heads.kv, k.detach());
     saved->v = to_heads<T>(setup, setup.k_order, setup.heads.kv, v.detach());
+    upload_segments(*saved);
     const auto& s = saved->shape;
-    saved->out = Tensor::empty({s.batch, s.q_heads, s.q_len, s.value_dim}, q.dtype());
-    saved->lse = Tensor::empty({s.batch, s.q_heads, s.q_len}, q.dtype());
+    saved->out = Tensor::empty({s.batch, s.q_heads, s.q_len, s.value_dim}, q.dtype(), q.device());
+    saved->lse = Tensor::empty({s.batch, s.q_heads, s.q_len}, q.dtype(), q.device());
     cp::ring_attention_forward<T>(setup.ring, *setup.plan, ring_inputs<T>(*saved), mutable_values<T>(saved->out),
                                   mutable_values<T>(saved->lse));
     out = to_sequence<T>(setup, setup.q_order, setup.heads.q, saved->out, {batch, q_heads, n, dv});
@@ -271,8 +305,9 @@ std::pair<Tensor, Tensor> run(const Tensor& q_in, const Tensor& k_in, const Tens
     ATTNSCALE_DISPATCH_FLOAT(s.q.dtype(), "context_parallel", [&] {
       using T = scalar_t;
       const Tensor dout_heads = to_heads<T>(setup, setup.q_order, setup.heads.q, dout);
-      Tensor dq = Tensor::empty(s.q.shape(), s.q.dtype()), dk = Tensor::empty(s.k.shape(), s.k.dtype()),
-             dv = Tensor::empty(s.v.shape(), s.v.dtype());
+      Tensor dq = Tensor::empty(s.q.shape(), s.q.dtype(), s.device()),
+             dk = Tensor::empty(s.k.shape(), s.k.dtype(), s.device()),
+             dv = Tensor::empty(s.v.shape(), s.v.dtype(), s.device());
       cp::ring_attention_backward<T>(setup.ring, *setup.plan, ring_inputs<T>(s), values<T>(s.out), values<T>(s.lse),
                                      values<T>(dout_heads), mutable_values<T>(dq), mutable_values<T>(dk), mutable_values<T>(dv));
       const int64_t b = s.shape.batch;

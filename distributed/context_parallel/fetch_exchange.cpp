@@ -74,11 +74,13 @@ void fetch_keys(Communicator& comm, const FetchPlan& plan, Transport transport, 
   const int rank = comm.rank(), ranks = comm.size();
   ATTNSCALE_CHECK(plan.ranks() == ranks, "sequence_parallel", "the fetch plan is for {} ranks, the group has {}",
                   plan.ranks(), ranks);
-  fetched.assign(at(ranks), {});
+  fetched.clear();  // fresh (host) blocks: KvBuffer moves, never copies
+  fetched.resize(at(ranks));
   for (int owner = 0; owner < ranks; ++owner) fetched[at(owner)].resize(dims, plan.rows(rank, owner).size());
   in_flight.from.clear();  // Requests move, never copy
   in_flight.from.resize(at(ranks));
-  in_flight.staged.assign(at(ranks), {});
+  in_flight.staged.clear();
+  in_flight.staged.resize(at(ranks));
   if (transport == Transport::all_to_all) {
     fetch_all_to_all(comm, plan, own, dims, fetched, in_flight.staged);
     return;

@@ -16,10 +16,11 @@ template <typename T>
 void gather_kv(const KvView<T>& src, const RowSet& src_rows, KvBuffer<T>& dst, const RowSet& rows,
                const KvDims& dims) {
   dst.resize(dims, rows.size());
-  gather_rows<T>(src.k, src_rows, dst.k(), rows, dims.outer(), dims.head_dim);
-  gather_rows<T>(src.v, src_rows, dst.v(), rows, dims.outer(), dims.value_dim);
-  if (dims.segments) gather_rows<int32_t>(src.segment, src_rows, dst.segment(), rows, dims.batch, 1);
-  if (dims.valid) gather_rows<int32_t>(src.valid, src_rows, dst.valid(), rows, dims.batch, 1);
+  const Device device = dst.device();
+  gather_rows<T>(device, src.k, src_rows, dst.k(), rows, dims.outer(), dims.head_dim);
+  gather_rows<T>(device, src.v, src_rows, dst.v(), rows, dims.outer(), dims.value_dim);
+  if (dims.segments) gather_rows<int32_t>(device, src.segment, src_rows, dst.segment(), rows, dims.batch, 1);
+  if (dims.valid) gather_rows<int32_t>(device, src.valid, src_rows, dst.valid(), rows, dims.batch, 1);
 }
 
 template <typename E>

@@ -1,7 +1,7 @@
 // The keys of one shard as they travel a ring: K [B*Hkv, rows, D], V [B*Hkv, rows, Dv] and the
 // per-token mask parts that must travel with them (segment ids and key padding, [B, rows]), all
-// packed by the RowSet of the rows carried. Transfers go part by part with fixed tags, and only
-// the parts that hold data are posted.
+// packed by the RowSet of the rows carried, in host or GPU memory (the block's Device). Transfers
+// go part by part with fixed tags, and only the parts that hold data are posted.
 #pragma once
 
 #include <cstdint>
@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "distributed/comm/communicator.h"
+#include "distributed/context_parallel/device_ops.h"
 #include "distributed/context_parallel/row_set.h"
 
 namespace attnscale::cp {
@@ -31,19 +32,21 @@ struct KvView {
 template <typename T>
 class KvBuffer {
  public:
+  explicit KvBuffer(Device device = kCpu) : k_(device), v_(device), segment_(device), valid_(device) {}
   void resize(const KvDims& dims, int64_t rows);
-  KvView<T> view() const { return {k_, v_, segment_, valid_}; }
-  std::span<T> k() { return k_; }
-  std::span<T> v() { return v_; }
-  std::span<int32_t> segment() { return segment_; }
-  std::span<int32_t> valid() { return valid_; }
+  Device device() const { return k_.device(); }
+  KvView<T> view() const { return {k_.span(), v_.span(), segment_.span(), valid_.span()}; }
+  std::span<T> k() { return k_.span(); }
+  std::span<T> v() { return v_.span(); }
+  std::span<int32_t> segment() { return segment_.span(); }
+  std::span<int32_t> valid() { return valid_.span(); }
 
  private:
-  std::vector<T> k_, v_;
-  std::vector<int32_t> segment_, valid_;
+  DeviceVector<T> k_, v_;
+  DeviceVector<int32_t> segment_, valid_;
 };
 
-// Packs the `rows` (within `src_rows`) of src into dst (resized).
+// Packs the `rows` (within `src_rows`) of src into dst (resized); src is on dst's device.
 template <typename T>
 void gather_kv(const KvView<T>& src, const RowSet& src_rows, KvBuffer<T>& dst, const RowSet& rows,
                const KvDims& dims);

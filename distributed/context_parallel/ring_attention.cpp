@@ -18,7 +18,8 @@ class KvPipeline {
  public:
   KvPipeline(Communicator* ring, const RingPlan& plan, const RingInputs<T>& in, int rank)
       : ring_(ring), plan_(plan), dims_(kv_dims(in)), rank_(rank),
-        current_{in.k, in.v, in.k_segment, in.k_valid} {}
+        current_{in.k, in.v, in.k_segment, in.k_valid},
+        blocks_{KvBuffer<T>(in.device), KvBuffer<T>(in.device)}, shed_(in.device) {}
 
   const KvView<T>& current() const { return current_; }
 
@@ -84,8 +85,8 @@ void ring_attention_forward(Communicator* ring, const RingPlan& plan, const Ring
                             std::span<T> out, std::span<T> lse) {
   const int rank = check_ring_inputs(ring, plan, in);
   const int ranks = plan.ranks();
-  std::fill(out.begin(), out.end(), T{0});
-  std::fill(lse.begin(), lse.end(), -std::numeric_limits<T>::infinity());
+  fill<T>(in.device, out, T{0});
+  fill<T>(in.device, lse, -std::numeric_limits<T>::infinity());
   KvPipeline<T> keys(ring, plan, in, rank);
   ProgressDriver progress(ring);
 
@@ -99,7 +100,7 @@ void ring_attention_forward(Communicator* ring, const RingPlan& plan, const Ring
       if (in.overlap) params.progress = std::ref(progress);
       kernels::AttentionForwardBuffers<T> io{in.q, block.k, block.v, out, lse};
       io.merge_into_output = true;
-      kernels::attention_forward<T>(params, io);
+      attention_forward<T>(in.device, params, io);
       progress.rethrow_if_failed();
     }
     Request::wait_all(in_flight);
@@ -124,11 +125,16 @@ namespace {
 
 template <typename T>
 struct GradBlock {  // dK [outer, rows, D] and dV [outer, rows, Dv]
-  std::vector<T> dk, dv;
+  explicit GradBlock(Device device) : dk_(device), dv_(device) {}
   void resize(const KvDims& d, int64_t rows) {
-    dk.resize(static_cast<size_t>(d.outer() * rows * d.head_dim));
-    dv.resize(static_cast<size_t>(d.outer() * rows * d.value_dim));
+    dk_.resize(static_cast<size_t>(d.outer() * rows * d.head_dim));
+    dv_.resize(static_cast<size_t>(d.outer() * rows * d.value_dim));
   }
+  std::span<T> dk() { return dk_.span(); }
+  std::span<T> dv() { return dv_.span(); }
+
+ private:
+  DeviceVector<T> dk_, dv_;
 };
 
 // Rows of owner's keys whose accumulator is complete at hop `hop` (no consumer further on).
@@ -153,10 +159,12 @@ void ring_attention_backward(Communicator* ring, const RingPlan& plan, const Rin
   const int next_rank = (rank + 1) % ranks, prev_rank = (rank + ranks - 1) % ranks;
   const KvDims dims = kv_dims(in);
   const auto& s = in.shape;
+  const Device device = in.device;
 
-  std::vector<T> delta(static_cast<size_t>(s.rows()));
-  kernels::attention_delta<T>(dout, out, s.value_dim, delta);
-  std::fill(dq.begin(), dq.end(), T{0});
+  DeviceVector<T> delta(device);
+  delta.resize(static_cast<size_t>(s.rows()));
+  attention_delta<T>(device, dout, out, s.value_dim, delta.span());
+  fill<T>(device, dq, T{0});
 
   // Home buffer: block o holds the rows of owner o finished here (hop r - o), dK then dV.
   std::vector<size_t> home_send(static_cast<size_t>(ranks), 0), home_recv(static_cast<size_t>(ranks), 0);
@@ -170,10 +178,13 @@ void ring_attention_backward(Communicator* ring, const RingPlan& plan, const Rin
       home_recv[static_cast<size_t>(o)] = static_cast<size_t>(home_elements(dims, finished_at(plan, rank, hop_here).size()));
   }
   const std::vector<size_t> home_displs = packed_displacements(home_send);
-  std::vector<T> home(std::accumulate(home_send.begin(), home_send.end(), size_t{0}));
+  DeviceVector<T> home_buffer(device);
+  home_buffer.resize(std::accumulate(home_send.begin(), home_send.end(), size_t{0}));
+  const std::span<T> home = home_buffer.span();
 
   KvPipeline<T> keys(ring, plan, in, rank);
-  GradBlock<T> acc[2], share, acc_shed;  // accumulators in flight, this hop's share, shed rows
+  // accumulators in flight, this hop's share, shed rows
+  GradBlock<T> acc[2] = {GradBlock<T>(device), GradBlock<T>(device)}, share(device), acc_shed(device);
   int acc_next = 0;
   std::vector<Request> acc_in_flight;
   ProgressDriver progress(ring);
@@ -193,13 +204,13 @@ void ring_attention_backward(Communicator* ring, const RingPlan& plan, const Rin
       std::span<T> share_dk = dk, share_dv = dv;
       if (step > 0) {
         share.resize(dims, rows.size());
-        share_dk = share.dk;
-        share_dv = share.dv;
+        share_dk = share.dk();
+        share_dv = share.dv();
       }
-      kernels::AttentionBackwardBuffers<T> io{in.q, block.k, block.v, dout, lse, delta,
+      kernels::AttentionBackwardBuffers<T> io{in.q, block.k, block.v, dout, lse, delta.span(),
                                               dq, share_dk, share_dv};
       io.accumulate_dq = true;
-      kernels::attention_backward<T>(params, io);
+      attention_backward<T>(device, params, io);
       progress.rethrow_if_failed();
     }
 
@@ -210,17 +221,17 @@ void ring_attention_backward(Communicator* ring, const RingPlan& plan, const Rin
     if (step > 0 && !rows.empty()) {
       held = &acc[acc_next ^ 1];
       if (compute) {
-        for (size_t x = 0; x < held->dk.size(); ++x) held->dk[x] += share.dk[x];
-        for (size_t x = 0; x < held->dv.size(); ++x) held->dv[x] += share.dv[x];
+        add_into<T>(device, held->dk(), share.dk());
+        add_into<T>(device, held->dv(), share.dv());
       }
       const RowSet done = finished_at(plan, owner, step);
       const size_t at = home_displs[static_cast<size_t>(owner)];
       const int64_t dk_count = dims.outer() * done.size() * dims.head_dim;
-      gather_rows<T>(held->dk, rows, std::span<T>(home).subspan(at, static_cast<size_t>(dk_count)), done,
+      gather_rows<T>(device, held->dk(), rows, home.subspan(at, static_cast<size_t>(dk_count)), done,
                      dims.outer(), dims.head_dim);
-      gather_rows<T>(held->dv, rows,
-                     std::span<T>(home).subspan(at + static_cast<size_t>(dk_count),
-                                                static_cast<size_t>(dims.outer() * done.size() * dims.value_dim)),
+      gather_rows<T>(device, held->dv(), rows,
+                     home.subspan(at + static_cast<size_t>(dk_count),
+                                  static_cast<size_t>(dims.outer() * done.size() * dims.value_dim)),
                      done, dims.outer(), dims.value_dim);
     }
 
@@ -230,23 +241,23 @@ void ring_attention_backward(Communicator* ring, const RingPlan& plan, const Rin
       std::span<const T> send_dk, send_dv;
       if (step + 1 <= plan.last_hop(owner)) {
         const RowSet& send_rows = plan.carried(owner, step + 1);
-        const std::span<const T> from_dk = held ? std::span<const T>(held->dk) : std::span<const T>(dk);
-        const std::span<const T> from_dv = held ? std::span<const T>(held->dv) : std::span<const T>(dv);
+        const std::span<const T> from_dk = held ? std::span<const T>(held->dk()) : std::span<const T>(dk);
+        const std::span<const T> from_dv = held ? std::span<const T>(held->dv()) : std::span<const T>(dv);
         if (send_rows == rows) {
           send_dk = from_dk;
           send_dv = from_dv;
         } else {
           acc_shed.resize(dims, send_rows.size());
-          gather_rows<T>(from_dk, rows, acc_shed.dk, send_rows, dims.outer(), dims.head_dim);
-          gather_rows<T>(from_dv, rows, acc_shed.dv, send_rows, dims.outer(), dims.value_dim);
-          send_dk = acc_shed.dk;
-          send_dv = acc_shed.dv;
+          gather_rows<T>(device, from_dk, rows, acc_shed.dk(), send_rows, dims.outer(), dims.head_dim);
+          gather_rows<T>(device, from_dv, rows, acc_shed.dv(), send_rows, dims.outer(), dims.value_dim);
+          send_dk = acc_shed.dk();
+          send_dv = acc_shed.dv();
         }
       }
       GradBlock<T>& incoming = acc[acc_next];
       incoming.resize(dims, step + 1 <= plan.last_hop(next_owner) ? plan.carried(next_owner, step + 1).size() : 0);
-      acc_in_flight.push_back(ring_transfer<T>(*ring, send_dk, next_rank, incoming.dk, prev_rank, 8));
-      acc_in_flight.push_back(ring_transfer<T>(*ring, send_dv, next_rank, incoming.dv, prev_rank, 9));
+      acc_in_flight.push_back(ring_transfer<T>(*ring, send_dk, next_rank, incoming.dk(), prev_rank, 8));
+      acc_in_flight.push_back(ring_transfer<T>(*ring, send_dv, next_rank, incoming.dv(), prev_rank, 9));
       acc_next ^= 1;
     }
 
@@ -258,8 +269,10 @@ void ring_attention_backward(Communicator* ring, const RingPlan& plan, const Rin
   // Every finished accumulator goes home; the rows that travelled are overwritten (their
   // accumulator started from the owner's own share at step 0).
   if (!any_home) return;
-  std::vector<T> returned(std::accumulate(home_recv.begin(), home_recv.end(), size_t{0}));
-  ring->all_to_all_v(home, home_send, returned, home_recv);
+  DeviceVector<T> returned_buffer(device);
+  returned_buffer.resize(std::accumulate(home_recv.begin(), home_recv.end(), size_t{0}));
+  const std::span<T> returned = returned_buffer.span();
+  ring->all_to_all_v(std::span<const T>(home), home_send, returned, home_recv);
   size_t at = 0;
   for (int source = 0; source < ranks; ++source) {
     if (home_recv[static_cast<size_t>(source)] == 0) continue;
@@ -267,9 +280,9 @@ void ring_attention_backward(Communicator* ring, const RingPlan& plan, const Rin
     const auto dk_count = static_cast<size_t>(dims.outer() * done.size() * dims.head_dim);
     const auto dv_count = static_cast<size_t>(dims.outer() * done.size() * dims.value_dim);
     const RowSet all = RowSet::all(s.k_len);
-    scatter_rows<T>(std::span<const T>(returned).subspan(at, dk_count), done, dk, all, dims.outer(),
+    scatter_rows<T>(device, std::span<const T>(returned).subspan(at, dk_count), done, dk, all, dims.outer(),
                     dims.head_dim, false);
-    scatter_rows<T>(std::span<const T>(returned).subspan(at + dk_count, dv_count), done, dv, all,
+    scatter_rows<T>(device, std::span<const T>(returned).subspan(at + dk_count, dv_count), done, dv, all,
                     dims.outer(), dims.value_dim, false);
     at += dk_count + dv_count;
   }

@@ -10,6 +10,11 @@
 // home in the same exchange.
 // What travels and what is computed follows RingPlan: empty steps skip compute, rows nobody needs
 // are not sent. GQA: only the kv heads travel.
+// One schedule for both devices: with in.device a GPU, every buffer (inputs, outputs, the blocks
+// and accumulators in flight) is GPU memory, the kernels are the CUDA ones on the compute stream
+// (device_ops.h), and the communicator must take device buffers (device_communicator.h). There
+// step s + 1's transfer is posted before step s's kernel is queued, so the transfer (NCCL's stream,
+// or MPI) runs while the kernel does.
 #pragma once
 
 #include <cstdint>
@@ -34,6 +39,8 @@ struct RingInputs {
   std::span<const int32_t> q_segment, k_segment, k_valid;  // [B,n], [B,m], [B,m] or empty
   // Drive the transfers in flight between tiles (the overlap). Off only to measure what it buys.
   bool overlap = true;
+  // Where every span above, and the outputs, live; kCpu or a GPU.
+  Device device = kCpu;
 };
 
 // ring == nullptr (or of size 1): one rank, no communication. out [B,Hq,n,Dv], lse [B,Hq,n].

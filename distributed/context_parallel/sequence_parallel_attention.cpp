@@ -10,12 +10,32 @@
 #include "distributed/context_parallel/all_gather_attention.h"
 #include "distributed/context_parallel/fetch_attention.h"
 #include "distributed/context_parallel/op_buffers.h"
+#include "base/logging.h"
 #include "framework/core/autograd/node.h"
 #include "framework/core/ops/op_helpers.h"
 #include "framework/core/ops/ops.h"
 
 namespace attnscale {
 namespace {
+
+// Halo, block fetch and all-gather have no device schedule yet: with q, k, v on a GPU they run on
+// host copies (differentiable moves, so the gradients come back to the GPU) over the same
+// communicator, which takes host buffers too. Said once in the log; README "Running on GPUs".
+template <typename Op>
+std::pair<Tensor, Tensor> on_host_copies(const char* algo, const Tensor& q, const Tensor& k, const Tensor& v,
+                                         Op&& op) {
+  const Device device = q.device();
+  if (device.is_cpu()) return op(q, k, v);
+  static bool said = false;
+  if (!said) {
+    said = true;
+    LOG_WARN("[context_parallel] parallel.algo {} has no GPU schedule yet: its attention runs on host copies of q, k, "
+             "v (ring, ulysses and hybrid run on the GPU)",
+             algo);
+  }
+  auto [out, lse] = op(q.to(kCpu), k.to(kCpu), v.to(kCpu));
+  return {out.to(device), lse.defined() ? lse.to(device) : lse};
+}
 
 struct Saved {
   Communicator* comm = nullptr;
@@ -158,11 +178,17 @@ std::pair<Tensor, Tensor> sequence_parallel_attention_with_lse(const Tensor& q, 
   const SequenceParallelGroup fetch_group{group.cp, group.layout};
   switch (resolve_algo(group.algo, spec.mask, group.layout)) {
     case ParallelAlgo::halo:
-      return halo_with_lse(q, k, v, spec, fetch_group);
+      return on_host_copies("halo", q, k, v, [&](const Tensor& hq, const Tensor& hk, const Tensor& hv) {
+        return halo_with_lse(hq, hk, hv, spec, fetch_group);
+      });
     case ParallelAlgo::sparse_fetch:
-      return block_sparse_with_lse(q, k, v, spec, fetch_group);
+      return on_host_copies("sparse_fetch", q, k, v, [&](const Tensor& hq, const Tensor& hk, const Tensor& hv) {
+        return block_sparse_with_lse(hq, hk, hv, spec, fetch_group);
+      });
     case ParallelAlgo::all_gather:
-      return all_gather_attention_with_lse(q, k, v, spec, fetch_group);
+      return on_host_copies("all_gather", q, k, v, [&](const Tensor& hq, const Tensor& hk, const Tensor& hv) {
+        return all_gather_attention_with_lse(hq, hk, hv, spec, fetch_group);
+      });
     case ParallelAlgo::ring:
     case ParallelAlgo::ulysses:
     case ParallelAlgo::hybrid:
@@ -184,7 +210,11 @@ Tensor sequence_parallel_attention(const Tensor& q, const Tensor& k, const Tenso
         q, k, v);
   const ParallelAlgo algo = resolve_algo(group.algo, spec.mask, group.layout, normalizer);
   if (algo == ParallelAlgo::all_gather)
-    return all_gather_attention(q, k, v, spec, SequenceParallelGroup{group.cp, group.layout}, normalizer);
+    return on_host_copies("all_gather", q, k, v, [&](const Tensor& hq, const Tensor& hk, const Tensor& hv) {
+             return std::pair<Tensor, Tensor>{
+                 all_gather_attention(hq, hk, hv, spec, SequenceParallelGroup{group.cp, group.layout}, normalizer),
+                 Tensor()};
+           }).first;
   AlgoInputs inputs = algo_inputs(spec.mask, group.layout, normalizer);
   inputs.contiguous |= single_rank({group.cp, group.layout});
   check_algo_fits(algo, inputs, "sequence_parallel");

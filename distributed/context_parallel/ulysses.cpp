@@ -4,6 +4,7 @@
 #include <numeric>
 
 #include "base/error.h"
+#include "distributed/context_parallel/device_ops.h"
 
 namespace attnscale::cp {
 
@@ -79,13 +80,27 @@ struct Exchange {
   }
 };
 
+// The all-to-all of one exchange, or the send buffer itself for a group of one.
 template <typename T>
-std::vector<T> all_to_all(Communicator* comm, std::vector<T> send, const std::vector<size_t>& send_counts,
-                          const std::vector<size_t>& recv_counts) {
+DeviceVector<T> all_to_all(Communicator* comm, DeviceVector<T> send, const std::vector<size_t>& send_counts,
+                           const std::vector<size_t>& recv_counts) {
   if (!comm) return send;
-  std::vector<T> recv(std::accumulate(recv_counts.begin(), recv_counts.end(), size_t{0}));
-  comm->all_to_all_v(send, send_counts, recv, recv_counts);
+  DeviceVector<T> recv(send.device());
+  recv.resize(std::accumulate(recv_counts.begin(), recv_counts.end(), size_t{0}));
+  comm->all_to_all_v(std::span<const T>(send.span()), send_counts, recv.span(), recv_counts);
   return recv;
+}
+
+// Calls fn(first_row, count, packed_offset) for each run of consecutive group rows of `rows`
+// (a member's tokens in group order), packed_offset counting tokens before the run.
+template <typename Fn>
+void for_each_row_run(const std::vector<int64_t>& rows, Fn&& fn) {
+  for (size_t i = 0; i < rows.size();) {
+    size_t j = i + 1;
+    while (j < rows.size() && rows[j] == rows[j - 1] + 1) ++j;
+    fn(rows[i], static_cast<int64_t>(j - i), static_cast<int64_t>(i));
+    i = j;
+  }
 }
 
 std::vector<size_t> to_sizes(const std::vector<int64_t>& v, int64_t factor) {
@@ -118,49 +133,70 @@ HeadSplit split_heads(int64_t q_heads, int64_t kv_heads, int members) {
 
 template <typename T>
 void sequence_to_heads(Communicator* comm, const GroupOrder& order, std::span<const HeadRange> ranges,
-                       int64_t batch, int64_t heads, int64_t width, std::span<const T> x, std::span<T> y) {
+                       int64_t batch, int64_t heads, int64_t width, std::span<const T> x, std::span<T> y,
+                       Device device) {
   const Exchange e(comm, order, ranges, batch, heads, width, x.size(), y.size());
-  // Block u of the send buffer: the heads of member u, which are contiguous in x.
-  std::vector<T> send;
-  send.reserve(x.size());
+  // Block u of the send buffer: the heads of member u, which are contiguous in x (replicated kv
+  // heads go to every member that reads them, so the buffer may exceed x).
+  DeviceVector<T> send(device);
+  send.resize(std::accumulate(e.sequence_blocks.begin(), e.sequence_blocks.end(), size_t{0}));
+  size_t packed = 0;
   for (const HeadRange& r : ranges)
     for (int64_t b = 0; b < batch; ++b) {
-      const T* from = x.data() + (b * heads + r.begin) * e.n_me * width;
-      send.insert(send.end(), from, from + r.count * e.n_me * width);
+      const auto n = static_cast<size_t>(r.count * e.n_me * width);
+      copy_into<T>(device, send.span().subspan(packed, n),
+                   x.subspan(static_cast<size_t>((b * heads + r.begin) * e.n_me * width), n));
+      packed += n;
     }
-  const std::vector<T> recv = all_to_all(comm, std::move(send), e.sequence_blocks, e.head_blocks);
-  const T* from = recv.data();
-  for (int u = 0; u < order.members(); ++u)
+  const DeviceVector<T> recv = all_to_all(comm, std::move(send), e.sequence_blocks, e.head_blocks);
+  size_t from = 0;
+  for (int u = 0; u < order.members(); ++u) {
+    const auto& rows = order.rows[static_cast<size_t>(u)];
     for (int64_t b = 0; b < batch; ++b)
       for (int64_t h = 0; h < e.mine.count; ++h) {
-        T* base = y.data() + (b * e.mine.count + h) * e.n_group * width;
-        for (const int64_t row : order.rows[static_cast<size_t>(u)]) {
-          std::copy_n(from, width, base + row * width);
-          from += width;
-        }
+        const std::span<T> base = y.subspan(static_cast<size_t>((b * e.mine.count + h) * e.n_group * width));
+        for_each_row_run(rows, [&](int64_t row, int64_t count, int64_t offset) {
+          copy_into<T>(device, base.subspan(static_cast<size_t>(row * width), static_cast<size_t>(count * width)),
+                       recv.span().subspan(from + static_cast<size_t>(offset * width),
+                                           static_cast<size_t>(count * width)));
+        });
+        from += rows.size() * static_cast<size_t>(width);
       }
+  }
 }
 
 template <typename T>
 void heads_to_sequence(Communicator* comm, const GroupOrder& order, std::span<const HeadRange> ranges,
-                       int64_t batch, int64_t heads, int64_t width, std::span<const T> y, std::span<T> x) {
+                       int64_t batch, int64_t heads, int64_t width, std::span<const T> y, std::span<T> x,
+                       Device device) {
   const Exchange e(comm, order, ranges, batch, heads, width, x.size(), y.size());
-  std::vector<T> send;
-  send.reserve(y.size());
-  for (int u = 0; u < order.members(); ++u)
+  DeviceVector<T> send(device);
+  send.resize(y.size());
+  size_t packed = 0;
+  for (int u = 0; u < order.members(); ++u) {
+    const auto& rows = order.rows[static_cast<size_t>(u)];
     for (int64_t b = 0; b < batch; ++b)
       for (int64_t h = 0; h < e.mine.count; ++h) {
-        const T* base = y.data() + (b * e.mine.count + h) * e.n_group * width;
-        for (const int64_t row : order.rows[static_cast<size_t>(u)])
-          send.insert(send.end(), base + row * width, base + (row + 1) * width);
+        const std::span<const T> base = y.subspan(static_cast<size_t>((b * e.mine.count + h) * e.n_group * width));
+        for_each_row_run(rows, [&](int64_t row, int64_t count, int64_t offset) {
+          copy_into<T>(device,
+                       send.span().subspan(packed + static_cast<size_t>(offset * width),
+                                           static_cast<size_t>(count * width)),
+                       base.subspan(static_cast<size_t>(row * width), static_cast<size_t>(count * width)));
+        });
+        packed += rows.size() * static_cast<size_t>(width);
       }
-  const std::vector<T> recv = all_to_all(comm, std::move(send), e.head_blocks, e.sequence_blocks);
-  std::fill(x.begin(), x.end(), T{0});
-  const T* from = recv.data();
+  }
+  const DeviceVector<T> recv = all_to_all(comm, std::move(send), e.head_blocks, e.sequence_blocks);
+  fill<T>(device, x, T{0});
+  size_t from = 0;
   for (const HeadRange& r : ranges)
     for (int64_t b = 0; b < batch; ++b) {
-      T* dest = x.data() + (b * heads + r.begin) * e.n_me * width;
-      for (int64_t i = 0; i < r.count * e.n_me * width; ++i) dest[i] += *from++;  // replicated kv heads sum
+      const auto n = static_cast<size_t>(r.count * e.n_me * width);
+      // replicated kv heads sum
+      add_into<T>(device, x.subspan(static_cast<size_t>((b * heads + r.begin) * e.n_me * width), n),
+                  recv.span().subspan(from, n));
+      from += n;
     }
 }
 
@@ -187,12 +223,12 @@ std::vector<int32_t> gather_tokens(Communicator* comm, const GroupOrder& order, 
 }
 
 template void sequence_to_heads<float>(Communicator*, const GroupOrder&, std::span<const HeadRange>, int64_t,
-                                       int64_t, int64_t, std::span<const float>, std::span<float>);
+                                       int64_t, int64_t, std::span<const float>, std::span<float>, Device);
 template void sequence_to_heads<double>(Communicator*, const GroupOrder&, std::span<const HeadRange>, int64_t,
-                                        int64_t, int64_t, std::span<const double>, std::span<double>);
+                                        int64_t, int64_t, std::span<const double>, std::span<double>, Device);
 template void heads_to_sequence<float>(Communicator*, const GroupOrder&, std::span<const HeadRange>, int64_t,
-                                       int64_t, int64_t, std::span<const float>, std::span<float>);
+                                       int64_t, int64_t, std::span<const float>, std::span<float>, Device);
 template void heads_to_sequence<double>(Communicator*, const GroupOrder&, std::span<const HeadRange>, int64_t,
-                                        int64_t, int64_t, std::span<const double>, std::span<double>);
+                                        int64_t, int64_t, std::span<const double>, std::span<double>, Device);
 
 }  // namespace attnscale::cp

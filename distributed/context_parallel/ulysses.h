@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "distributed/comm/communicator.h"
+#include "framework/core/tensor/device.h"
 #include "kernels/layout.h"
 
 namespace attnscale::cp {
@@ -46,15 +47,18 @@ struct HeadSplit {
 HeadSplit split_heads(int64_t q_heads, int64_t kv_heads, int members);
 
 // x [B, heads, n_me, W] -> y [B, ranges[me].count, N_group, W]. comm == nullptr: one member.
+// x and y live on `device` (host or GPU; the packing copies run there, one per run of rows).
 template <typename T>
 void sequence_to_heads(Communicator* comm, const GroupOrder& order, std::span<const HeadRange> ranges,
-                       int64_t batch, int64_t heads, int64_t width, std::span<const T> x, std::span<T> y);
+                       int64_t batch, int64_t heads, int64_t width, std::span<const T> x, std::span<T> y,
+                       Device device = kCpu);
 
 // The inverse: y [B, ranges[me].count, N_group, W] -> x [B, heads, n_me, W]. Heads held by several
 // members (replicated kv heads) are summed; x is overwritten.
 template <typename T>
 void heads_to_sequence(Communicator* comm, const GroupOrder& order, std::span<const HeadRange> ranges,
-                       int64_t batch, int64_t heads, int64_t width, std::span<const T> y, std::span<T> x);
+                       int64_t batch, int64_t heads, int64_t width, std::span<const T> y, std::span<T> x,
+                       Device device = kCpu);
 
 // Per-token values [B, n_me] of every member -> [B, N_group] in group order (all-gather).
 std::vector<int32_t> gather_tokens(Communicator* comm, const GroupOrder& order, int64_t batch,

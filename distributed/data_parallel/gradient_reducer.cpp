@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "framework/core/tensor/cuda_runtime.h"
 #include "framework/core/tensor/param_list.h"
 
 namespace attnscale {
@@ -28,13 +29,13 @@ GradientReducer::GradientReducer(std::span<const NamedTensor> params, Communicat
   for (std::size_t i = 0; i < params_.size(); ++i) {
     const Tensor& p = params_[i].tensor;
     const std::size_t bytes = static_cast<std::size_t>(p.numel()) * dtype_size(p.dtype());
-    if (buckets_.empty() || buckets_.back().dtype != p.dtype() ||
+    if (buckets_.empty() || buckets_.back().dtype != p.dtype() || buckets_.back().device != p.device() ||
         (buckets_.back().elements * dtype_size(p.dtype()) + bytes > bucket_bytes && !buckets_.back().params.empty()))
-      buckets_.push_back(Bucket{p.dtype(), {}, 0, Tensor()});
+      buckets_.push_back(Bucket{p.dtype(), p.device(), {}, 0, Tensor()});
     buckets_.back().params.push_back(i);
     buckets_.back().elements += static_cast<std::size_t>(p.numel());
   }
-  for (Bucket& b : buckets_) b.buffer = Tensor::empty({static_cast<int64_t>(b.elements)}, b.dtype);
+  for (Bucket& b : buckets_) b.buffer = Tensor::empty({static_cast<int64_t>(b.elements)}, b.dtype, b.device);
 }
 
 void GradientReducer::reduce() {
@@ -50,9 +51,12 @@ void GradientReducer::reduce() {
       const Tensor g = p.grad();
       if (g.defined()) {
         const Tensor gc = g.contiguous();
-        std::memcpy(dst, reinterpret_cast<const std::byte*>(gc.storage()->data()) + gc.offset() * elem, bytes);
-      } else {
+        cuda::copy_bytes(dst, b.device, reinterpret_cast<const std::byte*>(gc.storage()->data()) + gc.offset() * elem,
+                         gc.device(), bytes);
+      } else if (b.device.is_cpu()) {
         std::memset(dst, 0, bytes);
+      } else {
+        cuda::zero_bytes(dst, b.device, bytes);
       }
       dst += bytes;
     }
@@ -67,8 +71,8 @@ void GradientReducer::reduce() {
     for (std::size_t i : b.params) {
       const Tensor& p = params_[i].tensor;
       const std::size_t bytes = static_cast<std::size_t>(p.numel()) * elem;
-      Tensor g = Tensor::empty(p.shape(), p.dtype());
-      std::memcpy(g.storage()->data(), src, bytes);
+      Tensor g = Tensor::empty(p.shape(), p.dtype(), b.device);
+      cuda::copy_bytes(g.storage()->data(), b.device, src, b.device, bytes);
       p.set_grad(g);
       src += bytes;
     }

@@ -3,6 +3,9 @@
 // all-reduce is started as soon as it is packed, and results are unpacked as they complete, so
 // packing of later buckets overlaps the reduction of earlier ones.
 //
+// Buckets live on their parameters' device: on a GPU the communicator must take device buffers
+// (distributed/device_communicator.h: NCCL, or MPI staged through pinned host memory).
+//
 // Every rank must call reduce() with the same parameter list (same names, shapes, dtypes, order);
 // a parameter without a gradient on this rank contributes zeros, so the collectives always match.
 #pragma once
@@ -28,6 +31,7 @@ class GradientReducer {
  private:
   struct Bucket {
     DType dtype;
+    Device device;
     std::vector<std::size_t> params;  // indices into params_
     std::size_t elements = 0;
     Tensor buffer;                    // 1-d, dtype, elements

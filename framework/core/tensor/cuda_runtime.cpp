@@ -161,6 +161,15 @@ void synchronize(Device device) {
   if (device.is_cuda()) state(device).stream.synchronize();
 }
 
+bool is_device_memory(const void* data) {
+  cudaPointerAttributes attributes{};
+  if (cudaPointerGetAttributes(&attributes, data) != cudaSuccess) {
+    cudaGetLastError();  // a host pointer the runtime never saw: not an error to keep
+    return false;
+  }
+  return attributes.type == cudaMemoryTypeDevice;
+}
+
 void copy_bytes(void* dst, Device dst_device, const void* src, Device src_device, size_t bytes) {
   if (bytes == 0) return;
   auto* out = static_cast<std::byte*>(dst);
@@ -282,6 +291,7 @@ DeviceProperties properties(Device device) { not_compiled(device); }
 void synchronize(Device device) {
   if (device.is_cuda()) not_compiled(device);
 }
+bool is_device_memory(const void*) { return false; }
 void copy_bytes(void* dst, Device dst_device, const void* src, Device src_device, size_t bytes) {
   if (dst_device.is_cuda()) not_compiled(dst_device);
   if (src_device.is_cuda()) not_compiled(src_device);

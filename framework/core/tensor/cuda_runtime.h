@@ -50,6 +50,8 @@ std::string describe(const DeviceProperties& p);
 // staging buffer and return once the data is at `dst`; copies between GPU memories are ordered on
 // the destination's compute stream (where every later use of dst runs) and return at once.
 void copy_bytes(void* dst, Device dst_device, const void* src, Device src_device, size_t bytes);
+// True when `data` points into GPU memory (a communicator asks, to stage it through host memory).
+bool is_device_memory(const void* data);
 // Sets `bytes` at `dst` on a GPU to zero (stream-ordered on the device's compute stream).
 void zero_bytes(void* dst, Device device, size_t bytes);
 // Waits for every kernel queued on the device's compute stream.

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <map>
 #include <mutex>
 
 #include "base/error.h"
@@ -30,8 +31,9 @@ namespace {
 constexpr unsigned char kUnwrittenDeviceByte = 0xff;  // NaN in every float, as the emulator's shared memory
 
 struct EmulatedDevice {
-  std::mutex mutex;  // guards counter
+  std::mutex mutex;  // guards counter and blocks
   MemoryCounter counter;
+  std::map<const std::byte*, size_t> blocks;  // the device's allocations: start -> bytes
 };
 
 // The one emulated device; checks that `device` is it.
@@ -71,6 +73,18 @@ void copy_bytes(void* dst, Device dst_device, const void* src, Device src_device
   if (bytes) std::memcpy(dst, src, bytes);
 }
 
+// The emulated device's memory is host memory: a pointer is "device memory" when it lies in a block
+// allocate() handed out, so communicators stage exactly what they would stage on a GPU.
+bool is_device_memory(const void* data) {
+  EmulatedDevice& s = state(cuda_device(0));
+  const auto* p = static_cast<const std::byte*>(data);
+  std::lock_guard lock(s.mutex);
+  auto it = s.blocks.upper_bound(p);
+  if (it == s.blocks.begin()) return false;
+  --it;
+  return p < it->first + it->second;
+}
+
 void zero_bytes(void* dst, Device device, size_t bytes) {
   state(device);
   if (bytes) std::memset(dst, 0, bytes);
@@ -83,6 +97,7 @@ std::byte* allocate(size_t bytes, Device device) {
   std::memset(block, kUnwrittenDeviceByte, bytes);
   std::lock_guard lock(s.mutex);
   s.counter.allocated(bytes);
+  s.blocks.emplace(block, bytes);
   return block;
 }
 
@@ -93,6 +108,7 @@ void release(std::byte* block, size_t bytes, Device device) noexcept {
     host_memory::release(block);
     std::lock_guard lock(s.mutex);
     s.counter.released(bytes);
+    s.blocks.erase(block);
   } catch (...) {
   }
 }
