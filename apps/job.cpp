@@ -15,9 +15,7 @@
 #include "framework/checkpoint/select.h"
 #include "framework/core/tensor/cuda_runtime.h"
 #include "framework/io/run_dir.h"
-#include "framework/optim/mixed_precision.h"
 #include "framework/train/from_config.h"
-#include "framework/train/trainer.h"
 
 namespace attnscale::app {
 namespace {
@@ -117,9 +115,6 @@ LoadedCheckpoint load_checkpoint_into(const Config& cfg, nn::Module& model, cons
                                  model_file);
   checkpoint::load_named_tensors(model.named_buffers(), reader->read_group(checkpoint::kBuffersGroup), "buffer",
                                  model_file);
-  // The checkpoint holds float32 (master) weights; under model.dtype bf16 the model evaluates and
-  // decodes as it trained, on them rounded to bf16 (the constructor converts the parameters in place).
-  const MixedPrecision precision(model.named_parameters(), train::model_dtype(cfg.model));
   return {reader->dir(), reader->manifest().step};
 }
 
