@@ -21,8 +21,9 @@ constexpr std::string_view kFreeKeys[] = {"run.name",         "run.dir",        
                                           "memn2n.eval_split", "memn2n.show_attention", "eval."};
 // run.device and run.allow_tf32: the saved state means the same on either device and GEMM precision
 // (checkpoints are device-neutral HDF5), but the resumed run is then not bit-for-bit the one that
-// would have continued, so the change is said.
-constexpr std::string_view kWarnedKeys[] = {"train.steps", "optim.", "run.device", "run.allow_tf32"};
+// would have continued, so the change is said. model.dtype likewise: checkpoints hold float32
+// (master) weights in either precision.
+constexpr std::string_view kWarnedKeys[] = {"train.steps", "optim.", "run.device", "run.allow_tf32", "model.dtype"};
 constexpr std::string_view kStrictKeys[] = {"optim.name"};
 
 bool listed(std::string_view key, std::span<const std::string_view> list) {

@@ -30,6 +30,7 @@ namespace config {
 // Enumerated settings; the YAML spelling is the enumerator's name (enum_names.h).
 ATTNSCALE_CONFIG_ENUM(ModelType, transformer_lm, seq2seq, han, memn2n, temporal, encoder_decoder, captioner);
 ATTNSCALE_CONFIG_ENUM(RunDevice, cpu, cuda);
+ATTNSCALE_CONFIG_ENUM(ModelDType, fp32, bf16);
 // attention.mechanism: a name of the mechanism registry (framework/train/mechanisms/registry.h),
 // which owns the names; configs/mechanisms/<name>.yaml trains each. See "attention.mechanism" below.
 struct MechanismName {
@@ -102,7 +103,8 @@ ATTNSCALE_CONFIG_ENUM(TemporalOutput, label, sequence);
   KEY(double, dropout, 0.0, half_open(0, 1), "dropout probability")                                    \
   KEY(config::Norm, norm, config::Norm::layernorm, any_value, "normalisation layer")                  \
   KEY(double, rope_theta, 10000.0, greater_than(0), "base of the rotary position embedding frequencies") \
-  KEY(bool, tie_embeddings, true, any_value, "share the input embedding with the output projection")
+  KEY(bool, tie_embeddings, true, any_value, "share the input embedding with the output projection") \
+  KEY(config::ModelDType, dtype, config::ModelDType::fp32, any_value, "parameter and activation storage: fp32, or bf16 (transformer_lm on the CPU: ops compute in float32 on bfloat16 tensors, the optimizer updates float32 master weights, checkpoints hold the masters)")
 
 #define ATTNSCALE_ATTENTION_KEYS(KEY)                                                                  \
   KEY(config::MechanismName, mechanism, "multi_head", any_value, "attention mechanism (DESIGN.md section 4)") \
