@@ -1,128 +1,260 @@
 #!/usr/bin/env bash
-# GPU smoke test: on a machine with one GPU, build the CUDA backend and check it against the CPU.
+# GPU smoke test: on a machine with one GPU, checks the CUDA backend against the CPU in under 5 minutes.
 #
 #   scripts/gpu-smoke.sh [RESULTS_DIR]      (default: $OUT, else ./gpu-smoke-results)
 #
-# Steps (each recorded in RESULTS_DIR/gpu-smoke.json with its status, seconds and details):
-#   build      configure and build build-gpu/ with -DATTNSCALE_CUDA=ON for this GPU's architecture
-#   gpu_tests  ctest -L gpu (tests that need a device)
+# The programs come from the bundle of scripts/gpu-bundle.sh when there is one (ATTNSCALE_GPU_BUNDLE:
+# a folder holding gpu-bundle.tar.xz, or an unpacked bundle; default gpu-bundle/ in the repository):
+# that needs only the NVIDIA driver and the CUDA libraries (cuBLAS, cuDNN, NCCL, NVRTC, e.g. Python
+# wheels) here. Without a bundle they are built into build-gpu/, which needs the project's
+# dependencies (scripts/install-deps.sh) and more than the time budget.
+#
+# Steps (each in RESULTS_DIR/gpu-smoke.json with its status, seconds, last output line and figures):
+#   setup      unpack the bundle and find the CUDA libraries it names on this machine (else: build);
+#              `attnscale version` (compiled and loaded library versions, the GPU)
+#   gpu_tests  test_gpu: every test of the label gpu, each of which must run (they skip only
+#              without a device) and pass (report: RESULTS_DIR/gpu_tests.json)
+#   nccl       test_comm NcclCommunicator.*: NCCL at one rank (all-reduce, all-gather, all-to-all,
+#              send/receive, broadcast, split), which must run, not skip
 #   op_check   attnscale op-check attention on the CPU and with --device cuda, for causal, window,
 #              segments, uneven lengths (N != M, not multiples of 64) and a fully masked row;
-#              out, lse, dq, dk, dv compared (a NaN fails)
+#              out, lse, dq, dk, dv compared (a NaN fails), and with PyTorch in float64 on the GPU
+#              where python3 has it (scripts/gpu_smoke_op_check.py)
 #   train      configs/quickstart.yaml for 20 steps with run.device=cpu and run.device=cuda; the 20
-#              losses compared
-#   bench      build-gpu/bin/bench_gpu_attention --json: fused attention (N = 4k and 16k, D = 128,
-#              causal) against a cuBLAS SGEMM in the same run
+#              losses compared (relative 2e-3)
+#   bench      bench_gpu_attention: fused attention (N = 4k and 16k, D = 128, causal) against a
+#              cuBLAS SGEMM in the same run (RESULTS_DIR/bench_gpu_attention.json)
+# Each step has a time limit, and all of them together ATTNSCALE_SMOKE_BUDGET_S seconds (default
+# 270): a step that runs out fails, and a step with no time left is recorded as not run.
+# RESULTS_DIR gets four files (the `device` tool brings back at most eight): gpu-smoke.json,
+# gpu-smoke.log (every step's output), gpu_tests.json and bench_gpu_attention.json. The rest (the
+# unpacked bundle, op-check files, run directories) goes to ATTNSCALE_SMOKE_WORK, default a
+# temporary folder removed at the end.
 # Exit status: 0 every step passed, 1 a step failed (or could not run), 77 no GPU here.
-# Needs: nvidia-smi, nvcc, CMake, Ninja and the project's dependencies (MPI, HDF5, yaml-cpp: see
-# scripts/install-deps.sh), python3 with numpy and h5py for op-check's files. Budget: < 5 minutes on
-# one H100.
 set -uo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 results="${1:-${OUT:-$PWD/gpu-smoke-results}}"
 mkdir -p "$results"
 results="$(cd "$results" && pwd)"
 json="$results/gpu-smoke.json"
-steps="$results/steps.jsonl"  # one JSON object per finished step
+log="$results/gpu-smoke.log"
+budget="${ATTNSCALE_SMOKE_BUDGET_S:-270}"
+deadline=$((SECONDS + budget))
+if [ -n "${ATTNSCALE_SMOKE_WORK:-}" ]; then
+  work="$ATTNSCALE_SMOKE_WORK"
+  mkdir -p "$work"
+else
+  work="$(mktemp -d)"
+  trap 'rm -rf "$work"' EXIT
+fi
+report=("python3" "$root/scripts/gpu_smoke_report.py")
+steps="$work/steps.jsonl"  # one JSON object per finished step
+info="$work/info.json"     # the GPU and where the programs came from
 : >"$steps"
+: >"$log"
+echo '{}' >"$info"
 
-# finish STATUS EXIT_CODE [REASON]: writes gpu-smoke.json from the recorded steps and exits.
+# finish STATUS EXIT_CODE [REASON]: writes gpu-smoke.json and exits.
 finish() {
-  python3 - "$steps" "$json" "$1" "${3:-}" <<'EOF'
-import json, sys
-steps_file, out, status, reason = sys.argv[1:5]
-steps = [json.loads(line) for line in open(steps_file) if line.strip()]
-result = {"status": status, "steps": steps}
-if reason:
-    result["reason"] = reason
-json.dump(result, open(out, "w"), indent=2)
-EOF
+  "${report[@]}" finish "$steps" "$json" "$1" "${3:-}" "$info"
   echo "gpu-smoke: $1${3:+ ($3)}; results in $json"
   exit "$2"
 }
 
-# record NAME STATUS SECONDS DETAIL: appends one step.
-record() {
-  python3 -c 'import json,sys; print(json.dumps({"step": sys.argv[1], "status": sys.argv[2], "seconds": float(sys.argv[3]), "detail": sys.argv[4]}))' \
-    "$1" "$2" "$3" "$4" >>"$steps"
-  echo "gpu-smoke: $1: $2 (${3}s) $4"
+# set_info KEY VALUE: a top-level string of gpu-smoke.json.
+set_info() {
+  python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); d[sys.argv[2]]=sys.argv[3]; json.dump(d,open(sys.argv[1],"w"))' \
+    "$info" "$1" "$2"
 }
 
-# run_step NAME COMMAND...: runs a step, its output in RESULTS_DIR/NAME.log; returns its status.
+# run_step NAME LIMIT_S COMMAND...: runs COMMAND (a program or an exported function) for at most
+# LIMIT_S seconds, or what is left of the budget; its output goes to the log. A step's figures are
+# what it wrote to $work/NAME.json.
 failed=0
 run_step() {
-  local name="$1"
-  shift
-  local start=$SECONDS
-  if "$@" >"$results/$name.log" 2>&1; then
-    record "$name" pass $((SECONDS - start)) "$(tail -n 1 "$results/$name.log")"
-  else
-    record "$name" fail $((SECONDS - start)) "$(tail -n 5 "$results/$name.log")"
+  local name="$1" limit="$2"
+  shift 2
+  local left=$((deadline - SECONDS))
+  if [ "$left" -lt "$limit" ]; then limit=$left; fi
+  if [ "$limit" -lt 5 ]; then
+    "${report[@]}" step "$steps" "$name" not_run 0 "the time budget of $budget s is spent"
+    echo "gpu-smoke: $name: not run (the time budget of $budget s is spent)"
     failed=1
     return 1
   fi
+  local start=$SECONDS status code
+  echo "==== $name (at most ${limit} s): $*" >>"$log"
+  timeout -k 5 "$limit" bash -c '"$@"' "$name" "$@" >"$work/$name.log" 2>&1
+  code=$?
+  cat "$work/$name.log" >>"$log"
+  local detail
+  if [ "$code" -eq 0 ]; then
+    status=pass
+    detail="$(tail -n 1 "$work/$name.log")"
+  elif [ "$code" -eq 124 ] || [ "$code" -eq 137 ]; then
+    status=fail
+    detail="stopped after its limit of $limit s: $(tail -n 3 "$work/$name.log")"
+  else
+    status=fail
+    detail="exit $code: $(tail -n 5 "$work/$name.log")"
+  fi
+  "${report[@]}" step "$steps" "$name" "$status" $((SECONDS - start)) "$detail" "$work/$name.json"
+  echo "gpu-smoke: $name: $status ($((SECONDS - start)) s) ${detail##*$'\n'}"
+  [ "$status" = pass ] || failed=1
+  [ "$status" = pass ]
 }
 
 # ---- is there a GPU? ------------------------------------------------------------------------------
 if ! command -v nvidia-smi >/dev/null 2>&1; then
   finish no_gpu 77 "nvidia-smi not found: no NVIDIA driver on this machine"
 fi
-gpu_line="$(nvidia-smi --query-gpu=name,compute_cap --format=csv,noheader 2>/dev/null | head -n 1)"
+gpu_line="$(nvidia-smi --query-gpu=name,compute_cap,driver_version --format=csv,noheader 2>/dev/null | head -n 1)"
 if [ -z "$gpu_line" ]; then
   finish no_gpu 77 "nvidia-smi lists no GPU"
 fi
 arch="$(echo "$gpu_line" | awk -F', *' '{gsub(/\./, "", $2); print $2}')"
+set_info gpu "$gpu_line"
 echo "gpu-smoke: $gpu_line (sm_$arch)"
 
-# ---- build ------------------------------------------------------------------------------------------
-build="$root/build-gpu"
-configure_and_build() {
-  cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DATTNSCALE_CUDA=ON \
-    -DCMAKE_CUDA_ARCHITECTURES="$arch" &&
-    cmake --build "$build" -j "$(nproc)" --target attnscale_app test_gpu &&
-    { cmake --build "$build" -j "$(nproc)" --target bench_gpu_attention || true; }
+# ---- the programs: from the bundle, else built here ------------------------------------------------
+bundle_source="${ATTNSCALE_GPU_BUNDLE:-$root/gpu-bundle}"
+
+# unpack_bundle: the bundle's tree in $bundle (unpacked into the work folder from gpu-bundle.tar.xz).
+unpack_bundle() {
+  if [ -x "$bundle_source/bin/attnscale" ]; then
+    bundle="$(cd "$bundle_source" && pwd)"
+    return 0
+  fi
+  mkdir -p "$work/unpacked"
+  # xz may be missing where Python is not.
+  tar -C "$work/unpacked" -xJf "$bundle_source/gpu-bundle.tar.xz" 2>/dev/null ||
+    python3 -c 'import sys, tarfile; tarfile.open(sys.argv[1]).extractall(sys.argv[2])' \
+      "$bundle_source/gpu-bundle.tar.xz" "$work/unpacked" || return 1
+  bundle="$work/unpacked/gpu-bundle"
 }
-run_step build configure_and_build || finish fail 1 "build failed: see $results/build.log"
 
-# ---- the steps ------------------------------------------------------------------------------------------
-run_step gpu_tests ctest --test-dir "$build" -L gpu --output-on-failure
-
-op_check() {
-  python3 "$root/scripts/gpu_smoke_op_check.py" "$build/bin/attnscale" "$results/op_check"
+# find_cuda_libraries: the folders holding the CUDA libraries the bundle names (cuda-libs.txt), and
+# the driver's libcuda.so.1 where ld.so does not know it, in $work/setup.json and ATTNSCALE_CUDA_LIBS.
+# The Python wheels first (the set PyTorch uses here), then the usual CUDA folders, then anywhere.
+find_cuda_libraries() {
+  local names=() roots=() expression=() name found
+  mapfile -t names <"$bundle/cuda-libs.txt"
+  ldconfig -p 2>/dev/null | grep -q 'libcuda\.so\.1 ' || names+=(libcuda.so.1)
+  mapfile -t roots < <(python3 -c 'import site; print("\n".join(site.getsitepackages()))' 2>/dev/null)
+  roots+=(/usr/local/cuda/lib64 /usr/local/cuda/lib /usr/local/cuda/targets/x86_64-linux/lib
+          /usr/local/nvidia /usr/lib/x86_64-linux-gnu /usr/local/lib /opt)
+  for name in "${names[@]}"; do expression+=(-o -name "$name"); done
+  local existing=()
+  for r in "${roots[@]}"; do [ -d "$r" ] && existing+=("$r"); done
+  found="$(timeout 60 find "${existing[@]}" \( "${expression[@]:1}" \) 2>/dev/null)"
+  local missing=() dirs=() path
+  : >"$work/cuda-libs.found"
+  for name in "${names[@]}"; do
+    path="$(grep -m 1 "/$name\$" <<<"$found")"
+    if [ -z "$path" ]; then
+      path="$(timeout 60 find / -xdev -name "$name" -print -quit 2>/dev/null)"
+    fi
+    if [ -z "$path" ]; then
+      missing+=("$name")
+      continue
+    fi
+    printf '%s\t%s\n' "$name" "$path" >>"$work/cuda-libs.found"
+    dirs+=("$(dirname "$path")")
+  done
+  python3 - "$work/cuda-libs.found" "$work/setup.json" "${missing[@]}" <<'EOF'
+import json, sys
+found = dict(line.rstrip("\n").split("\t") for line in open(sys.argv[1]) if line.strip())
+json.dump({"cuda_libraries": found, "missing": sys.argv[3:]}, open(sys.argv[2], "w"), indent=2)
+EOF
+  if [ "${#missing[@]}" -gt 0 ]; then
+    echo "not found on this machine: ${missing[*]}"
+    return 1
+  fi
+  ATTNSCALE_CUDA_LIBS="$(printf '%s\n' "${dirs[@]}" | awk '!seen[$0]++' | paste -sd:)"
+  export ATTNSCALE_CUDA_LIBS
+  echo "CUDA libraries from: $ATTNSCALE_CUDA_LIBS"
 }
-run_step op_check op_check
 
+setup_start=$SECONDS
+if [ -e "$bundle_source/gpu-bundle.tar.xz" ] || [ -x "$bundle_source/bin/attnscale" ]; then
+  {
+    unpack_bundle && find_cuda_libraries && cp "$bundle/MANIFEST.json" "$work/manifest.json" &&
+      "$bundle/bin/attnscale" version
+  } >"$work/setup.log" 2>&1
+  code=$?
+  bin="$bundle/bin"
+  configs="$bundle/configs"
+  set_info programs "bundle $bundle_source (commit $(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["commit"])' "$work/manifest.json" 2>/dev/null))"
+else
+  # No bundle: build here (the project's dependencies must be installed).
+  build="$root/build-gpu"
+  {
+    cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DATTNSCALE_CUDA=ON \
+      -DATTNSCALE_CUDA_ARCHITECTURES="$arch" &&
+      cmake --build "$build" -j "$(nproc)" --target attnscale_app test_gpu test_comm bench_gpu_attention &&
+      "$build/bin/attnscale" version
+  } >"$work/setup.log" 2>&1
+  code=$?
+  bin="$build/bin"
+  configs="$root/configs"
+  set_info programs "built in $build"
+  deadline=$((SECONDS + budget))  # the budget counts from the built programs
+fi
+cat "$work/setup.log" >>"$log"
+if [ "$code" -ne 0 ]; then
+  "${report[@]}" step "$steps" setup fail $((SECONDS - setup_start)) "$(tail -n 5 "$work/setup.log")" "$work/setup.json"
+  finish fail 1 "setup failed: see gpu-smoke.log"
+fi
+"${report[@]}" step "$steps" setup pass $((SECONDS - setup_start)) "$(grep -E '^(cuBLAS|cuDNN|NCCL|GPUs)' "$work/setup.log" | paste -sd';')" "$work/setup.json"
+echo "gpu-smoke: setup: pass ($((SECONDS - setup_start)) s)"
+
+# ---- the steps ------------------------------------------------------------------------------------
+export bin configs work results root
+
+# report_gtest PROGRAM NAME [--all-must-run] [GTEST ARGS...]: a GoogleTest program, summarised.
+report_gtest() {
+  local program="$1" name="$2" must=()
+  shift 2
+  if [ "${1:-}" = "--all-must-run" ]; then must=(--all-must-run); shift; fi
+  "$bin/$program" --gtest_output="json:$work/$name.gtest.json" "$@"
+  local code=$?
+  echo "---- $program: summary"
+  python3 "$root/scripts/gpu_smoke_report.py" gtest "$work/$name.gtest.json" "$work/$name.json" "${must[@]}" &&
+    [ "$code" -eq 0 ]
+}
+
+# train_both: quickstart for 20 steps on each device; the losses compared.
 train_both() {
   local common=(train.steps=20 train.log_every=1 train.eval_every=0 checkpoint.every=0 logging.progress=off)
   for device in cpu cuda; do
-    rm -rf "$results/train_$device"
-    "$build/bin/attnscale" train "$root/configs/quickstart.yaml" "${common[@]}" run.device=$device \
-      run.dir="$results/train_$device" || return 1
+    rm -rf "$work/train_$device"
+    "$bin/attnscale" train "$configs/quickstart.yaml" "${common[@]}" run.device=$device \
+      run.dir="$work/train_$device" || return 1
   done
-  python3 - "$results/train_cpu/metrics.jsonl" "$results/train_cuda/metrics.jsonl" <<'EOF'
-import json, math, sys
-def losses(path):
-    return [r["loss"] for r in map(json.loads, open(path)) if r.get("loss") is not None][:20]
-cpu, gpu = losses(sys.argv[1]), losses(sys.argv[2])
-if len(cpu) < 20 or len(gpu) < 20:
-    sys.exit(f"expected 20 losses, got {len(cpu)} (cpu) and {len(gpu)} (cuda)")
-worst = max(abs(a - b) / max(abs(a), 1e-6) for a, b in zip(cpu, gpu))
-ok = all(math.isfinite(a) and math.isfinite(b) for a, b in zip(cpu, gpu)) and worst <= 2e-3
-print(f"20 losses: largest relative difference {worst:.2e} (limit 2e-3); cpu {cpu[0]:.4f}->{cpu[-1]:.4f}, "
-      f"cuda {gpu[0]:.4f}->{gpu[-1]:.4f}")
-sys.exit(0 if ok else 1)
-EOF
+  python3 "$root/scripts/gpu_smoke_report.py" losses "$work/train_cpu/metrics.jsonl" \
+    "$work/train_cuda/metrics.jsonl" "$work/train.json"
 }
-run_step train train_both
+export -f report_gtest train_both
 
-bench() {
-  [ -x "$build/bin/bench_gpu_attention" ] || {
-    echo "build-gpu/bin/bench_gpu_attention was not built (no GPU attention benchmark in this tree)"
-    return 1
-  }
-  "$build/bin/bench_gpu_attention" --json "$results/bench_gpu_attention.json"
-}
-run_step bench bench
+# op_check needs h5py and numpy: the first python3 that has them.
+op_check_python=""
+for candidate in python3 /usr/bin/python3; do
+  if "$candidate" -c 'import h5py, numpy' 2>/dev/null; then op_check_python="$candidate"; break; fi
+done
+
+run_step gpu_tests 80 report_gtest test_gpu gpu_tests --all-must-run
+cp "$work/gpu_tests.gtest.json" "$results/gpu_tests.json" 2>/dev/null
+run_step nccl 20 report_gtest test_comm nccl --all-must-run --gtest_filter='NcclCommunicator.*'
+if [ -n "$op_check_python" ]; then
+  run_step op_check 50 "$op_check_python" "$root/scripts/gpu_smoke_op_check.py" "$bin/attnscale" \
+    "$work/op_check" --json "$work/op_check.json"
+else
+  "${report[@]}" step "$steps" op_check fail 0 "no python3 with h5py and numpy here"
+  failed=1
+fi
+run_step train 75 train_both
+run_step bench 45 "$bin/bench_gpu_attention" --json "$work/bench.json"
+cp "$work/bench.json" "$results/bench_gpu_attention.json" 2>/dev/null
 
 if [ "$failed" -ne 0 ]; then finish fail 1 "a step failed"; fi
 finish pass 0

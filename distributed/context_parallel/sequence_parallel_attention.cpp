@@ -12,6 +12,7 @@
 #include "distributed/context_parallel/op_buffers.h"
 #include "base/logging.h"
 #include "framework/core/autograd/node.h"
+#include "framework/core/ops/op_helpers.h"
 #include "framework/core/ops/ops.h"
 
 namespace attnscale {
@@ -199,6 +200,14 @@ std::pair<Tensor, Tensor> sequence_parallel_attention_with_lse(const Tensor& q, 
 
 Tensor sequence_parallel_attention(const Tensor& q, const Tensor& k, const Tensor& v, const AttentionSpec& spec,
                                    const ContextParallelGroup& group, kernels::Normalizer normalizer) {
+  // bf16: every algorithm runs in float32 (K/V travel as float32; softmax statistics, lse and the
+  // ring's merges too); the output is rounded to bf16 once.
+  if (ops_detail::is_bf16(q))
+    return ops_detail::bf16_via_f32(
+        [&](const Tensor& qf, const Tensor& kf, const Tensor& vf) {
+          return sequence_parallel_attention(qf, kf, vf, spec, group, normalizer);
+        },
+        q, k, v);
   const ParallelAlgo algo = resolve_algo(group.algo, spec.mask, group.layout, normalizer);
   if (algo == ParallelAlgo::all_gather)
     return on_host_copies("all_gather", q, k, v, [&](const Tensor& hq, const Tensor& hk, const Tensor& hv) {

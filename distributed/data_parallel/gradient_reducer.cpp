@@ -14,8 +14,10 @@ CommDType comm_dtype(DType t) {
     case DType::f32: return CommDType::f32;
     case DType::f64: return CommDType::f64;
     case DType::i64: return CommDType::i64;
+    case DType::bf16: break;  // model.dtype bf16 reduces its float32 masters' gradients
   }
-  throw UsageError("[gradient_reducer] unsupported dtype");
+  throw UsageError(fmt::format("[gradient_reducer] cannot sum {} gradients: reduce them in float32",
+                               dtype_name(t)));
 }
 
 }  // namespace

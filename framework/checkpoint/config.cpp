@@ -13,15 +13,17 @@ namespace {
 namespace fs = std::filesystem;
 
 // Entries ending in '.' are whole sections. The eval_split keys choose the held-out split evaluation
-// reads (validation for selection, test once), not anything training saved.
+// reads (validation for selection, test once), and eval.* how `attnscale eval` decodes, not anything
+// training saved.
 constexpr std::string_view kFreeKeys[] = {"run.name",         "run.dir",           "train.resume",  "train.log_every",
                                           "train.eval_every", "train.eval_batches", "train.threads", "train.skip_nonfinite_steps", "parallel.",
                                           "checkpoint.",      "logging.",          "data.eval_split", "han.eval_split",
-                                          "memn2n.eval_split", "memn2n.show_attention"};
+                                          "memn2n.eval_split", "memn2n.show_attention", "eval."};
 // run.device and run.allow_tf32: the saved state means the same on either device and GEMM precision
 // (checkpoints are device-neutral HDF5), but the resumed run is then not bit-for-bit the one that
-// would have continued, so the change is said.
-constexpr std::string_view kWarnedKeys[] = {"train.steps", "optim.", "run.device", "run.allow_tf32"};
+// would have continued, so the change is said. model.dtype likewise: checkpoints hold float32
+// (master) weights in either precision.
+constexpr std::string_view kWarnedKeys[] = {"train.steps", "optim.", "run.device", "run.allow_tf32", "model.dtype"};
 constexpr std::string_view kStrictKeys[] = {"optim.name"};
 
 bool listed(std::string_view key, std::span<const std::string_view> list) {

@@ -30,6 +30,7 @@ namespace config {
 // Enumerated settings; the YAML spelling is the enumerator's name (enum_names.h).
 ATTNSCALE_CONFIG_ENUM(ModelType, transformer_lm, seq2seq, han, memn2n, temporal, encoder_decoder, captioner);
 ATTNSCALE_CONFIG_ENUM(RunDevice, cpu, cuda);
+ATTNSCALE_CONFIG_ENUM(ModelDType, fp32, bf16);
 // attention.mechanism: a name of the mechanism registry (framework/train/mechanisms/registry.h),
 // which owns the names; configs/mechanisms/<name>.yaml trains each. See "attention.mechanism" below.
 struct MechanismName {
@@ -102,7 +103,8 @@ ATTNSCALE_CONFIG_ENUM(TemporalOutput, label, sequence);
   KEY(double, dropout, 0.0, half_open(0, 1), "dropout probability")                                    \
   KEY(config::Norm, norm, config::Norm::layernorm, any_value, "normalisation layer")                  \
   KEY(double, rope_theta, 10000.0, greater_than(0), "base of the rotary position embedding frequencies") \
-  KEY(bool, tie_embeddings, true, any_value, "share the input embedding with the output projection")
+  KEY(bool, tie_embeddings, true, any_value, "share the input embedding with the output projection") \
+  KEY(config::ModelDType, dtype, config::ModelDType::fp32, any_value, "parameter and activation storage: fp32, or bf16 (transformer_lm on the CPU: ops compute in float32 on bfloat16 tensors, the optimizer updates float32 master weights, checkpoints hold the masters)")
 
 #define ATTNSCALE_ATTENTION_KEYS(KEY)                                                                  \
   KEY(config::MechanismName, mechanism, "multi_head", any_value, "attention mechanism (DESIGN.md section 4)") \
@@ -186,6 +188,14 @@ ATTNSCALE_CONFIG_ENUM(TemporalOutput, label, sequence);
   KEY(std::int64_t, threads, 0, at_least(0), "compute threads per rank; 0 = cores / ranks on the node") \
   KEY(std::int64_t, accum_steps, 1, at_least(1), "micro-batches accumulated per optimizer step")         \
   KEY(std::int64_t, skip_nonfinite_steps, 0, at_least(0), "steps with a NaN/Inf loss or gradient skipped (no update, on every rank alike) before the run stops; 0 = stop at the first")
+
+// model.type = seq2seq or encoder_decoder: how `attnscale eval` decodes the held-out set
+// (train.eval_batches batches) to score BLEU (framework/train/translation_eval.h).
+#define ATTNSCALE_EVAL_KEYS(KEY)                                                                       \
+  KEY(std::int64_t, beam_size, 1, at_least(1), "seq2seq and encoder_decoder: beam width of the decoding `attnscale eval` scores with BLEU; 1 = greedy") \
+  KEY(std::int64_t, max_len, 0, at_least(0), "tokens decoded at most per sentence, eos included; 0 = the task's longest target (its max_len + 1)") \
+  KEY(double, length_penalty, 0.0, at_least(0), "alpha: the beam's finished hypotheses are ranked by log P / length^alpha (length counting eos); 0 = by log P") \
+  KEY(std::string, hypotheses, "", any_value, "file `attnscale eval` writes the decoded hypotheses to, one a line in held-out order, with FILE.ref (references) and FILE.src (sources) beside it; empty = none")
 
 #define ATTNSCALE_PARALLEL_KEYS(KEY)                                                                   \
   KEY(std::int64_t, dp, 0, at_least(0), "data-parallel degree; 0 = the job's ranks / cp (as Megatron and torchrun do); a value given must make dp * cp equal the number of ranks") \
@@ -291,6 +301,7 @@ ATTNSCALE_CONFIG_ENUM(TemporalOutput, label, sequence);
   SECTION(CaptionerConfig, captioner, ATTNSCALE_CAPTIONER_KEYS, "the captioning decoder (model.type = captioner)") \
   SECTION(OptimConfig, optim, ATTNSCALE_OPTIM_KEYS, "optimizer and learning-rate schedule")            \
   SECTION(TrainConfig, train, ATTNSCALE_TRAIN_KEYS, "the training loop")                               \
+  SECTION(EvalConfig, eval, ATTNSCALE_EVAL_KEYS, "decoding and BLEU in `attnscale eval` (seq2seq, encoder_decoder)") \
   SECTION(ParallelConfig, parallel, ATTNSCALE_PARALLEL_KEYS, "how the ranks are arranged")             \
   SECTION(CheckpointConfig, checkpoint, ATTNSCALE_CHECKPOINT_KEYS, "checkpoints")                      \
   SECTION(LoggingConfig, logging, ATTNSCALE_LOGGING_KEYS, "logs, progress and metrics")

@@ -57,6 +57,16 @@ void validate_device(const Config& cfg) {
     fail_rule(cfg, {"run.device", "model.type"},
               fmt::format("model.type = {} runs on the CPU only (run.device = cuda applies to transformer_lm and han)",
                           config::to_string(cfg.model.type)));
+  // bf16 tensors have CPU kernels only (docs/ARCHITECTURE.md "Precision"); the TransformerLM is the
+  // model whose bf16 training is tested against float32.
+  if (cfg.model.dtype == config::ModelDType::bf16 && cfg.run.device == config::RunDevice::cuda)
+    fail_rule(cfg, {"model.dtype", "run.device"},
+              "bf16 runs on the CPU only in this build (no bfloat16 CUDA kernels yet): use run.device = cpu, or "
+              "model.dtype = fp32 on the GPU");
+  if (cfg.model.dtype == config::ModelDType::bf16 && cfg.model.type != config::ModelType::transformer_lm)
+    fail_rule(cfg, {"model.dtype", "model.type"},
+              fmt::format("bf16 is built for model.type = transformer_lm, not {}: use model.dtype = fp32",
+                          config::to_string(cfg.model.type)));
 }
 
 void validate_data(const Config& cfg) {
@@ -86,11 +96,12 @@ void validate_attention(const Config& cfg) {
                           "transformer_lm and encoder_decoder do); remove the key",
                           config::to_string(cfg.attention.normalizer), config::to_string(cfg.model.type)));
   // cuDNN's fused attention takes bf16/fp16 only (kernels/attention_kernel.h), and this build's models
-  // train in fp32 (model.dtype is not built yet): cudnn could never run.
+  // train on the GPU in fp32 only (model.dtype bf16 is CPU-only): cudnn could never run.
   if (cfg.attention.kernel == kernels::AttentionKernel::cudnn)
     fail_rule(cfg, {"attention.kernel"},
-              "cudnn needs bfloat16 or float16 activations (cuDNN's fused attention takes nothing else), and the "
-              "models of this build train in float32 only (model.dtype = bf16 is not built yet): use auto or own");
+              "cudnn needs bfloat16 or float16 activations on a GPU (cuDNN's fused attention takes nothing else), "
+              "and the models of this build train on GPUs in float32 only (model.dtype = bf16 runs on the CPU): use "
+              "auto or own");
 }
 
 // halo, sparse_fetch and auto run the TransformerLM's attention by what its mask needs
@@ -208,6 +219,23 @@ void validate_optim(const Config& cfg) {
               "Nesterov momentum needs optim.name = sgd and optim.momentum > 0");
 }
 
+// Only the translation models decode; eval.* set for another model would silently do nothing.
+void validate_eval(const Config& cfg) {
+  const bool decodes = cfg.model.type == config::ModelType::seq2seq || cfg.model.type == config::ModelType::encoder_decoder;
+  const EvalConfig defaults;
+  for (const auto& [key, changed] : {std::pair<std::string_view, bool>{"eval.beam_size", cfg.eval.beam_size != defaults.beam_size},
+                                     {"eval.max_len", cfg.eval.max_len != defaults.max_len},
+                                     {"eval.length_penalty", cfg.eval.length_penalty != defaults.length_penalty},
+                                     {"eval.hypotheses", cfg.eval.hypotheses != defaults.hypotheses}})
+    if (changed && !decodes)
+      fail_rule(cfg, {key, "model.type"},
+                fmt::format("model.type = {} does not decode (seq2seq and encoder_decoder do); remove the key",
+                            config::to_string(cfg.model.type)));
+  if (cfg.model.type == config::ModelType::encoder_decoder && cfg.eval.max_len > cfg.model.max_seq_len)
+    fail_rule(cfg, {"eval.max_len", "model.max_seq_len"},
+              fmt::format("{} exceeds model.max_seq_len = {}", cfg.eval.max_len, cfg.model.max_seq_len));
+}
+
 }  // namespace
 
 void config::fail_rule(const Config& cfg, std::initializer_list<std::string_view> keys, std::string_view problem) {
@@ -229,6 +257,7 @@ void validate(const Config& cfg) {
   validate_attention(cfg);
   validate_parallel(cfg);
   validate_optim(cfg);
+  validate_eval(cfg);
 }
 
 void validate_world_size(const Config& cfg, int world_size) {

@@ -54,8 +54,8 @@ void write_pair_corpus(const std::filesystem::path& path, const PairCorpus& corp
 // Reads a pair corpus a batch at a time. Opening checks the layout (every offset, length and split
 // id) and loads both subword models; token ids are checked against the vocabulary as they are
 // read. DataError naming the file, the dataset and the index of the first inconsistency.
-// Memory: the offsets (16 bytes a pair and side) plus HDF5's chunk cache, at most
-// kChunkCacheBytes per token dataset.
+// Memory: the offsets of the ids, texts and references (40 bytes a pair) plus HDF5's chunk
+// cache, at most kChunkCacheBytes per dataset read a batch at a time.
 class PairStore {
  public:
   static constexpr size_t kChunkCacheBytes = size_t{16} << 20;

@@ -47,8 +47,9 @@ hid_t file_type_of(DType dtype) {
     case DType::f32: return H5T_IEEE_F32LE;
     case DType::f64: return H5T_IEEE_F64LE;
     case DType::i64: return H5T_STD_I64LE;
+    case DType::bf16: break;  // HDF5 has no bfloat16 type; checkpoints keep float32 masters
   }
-  throw Error("[hdf5] unknown dtype");
+  throw Error(fmt::format("[hdf5] {} tensors are not stored: convert them to float32", dtype_name(dtype)));
 }
 
 hid_t memory_type_of(DType dtype) {
@@ -56,8 +57,9 @@ hid_t memory_type_of(DType dtype) {
     case DType::f32: return H5T_NATIVE_FLOAT;
     case DType::f64: return H5T_NATIVE_DOUBLE;
     case DType::i64: return H5T_NATIVE_INT64;
+    case DType::bf16: break;
   }
-  throw Error("[hdf5] unknown dtype");
+  throw Error(fmt::format("[hdf5] {} tensors are not stored: convert them to float32", dtype_name(dtype)));
 }
 
 // About 1 MiB a chunk: halve the outer dimensions first, so a chunk is a run of whole rows.

@@ -142,4 +142,54 @@ Tensor EncoderDecoderTransformer::greedy(const Tensor& source, std::span<const i
   return Tensor::from(out, {b, steps});
 }
 
+// The encoder output, source mask and prefix of the live hypotheses, one row each.
+class EncoderDecoderTransformer::Decoding : public StepDecoder {
+ public:
+  Decoding(const EncoderDecoderTransformer& model, const Tensor& source, std::span<const int32_t> source_valid)
+      : model_(model),
+        source_len_(source.shape()[1]),
+        memory_(model.encode(source, source_valid, unused_)),
+        valid_(source_valid.begin(), source_valid.end()),
+        prefixes_(static_cast<size_t>(source.shape()[0])) {}
+
+  std::vector<double> next_log_probs(std::span<const int64_t> previous) override {
+    const int64_t rows = static_cast<int64_t>(previous.size()), length = step_ + 1;
+    std::vector<int64_t> tokens;
+    for (int64_t row = 0; row < rows; ++row) {
+      prefixes_[row].push_back(previous[row]);
+      tokens.insert(tokens.end(), prefixes_[row].begin(), prefixes_[row].end());
+    }
+    const Tensor logits = model_.decode(Tensor::from(tokens, {rows, length}), memory_, valid_, unused_);
+    const Tensor last = narrow(logits, 1, step_++, 1).to(DType::f64);
+    return log_softmax_rows(last.to_vector<double>(), model_.options_.vocab_size);
+  }
+
+  void keep(std::span<const int64_t> rows) override {
+    memory_ = index_select(memory_, 0,
+                           Tensor::from(std::vector<int64_t>(rows.begin(), rows.end()), {static_cast<int64_t>(rows.size())}));
+    std::vector<int32_t> valid;
+    std::vector<std::vector<int64_t>> prefixes;
+    for (const int64_t row : rows) {
+      if (!valid_.empty()) valid.insert(valid.end(), valid_.begin() + row * source_len_, valid_.begin() + (row + 1) * source_len_);
+      prefixes.push_back(prefixes_[row]);
+    }
+    valid_ = std::move(valid), prefixes_ = std::move(prefixes);
+  }
+
+ private:
+  autograd::NoGradGuard no_grad_;
+  Generator unused_{0};  // dropout draws nothing in evaluation mode
+  const EncoderDecoderTransformer& model_;
+  int64_t source_len_;
+  Tensor memory_;
+  std::vector<int32_t> valid_;  // [rows * source_len_], or empty: no padding
+  std::vector<std::vector<int64_t>> prefixes_;
+  int64_t step_ = 0;
+};
+
+std::unique_ptr<StepDecoder> EncoderDecoderTransformer::start_decoding(const Tensor& source,
+                                                                       std::span<const int32_t> source_valid) const {
+  return std::make_unique<Decoding>(*this, source, source_valid);
+}
+
 }  // namespace attnscale::models

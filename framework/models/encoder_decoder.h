@@ -16,6 +16,7 @@
 
 #include "framework/attention/cross_attention.h"
 #include "framework/attention/multi_head.h"
+#include "framework/models/beam_search.h"
 #include "framework/nn/layers.h"
 
 namespace attnscale::models {
@@ -79,9 +80,14 @@ class EncoderDecoderTransformer : public nn::Module {
   // Greedy decoding from `bos` for `steps` tokens (no gradient; call in evaluation mode): int64 [B, steps].
   Tensor greedy(const Tensor& source, std::span<const int32_t> source_valid, int64_t bos, int64_t steps) const;
 
+  // The decoder beam_search drives over the encoded source (no gradients while it lives; call in
+  // evaluation mode). Each step runs the decoder over every live prefix again, as greedy() does.
+  std::unique_ptr<StepDecoder> start_decoding(const Tensor& source, std::span<const int32_t> source_valid) const;
+
   const EncoderDecoderOptions& options() const { return options_; }
 
  private:
+  class Decoding;
   Tensor embed(const Tensor& ids) const;
 
   EncoderDecoderOptions options_;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <string>
+#include <tuple>
 
 #include "framework/core/autograd/node.h"
 #include "framework/core/ops/indexing.h"
@@ -122,6 +123,45 @@ Tensor Seq2Seq::greedy_decode(const Tensor& source, const Tensor& source_lengths
     predicted.push_back(previous);
   }
   return stack(predicted, 1);
+}
+
+// The decoder state and source memory of the live hypotheses, one row each.
+class Seq2Seq::Decoding : public StepDecoder {
+ public:
+  Decoding(const Seq2Seq& model, const Tensor& source, const Tensor& source_lengths, Generator& gen)
+      : model_(model), gen_(gen) {
+    std::tie(memory_, state_) = model.encode(source, source_lengths, gen);
+  }
+
+  std::vector<double> next_log_probs(std::span<const int64_t> previous) override {
+    const Tensor tokens = Tensor::from(std::vector<int64_t>(previous.begin(), previous.end()),
+                                       {static_cast<int64_t>(previous.size())});
+    const Tensor h = model_.decode_step(model_.target_embed_->forward(tokens), state_, memory_, step_++, gen_).first;
+    const Tensor logits = model_.output_->forward(h);
+    return log_softmax_rows(logits.to(DType::f64).to_vector<double>(), logits.shape()[1]);
+  }
+
+  void keep(std::span<const int64_t> rows) override {
+    const Tensor index = Tensor::from(std::vector<int64_t>(rows.begin(), rows.end()), {static_cast<int64_t>(rows.size())});
+    const auto pick = [&](Tensor& t) {
+      if (t.defined()) t = index_select(t, 0, index);
+    };
+    for (Tensor* t : {&memory_.states, &memory_.keys, &memory_.padding, &memory_.lengths, &state_.attentional}) pick(*t);
+    for (Tensor& hidden : state_.hidden) pick(hidden);
+  }
+
+ private:
+  autograd::NoGradGuard no_grad_;
+  const Seq2Seq& model_;
+  Generator& gen_;
+  attention::SourceMemory memory_;
+  DecoderState state_;
+  int64_t step_ = 0;
+};
+
+std::unique_ptr<StepDecoder> Seq2Seq::start_decoding(const Tensor& source, const Tensor& source_lengths,
+                                                     Generator& gen) const {
+  return std::make_unique<Decoding>(*this, source, source_lengths, gen);
 }
 
 Tensor Seq2Seq::auxiliary_loss(const Seq2SeqOutput& output, const Tensor& rewards, const Tensor& target_mask) {

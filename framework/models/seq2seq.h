@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "framework/attention/source_attention.h"
+#include "framework/models/beam_search.h"
 #include "framework/nn/gru.h"
 #include "framework/nn/layers.h"
 
@@ -60,6 +61,10 @@ class Seq2Seq : public nn::Module {
   // hold whatever was predicted; callers stop at eos). Runs without gradients in the current mode.
   Tensor greedy_decode(const Tensor& source, const Tensor& source_lengths, int64_t steps, Generator& gen) const;
 
+  // The decoder beam_search drives over the encoded source (no gradients while it lives; call in
+  // evaluation mode). Holds references to this model and `gen`.
+  std::unique_ptr<StepDecoder> start_decoding(const Tensor& source, const Tensor& source_lengths, Generator& gen) const;
+
   // The mechanism's extra training loss (hard attention's REINFORCE surrogate), or undefined.
   Tensor auxiliary_loss(const Seq2SeqOutput& output, const Tensor& rewards, const Tensor& target_mask);
 
@@ -68,6 +73,7 @@ class Seq2Seq : public nn::Module {
   bool bahdanau_wiring() const { return options_.bahdanau_wiring; }
 
  private:
+  class Decoding;
   struct DecoderState {
     std::vector<Tensor> hidden;  // per layer [B, H]
     Tensor attentional;          // h~_{t-1} [B, H] (Luong input feeding)

@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "framework/core/autograd/node.h"
+#include "framework/core/ops/op_helpers.h"
 #include "kernels/rope.h"
 
 #if ATTNSCALE_HAVE_CUDA
@@ -62,6 +63,8 @@ Tensor rotate_on_cuda(const Tensor& x, const Tensor& positions, double theta, bo
 }  // namespace
 
 Tensor apply_rope(const Tensor& x, const Tensor& positions, double theta) {
+  if (ops_detail::is_bf16(x))
+    return ops_detail::bf16_via_f32([&](const Tensor& xf) { return apply_rope(xf, positions, theta); }, x);
   ATTNSCALE_CHECK(x.dim() >= 2 && x.shape().back() % 2 == 0, "rope", "input {} needs an even last axis",
                   shape_str(x.shape()));
   const int64_t n = x.shape()[x.dim() - 2], d = x.shape().back(), half = d / 2;

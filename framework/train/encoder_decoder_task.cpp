@@ -87,6 +87,7 @@ data::TranslationSpec translation_spec(const Config& cfg, std::int64_t dp_size) 
 
 EncoderDecoderTask::EncoderDecoderTask(const Config& cfg, ParallelContext parallel)
     : parallel_(parallel),
+      max_len_(cfg.encoder_decoder.max_len),
       pairs_(open_pair_data(cfg, parallel)),
       dropout_gen_(rank_stream_seed(static_cast<uint64_t>(cfg.run.seed) + 2, parallel)) {
   models::EncoderDecoderOptions options = encoder_decoder_options(cfg);
@@ -131,6 +132,21 @@ BatchResult EncoderDecoderTask::eval_batch(int64_t index) {
   score_tokens(model_->greedy(batch.source, batch.source_valid, data::TranslationTokens::bos, steps), batch.targets,
                not_ignored, r);
   return r;
+}
+
+std::vector<DecodedSentence> EncoderDecoderTask::decode_batch(int64_t index, models::BeamOptions options) {
+  using T = data::TranslationTokens;
+  model_->eval();
+  const data::TranslationBatch batch = eval_data(index);
+  options.bos = T::bos, options.eos = T::eos;  // a pair corpus's subword ids agree (subword.h)
+  const auto decoder = model_->start_decoding(batch.source, batch.source_valid);
+  const auto hypotheses = models::beam_search(*decoder, batch.source.shape()[0], options);
+  if (pairs_) return decoded_pair_sentences(*pairs_, pairs_->eval_pairs(index), hypotheses);
+  return decoded_id_sentences(batch.source, T::pad, batch.targets, T::eos, hypotheses);
+}
+
+int64_t EncoderDecoderTask::decoding_batches(int64_t eval_batches) const {
+  return pairs_ ? pairs_->eval_batches_per_pass() : eval_batches;
 }
 
 }  // namespace attnscale::train

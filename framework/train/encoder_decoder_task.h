@@ -16,10 +16,11 @@
 #include "framework/train/pair_data.h"
 #include "framework/train/parallel_context.h"
 #include "framework/train/task.h"
+#include "framework/train/translation_eval.h"
 
 namespace attnscale::train {
 
-class EncoderDecoderTask : public TrainTask {
+class EncoderDecoderTask : public TrainTask, public DecodingTask {
  public:
   explicit EncoderDecoderTask(const Config& cfg, ParallelContext parallel = {});
 
@@ -32,6 +33,10 @@ class EncoderDecoderTask : public TrainTask {
   std::vector<NamedGenerator> generators() override { return {{"dropout", &dropout_gen_}}; }
   // The pair corpus of data.path (null on the synthetic task): its subword models decode ids.
   const PairData* pair_data() const { return pairs_.get(); }
+  DecodingTask* decoding() override { return this; }
+  std::vector<DecodedSentence> decode_batch(int64_t index, models::BeamOptions options) override;
+  int64_t max_target_len() const override { return max_len_ + 1; }
+  int64_t decoding_batches(int64_t eval_batches) const override;
 
  private:
   // This rank's share of training batch `index` / held-out batch `index`, from either source.
@@ -39,6 +44,7 @@ class EncoderDecoderTask : public TrainTask {
   data::TranslationBatch eval_data(int64_t index) const;
 
   ParallelContext parallel_;
+  int64_t max_len_;  // encoder_decoder.max_len: the longest source and target
   std::unique_ptr<PairData> pairs_;            // data.path set
   std::optional<data::TranslationTask> task_;  // data.path empty
   std::unique_ptr<models::EncoderDecoderTransformer> model_;

@@ -122,6 +122,7 @@ PredictionScore score_predictions(const Tensor& predicted, const Tensor& target_
 Seq2SeqTask::Seq2SeqTask(const Config& cfg, ParallelContext parallel)
     : parallel_(parallel),
       eval_batches_(cfg.train.eval_batches),
+      max_len_(cfg.seq2seq.max_len),
       pairs_(open_pair_data(cfg, parallel)),
       sample_gen_(rank_stream_seed(static_cast<uint64_t>(cfg.run.seed) + 2, parallel)) {
   models::Seq2SeqOptions options = seq2seq_options(cfg);
@@ -228,6 +229,20 @@ BatchResult Seq2SeqTask::eval_batch(int64_t index) {
              all.token_accuracy(), all.exact_accuracy(), all.exact_sequences, all.sequences);
   }
   return r;
+}
+
+std::vector<DecodedSentence> Seq2SeqTask::decode_batch(int64_t index, models::BeamOptions options) {
+  const data::TransductionBatch batch = eval_data(index);
+  model_->eval();
+  options.bos = data::kBosId, options.eos = data::kEosId;  // a pair corpus's subword ids agree (subword.h)
+  const auto decoder = model_->start_decoding(batch.source, batch.source_lengths, sample_gen_);
+  const auto hypotheses = models::beam_search(*decoder, batch.source.shape()[0], options);
+  if (pairs_) return decoded_pair_sentences(*pairs_, pairs_->eval_pairs(index), hypotheses);
+  return decoded_id_sentences(batch.source, data::kPadId, batch.target_outputs, data::kEosId, hypotheses);
+}
+
+int64_t Seq2SeqTask::decoding_batches(int64_t eval_batches) const {
+  return pairs_ ? pairs_->eval_batches_per_pass() : eval_batches;
 }
 
 }  // namespace attnscale::train

@@ -20,6 +20,7 @@
 #include "framework/train/pair_data.h"
 #include "framework/train/parallel_context.h"
 #include "framework/train/task.h"
+#include "framework/train/translation_eval.h"
 
 namespace attnscale::train {
 
@@ -37,7 +38,7 @@ struct PredictionScore {
 // predicted int64 [B, >= T] against target_outputs int64 [B, T] (kIgnoreIndex where unscored).
 PredictionScore score_predictions(const Tensor& predicted, const Tensor& target_outputs);
 
-class Seq2SeqTask : public TrainTask {
+class Seq2SeqTask : public TrainTask, public DecodingTask {
  public:
   explicit Seq2SeqTask(const Config& cfg, ParallelContext parallel = {});
 
@@ -49,6 +50,10 @@ class Seq2SeqTask : public TrainTask {
   BatchResult eval_batch(int64_t index) override;
   double chance_accuracy() const override { return pairs_ ? pairs_->chance_accuracy() : task_->chance_accuracy(); }
   std::vector<NamedGenerator> generators() override { return {{"sample", &sample_gen_}}; }
+  DecodingTask* decoding() override { return this; }
+  std::vector<DecodedSentence> decode_batch(int64_t index, models::BeamOptions options) override;
+  int64_t max_target_len() const override { return max_len_ + 1; }
+  int64_t decoding_batches(int64_t eval_batches) const override;
 
   // Greedy decoding of this rank's share of held-out batch `index` in evaluation mode.
   PredictionScore greedy_score(int64_t index);
@@ -67,6 +72,7 @@ class Seq2SeqTask : public TrainTask {
 
   ParallelContext parallel_;
   int64_t eval_batches_;
+  int64_t max_len_;  // seq2seq.max_len: the longest source and target
   std::unique_ptr<PairData> pairs_;              // data.path set
   std::optional<data::TransductionTask> task_;  // data.path empty
   std::unique_ptr<models::Seq2Seq> model_;

@@ -12,6 +12,8 @@
 
 namespace attnscale::train {
 
+class DecodingTask;  // translation_eval.h
+
 // A loss that is this rank's share of a mean over `count` items (tokens, answers, documents) of
 // every rank: summing the shares over ranks gives the mean.
 struct LossShare {
@@ -52,6 +54,8 @@ class TrainTask {
   // Every random stream train_batch draws from (empty when it draws none). Checkpoints restore
   // exactly these: a stream left out would make a resumed run differ from an uninterrupted one.
   virtual std::vector<NamedGenerator> generators() = 0;
+  // The task's decoding of its held-out set for BLEU (seq2seq and encoder_decoder), else null.
+  virtual DecodingTask* decoding() { return nullptr; }
 };
 
 }  // namespace attnscale::train

@@ -92,7 +92,9 @@ std::optional<TrainPosition> TrainCheckpoints::resume(TrainTask& task, Optimizer
   group_.run_agreed([&] {
     const CheckpointReader reader(chosen, Verify::sizes);  // rank 0 checked the hashes above
     const fs::path model_file = reader.dir() / kModelFile;
-    load_named_tensors(task.model().named_parameters(), reader.read_group(kParamsGroup), "parameter", model_file);
+    // The optimizer's parameters: the model's own, or their float32 masters under model.dtype bf16
+    // (the trainer then rounds them into the model).
+    load_named_tensors(optimizer.params(), reader.read_group(kParamsGroup), "parameter", model_file);
     load_named_tensors(task.model().named_buffers(), reader.read_group(kBuffersGroup), "buffer", model_file);
     if (reader.manifest().optimizer != optimizer.name())
       throw CheckpointError(fmt::format("[checkpoint] {}: saved with optimizer {}, this run uses {}", model_file.string(),
@@ -121,7 +123,7 @@ std::optional<TrainPosition> TrainCheckpoints::resume(TrainTask& task, Optimizer
 void TrainCheckpoints::save(const TrainPosition& position, TrainTask& task, const Optimizer& optimizer) {
   Content content;
   content.step = position.step;
-  content.parameters = task.model().named_parameters();
+  content.parameters = optimizer.params();  // float32 masters under model.dtype bf16
   content.buffers = task.model().named_buffers();
   content.optimizer_state = optimizer.state();
   content.optimizer = optimizer.name();

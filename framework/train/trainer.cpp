@@ -35,6 +35,10 @@ std::unique_ptr<Optimizer> make_optimizer(const OptimConfig& o, std::vector<Name
   throw UsageError("[optim] unknown optimizer");
 }
 
+DType model_dtype(const ModelConfig& model) {
+  return model.dtype == config::ModelDType::bf16 ? DType::bf16 : DType::f32;
+}
+
 LrScheduleOptions schedule_options(const Config& cfg) {
   LrScheduleOptions s;
   s.base_lr = cfg.optim.lr;
@@ -50,7 +54,8 @@ Trainer::Trainer(const Config& cfg, TrainTask& task, const RunDir* run_dir, int 
       task_(task),
       run_dir_(run_dir),
       rank_(rank),
-      optimizer_(make_optimizer(cfg.optim, task.model().named_parameters())),
+      precision_(task.model().named_parameters(), model_dtype(cfg.model)),
+      optimizer_(make_optimizer(cfg.optim, precision_.masters())),
       schedule_(schedule_options(cfg)),
       world_(world) {
   if (world_ && world_->size() > 1) reducer_ = std::make_unique<GradientReducer>(optimizer_->params(), *world_);
@@ -151,6 +156,7 @@ double Trainer::accumulate_micro_batches(int64_t& cursor, int64_t& correct, int6
     if (micro == 0) by_count = r.loss_count > 0;
     const double weight = by_count ? static_cast<double>(std::max<int64_t>(r.loss_count, 0)) : 1.0;
     mul(r.loss, weight).backward();
+    precision_.collect_gradients();
     losses.push_back(r.loss.item());
     weights.push_back(weight);
     correct += r.correct, scored += r.scored, tokens += r.tokens;
@@ -174,7 +180,10 @@ TrainSummary Trainer::run() {
   TrainPosition position;  // after `step` steps; the cursor is the next training batch
   label_step(world_, "resume");
   if (checkpoints_)
-    if (const auto resumed = checkpoints_->resume(task_, *optimizer_)) position = *resumed;
+    if (const auto resumed = checkpoints_->resume(task_, *optimizer_)) {
+      position = *resumed;
+      precision_.refresh_model();
+    }
   std::optional<MetricsWriter> metrics;
   if (run_dir_ && rank_ == 0 && cfg_.logging.metrics)
     metrics.emplace(run_dir_->metrics_file, position.step > 0 ? position.step + 1 : 0);
@@ -196,6 +205,7 @@ TrainSummary Trainer::run() {
     if (accum == 1) {
       const BatchResult r = task_.train_batch(position.data_cursor++);
       r.loss.backward();
+      precision_.collect_gradients();
       loss = r.loss.item();
       correct = r.correct, scored = r.scored, tokens = r.tokens;
     } else {
@@ -225,6 +235,7 @@ TrainSummary Trainer::run() {
     } else {
       optimizer_->set_lr(lr);
       optimizer_->step();
+      precision_.refresh_model();
     }
     optimizer_->zero_grad();
 

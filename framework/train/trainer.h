@@ -18,6 +18,7 @@
 #include "framework/config/config.h"
 #include "framework/io/run_dir.h"
 #include "framework/optim/lr_schedule.h"
+#include "framework/optim/mixed_precision.h"
 #include "framework/optim/optimizer.h"
 #include "framework/train/task.h"
 #include "framework/train/train_checkpoint.h"
@@ -49,6 +50,8 @@ class NonFiniteStep : public RuntimeFailure {
 
 std::unique_ptr<Optimizer> make_optimizer(const OptimConfig& optim, std::vector<NamedTensor> params);
 LrScheduleOptions schedule_options(const Config& cfg);
+// model.dtype as a tensor dtype (f32 or bf16).
+DType model_dtype(const ModelConfig& model);
 
 class Trainer {
  public:
@@ -77,6 +80,7 @@ class Trainer {
   TrainTask& task_;
   const RunDir* run_dir_;
   int rank_;
+  MixedPrecision precision_;  // model.dtype: the optimizer updates its masters
   std::unique_ptr<Optimizer> optimizer_;
   LrSchedule schedule_;
   Communicator* world_;

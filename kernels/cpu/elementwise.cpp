@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "kernels/bf16.h"
 #include "kernels/cpu/strided_rows.h"
 #include "kernels/cpu/transpose_copy.h"
 #include "kernels/cpu/vec_math.h"
@@ -147,6 +148,7 @@ template void binary<int64_t>(BinaryOp, int, const int64_t*, const int64_t*, con
 template void strided_copy<float>(int, const int64_t*, const float*, const int64_t*, float*);
 template void strided_copy<double>(int, const int64_t*, const double*, const int64_t*, double*);
 template void strided_copy<int64_t>(int, const int64_t*, const int64_t*, const int64_t*, int64_t*);
+template void strided_copy<bf16>(int, const int64_t*, const bf16*, const int64_t*, bf16*);
 template void strided_accumulate<int64_t>(int, const int64_t*, const int64_t*, int64_t*, const int64_t*);
 
 }  // namespace attnscale::kernels

@@ -350,6 +350,32 @@ TEST_F(PrepareBabi, WritesTheSetAndReportsIt) {
   EXPECT_EQ(set.stories, data::generate_babi_dataset({BabiTask::three_facts, 1000, 1000, 0.1, 5}).stories);
 }
 
+// configs/papers/memn2n_babi_task{1,2,3}.yaml as committed, on a small set of their own task: a few
+// steps of training and the test split once, as experiments/memn2n_babi/README.md runs them.
+TEST_F(PrepareBabi, CommittedConfigsTrainAndEvaluateOnTheTestSplit) {
+  testing::TempDir dir;
+  for (const std::string task : {"1", "2", "3"}) {
+    const std::string file = (dir / ("task" + task + ".h5")).string();
+    ASSERT_EQ(testing::run_attnscale({"prepare", "babi", "--task", task, "--output", file, "--train-questions", "120",
+                                      "--test-questions", "40"})
+                  .exit_code,
+              0);
+    const std::string config = (testing::source_dir / ("configs/papers/memn2n_babi_task" + task + ".yaml")).string();
+    const std::vector<std::string> shortened = {"data.path=" + file, "train.steps=3", "train.eval_every=3",
+                                                "train.eval_batches=1", "checkpoint.every=3", "train.threads=1",
+                                                "run.dir=" + (dir / task).string(), "logging.progress=off"};
+    std::vector<std::string> train = {"train", config};
+    train.insert(train.end(), shortened.begin(), shortened.end());
+    const testing::ProgramResult trained = testing::run_attnscale(train);
+    ASSERT_EQ(trained.exit_code, 0) << task << ": " << trained.out << trained.err;
+    std::vector<std::string> eval = {"eval", config, "train.resume=auto", "memn2n.eval_split=test"};
+    eval.insert(eval.end(), shortened.begin(), shortened.end());
+    const testing::ProgramResult evaluated = testing::run_attnscale(eval);
+    ASSERT_EQ(evaluated.exit_code, 0) << task << ": " << evaluated.out << evaluated.err;
+    EXPECT_NE(evaluated.out.find("\"eval_accuracy\""), std::string::npos) << task << ": " << evaluated.out;
+  }
+}
+
 TEST_F(PrepareBabi, BadOptionsAreUsageErrors) {
   testing::TempDir dir;
   const auto out = (dir / "b.h5").string();

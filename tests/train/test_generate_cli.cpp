@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "tests/config/test_support.h"
@@ -19,11 +20,10 @@ std::vector<std::string> with(std::vector<std::string> args, const std::vector<s
   return args;
 }
 
-TEST(GenerateProgram, TrainsOnCharactersThenDecodesWithAndWithoutTheCache) {
-  ASSERT_TRUE(std::filesystem::exists(program)) << "build the program first: ninja -C build attnscale_app";
-  TempDir dir;
+// A character corpus (`prepare docs --unit char`) of `chapters` short chapters in dir/chars.h5.
+std::string prepare_char_corpus(const TempDir& dir, int chapters) {
   std::string csv = "text,label\n";
-  for (int i = 0; i < 30; ++i)
+  for (int i = 0; i < chapters; ++i)
     csv += "\"It is a truth universally acknowledged, that a single man in possession of a good fortune, must be in "
            "want of a wife. Chapter " + std::to_string(i) + ".\",pp\n";
   write_file(dir / "chapters.csv", csv);
@@ -31,7 +31,14 @@ TEST(GenerateProgram, TrainsOnCharactersThenDecodesWithAndWithoutTheCache) {
   const ProgramResult prepared = run_attnscale({"prepare", "docs", "--input", (dir / "chapters.csv").string(), "--unit",
                                                 "char", "--vocab-size", "0", "--seed", "3", "--split", "0.8,0.1,0.1",
                                                 "--output", corpus});
-  ASSERT_EQ(prepared.exit_code, 0) << prepared.err;
+  EXPECT_EQ(prepared.exit_code, 0) << prepared.err;
+  return corpus;
+}
+
+TEST(GenerateProgram, TrainsOnCharactersThenDecodesWithAndWithoutTheCache) {
+  ASSERT_TRUE(std::filesystem::exists(program)) << "build the program first: ninja -C build attnscale_app";
+  TempDir dir;
+  const std::string corpus = prepare_char_corpus(dir, 30);
   const std::string config = (source_dir / "configs/quickstart.yaml").string();
   const std::vector<std::string> small{"data.path=" + corpus, "model.d_model=32", "model.n_heads=4", "data.seq_len=32",
                                        "data.batch_size=4", "train.eval_batches=2", "train.threads=1",
@@ -79,6 +86,33 @@ TEST(GenerateProgram, TrainsOnCharactersThenDecodesWithAndWithoutTheCache) {
   const ProgramResult missing = run_attnscale(
       {"train", config, "data.path=" + (dir / "nope.h5").string(), "run.dir=" + (dir / "missing").string()});
   EXPECT_EQ(missing.exit_code, 3) << missing.err;
+}
+
+// configs/papers/mla_novels_{mha,gqa,mqa,mla}.yaml as committed (only the data, the batch and the
+// step counts shortened): they train, evaluate the test split, and decode caching the number of
+// values per token and layer that experiments/mla/README.md reports.
+TEST(GenerateProgram, CommittedMlaConfigsTrainAndCacheWhatTheReadmeSays) {
+  ASSERT_TRUE(std::filesystem::exists(program)) << "build the program first: ninja -C build attnscale_app";
+  TempDir dir;
+  const std::string corpus = prepare_char_corpus(dir, 60);
+  for (const auto& [scheme, cached_per_token] :
+       std::vector<std::pair<std::string, int>>{{"mha", 256}, {"gqa", 64}, {"mqa", 32}, {"mla", 72}}) {
+    const std::string config = (source_dir / ("configs/papers/mla_novels_" + scheme + ".yaml")).string();
+    const std::vector<std::string> shortened{"data.path=" + corpus, "data.batch_size=2", "train.steps=2",
+                                             "train.eval_every=2", "train.eval_batches=1", "checkpoint.every=2",
+                                             "run.dir=" + (dir / scheme).string(), "logging.progress=off"};
+    const ProgramResult trained = run_attnscale(with({"train", config}, shortened));
+    ASSERT_EQ(trained.exit_code, 0) << scheme << ": " << trained.err;
+    const ProgramResult tested =
+        run_attnscale(with({"eval", config}, with(shortened, {"train.resume=auto", "data.eval_split=test"})));
+    ASSERT_EQ(tested.exit_code, 0) << scheme << ": " << tested.err;
+    const ProgramResult decoded = run_attnscale(
+        with({"generate", config}, with(shortened, {"train.resume=auto", "--prompt", "It is", "--tokens", "8"})));
+    ASSERT_EQ(decoded.exit_code, 0) << scheme << ": " << decoded.err;
+    EXPECT_NE(decoded.out.find("\"cache_elements_per_token_per_layer\": " + std::to_string(cached_per_token)),
+              std::string::npos)
+        << scheme << ": " << decoded.out;
+  }
 }
 
 }  // namespace

@@ -67,9 +67,10 @@ void run_backward(const Tensor& root, const Tensor& grad_root) {
     TensorImpl* key = target.impl_ptr().get();
     ATTNSCALE_CHECK(g.shape() == target.shape(), "backward", "gradient of shape {} for a tensor of shape {}",
                     shape_str(g.shape()), shape_str(target.shape()));
-    if (!target.grad_fn()) {  // a leaf
+    if (!target.grad_fn()) {  // a leaf; a bf16 leaf's gradient accumulates in float32 (model.dtype bf16)
+      const Tensor leaf_g = target.dtype() == DType::bf16 ? g.to(DType::f32) : g;
       Tensor existing = target.grad();
-      target.set_grad(existing.defined() ? add(existing, g) : g.contiguous().clone());
+      target.set_grad(existing.defined() ? add(existing, leaf_g) : leaf_g.contiguous().clone());
       return;
     }
     auto it = grads.find(key);

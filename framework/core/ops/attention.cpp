@@ -43,6 +43,11 @@ kernels::AttentionParams attention_params(const Tensor& q, const Tensor& k, cons
 
 std::pair<Tensor, Tensor> fused_attention_with_lse(const Tensor& q_in, const Tensor& k_in, const Tensor& v_in,
                                                    const AttentionSpec& spec_in) {
+  if (ops_detail::is_bf16(q_in)) {  // float32 inside; the output rounded to bf16, lse stays float32
+    auto [out, lse] = fused_attention_with_lse(ops_detail::f32_input(q_in), ops_detail::f32_input(k_in),
+                                               ops_detail::f32_input(v_in), spec_in);
+    return {out.to(DType::bf16), lse};
+  }
   auto spec = std::make_shared<const AttentionSpec>(spec_in);
   const Tensor q = q_in.contiguous(), k = k_in.contiguous(), v = v_in.contiguous();
   const Device device = q.device();

@@ -19,6 +19,8 @@ Tensor binary_forward(BinaryOp op, const Tensor& a, const Tensor& b, const char*
   [[maybe_unused]] const Device device = ops_detail::common_device(name, {a, b});
   ATTNSCALE_CHECK(a.dtype() == b.dtype(), name, "dtype mismatch: {} and {}", dtype_name(a.dtype()),
                   dtype_name(b.dtype()));
+  if (ops_detail::is_bf16(a))
+    return ops_detail::bf16_copy(binary_forward(op, ops_detail::f32_copy(a), ops_detail::f32_copy(b), name));
   const Shape out_shape = broadcast_shapes(a.shape(), b.shape(), name);
   Tensor out = Tensor::empty(out_shape, a.dtype(), a.device());
   const Shape sa = broadcast_strides(a, out_shape), sb = broadcast_strides(b, out_shape);
@@ -32,29 +34,44 @@ Tensor binary_forward(BinaryOp op, const Tensor& a, const Tensor& b, const char*
   return out;
 }
 
-Tensor unary_op(UnaryOp op, const Tensor& x, const char* name) {
-  const Device device = ops_detail::common_device(name, {x});
-  const Tensor xc = x.contiguous();
-  Tensor out = Tensor::empty(x.shape(), x.dtype(), device);
-  ATTNSCALE_DISPATCH_FLOAT(x.dtype(), name, [&] {
+// op(x) without autograd; bf16 through float32 (op_helpers.h).
+Tensor unary_forward(UnaryOp op, const Tensor& xc, const char* name) {
+  if (ops_detail::is_bf16(xc)) return ops_detail::bf16_copy(unary_forward(op, ops_detail::f32_copy(xc), name));
+  const Device device = ops_detail::common_device(name, {xc});
+  Tensor out = Tensor::empty(xc.shape(), xc.dtype(), device);
+  ATTNSCALE_DISPATCH_FLOAT(xc.dtype(), name, [&] {
     ATTNSCALE_ON_CUDA(device, cuda::unary<scalar_t>(op, xc.numel(), xc.device_data<scalar_t>(),
                                                     out.device_data<scalar_t>(), cuda::compute_stream(device)));
     kernels::unary<scalar_t>(op, xc.numel(), xc.data<scalar_t>(), out.data<scalar_t>());
   });
+  return out;
+}
+
+// The gradient of op at saved_in (whose image is saved_out) applied to gc, without autograd.
+Tensor unary_backward(UnaryOp op, const Tensor& saved_in, const Tensor& saved_out, const Tensor& gc,
+                      const char* name) {
+  if (ops_detail::is_bf16(gc))
+    return ops_detail::bf16_copy(unary_backward(op, ops_detail::f32_copy(saved_in), ops_detail::f32_copy(saved_out),
+                                                ops_detail::f32_copy(gc), name));
+  const Device device = ops_detail::common_device(name, {gc, saved_in});
+  Tensor gin = Tensor::empty(gc.shape(), gc.dtype(), device);
+  ATTNSCALE_DISPATCH_FLOAT(gc.dtype(), name, [&] {
+    ATTNSCALE_ON_CUDA(device, cuda::unary_backward<scalar_t>(op, gc.numel(), saved_in.device_data<scalar_t>(),
+                                                             saved_out.device_data<scalar_t>(),
+                                                             gc.device_data<scalar_t>(), gin.device_data<scalar_t>(),
+                                                             cuda::compute_stream(device)));
+    kernels::unary_backward<scalar_t>(op, gc.numel(), saved_in.data<scalar_t>(), saved_out.data<scalar_t>(),
+                                      gc.data<scalar_t>(), gin.data<scalar_t>());
+  });
+  return gin;
+}
+
+Tensor unary_op(UnaryOp op, const Tensor& x, const char* name) {
+  const Tensor xc = x.contiguous();
+  const Tensor out = unary_forward(op, xc, name);
   const Tensor saved_in = xc.detach(), saved_out = out.detach();
   return autograd::record(out, name, {x}, [op, saved_in, saved_out, name](const Tensor& g) {
-    const Tensor gc = g.contiguous();
-    const Device device = ops_detail::common_device(name, {gc, saved_in});
-    Tensor gin = Tensor::empty(gc.shape(), gc.dtype(), device);
-    ATTNSCALE_DISPATCH_FLOAT(gc.dtype(), name, [&] {
-      ATTNSCALE_ON_CUDA(device, cuda::unary_backward<scalar_t>(op, gc.numel(), saved_in.device_data<scalar_t>(),
-                                                               saved_out.device_data<scalar_t>(),
-                                                               gc.device_data<scalar_t>(), gin.device_data<scalar_t>(),
-                                                               cuda::compute_stream(device)));
-      kernels::unary_backward<scalar_t>(op, gc.numel(), saved_in.data<scalar_t>(), saved_out.data<scalar_t>(),
-                                        gc.data<scalar_t>(), gin.data<scalar_t>());
-    });
-    return std::vector<Tensor>{gin};
+    return std::vector<Tensor>{unary_backward(op, saved_in, saved_out, g.contiguous(), name)};
   });
 }
 

@@ -115,6 +115,11 @@ Tensor index_add_into_zeros(const Shape& shape, int ax, const Tensor& ic, const 
 
 Tensor concat_impl(const std::vector<Tensor>& parts, int axis, const char* op) {
   ATTNSCALE_CHECK(!parts.empty(), op, "needs at least one tensor");
+  if (ops_detail::is_bf16(parts[0])) {
+    std::vector<Tensor> f32_parts;
+    for (const Tensor& p : parts) f32_parts.push_back(ops_detail::f32_input(p));
+    return concat_impl(f32_parts, axis, op).to(DType::bf16);
+  }
   const Tensor& first = parts[0];
   ATTNSCALE_CHECK(first.dim() >= 1, op, "cannot join 0-d tensors along an axis (use stack)");
   const int ax = normalize_axis(axis, first.dim(), op);
@@ -156,6 +161,8 @@ Tensor concat_impl(const std::vector<Tensor>& parts, int axis, const char* op) {
 }  // namespace
 
 Tensor gather(const Tensor& x, int axis, const Tensor& index) {
+  if (ops_detail::is_bf16(x))
+    return ops_detail::bf16_via_f32([&](const Tensor& xf) { return gather(xf, axis, index); }, x);
   ops_detail::common_device("gather", {x, index});
   check_int64(index, "gather", "index");
   const int ax = normalize_axis(axis, x.dim(), "gather");
@@ -172,6 +179,9 @@ Tensor gather(const Tensor& x, int axis, const Tensor& index) {
 }
 
 Tensor scatter_add(const Tensor& x, int axis, const Tensor& index, const Tensor& src) {
+  if (ops_detail::is_bf16(x))
+    return ops_detail::bf16_via_f32(
+        [&](const Tensor& xf, const Tensor& sf) { return scatter_add(xf, axis, index, sf); }, x, src);
   ops_detail::common_device("scatter_add", {x, index, src});
   check_int64(index, "scatter_add", "index");
   ATTNSCALE_CHECK(x.dtype() == src.dtype(), "scatter_add", "src is {} but input is {}", dtype_name(src.dtype()),
@@ -191,6 +201,8 @@ Tensor scatter_add(const Tensor& x, int axis, const Tensor& index, const Tensor&
 }
 
 Tensor index_select(const Tensor& x, int axis, const Tensor& index) {
+  if (ops_detail::is_bf16(x))
+    return ops_detail::bf16_via_f32([&](const Tensor& xf) { return index_select(xf, axis, index); }, x);
   ops_detail::common_device("index_select", {x, index});
   check_int64(index, "index_select", "index");
   const int ax = normalize_axis(axis, x.dim(), "index_select");
@@ -207,6 +219,8 @@ Tensor index_select(const Tensor& x, int axis, const Tensor& index) {
 }
 
 Tensor embedding(const Tensor& weight, const Tensor& ids) {
+  if (ops_detail::is_bf16(weight))
+    return ops_detail::bf16_via_f32([&](const Tensor& wf) { return embedding(wf, ids); }, weight);
   ops_detail::common_device("embedding", {weight, ids});
   check_int64(ids, "embedding", "ids");
   ATTNSCALE_CHECK(weight.dim() == 2, "embedding", "weight must be [vocabulary, dim], got shape {}",
@@ -269,6 +283,9 @@ std::vector<Tensor> split(const Tensor& x, const std::vector<int64_t>& sizes, in
 }
 
 Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
+  if (ops_detail::is_bf16(a))
+    return ops_detail::bf16_via_f32([&](const Tensor& af, const Tensor& bf) { return where(ops_detail::f32_copy(cond), af, bf); },
+                                    a, b);
   [[maybe_unused]] const Device device = ops_detail::common_device("where", {cond, a, b});
   ATTNSCALE_CHECK(a.dtype() == b.dtype(), "where", "a is {} but b is {}", dtype_name(a.dtype()), dtype_name(b.dtype()));
   Shape out_shape;

@@ -44,9 +44,9 @@ MatrixOperand as_blas_operand(const Tensor& x) {
   return {c, false, std::max<int64_t>(cols, 1)};
 }
 
-}  // namespace
-
-Tensor matmul(const Tensor& a, const Tensor& b) {
+// The product without autograd: fp32 compute for float (TF32 only with run.allow_tf32), fp64 for
+// double.
+Tensor matmul_forward(const Tensor& a, const Tensor& b) {
   const Device device = ops_detail::common_device("matmul", {a, b});
   ATTNSCALE_CHECK(a.dim() >= 2 && b.dim() >= 2, "matmul", "operands must have at least 2 axes, got {} and {}",
                   shape_str(a.shape()), shape_str(b.shape()));
@@ -77,7 +77,6 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
     ATTNSCALE_DISPATCH_FLOAT(a.dtype(), "matmul", [&] {
       const int64_t ldc = std::max<int64_t>(m, 1);
       auto gemm = [&](const scalar_t* pa, const scalar_t* pb, scalar_t* pc) {
-        // fp32 compute for float (TF32 only with run.allow_tf32), fp64 for double.
         ATTNSCALE_ON_CUDA(device, blas_for(device).gemm<scalar_t>(oa.trans, ob.trans, n, m, k, scalar_t(1), pa, oa.ld,
                                                                   pb, ob.ld, scalar_t(0), pc, ldc,
                                                                   cuda::compute_stream(device)));
@@ -98,6 +97,17 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
       }
     });
   }
+  return out;
+}
+
+}  // namespace
+
+Tensor matmul(const Tensor& a, const Tensor& b) {
+  // bf16 operands: float32 GEMM on exact float32 copies, the product rounded once; the graph keeps
+  // the bf16 operands (op_helpers.h).
+  const Tensor out = ops_detail::is_bf16(a) && ops_detail::is_bf16(b)
+                         ? ops_detail::bf16_copy(matmul_forward(ops_detail::f32_copy(a), ops_detail::f32_copy(b)))
+                         : matmul_forward(a, b);
   const Tensor da = a.detach(), db = b.detach();
   return autograd::record(out, "matmul", {a, b}, [da, db](const Tensor& g) {
     const Tensor ga = matmul(g, transpose(db, -1, -2));

@@ -17,6 +17,9 @@
 namespace attnscale {
 
 Tensor cross_entropy(const Tensor& logits, const Tensor& targets, int64_t ignore_index, Reduction reduction) {
+  // bf16 logits: log-softmax and the loss in float32; the loss stays float32 (its gradient is
+  // rounded to bf16 where it enters the logits).
+  if (ops_detail::is_bf16(logits)) return cross_entropy(logits.to(DType::f32), targets, ignore_index, reduction);
   const Device device = ops_detail::common_device("cross_entropy", {logits, targets});
   ops_detail::check_int64(targets, "cross_entropy", "targets");
   ATTNSCALE_CHECK(logits.dim() >= 1, "cross_entropy", "logits must have a class axis, got shape {}",
@@ -79,6 +82,8 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& targets, int64_t ignore
 Tensor dropout(const Tensor& x, double p, Generator& gen, bool training) {
   ATTNSCALE_CHECK(p >= 0.0 && p <= 1.0, "dropout", "probability {} is outside [0, 1]", p);
   if (!training || p == 0.0) return x;
+  if (ops_detail::is_bf16(x))
+    return ops_detail::bf16_via_f32([&](const Tensor& xf) { return dropout(xf, p, gen, training); }, x);
   [[maybe_unused]] const Device device = ops_detail::common_device("dropout", {x});
   const Tensor xc = x.contiguous();
   const int64_t n = xc.numel();

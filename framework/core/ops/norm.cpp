@@ -77,6 +77,9 @@ Tensor norm_on_cuda(const char* op, const Tensor& x, const Tensor& gamma_in, con
 }  // namespace
 
 Tensor layer_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, double eps) {
+  if (ops_detail::is_bf16(x))  // statistics in float32
+    return ops_detail::bf16_via_f32(
+        [eps](const Tensor& xf, const Tensor& g, const Tensor& b) { return layer_norm(xf, g, b, eps); }, x, gamma, beta);
   [[maybe_unused]] const Device device = ops_detail::common_device("layer_norm", {x, gamma, beta});
   ATTNSCALE_CHECK(beta.defined(), "layer_norm", "needs a bias (beta)");
   check_norm_args("layer_norm", x, gamma, beta);
@@ -89,6 +92,8 @@ Tensor layer_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, doub
 }
 
 Tensor rms_norm(const Tensor& x, const Tensor& gamma, double eps) {
+  if (ops_detail::is_bf16(x))
+    return ops_detail::bf16_via_f32([eps](const Tensor& xf, const Tensor& g) { return rms_norm(xf, g, eps); }, x, gamma);
   [[maybe_unused]] const Device device = ops_detail::common_device("rms_norm", {x, gamma});
   check_norm_args("rms_norm", x, gamma, Tensor());
 #if ATTNSCALE_HAVE_CUDA

@@ -64,6 +64,30 @@ inline Shape broadcast_strides(const Tensor& x, const Shape& out) {
   return strides;
 }
 
+// ---- bf16 (model.dtype: bf16; docs/ARCHITECTURE.md "Precision") ----
+// A bf16 tensor stores values; ops compute on them in float32. bf16 -> float32 is exact, so an op
+// that converts its inputs on load and rounds its result once (round to nearest even) on store is
+// an fp32 kernel with bf16 storage. Two forms:
+//  - kernel level (matmul, elementwise): the op converts non-recording copies (f32_copy), runs its
+//    float32 kernel and rounds the result (bf16_copy); its graph saves the bf16 tensors.
+//  - op level (bf16_via_f32): the whole float32 op runs between recorded conversions; its graph
+//    saves float32 copies of its inputs (more memory, same numbers).
+
+inline bool is_bf16(const Tensor& t) { return t.defined() && t.dtype() == DType::bf16; }
+
+// A non-recording float32 copy of a bf16 tensor; any other tensor as it is.
+inline Tensor f32_copy(const Tensor& t) { return is_bf16(t) ? t.detach().to(DType::f32) : t; }
+
+// A non-recording bf16 rounding of an op's float32 result.
+inline Tensor bf16_copy(const Tensor& t) { return t.detach().to(DType::bf16); }
+
+// Recorded conversions around a differentiable float32 op: fn(inputs in float32) rounded to bf16.
+inline Tensor f32_input(const Tensor& t) { return is_bf16(t) ? t.to(DType::f32) : t; }
+template <typename Fn, typename... Inputs>
+Tensor bf16_via_f32(Fn&& fn, const Inputs&... inputs) {
+  return fn(f32_input(inputs)...).to(DType::bf16);
+}
+
 // A contiguous tensor seen around one axis as [outer, len, inner].
 struct AxisView {
   int64_t outer = 1, len = 1, inner = 1;

@@ -60,6 +60,8 @@ void sum_columns(const T* x, int64_t r, int64_t inner, T* out) {
 }  // namespace
 
 Tensor sum(const Tensor& x, std::vector<int> axes, bool keepdim) {
+  if (ops_detail::is_bf16(x))  // accumulates in float32
+    return ops_detail::bf16_via_f32([&](const Tensor& xf) { return sum(xf, axes, keepdim); }, x);
   [[maybe_unused]] const Device device = ops_detail::common_device("sum", {x});
   axes = normalize_axes(std::move(axes), x.dim(), "sum");
   const Shape out_shape = reduced_shape(x.shape(), axes, keepdim);
@@ -189,11 +191,14 @@ MaxAlong max_with_index(const Tensor& x, int ax, const char* op) {
 }  // namespace
 
 Tensor argmax(const Tensor& x, int axis, bool keepdim) {
+  if (ops_detail::is_bf16(x)) return argmax(ops_detail::f32_copy(x), axis, keepdim);
   const int ax = normalize_axis(axis, x.dim(), "argmax");
   return reshape(max_with_index(x, ax, "argmax").indices, reduced_shape(x.shape(), {ax}, keepdim));
 }
 
 Tensor max(const Tensor& x, int axis, bool keepdim) {
+  if (ops_detail::is_bf16(x))
+    return ops_detail::bf16_via_f32([&](const Tensor& xf) { return max(xf, axis, keepdim); }, x);
   const int ax = normalize_axis(axis, x.dim(), "max");
   MaxAlong m = max_with_index(x, ax, "max");
   const Tensor values = reshape(m.values, reduced_shape(x.shape(), {ax}, keepdim));
@@ -218,6 +223,8 @@ Tensor max(const Tensor& x, int axis, bool keepdim) {
 }
 
 Tensor logsumexp(const Tensor& x, int axis, bool keepdim) {
+  if (ops_detail::is_bf16(x))
+    return ops_detail::bf16_via_f32([&](const Tensor& xf) { return logsumexp(xf, axis, keepdim); }, x);
   const Device device = ops_detail::common_device("logsumexp", {x});
   const int ax = normalize_axis(axis, x.dim(), "logsumexp");
   const Tensor xc = x.contiguous();

@@ -38,7 +38,16 @@ Tensor softmax_impl(const Tensor& x, int axis, const char* name) {
 
 }  // namespace
 
-Tensor softmax(const Tensor& x, int axis) { return softmax_impl<false>(x, axis, "softmax"); }
-Tensor log_softmax(const Tensor& x, int axis) { return softmax_impl<true>(x, axis, "log_softmax"); }
+// bf16: the row statistics and the normalisation in float32, the result rounded once.
+Tensor softmax(const Tensor& x, int axis) {
+  if (ops_detail::is_bf16(x))
+    return ops_detail::bf16_via_f32([axis](const Tensor& xf) { return softmax(xf, axis); }, x);
+  return softmax_impl<false>(x, axis, "softmax");
+}
+Tensor log_softmax(const Tensor& x, int axis) {
+  if (ops_detail::is_bf16(x))
+    return ops_detail::bf16_via_f32([axis](const Tensor& xf) { return log_softmax(xf, axis); }, x);
+  return softmax_impl<true>(x, axis, "log_softmax");
+}
 
 }  // namespace attnscale

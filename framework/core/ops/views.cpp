@@ -69,7 +69,8 @@ Tensor narrow(const Tensor& x, int axis, int64_t start, int64_t length) {
   shape[ax] = length;
   Tensor out = make_view(x, shape, x.strides(), x.offset() + start * x.strides()[ax]);
   const Shape original = x.shape();
-  return autograd::record(out, "narrow", {x}, [original, ax, start](const Tensor& g) {
+  return autograd::record(out, "narrow", {x}, [original, ax, start](const Tensor& g_in) {
+    const Tensor g = ops_detail::f32_copy(g_in);  // bf16: accumulated in float32, rounded once
     Tensor gin = Tensor::zeros(original, g.dtype(), g.device());
     const Tensor gc = g.contiguous();
     ATTNSCALE_DISPATCH_FLOAT(g.dtype(), "narrow", [&] {
@@ -81,7 +82,7 @@ Tensor narrow(const Tensor& x, int axis, int64_t start, int64_t length) {
       kernels::strided_accumulate<scalar_t>(static_cast<int>(gc.dim()), gc.shape().data(), gc.data<scalar_t>(),
                                             gin.data<scalar_t>() + start * gin.strides()[ax], gin.strides().data());
     });
-    return std::vector<Tensor>{gin};
+    return std::vector<Tensor>{ops_detail::is_bf16(g_in) ? ops_detail::bf16_copy(gin) : gin};
   });
 }
 

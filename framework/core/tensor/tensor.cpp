@@ -8,6 +8,7 @@
 
 #include "framework/core/autograd/node.h"
 #include "framework/core/tensor/cuda_runtime.h"
+#include "kernels/bf16_convert.h"
 #include "kernels/elementwise.h"
 
 #if ATTNSCALE_HAVE_CUDA
@@ -25,6 +26,9 @@ TensorImpl& Tensor::impl() const {
 Tensor Tensor::empty(const Shape& shape, DType dtype, Device device) {
   for (int64_t s : shape)
     ATTNSCALE_CHECK(s >= 0, "tensor", "negative size in shape {}", shape_str(shape));
+  ATTNSCALE_CHECK(dtype != DType::bf16 || device.is_cpu(), "tensor",
+                  "bfloat16 tensors live on the CPU in this build, not on {} (model.dtype bf16 is CPU-only)",
+                  device.str());
   auto impl = std::make_shared<TensorImpl>();
   impl->storage = std::make_shared<Storage>(numel_of(shape) * dtype_size(dtype), device);
   impl->shape = shape;
@@ -138,6 +142,7 @@ const T* Tensor::data() const {
 ATTNSCALE_INSTANTIATE_DATA(float)
 ATTNSCALE_INSTANTIATE_DATA(double)
 ATTNSCALE_INSTANTIATE_DATA(int64_t)
+ATTNSCALE_INSTANTIATE_DATA(bf16)
 #undef ATTNSCALE_INSTANTIATE_DATA
 
 template <typename T>
@@ -152,6 +157,7 @@ template std::vector<int64_t> Tensor::to_vector<int64_t>() const;
 double Tensor::item() const {
   ATTNSCALE_CHECK(numel() == 1, "item", "tensor of shape {} has {} elements, not 1", shape_str(shape()), numel());
   const Tensor host = to(kCpu);
+  if (dtype() == DType::bf16) return kernels::bf16_to_float(*host.data<bf16>());
   return ATTNSCALE_DISPATCH_ALL(dtype(), [&] { return static_cast<double>(*host.data<scalar_t>()); });
 }
 
@@ -183,11 +189,37 @@ Tensor copy_contiguous(const Tensor& x) {
 #endif
     return out;
   }
+  if (x.dtype() == DType::bf16) {
+    kernels::strided_copy<bf16>(static_cast<int>(x.dim()), x.shape().data(), x.data<bf16>(), x.strides().data(),
+                                out.data<bf16>());
+    return out;
+  }
   ATTNSCALE_DISPATCH_ALL(x.dtype(), [&] {
     kernels::strided_copy<scalar_t>(static_cast<int>(x.dim()), x.shape().data(), x.data<scalar_t>(),
                                     x.strides().data(), out.data<scalar_t>());
   });
   return out;
+}
+
+// out = src converted, where one of them is bf16 (host memory): through the conversion kernels
+// for float32, through double (correctly rounded, kernels/bf16.h) for float64 and int64.
+void convert_bf16_elements(const Tensor& src, Tensor& out) {
+  const int64_t n = src.numel();
+  if (src.dtype() == DType::bf16) {
+    if (out.dtype() == DType::f32) return kernels::bf16_to_f32(n, src.data<bf16>(), out.data<float>());
+    const bf16* ps = src.data<bf16>();
+    ATTNSCALE_DISPATCH_ALL(out.dtype(), [&] {
+      scalar_t* pd = out.data<scalar_t>();
+      for (int64_t i = 0; i < n; ++i) pd[i] = static_cast<scalar_t>(kernels::bf16_to_float(ps[i]));
+    });
+    return;
+  }
+  if (src.dtype() == DType::f32) return kernels::f32_to_bf16(n, src.data<float>(), out.data<bf16>());
+  bf16* pd = out.data<bf16>();
+  ATTNSCALE_DISPATCH_ALL(src.dtype(), [&] {
+    const scalar_t* ps = src.data<scalar_t>();
+    for (int64_t i = 0; i < n; ++i) pd[i] = kernels::bf16_from_double(static_cast<double>(ps[i]));
+  });
 }
 // out = static_cast of every element of src (both contiguous, same shape and device).
 void convert_elements(const Tensor& src, Tensor& out) {
@@ -203,6 +235,7 @@ void convert_elements(const Tensor& src, Tensor& out) {
     return;
   }
 #endif
+  if (src.dtype() == DType::bf16 || out.dtype() == DType::bf16) return convert_bf16_elements(src, out);
   ATTNSCALE_DISPATCH_ALL(src.dtype(), [&] {
     using from_t = scalar_t;
     const from_t* ps = src.data<from_t>();
@@ -257,6 +290,11 @@ void Tensor::copy_(const Tensor& src) {
     return;
   }
   const Tensor s = src.to(dtype());
+  if (dtype() == DType::bf16) {
+    kernels::strided_copy<bf16>(static_cast<int>(dim()), shape().data(), s.data<bf16>(), s.strides().data(),
+                                data<bf16>());
+    return;
+  }
   ATTNSCALE_DISPATCH_ALL(dtype(), [&] {
     kernels::strided_copy<scalar_t>(static_cast<int>(dim()), shape().data(), s.data<scalar_t>(), s.strides().data(),
                                     data<scalar_t>());
@@ -287,6 +325,10 @@ void Tensor::fill_(double value) {
                            cuda::compute_stream(device()));
     });
 #endif
+    return;
+  }
+  if (dtype() == DType::bf16) {
+    std::fill_n(data<bf16>(), numel(), kernels::bf16_from_double(value));
     return;
   }
   ATTNSCALE_DISPATCH_ALL(dtype(), [&] { std::fill_n(data<scalar_t>(), numel(), static_cast<scalar_t>(value)); });
